@@ -1,0 +1,197 @@
+// parley make-model: writes a GGUF with seeded random weights of a real architecture and a real
+// tokenizer, so tests and benchmarks need no downloads.
+#include <CLI/CLI.hpp>
+
+#include <chrono>
+#include <cstdio>
+
+#include "app/commands.h"
+#include "base/file.h"
+#include "base/strings.h"
+#include "gguf/gguf.h"
+#include "modelgen/modelgen.h"
+
+namespace parley::app {
+namespace {
+
+struct MakeModelOptions {
+  std::string out;
+  std::string preset;
+  modelgen::Shape shape;
+  std::string type = "F32", embd_type, output_type;
+  std::vector<std::string> tensor_types;
+  std::string vocab_from, tokenizer, template_path, name;
+  uint64_t seed = 1;
+  bool quiet = false;
+  CLI::App* sub = nullptr;
+};
+
+struct Preset {
+  const char* name;
+  const char* description;
+  modelgen::Shape shape;
+  const char* type;
+};
+
+// The benchmark shapes of docs/bench-baseline.md plus small shapes for tests.
+const Preset kPresets[] = {
+    {"bench-llama-1b-q8_0", "llama, 16 layers, 2048 wide, 32/8 heads, ffn 8192, Q8_0 (~1.17 GB)",
+     {"llama", 16, 2048, 32, 8, 64, 8192, 4096, 10000.0f, 1e-5f, false}, "Q8_0"},
+    {"bench-qwen3-0.6b-q4_0", "qwen3, 28 layers, 1024 wide, 16/8 heads of 128, ffn 3072, tied, Q4_0 (~267 MB)",
+     {"qwen3", 28, 1024, 16, 8, 128, 3072, 4096, 1000000.0f, 1e-6f, true}, "Q4_0"},
+    {"tiny-llama", "llama, 2 layers, 64 wide, 4/2 heads, ffn 128",
+     {"llama", 2, 64, 4, 2, 0, 128, 2048, 10000.0f, 1e-5f, false}, "F32"},
+    {"tiny-qwen2", "qwen2, 2 layers, 64 wide, 4/2 heads, ffn 128, q/k/v biases, tied",
+     {"qwen2", 2, 64, 4, 2, 0, 128, 2048, 1000000.0f, 1e-6f, true}, "F32"},
+    {"tiny-qwen3", "qwen3, 2 layers, 64 wide, 4/2 heads of 32, ffn 128, q/k norms, tied",
+     {"qwen3", 2, 64, 4, 2, 32, 128, 2048, 1000000.0f, 1e-6f, true}, "F32"},
+};
+
+Result<DType> parse_type(const std::string& s) {
+  auto t = dtype_from_name(s);
+  if (!t) return Error::fmt("unknown tensor type '%s'", s.c_str());
+  return *t;
+}
+
+int run_make_model(MakeModelOptions& opt) {
+  CLI::App& sub = *opt.sub;
+  modelgen::Options mo;
+  mo.shape = opt.shape;
+  std::string type = opt.type;
+  if (!opt.preset.empty()) {
+    const Preset* p = nullptr;
+    for (const auto& candidate : kPresets) {
+      if (opt.preset == candidate.name) p = &candidate;
+    }
+    if (p == nullptr) {
+      std::string names;
+      for (const auto& candidate : kPresets) names += std::string(names.empty() ? "" : ", ") + candidate.name;
+      return fail("unknown preset '" + opt.preset + "' (presets: " + names + ")");
+    }
+    // The preset gives defaults; options given on the command line win.
+    auto given = [&](const char* name) { return sub.get_option(name)->count() > 0; };
+    if (!given("--arch")) mo.shape.arch = p->shape.arch;
+    if (!given("--layers")) mo.shape.n_layer = p->shape.n_layer;
+    if (!given("--embd")) mo.shape.n_embd = p->shape.n_embd;
+    if (!given("--heads")) mo.shape.n_head = p->shape.n_head;
+    if (!given("--kv-heads")) mo.shape.n_head_kv = p->shape.n_head_kv;
+    if (!given("--head-dim")) mo.shape.head_dim = p->shape.head_dim;
+    if (!given("--ffn")) mo.shape.n_ff = p->shape.n_ff;
+    if (!given("--ctx")) mo.shape.n_ctx = p->shape.n_ctx;
+    if (!given("--rope-theta")) mo.shape.rope_theta = p->shape.rope_theta;
+    if (!given("--rms-eps")) mo.shape.rms_eps = p->shape.rms_eps;
+    if (!given("--tied")) mo.shape.tied_output = p->shape.tied_output;
+    if (!given("--type")) type = p->type;
+  }
+  auto matrices = parse_type(type);
+  if (!matrices) return fail(matrices.error().message);
+  mo.types.matrices = *matrices;
+  mo.types.embedding = *matrices;
+  mo.types.output = *matrices;
+  if (!opt.embd_type.empty()) {
+    auto t = parse_type(opt.embd_type);
+    if (!t) return fail(t.error().message);
+    mo.types.embedding = *t;
+  }
+  if (!opt.output_type.empty()) {
+    auto t = parse_type(opt.output_type);
+    if (!t) return fail(t.error().message);
+    mo.types.output = *t;
+  }
+  for (const std::string& tt : opt.tensor_types) {
+    size_t eq = tt.find('=');
+    if (eq == std::string::npos || eq == 0) return fail("--tensor-type wants NAME=TYPE, got '" + tt + "'");
+    auto t = parse_type(tt.substr(eq + 1));
+    if (!t) return fail(t.error().message);
+    mo.types.overrides.emplace_back(tt.substr(0, eq), *t);
+  }
+  mo.seed = opt.seed;
+  mo.name = opt.name;
+
+  if (!opt.vocab_from.empty() && !opt.tokenizer.empty()) {
+    return fail("give either --vocab-from or --tokenizer, not both");
+  }
+  if (!opt.vocab_from.empty()) {
+    auto f = gguf::File::open(opt.vocab_from);
+    if (!f) return fail(f.error().message);
+    auto v = tokenizer::vocab_from_gguf(*f);
+    if (!v) return fail(opt.vocab_from + ": " + v.error().message);
+    mo.vocab = std::move(*v);
+  } else if (!opt.tokenizer.empty()) {
+    auto v = tokenizer::vocab_from_hf(opt.tokenizer);
+    if (!v) return fail(v.error().message);
+    mo.vocab = std::move(*v);
+  } else {
+    return fail("a vocabulary is needed: --vocab-from MODEL.gguf or --tokenizer tokenizer.json");
+  }
+  if (!opt.template_path.empty()) {
+    auto t = read_file(opt.template_path, 16 << 20);
+    if (!t) return fail(t.error().message);
+    mo.chat_template = *t;
+  }
+
+  if (Status st = modelgen::validate(mo); !st.ok()) return fail(st.error().message);
+  modelgen::Size size = modelgen::estimate(mo);
+  if (!opt.quiet) {
+    std::fprintf(stderr, "make-model: %s, %u layers, %u wide, %u/%u heads, ffn %u, vocab %zu, %s -> %s params, %s\n",
+                 mo.shape.arch.c_str(), mo.shape.n_layer, mo.shape.n_embd, mo.shape.n_head,
+                 mo.shape.n_head_kv, mo.shape.n_ff, mo.vocab.tokens.size(), type.c_str(),
+                 human_count(size.n_params).c_str(), human_bytes(size.n_bytes).c_str());
+  }
+  auto t0 = std::chrono::steady_clock::now();
+  int last_pct = -1;
+  bool show_progress = !opt.quiet && size.n_bytes > (64ull << 20);
+  Status st = modelgen::write_model(mo, opt.out, [&](size_t done, size_t total) {
+    int pct = static_cast<int>(100 * done / total);
+    if (show_progress && pct / 10 != last_pct / 10) {
+      std::fprintf(stderr, "make-model: %3d%% (%zu/%zu tensors)\n", pct, done, total);
+      last_pct = pct;
+    }
+  });
+  if (!st.ok()) return fail(st.error().message);
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  if (!opt.quiet) std::fprintf(stderr, "make-model: wrote %s in %.1f s\n", opt.out.c_str(), secs);
+  return 0;
+}
+
+}  // namespace
+
+void add_make_model_command(CLI::App& app, Runner& run) {
+  auto opt = std::make_shared<MakeModelOptions>();
+  std::string presets = "Start from a preset shape:";
+  for (const auto& p : kPresets) presets += std::string("\n  ") + p.name + ": " + p.description;
+  CLI::App* sub = app.add_subcommand(
+      "make-model", "Write a GGUF model with seeded random weights (llama, qwen2, qwen3) and a real tokenizer");
+  opt->sub = sub;
+  auto& s = opt->shape;
+  sub->add_option("-o,--output", opt->out, "Output GGUF file")->required();
+  sub->add_option("--preset", opt->preset, presets);
+  sub->add_option("--arch", s.arch, "Architecture: llama, qwen2 (q/k/v biases), qwen3 (q/k RMSNorm)")
+      ->capture_default_str();
+  sub->add_option("--layers", s.n_layer, "Transformer blocks")->capture_default_str();
+  sub->add_option("--embd", s.n_embd, "Model width (embedding length)")->capture_default_str();
+  sub->add_option("--heads", s.n_head, "Attention (query) heads")->capture_default_str();
+  sub->add_option("--kv-heads", s.n_head_kv, "Key/value heads (grouped-query attention)")->capture_default_str();
+  sub->add_option("--head-dim", s.head_dim, "Head dimension (0: embd / heads)")->capture_default_str();
+  sub->add_option("--ffn", s.n_ff, "Feed-forward width")->capture_default_str();
+  sub->add_option("--ctx", s.n_ctx, "Context length")->capture_default_str();
+  sub->add_option("--rope-theta", s.rope_theta, "RoPE base frequency")->capture_default_str();
+  sub->add_option("--rms-eps", s.rms_eps, "RMSNorm epsilon")->capture_default_str();
+  sub->add_flag("--tied", s.tied_output, "Tie the output projection to the token embeddings");
+  sub->add_option("--type", opt->type, "Type of the weight matrices: F32, F16, BF16, Q8_0, Q4_0, ...")
+      ->capture_default_str();
+  sub->add_option("--embd-type", opt->embd_type, "Type of token_embd.weight (default: --type)");
+  sub->add_option("--output-type", opt->output_type, "Type of output.weight (default: --type)");
+  sub->add_option("--tensor-type", opt->tensor_types, "Per-tensor type, NAME=TYPE; NAME is a substring "
+                                                      "of tensor names (repeatable), e.g. attn_v=Q6_K");
+  sub->add_option("--vocab-from", opt->vocab_from, "Copy the tokenizer (and chat template) from this GGUF");
+  sub->add_option("--tokenizer", opt->tokenizer, "Hugging Face tokenizer.json, or a folder with "
+                                                 "tokenizer.json / vocab.json + merges.txt");
+  sub->add_option("--template", opt->template_path, "Chat template (.jinja) to embed");
+  sub->add_option("--seed", opt->seed, "Random seed (same seed, same weights)")->capture_default_str();
+  sub->add_option("--name", opt->name, "general.name (default: <arch>-random)");
+  sub->add_flag("-q,--quiet", opt->quiet, "No progress output");
+  sub->callback([opt, &run] { run = [opt] { return run_make_model(*opt); }; });
+}
+
+}  // namespace parley::app

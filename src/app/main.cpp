@@ -1,0 +1,55 @@
+// parley: a self-hosted LLM server speaking the Anthropic Messages API.
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+#include <string>
+
+#include "app/commands.h"
+#include "base/log.h"
+
+namespace parley::app {
+
+int fail(const std::string& message) {
+  std::fprintf(stderr, "parley: %s\n", message.c_str());
+  return 1;
+}
+
+}  // namespace parley::app
+
+int main(int argc, char** argv) {
+  using namespace parley::app;
+  CLI::App app{"parley — a self-hosted LLM server with the Anthropic Messages API\n"
+               "(GGUF models, its own CPU inference engine)"};
+  app.name("parley");
+  app.require_subcommand(0, 1);
+  app.set_version_flag("--version", "parley 0.1.0");
+  bool verbose = false;
+  app.add_flag("-v,--verbose", verbose, "Debug logging");
+
+  Runner run;
+  add_serve_command(app, run);
+  add_run_command(app, run);
+  add_bench_command(app, run);
+  add_inspect_command(app, run);
+  add_tokenize_command(app, run);
+  add_template_command(app, run);
+  add_make_model_command(app, run);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  if (verbose) parley::set_log_level(parley::LogLevel::debug);
+  if (!run) {
+    std::fputs(app.help().c_str(), stdout);
+    return 0;
+  }
+  try {
+    return run();
+  } catch (const std::exception& e) {
+    // Library code reports errors as Results; this only catches allocation failures and the
+    // like, so the user still gets one line instead of an abort.
+    return fail(std::string("unexpected error: ") + e.what());
+  }
+}

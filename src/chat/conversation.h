@@ -1,0 +1,54 @@
+// The typed chat IR: what both the Anthropic and the OpenAI parsers produce and what chat
+// templates render. It holds only what reaches the prompt (no sampling, no transport details).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "base/json.h"
+
+namespace parley::chat {
+
+enum class Role { system, user, assistant, tool };
+const char* role_name(Role r);  // "system", "user", "assistant", "tool"
+
+struct ContentPart {
+  enum class Kind { text, image, document };
+  Kind kind = Kind::text;
+  std::string text;        // text, or extracted document text
+  std::string media_type;  // image/document: "image/png", "application/pdf", ...
+  std::string data;        // image/document bytes (decoded from base64), or a URL when is_url
+  bool is_url = false;
+};
+
+struct ToolCall {
+  std::string id;          // "toolu_..." / "call_..."
+  std::string name;
+  json::Value arguments;   // a JSON object
+};
+
+struct Message {
+  Role role = Role::user;
+  std::vector<ContentPart> content;
+  std::string reasoning;             // assistant: thinking text (templates: reasoning_content)
+  std::vector<ToolCall> tool_calls;  // assistant
+  std::string tool_call_id;          // tool: the call this result answers
+  std::string name;                  // tool: name of the tool that produced it
+  bool is_error = false;             // tool: the result is an error
+
+  // The text parts joined with no separator.
+  std::string text() const;
+};
+
+struct Tool {
+  std::string name;
+  std::string description;
+  json::Value parameters;  // JSON schema object
+};
+
+struct Conversation {
+  std::vector<Message> messages;
+  std::vector<Tool> tools;
+};
+
+}  // namespace parley::chat

@@ -1,0 +1,85 @@
+// The engine's only public surface. The API layer submits token-level generation requests and
+// receives per-request events; it never sees model state. The engine never sees messages, JSON
+// or HTTP (DESIGN.md).
+//
+// Threading: submit/cancel may be called from any thread. Events are delivered by calling the
+// request's `on_event` on the engine thread: the callback must not block (post the event to
+// your own executor/strand and return).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "base/result.h"
+
+namespace parley::engine {
+
+using TokenId = int32_t;
+using RequestId = uint64_t;
+
+struct SamplingParams {
+  float temperature = 1.0f;  // 0: greedy
+  int32_t top_k = 0;         // 0: off
+  float top_p = 1.0f;        // 1: off
+  float min_p = 0.0f;        // 0: off
+  uint64_t seed = 0;         // per-request RNG seed: same seed, same output
+};
+
+enum class FinishReason {
+  stop_token,     // an end-of-generation token was sampled (it is not emitted as a token event)
+  max_tokens,     // max_tokens generated
+  context_full,   // the sequence reached the model's context length
+  cancelled,      // cancel() was called
+  error,          // see Event::error
+};
+const char* finish_reason_name(FinishReason r);
+
+struct Event {
+  enum class Kind {
+    started,   // prompt accepted and scheduled; n_prompt_tokens / n_cached_tokens are set
+    progress,  // prefill progress (n_prefilled of n_prompt_tokens); also serves as a heartbeat
+    token,     // one generated token
+    finished,  // last event of a request: reason (and error when reason == error)
+  };
+  Kind kind = Kind::token;
+  TokenId token = -1;
+  int32_t n_prompt_tokens = 0;
+  int32_t n_cached_tokens = 0;  // prompt tokens served from the prefix cache (honest count)
+  int32_t n_prefilled = 0;
+  int32_t n_generated = 0;
+  FinishReason reason = FinishReason::stop_token;
+  std::string error;
+};
+
+struct GenerateRequest {
+  std::vector<TokenId> prompt;          // full prompt, BOS included when the model wants it
+  int32_t max_tokens = 256;             // generation budget
+  SamplingParams sampling;
+  std::vector<TokenId> stop_tokens;     // end-of-generation ids (tokenizer's EOG set)
+  std::string cache_namespace;          // prefix-cache isolation key
+  std::function<void(const Event&)> on_event;
+};
+
+struct ModelInfo {
+  std::string name;          // general.name or file stem
+  std::string architecture;
+  int32_t n_ctx = 0;         // context length the engine serves
+  int32_t n_vocab = 0;
+};
+
+class Client {
+ public:
+  virtual ~Client() = default;
+  // Queues a request. Errors: the queue is full (overloaded: message starts "overloaded"), or
+  // the request cannot run (empty prompt, prompt + 1 > n_ctx, ...). On success events follow.
+  virtual Result<RequestId> submit(GenerateRequest request) = 0;
+  // Ends a request within one engine step; a `finished` event with reason cancelled follows
+  // unless the request had already finished. Unknown ids are ignored.
+  virtual void cancel(RequestId id) = 0;
+  virtual const ModelInfo& model_info() const = 0;
+};
+
+}  // namespace parley::engine

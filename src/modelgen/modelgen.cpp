@@ -1,0 +1,207 @@
+#include "modelgen/modelgen.h"
+
+#include <cmath>
+
+#include "base/rng.h"
+#include "base/strings.h"
+#include "gguf/writer.h"
+#include "tensor/quant.h"
+
+namespace parley::modelgen {
+namespace {
+
+enum class Init { matrix, norm, bias };
+
+struct TensorPlan {
+  std::string name;
+  std::vector<uint64_t> shape;  // ggml order: shape[0] = row length
+  DType type;
+  Init init;
+};
+
+bool is_quantized(DType t) { return dtype_info(t).block_elems > 1; }
+
+DType pick_type(const Types& types, const std::string& name, DType fallback) {
+  for (const auto& [key, type] : types.overrides) {
+    if (name.find(key) != std::string::npos) return type;
+  }
+  return fallback;
+}
+
+uint32_t head_dim_of(const Shape& s) { return s.head_dim != 0 ? s.head_dim : s.n_embd / s.n_head; }
+
+std::vector<TensorPlan> plan(const Options& o) {
+  const Shape& s = o.shape;
+  uint64_t n_vocab = o.vocab.tokens.size();
+  uint64_t hd = head_dim_of(s);
+  uint64_t q_dim = hd * s.n_head;
+  uint64_t kv_dim = hd * s.n_head_kv;
+  std::vector<TensorPlan> out;
+  auto add = [&](const std::string& name, std::vector<uint64_t> shape, DType fallback, Init init) {
+    DType t = init == Init::matrix ? pick_type(o.types, name, fallback) : DType::f32;
+    out.push_back({name, std::move(shape), t, init});
+  };
+  add("token_embd.weight", {s.n_embd, n_vocab}, o.types.embedding, Init::matrix);
+  for (uint32_t l = 0; l < s.n_layer; l++) {
+    std::string p = "blk." + std::to_string(l) + ".";
+    add(p + "attn_norm.weight", {s.n_embd}, DType::f32, Init::norm);
+    add(p + "attn_q.weight", {s.n_embd, q_dim}, o.types.matrices, Init::matrix);
+    add(p + "attn_k.weight", {s.n_embd, kv_dim}, o.types.matrices, Init::matrix);
+    add(p + "attn_v.weight", {s.n_embd, kv_dim}, o.types.matrices, Init::matrix);
+    if (s.arch == "qwen2") {
+      add(p + "attn_q.bias", {q_dim}, DType::f32, Init::bias);
+      add(p + "attn_k.bias", {kv_dim}, DType::f32, Init::bias);
+      add(p + "attn_v.bias", {kv_dim}, DType::f32, Init::bias);
+    }
+    if (s.arch == "qwen3") {
+      add(p + "attn_q_norm.weight", {hd}, DType::f32, Init::norm);
+      add(p + "attn_k_norm.weight", {hd}, DType::f32, Init::norm);
+    }
+    add(p + "attn_output.weight", {q_dim, s.n_embd}, o.types.matrices, Init::matrix);
+    add(p + "ffn_norm.weight", {s.n_embd}, DType::f32, Init::norm);
+    add(p + "ffn_gate.weight", {s.n_embd, s.n_ff}, o.types.matrices, Init::matrix);
+    add(p + "ffn_up.weight", {s.n_embd, s.n_ff}, o.types.matrices, Init::matrix);
+    add(p + "ffn_down.weight", {s.n_ff, s.n_embd}, o.types.matrices, Init::matrix);
+  }
+  add("output_norm.weight", {s.n_embd}, DType::f32, Init::norm);
+  if (!s.tied_output) add("output.weight", {s.n_embd, n_vocab}, o.types.output, Init::matrix);
+  return out;
+}
+
+uint64_t fnv1a(std::string_view s) {
+  uint64_t h = 1469598103934665603ull;
+  for (char c : s) {
+    h ^= static_cast<unsigned char>(c);
+    h *= 1099511628211ull;
+  }
+  return h;
+}
+
+// llama_ftype of the file: named after the matrix type.
+uint32_t file_type_of(DType t) {
+  switch (t) {
+    case DType::f32: return 0;
+    case DType::f16: return 1;
+    case DType::q4_0: return 2;
+    case DType::q4_1: return 3;
+    case DType::q8_0: return 7;
+    case DType::q5_0: return 8;
+    case DType::q5_1: return 9;
+    case DType::q2_k: return 10;
+    case DType::q3_k: return 12;
+    case DType::q4_k: return 15;
+    case DType::q5_k: return 17;
+    case DType::q6_k: return 18;
+    case DType::bf16: return 32;
+    default: return 0;
+  }
+}
+
+void fill_tensor(const TensorPlan& t, uint64_t seed, std::vector<uint8_t>& out) {
+  Rng rng(seed ^ fnv1a(t.name));
+  uint64_t row_len = t.shape[0];
+  uint64_t n_rows = 1;
+  for (size_t i = 1; i < t.shape.size(); i++) n_rows *= t.shape[i];
+  uint64_t row_bytes = dtype_row_bytes(t.type, row_len);
+  out.resize(row_bytes * n_rows);
+  std::vector<float> row(row_len);
+  // Uniform with the standard deviation of a scaled init: matrices 1/sqrt(row length) (each
+  // output unit-variance for unit-variance input), norms 1 +- 0.2, biases +-0.35.
+  float scale = 0, offset = 0;
+  switch (t.init) {
+    case Init::matrix: scale = std::sqrt(3.0f / static_cast<float>(row_len)); break;
+    case Init::norm: scale = 0.2f; offset = 1.0f; break;
+    case Init::bias: scale = 0.35f; break;
+  }
+  for (uint64_t r = 0; r < n_rows; r++) {
+    for (uint64_t i = 0; i < row_len; i++) row[i] = offset + scale * (2.0f * rng.uniform() - 1.0f);
+    quantize_row(t.type, row.data(), out.data() + r * row_bytes, static_cast<int64_t>(row_len));
+  }
+}
+
+}  // namespace
+
+Status validate(const Options& o) {
+  const Shape& s = o.shape;
+  if (s.arch != "llama" && s.arch != "qwen2" && s.arch != "qwen3") {
+    return Error::fmt("unknown architecture '%s' (supported: llama, qwen2, qwen3)", s.arch.c_str());
+  }
+  if (s.n_layer == 0 || s.n_embd == 0 || s.n_head == 0 || s.n_head_kv == 0 || s.n_ff == 0 || s.n_ctx == 0) {
+    return Error{"layers, width, heads, kv-heads, ffn and context must all be positive"};
+  }
+  if (s.n_head % s.n_head_kv != 0) {
+    return Error::fmt("--heads %u must be a multiple of --kv-heads %u", s.n_head, s.n_head_kv);
+  }
+  if (s.head_dim == 0 && s.n_embd % s.n_head != 0) {
+    return Error::fmt("--embd %u is not a multiple of --heads %u (set --head-dim)", s.n_embd, s.n_head);
+  }
+  if (head_dim_of(s) % 2 != 0) return Error::fmt("head dim %u must be even (rotary pairs)", head_dim_of(s));
+  if (o.vocab.tokens.empty()) return Error{"the model needs a vocabulary (--vocab-from or --tokenizer)"};
+  for (const TensorPlan& t : plan(o)) {
+    if (!can_quantize(t.type)) {
+      return Error::fmt("tensor type %s cannot be written yet", std::string(dtype_name(t.type)).c_str());
+    }
+    uint32_t block = dtype_info(t.type).block_elems;
+    if (t.shape[0] % block != 0) {
+      return Error::fmt("%s: row length %llu is not a multiple of the %s block size %u; choose "
+                        "dimensions that are, or another type for it",
+                        t.name.c_str(), static_cast<unsigned long long>(t.shape[0]),
+                        std::string(dtype_name(t.type)).c_str(), block);
+    }
+  }
+  return {};
+}
+
+Size estimate(const Options& o) {
+  Size size;
+  for (const TensorPlan& t : plan(o)) {
+    uint64_t n = 1;
+    for (uint64_t d : t.shape) n *= d;
+    size.n_params += n;
+    size.n_bytes += dtype_row_bytes(t.type, t.shape[0]) * (n / t.shape[0]);
+  }
+  return size;
+}
+
+Status write_model(const Options& o, const std::string& path,
+                   const std::function<void(size_t, size_t)>& progress) {
+  PARLEY_CHECK_OK(validate(o));
+  const Shape& s = o.shape;
+  using gguf::OwnedValue;
+  gguf::Writer w;
+  const std::string& a = s.arch;
+  w.set("general.architecture", OwnedValue::string(a));
+  w.set("general.name", OwnedValue::string(o.name.empty() ? a + "-random" : o.name));
+  w.set("general.file_type", OwnedValue::u32(file_type_of(o.types.matrices)));
+  std::vector<TensorPlan> tensors = plan(o);
+  bool any_quantized = false;
+  for (const auto& t : tensors) any_quantized = any_quantized || is_quantized(t.type);
+  if (any_quantized) w.set("general.quantization_version", OwnedValue::u32(2));
+  uint32_t hd = head_dim_of(s);
+  w.set(a + ".vocab_size", OwnedValue::u32(static_cast<uint32_t>(o.vocab.tokens.size())));
+  w.set(a + ".context_length", OwnedValue::u32(s.n_ctx));
+  w.set(a + ".embedding_length", OwnedValue::u32(s.n_embd));
+  w.set(a + ".block_count", OwnedValue::u32(s.n_layer));
+  w.set(a + ".feed_forward_length", OwnedValue::u32(s.n_ff));
+  w.set(a + ".attention.head_count", OwnedValue::u32(s.n_head));
+  w.set(a + ".attention.head_count_kv", OwnedValue::u32(s.n_head_kv));
+  w.set(a + ".attention.layer_norm_rms_epsilon", OwnedValue::f32(s.rms_eps));
+  w.set(a + ".rope.freq_base", OwnedValue::f32(s.rope_theta));
+  if (a == "llama") w.set(a + ".rope.dimension_count", OwnedValue::u32(hd));
+  if (hd * s.n_head != s.n_embd || a == "qwen3") {
+    w.set(a + ".attention.key_length", OwnedValue::u32(hd));
+    w.set(a + ".attention.value_length", OwnedValue::u32(hd));
+  }
+  tokenizer::VocabSpec vocab = o.vocab;
+  if (!o.chat_template.empty()) vocab.chat_template = o.chat_template;
+  tokenizer::write_vocab(w, vocab);
+
+  for (const TensorPlan& t : tensors) {
+    uint64_t seed = o.seed;
+    w.add_tensor(t.name, t.type, t.shape, [t, seed](std::vector<uint8_t>& out) { fill_tensor(t, seed, out); });
+  }
+  if (progress) w.on_tensor_written = progress;
+  return w.write(path);
+}
+
+}  // namespace parley::modelgen

@@ -1,0 +1,64 @@
+// Test-model generator: GGUF files with seeded random weights of real architectures and real
+// tokenizers. Every engine, API and benchmark test gets its models from here (no downloads).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "base/dtype.h"
+#include "base/result.h"
+#include "tokenizer/vocab-spec.h"
+
+namespace parley::modelgen {
+
+struct Shape {
+  std::string arch = "llama";  // llama | qwen2 | qwen3
+  uint32_t n_layer = 2;
+  uint32_t n_embd = 64;
+  uint32_t n_head = 4;
+  uint32_t n_head_kv = 2;
+  uint32_t head_dim = 0;        // 0: n_embd / n_head
+  uint32_t n_ff = 128;
+  uint32_t n_ctx = 2048;
+  float rope_theta = 10000.0f;
+  float rms_eps = 1e-5f;
+  bool tied_output = false;     // no output.weight: the embedding matrix is reused
+};
+
+struct Types {
+  DType matrices = DType::f32;  // attention and feed-forward weights
+  DType embedding = DType::f32; // token_embd.weight
+  DType output = DType::f32;    // output.weight (when untied)
+  // Per-tensor overrides: the first entry whose key is a substring of the tensor name wins
+  // ("attn_v" -> Q6_K, "blk.0.ffn_down" -> Q8_0).
+  std::vector<std::pair<std::string, DType>> overrides;
+};
+
+struct Options {
+  Shape shape;
+  Types types;
+  uint64_t seed = 1;
+  std::string name;                // general.name; default "<arch>-random"
+  tokenizer::VocabSpec vocab;      // written as tokenizer.ggml.*
+  std::string chat_template;       // overrides vocab.chat_template when not empty
+};
+
+// Checks the shape against the architecture and the types against the shape (rows must be a
+// multiple of the block size) with messages that name the option to change.
+Status validate(const Options& options);
+
+// Writes the model. `progress(done, total)` is called after each tensor.
+Status write_model(const Options& options, const std::string& path,
+                   const std::function<void(size_t, size_t)>& progress = {});
+
+// Number of parameters and bytes the model will have.
+struct Size {
+  uint64_t n_params = 0;
+  uint64_t n_bytes = 0;
+};
+Size estimate(const Options& options);
+
+}  // namespace parley::modelgen

@@ -1,0 +1,158 @@
+// End-to-end tests of the `parley` executable: inspect and make-model as a user runs them.
+#include <gtest/gtest.h>
+
+#include "base/json.h"
+#include "support/test-support.h"
+
+namespace parley {
+namespace {
+
+test::CommandResult parley(const std::string& args) {
+  return test::run_command(test::shell_quote(PARLEY_EXE) + " " + args);
+}
+
+std::string shared(const std::string& rel) { return test::shell_quote((test::shared_dir() / rel).string()); }
+
+TEST(Cli, HelpListsEveryCommand) {
+  auto r = parley("--help");
+  EXPECT_EQ(r.exit_code, 0);
+  for (const char* cmd : {"serve", "run", "bench", "inspect", "tokenize", "template", "make-model"}) {
+    EXPECT_NE(r.out.find(cmd), std::string::npos) << cmd;
+  }
+}
+
+TEST(Cli, InspectStories260K) {
+  PARLEY_REQUIRE_SHARED("models/stories260K.gguf");
+  auto r = parley("inspect " + shared("models/stories260K.gguf"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  // Values from shared/models/README.md.
+  for (const char* line : {"GGUF v3, 1.19 MB (1185376 bytes), 19 metadata keys, 48 tensors",
+                           "architecture    llama", "context_length                     2048",
+                           "block_count                        5", "embedding_length                   64",
+                           "feed_forward_length                172", "attention.head_count               8",
+                           "attention.head_count_kv            4", "rope.dimension_count               8",
+                           "layer_norm_rms_epsilon   1e-05", "model           llama (SentencePiece)",
+                           "vocab size      512", "bos             1 '<s>'", "eos             2 '</s>'",
+                           "unk             0 '<unk>'", "chat template   absent",
+                           "tokenizer.ggml.seperator_token_id", "F32       48 tensors"}) {
+    EXPECT_NE(r.out.find(line), std::string::npos) << "missing: " << line << "\n" << r.out;
+  }
+}
+
+TEST(Cli, InspectLlama2TinyRandomJson) {
+  PARLEY_REQUIRE_SHARED("models/llama-2-tiny-random.gguf");
+  auto r = parley("inspect --json " + shared("models/llama-2-tiny-random.gguf"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto j = json::parse(r.out);
+  ASSERT_TRUE(j.ok()) << j.error().message;
+  EXPECT_EQ(j->find("file_size")->as_int(), 1750560);
+  EXPECT_EQ(j->find("gguf_version")->as_int(), 3);
+  EXPECT_EQ(j->find("architecture")->as_string(), "llama");
+  EXPECT_EQ(j->find("name")->as_string(), "LLaMA v2");
+  EXPECT_EQ(j->find("file_type")->as_string(), "MOSTLY_F16");
+  const json::Value& hp = *j->find("hyperparameters");
+  EXPECT_EQ(hp.find("context_length")->as_int(), 4096);
+  EXPECT_EQ(hp.find("block_count")->as_int(), 1);
+  EXPECT_EQ(hp.find("embedding_length")->as_int(), 8);
+  EXPECT_EQ(hp.find("feed_forward_length")->as_int(), 32);
+  EXPECT_EQ(hp.find("attention.head_count")->as_int(), 2);
+  EXPECT_EQ(hp.find("rope.dimension_count")->as_int(), 4);
+  EXPECT_DOUBLE_EQ(hp.find("attention.layer_norm_rms_epsilon")->as_double(), 1e-5);
+  const json::Value& tok = *j->find("tokenizer");
+  EXPECT_EQ(tok.find("model")->as_string(), "llama");
+  EXPECT_TRUE(tok.find("pre")->is_null());
+  EXPECT_EQ(tok.find("vocab_size")->as_int(), 32000);
+  EXPECT_EQ(tok.find("special_tokens")->find("bos")->find("id")->as_int(), 1);
+  EXPECT_EQ(tok.find("special_tokens")->find("eos")->find("text")->as_string(), "</s>");
+  EXPECT_FALSE(j->find("chat_template")->find("present")->as_bool());
+  EXPECT_EQ(j->find("metadata")->size(), 18u);
+  EXPECT_EQ(j->find("tensors")->size(), 12u);
+  const json::Value& by_type = *j->find("totals")->find("by_type");
+  EXPECT_EQ(by_type.find("F16")->find("tensors")->as_int(), 9);
+  EXPECT_EQ(by_type.find("F32")->find("tensors")->as_int(), 3);
+  EXPECT_EQ(j->find("totals")->find("elements")->as_int(), 513048);
+}
+
+TEST(Cli, InspectErrorsAreOneLine) {
+  test::TempDir dir;
+  struct Bad {
+    const char* name;
+    std::string bytes;
+    const char* expect;
+  };
+  std::string header = std::string("GGUF") + std::string("\x03\0\0\0", 4);
+  Bad cases[] = {
+      {"empty.gguf", "", "not a GGUF file"},
+      {"magic.gguf", "GGMLxxxxxxxxxxxxxxxxxxxxxxxx", "not a GGUF file (magic 'GGML'"},
+      {"truncated.gguf", header + std::string("\x01\0\0", 3), "file ends inside the tensor count"},
+      {"absurd.gguf", header + std::string(8, '\xff') + std::string(8, '\0'), "tensor count 18446744073709551615 is impossible"},
+  };
+  for (const Bad& b : cases) {
+    test::write_file(dir / b.name, b.bytes);
+    auto r = parley("inspect " + test::shell_quote((dir / b.name).string()));
+    EXPECT_EQ(r.exit_code, 1) << b.name;
+    EXPECT_TRUE(r.out.empty()) << b.name;
+    EXPECT_NE(r.err.find(b.expect), std::string::npos) << b.name << ": " << r.err;
+    EXPECT_EQ(r.err.rfind("parley: ", 0), 0u) << r.err;
+    EXPECT_EQ(r.err.find('\n'), r.err.size() - 1) << "not one line: " << r.err;
+  }
+  auto missing = parley("inspect /nonexistent/x.gguf");
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_NE(missing.err.find("cannot open /nonexistent/x.gguf: No such file or directory"), std::string::npos);
+}
+
+TEST(Cli, MakeModelThenInspect) {
+  PARLEY_REQUIRE_SHARED("tokenizers/SmolLM2-135M-Instruct/tokenizer.json");
+  test::TempDir dir;
+  std::string out = test::shell_quote((dir / "m.gguf").string());
+  auto r = parley("make-model -q -o " + out + " --arch qwen2 --layers 3 --embd 128 --heads 4 --kv-heads 2 --ffn 256"
+                  " --type Q8_0 --tied --seed 7 --tokenizer " + shared("tokenizers/SmolLM2-135M-Instruct/tokenizer.json") +
+                  " --template " + shared("templates/SmolLM2-Instruct.jinja"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto i = parley("inspect --json " + out);
+  ASSERT_EQ(i.exit_code, 0) << i.err;
+  auto j = json::parse(i.out);
+  ASSERT_TRUE(j.ok());
+  EXPECT_EQ(j->find("architecture")->as_string(), "qwen2");
+  EXPECT_EQ(j->find("file_type")->as_string(), "MOSTLY_Q8_0");
+  EXPECT_EQ(j->find("hyperparameters")->find("block_count")->as_int(), 3);
+  EXPECT_EQ(j->find("tokenizer")->find("model")->as_string(), "gpt2");
+  EXPECT_EQ(j->find("tokenizer")->find("vocab_size")->as_int(), 49152);
+  EXPECT_EQ(j->find("tokenizer")->find("merges")->as_int(), 48900);
+  EXPECT_TRUE(j->find("chat_template")->find("present")->as_bool());
+  EXPECT_EQ(j->find("totals")->find("by_type")->find("Q8_0")->find("tensors")->as_int(), 1 + 3 * 7);
+  // 3 layers x (q, k, v biases) + norms are F32.
+  EXPECT_EQ(j->find("totals")->find("by_type")->find("F32")->find("tensors")->as_int(), 3 * 5 + 1);
+}
+
+TEST(Cli, MakeModelVocabFromGgufAndPreset) {
+  PARLEY_REQUIRE_SHARED("models/stories260K.gguf");
+  test::TempDir dir;
+  std::string out = test::shell_quote((dir / "m.gguf").string());
+  auto r = parley("make-model -q -o " + out + " --preset tiny-qwen3 --vocab-from " + shared("models/stories260K.gguf"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto i = parley("inspect " + out);
+  EXPECT_NE(i.out.find("architecture    qwen3"), std::string::npos);
+  EXPECT_NE(i.out.find("vocab size      512"), std::string::npos);
+  EXPECT_NE(i.out.find("blk.1.attn_q_norm.weight"), std::string::npos);
+  EXPECT_EQ(i.out.find("\n  output.weight"), std::string::npos);  // tied
+  EXPECT_NE(i.out.find("\n  output_norm.weight"), std::string::npos);
+}
+
+TEST(Cli, MakeModelErrors) {
+  test::TempDir dir;
+  std::string out = test::shell_quote((dir / "m.gguf").string());
+  auto r = parley("make-model -o " + out);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("a vocabulary is needed"), std::string::npos) << r.err;
+  r = parley("make-model -o " + out + " --preset nope --vocab-from x");
+  EXPECT_NE(r.err.find("unknown preset 'nope'"), std::string::npos) << r.err;
+  r = parley("make-model -o " + out + " --type Q9_9 --vocab-from x");
+  EXPECT_NE(r.err.find("unknown tensor type 'Q9_9'"), std::string::npos) << r.err;
+  r = parley("make-model -o " + out + " --vocab-from /nonexistent.gguf");
+  EXPECT_NE(r.err.find("cannot open /nonexistent.gguf"), std::string::npos) << r.err;
+  EXPECT_FALSE(std::filesystem::exists(dir / "m.gguf"));
+}
+
+}  // namespace
+}  // namespace parley

@@ -1,0 +1,171 @@
+#include "modelgen/modelgen.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "gguf/gguf.h"
+#include "support/test-support.h"
+#include "tensor/quant.h"
+
+namespace parley::modelgen {
+namespace {
+
+tokenizer::VocabSpec small_vocab() {
+  tokenizer::VocabSpec v;
+  v.model = "gpt2";
+  v.pre = "gpt-2";
+  for (int i = 0; i < 96; i++) v.tokens.push_back("t" + std::to_string(i));
+  v.token_types.assign(96, 1);
+  v.merges = {"t 1", "t 2"};
+  v.bos_id = 1;
+  v.eos_id = 2;
+  v.add_bos = true;
+  return v;
+}
+
+Options options(const std::string& arch, DType type) {
+  Options o;
+  o.shape.arch = arch;
+  o.shape.n_layer = 2;
+  o.shape.n_embd = 64;
+  o.shape.n_head = 4;
+  o.shape.n_head_kv = 2;
+  o.shape.n_ff = 96;
+  o.shape.tied_output = arch != "llama";
+  o.types.matrices = o.types.embedding = o.types.output = type;
+  o.vocab = small_vocab();
+  o.chat_template = "{{ messages }}";
+  return o;
+}
+
+struct Case {
+  const char* arch;
+  DType type;
+};
+
+class ModelGen : public ::testing::TestWithParam<Case> {};
+
+TEST_P(ModelGen, WritesTheStandardTensorsAndKeys) {
+  auto [arch, type] = GetParam();
+  test::TempDir dir;
+  std::string path = (dir / "m.gguf").string();
+  Options o = options(arch, type);
+  ASSERT_TRUE(write_model(o, path).ok());
+  auto f = gguf::File::open(path);
+  ASSERT_TRUE(f.ok()) << f.error().message;
+  std::string a = arch;
+  EXPECT_EQ(*f->get_string("general.architecture"), a);
+  EXPECT_EQ(*f->get_uint(a + ".block_count"), 2u);
+  EXPECT_EQ(*f->get_uint(a + ".embedding_length"), 64u);
+  EXPECT_EQ(*f->get_uint(a + ".attention.head_count_kv"), 2u);
+  EXPECT_EQ(*f->get_uint(a + ".feed_forward_length"), 96u);
+  EXPECT_EQ(*f->get_string("tokenizer.chat_template"), "{{ messages }}");
+
+  // Layer 0 tensors and their shapes (ggml order).
+  auto shape = [&](const std::string& name) {
+    const gguf::TensorInfo* t = f->find_tensor(name);
+    return t ? t->shape : std::vector<uint64_t>{};
+  };
+  EXPECT_EQ(shape("token_embd.weight"), (std::vector<uint64_t>{64, 96}));
+  EXPECT_EQ(shape("blk.0.attn_q.weight"), (std::vector<uint64_t>{64, 64}));
+  EXPECT_EQ(shape("blk.0.attn_k.weight"), (std::vector<uint64_t>{64, 32}));
+  EXPECT_EQ(shape("blk.1.ffn_down.weight"), (std::vector<uint64_t>{96, 64}));
+  EXPECT_EQ(f->find_tensor("output.weight") != nullptr, a == "llama");
+  EXPECT_EQ(f->find_tensor("blk.0.attn_q.bias") != nullptr, a == "qwen2");
+  EXPECT_EQ(f->find_tensor("blk.1.attn_k_norm.weight") != nullptr, a == "qwen3");
+  EXPECT_EQ(f->find_tensor("blk.0.attn_q.weight")->type, type);
+  EXPECT_EQ(f->find_tensor("blk.0.attn_norm.weight")->type, DType::f32);
+
+  // Weights look like a scaled init: mean ~0, std ~1/sqrt(row length).
+  const gguf::TensorInfo* q = f->find_tensor("blk.0.ffn_gate.weight");
+  std::vector<float> w(q->n_elements);
+  for (uint64_t r = 0; r < q->shape[1]; r++) {
+    dequantize_row(type, q->data + r * dtype_row_bytes(type, q->shape[0]), w.data() + r * q->shape[0],
+                   static_cast<int64_t>(q->shape[0]));
+  }
+  double sum = 0, sq = 0;
+  for (float x : w) {
+    sum += x;
+    sq += static_cast<double>(x) * x;
+  }
+  double mean = sum / static_cast<double>(w.size());
+  double sd = std::sqrt(sq / static_cast<double>(w.size()) - mean * mean);
+  EXPECT_NEAR(mean, 0.0, 0.02);
+  EXPECT_NEAR(sd, 1.0 / 8.0, 0.02);
+
+  // The tokenizer survives the trip.
+  auto vocab = tokenizer::vocab_from_gguf(*f);
+  ASSERT_TRUE(vocab.ok()) << vocab.error().message;
+  EXPECT_EQ(vocab->tokens, o.vocab.tokens);
+  EXPECT_EQ(vocab->merges, o.vocab.merges);
+  EXPECT_EQ(vocab->bos_id, 1);
+  EXPECT_EQ(vocab->add_bos, true);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    ArchTimesType, ModelGen,
+    ::testing::Values(Case{"llama", DType::f32}, Case{"llama", DType::f16}, Case{"llama", DType::bf16},
+                      Case{"llama", DType::q8_0}, Case{"llama", DType::q4_0}, Case{"qwen2", DType::f32},
+                      Case{"qwen2", DType::q8_0}, Case{"qwen3", DType::f16}, Case{"qwen3", DType::q4_0}),
+    [](const auto& param_info) {
+      return std::string(param_info.param.arch) + "_" + std::string(dtype_name(param_info.param.type));
+    });
+
+TEST(ModelGen, SameSeedSameBytesOtherSeedOtherBytes) {
+  test::TempDir dir;
+  Options o = options("qwen3", DType::q8_0);
+  ASSERT_TRUE(write_model(o, (dir / "a.gguf").string()).ok());
+  ASSERT_TRUE(write_model(o, (dir / "b.gguf").string()).ok());
+  o.seed = 2;
+  ASSERT_TRUE(write_model(o, (dir / "c.gguf").string()).ok());
+  EXPECT_EQ(test::read_file(dir / "a.gguf"), test::read_file(dir / "b.gguf"));
+  EXPECT_NE(test::read_file(dir / "a.gguf"), test::read_file(dir / "c.gguf"));
+}
+
+TEST(ModelGen, QwenHeadDimMayDifferFromWidth) {
+  test::TempDir dir;
+  Options o = options("qwen3", DType::f32);
+  o.shape.head_dim = 32;  // q projection 64 -> 128
+  ASSERT_TRUE(write_model(o, (dir / "m.gguf").string()).ok());
+  auto f = gguf::File::open((dir / "m.gguf").string());
+  ASSERT_TRUE(f.ok());
+  EXPECT_EQ(f->find_tensor("blk.0.attn_q.weight")->shape, (std::vector<uint64_t>{64, 128}));
+  EXPECT_EQ(f->find_tensor("blk.0.attn_output.weight")->shape, (std::vector<uint64_t>{128, 64}));
+  EXPECT_EQ(f->find_tensor("blk.0.attn_q_norm.weight")->shape, (std::vector<uint64_t>{32}));
+  EXPECT_EQ(*f->get_uint("qwen3.attention.key_length"), 32u);
+}
+
+TEST(ModelGen, ValidationNamesTheProblem) {
+  Options o = options("llama", DType::f32);
+  o.shape.arch = "gpt-j";
+  EXPECT_NE(validate(o).error().message.find("unknown architecture 'gpt-j'"), std::string::npos);
+  o = options("llama", DType::f32);
+  o.shape.n_head_kv = 3;
+  EXPECT_NE(validate(o).error().message.find("must be a multiple of --kv-heads 3"), std::string::npos);
+  o = options("llama", DType::q8_0);
+  o.shape.n_ff = 80;  // ffn_down rows of 80 are not a multiple of 32
+  EXPECT_NE(validate(o).error().message.find("blk.0.ffn_down.weight: row length 80 is not a multiple of the Q8_0 block size 32"),
+            std::string::npos)
+      << validate(o).error().message;
+  o = options("llama", DType::f32);
+  o.vocab.tokens.clear();
+  EXPECT_FALSE(validate(o).ok());
+}
+
+TEST(ModelGen, OverridesPickPerTensorTypes) {
+  test::TempDir dir;
+  Options o = options("llama", DType::q4_0);
+  o.types.overrides = {{"attn_v", DType::q8_0}, {"blk.1.ffn_down", DType::f16}};
+  o.types.embedding = DType::f16;
+  ASSERT_TRUE(write_model(o, (dir / "m.gguf").string()).ok());
+  auto f = gguf::File::open((dir / "m.gguf").string());
+  ASSERT_TRUE(f.ok());
+  EXPECT_EQ(f->find_tensor("blk.0.attn_v.weight")->type, DType::q8_0);
+  EXPECT_EQ(f->find_tensor("blk.0.ffn_down.weight")->type, DType::q4_0);
+  EXPECT_EQ(f->find_tensor("blk.1.ffn_down.weight")->type, DType::f16);
+  EXPECT_EQ(f->find_tensor("token_embd.weight")->type, DType::f16);
+}
+
+}  // namespace
+}  // namespace parley::modelgen
