@@ -178,6 +178,18 @@ void add_make_model_command(CLI::App& app, Runner& run) {
   sub->add_option("--rope-theta", s.rope_theta, "RoPE base frequency")->capture_default_str();
   sub->add_option("--rms-eps", s.rms_eps, "RMSNorm epsilon")->capture_default_str();
   sub->add_flag("--tied", s.tied_output, "Tie the output projection to the token embeddings");
+  sub->add_option_function<std::vector<float>>(
+         "--rope-llama3",
+         [opt](const std::vector<float>& v) {
+           opt->shape.rope_llama3_factor = v[0];
+           opt->shape.rope_llama3_low_freq = v[1];
+           opt->shape.rope_llama3_high_freq = v[2];
+           opt->shape.rope_llama3_orig_ctx = static_cast<uint32_t>(v[3]);
+         },
+         "Llama-3 rope frequency scaling FACTOR,LOW,HIGH,ORIG_CTX (Llama 3.1: 8,1,4,8192), written as "
+         "rope_freqs.weight")
+      ->delimiter(',')
+      ->expected(4);
   sub->add_option("--type", opt->type, "Type of the weight matrices: F32, F16, BF16, Q8_0, Q4_0, ...")
       ->capture_default_str();
   sub->add_option("--embd-type", opt->embd_type, "Type of token_embd.weight (default: --type)");

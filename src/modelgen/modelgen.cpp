@@ -1,6 +1,7 @@
 #include "modelgen/modelgen.h"
 
 #include <cmath>
+#include <cstring>
 
 #include "base/rng.h"
 #include "base/strings.h"
@@ -10,13 +11,14 @@
 namespace parley::modelgen {
 namespace {
 
-enum class Init { matrix, norm, bias };
+enum class Init { matrix, norm, bias, values };
 
 struct TensorPlan {
   std::string name;
   std::vector<uint64_t> shape;  // ggml order: shape[0] = row length
   DType type;
   Init init;
+  std::vector<float> values;    // Init::values: the exact contents
 };
 
 bool is_quantized(DType t) { return dtype_info(t).block_elems > 1; }
@@ -29,6 +31,29 @@ DType pick_type(const Types& types, const std::string& name, DType fallback) {
 }
 
 uint32_t head_dim_of(const Shape& s) { return s.head_dim != 0 ? s.head_dim : s.n_embd / s.n_head; }
+
+// Llama-3 rope scaling as the Hugging Face converter bakes it into rope_freqs.weight: pairs
+// whose wavelength is short keep their frequency, long ones are divided by `factor`, and the
+// band between is interpolated.
+std::vector<float> llama3_rope_factors(const Shape& s, uint32_t hd) {
+  std::vector<float> f;
+  double low_wavelen = s.rope_llama3_orig_ctx / s.rope_llama3_low_freq;
+  double high_wavelen = s.rope_llama3_orig_ctx / s.rope_llama3_high_freq;
+  for (uint32_t i = 0; i < hd; i += 2) {
+    double freq = 1.0 / std::pow(static_cast<double>(s.rope_theta), static_cast<double>(i) / hd);
+    double wavelen = 2 * M_PI / freq;
+    if (wavelen < high_wavelen) {
+      f.push_back(1.0f);
+    } else if (wavelen > low_wavelen) {
+      f.push_back(s.rope_llama3_factor);
+    } else {
+      double smooth = (s.rope_llama3_orig_ctx / wavelen - s.rope_llama3_low_freq) /
+                      (s.rope_llama3_high_freq - s.rope_llama3_low_freq);
+      f.push_back(static_cast<float>(1.0 / ((1 - smooth) / s.rope_llama3_factor + smooth)));
+    }
+  }
+  return f;
+}
 
 std::vector<TensorPlan> plan(const Options& o) {
   const Shape& s = o.shape;
@@ -64,6 +89,10 @@ std::vector<TensorPlan> plan(const Options& o) {
     add(p + "ffn_down.weight", {s.n_ff, s.n_embd}, o.types.matrices, Init::matrix);
   }
   add("output_norm.weight", {s.n_embd}, DType::f32, Init::norm);
+  if (s.rope_llama3_factor > 0) {
+    add("rope_freqs.weight", {hd / 2}, DType::f32, Init::values);
+    out.back().values = llama3_rope_factors(s, static_cast<uint32_t>(hd));
+  }
   if (!s.tied_output) add("output.weight", {s.n_embd, n_vocab}, o.types.output, Init::matrix);
   return out;
 }
@@ -112,6 +141,9 @@ void fill_tensor(const TensorPlan& t, uint64_t seed, std::vector<uint8_t>& out) 
     case Init::matrix: scale = std::sqrt(3.0f / static_cast<float>(row_len)); break;
     case Init::norm: scale = 0.2f; offset = 1.0f; break;
     case Init::bias: scale = 0.35f; break;
+    case Init::values:
+      std::memcpy(out.data(), t.values.data(), t.values.size() * 4);
+      return;
   }
   for (uint64_t r = 0; r < n_rows; r++) {
     for (uint64_t i = 0; i < row_len; i++) row[i] = offset + scale * (2.0f * rng.uniform() - 1.0f);
@@ -134,6 +166,10 @@ Status validate(const Options& o) {
   }
   if (s.head_dim == 0 && s.n_embd % s.n_head != 0) {
     return Error::fmt("--embd %u is not a multiple of --heads %u (set --head-dim)", s.n_embd, s.n_head);
+  }
+  if (s.rope_llama3_factor > 0 && (s.arch != "llama" || s.rope_llama3_high_freq <= s.rope_llama3_low_freq ||
+                                   s.rope_llama3_low_freq <= 0 || s.rope_llama3_orig_ctx == 0)) {
+    return Error{"Llama-3 rope scaling needs --arch llama and 0 < low_freq_factor < high_freq_factor"};
   }
   if (head_dim_of(s) % 2 != 0) return Error::fmt("head dim %u must be even (rotary pairs)", head_dim_of(s));
   if (o.vocab.tokens.empty()) return Error{"the model needs a vocabulary (--vocab-from or --tokenizer)"};

@@ -26,6 +26,12 @@ struct Shape {
   float rope_theta = 10000.0f;
   float rms_eps = 1e-5f;
   bool tied_output = false;     // no output.weight: the embedding matrix is reused
+  // Llama-3 rope frequency scaling, written as rope_freqs.weight (per-pair frequency divisors)
+  // the way the Hugging Face converter does; factor 0 means none. llama only.
+  float rope_llama3_factor = 0.0f;
+  float rope_llama3_low_freq = 1.0f;
+  float rope_llama3_high_freq = 4.0f;
+  uint32_t rope_llama3_orig_ctx = 8192;
 };
 
 struct Types {
