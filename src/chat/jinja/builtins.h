@@ -52,7 +52,9 @@ std::vector<std::string> py_splitlines(std::string_view s, bool keepends);
 std::string py_replace(std::string_view s, std::string_view old, std::string_view repl,
                        int64_t count);
 // % formatting of a str (printf style) with Python semantics.
-std::string py_percent_format(Interp& in, std::string_view fmt, const Value& args);
+// With escape_args (a Markup format string) string arguments are HTML-escaped.
+std::string py_percent_format(Interp& in, std::string_view fmt, const Value& args,
+                              bool escape_args = false);
 // str.format with the sandbox's rules (no attribute access to underscored names).
 std::string py_str_format(Interp& in, std::string_view fmt, CallArgs& args);
 // datetime.strftime for a UTC time in seconds.

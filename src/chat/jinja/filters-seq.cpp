@@ -62,6 +62,11 @@ Value f_last(Interp& in, const Value& v, CallArgs& a) {
     if (v.list().size() > 0) return v.list().items.back();
     return Value::undefined("No last item, sequence was empty.");
   }
+  if (v.is_markup()) {
+    Seq chars = in.iterate(v);
+    if (chars.size == 0) return Value::undefined("No last item, sequence was empty.");
+    return Value::markup(chars[chars.size - 1].str());
+  }
   if (!v.is_string() && !v.is_dict() && !v.is_undefined()) {
     runtime_error("'" + type_name(v) + "' object is not reversible");
   }
@@ -95,6 +100,7 @@ Value f_items(Interp& in, const Value& v, CallArgs& a) {
 
 Value f_map(Interp& in, const Value& v, CallArgs& a) {
   std::vector<Value> out;
+  if (!truthy(v)) return make_generator(in, {});  // jinja2: `if value:` before anything
   if (a.pos.empty()) {
     Value attribute, dflt;
     if (!a.take("attribute", &attribute)) runtime_error("map requires a filter argument");
@@ -116,6 +122,7 @@ Value f_map(Interp& in, const Value& v, CallArgs& a) {
 }
 
 Value select_or_reject(Interp& in, const Value& v, CallArgs& a, bool select, bool by_attr) {
+  if (!truthy(v)) return make_generator(in, {});  // jinja2: `if value:` before anything
   size_t off = 0;
   AttrGetter get;
   if (by_attr) {
@@ -260,7 +267,8 @@ Value f_reverse(Interp& in, const Value& v, CallArgs& a) {
     Seq chars = in.iterate(v);
     std::string out;
     for (size_t i = chars.size; i-- > 0;) out += chars[i].str();
-    return in.make_string(std::move(out));
+    in.charge(out.size());
+    return same_string_kind(v, std::move(out));
   }
   if (v.is_list() && v.list().kind == ListKind::generator) {
     Seq seq = in.iterate(v);

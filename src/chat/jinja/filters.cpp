@@ -16,22 +16,32 @@ Value f_string(Interp& in, const Value& v, CallArgs& a) {
   return in.make_string(soft_str(in, v));
 }
 
-Value f_safe(Interp& in, const Value& v, CallArgs& a) { return f_string(in, v, a); }
+Value f_safe(Interp& in, const Value& v, CallArgs& a) {
+  bind_args(a, "safe", {});
+  if (v.is_markup()) return v;
+  return Value::markup(soft_str(in, v));
+}
+
+// Filters that call a str method on soft_str(value) keep Markup, like Python.
+Value string_kept(Interp& in, const Value& v, std::string s) {
+  in.charge(s.size());
+  return same_string_kind(v, std::move(s));
+}
 
 Value f_upper(Interp& in, const Value& v, CallArgs& a) {
   bind_args(a, "upper", {});
-  return in.make_string(py_upper(soft_str(in, v)));
+  return string_kept(in, v, py_upper(soft_str(in, v)));
 }
 
 Value f_lower(Interp& in, const Value& v, CallArgs& a) {
   bind_args(a, "lower", {});
-  return in.make_string(py_lower(soft_str(in, v)));
+  return string_kept(in, v, py_lower(soft_str(in, v)));
 }
 
 Value f_capitalize(Interp& in, const Value& v, CallArgs& a) {
   bind_args(a, "capitalize", {});
   CallArgs none;
-  return call_method(in, Value::string(soft_str(in, v)), "capitalize", none);
+  return call_method(in, v.is_string() ? v : Value::string(soft_str(in, v)), "capitalize", none);
 }
 
 Value f_title(Interp& in, const Value& v, CallArgs& a) {
@@ -63,7 +73,7 @@ Value f_trim(Interp& in, const Value& v, CallArgs& a) {
   auto p = bind_args(a, "trim", {"chars"});
   const Value* chars = p[0] && !p[0]->is_none() ? &*p[0] : nullptr;
   if (chars && !chars->is_string()) runtime_error("strip arg must be None or str");
-  return in.make_string(py_strip(soft_str(in, v), chars, true, true));
+  return string_kept(in, v, py_strip(soft_str(in, v), chars, true, true));
 }
 
 Value f_replace(Interp& in, const Value& v, CallArgs& a) {
@@ -109,14 +119,14 @@ Value f_indent(Interp& in, const Value& v, CallArgs& a) {
     }
   }
   if (first) rv = ind + rv;
-  return in.make_string(std::move(rv));
+  return string_kept(in, v, std::move(rv));
 }
 
 Value f_center(Interp& in, const Value& v, CallArgs& a) {
   auto p = bind_args(a, "center", {"width"});
   CallArgs args;
   args.pos.push_back(p[0] ? *p[0] : Value::integer(80));
-  return call_method(in, Value::string(soft_str(in, v)), "center", args);
+  return call_method(in, v.is_string() ? v : Value::string(soft_str(in, v)), "center", args);
 }
 
 Value f_truncate(Interp& in, const Value& v, CallArgs& a) {
@@ -130,12 +140,13 @@ Value f_truncate(Interp& in, const Value& v, CallArgs& a) {
   if (length < end_len) runtime_error("expected length >= " + std::to_string(end_len));
   if (leeway < 0) runtime_error("expected leeway >= 0");
   auto n = static_cast<int64_t>(count_code_points(s));
-  if (n <= length + leeway) return Value::string(s);
+  if (n <= length + leeway) return v.is_string() ? v : Value::string(s);
   std::string head = s.substr(0, code_point_offset(s, static_cast<size_t>(length - end_len)));
   if (!killwords) {
     size_t sp = head.rfind(' ');
     if (sp != std::string::npos) head.resize(sp);
   }
+  if (v.is_markup()) return Value::markup(head + html_escape(end));
   return in.make_string(head + end);
 }
 
@@ -153,24 +164,15 @@ Value f_wordcount(Interp& in, const Value& v, CallArgs& a) {
   return Value::integer(n);
 }
 
-std::string html_escape(std::string_view s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&#34;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out += c;
-    }
-  }
-  return out;
-}
-
 Value f_escape(Interp& in, const Value& v, CallArgs& a) {
   bind_args(a, "escape", {});
-  return in.make_string(html_escape(soft_str(in, v)));
+  if (v.is_markup()) return v;
+  return Value::markup(html_escape(soft_str(in, v)));
+}
+
+Value f_forceescape(Interp& in, const Value& v, CallArgs& a) {
+  bind_args(a, "forceescape", {});
+  return Value::markup(html_escape(soft_str(in, v)));
 }
 
 Value f_striptags(Interp& in, const Value& v, CallArgs& a) {
@@ -213,6 +215,7 @@ Value f_format(Interp& in, const Value& v, CallArgs& a) {
   } else {
     args = Value::list(a.pos, ListKind::tuple);
   }
+  if (v.is_markup()) return Value::markup(py_percent_format(in, v.str(), args, true));
   return in.make_string(py_percent_format(in, soft_str(in, v), args));
 }
 
@@ -428,12 +431,15 @@ Value f_filesizeformat(Interp& in, const Value& v, CallArgs& a) {
 
 Value f_urlencode(Interp& in, const Value& v, CallArgs& a) {
   bind_args(a, "urlencode", {});
+  // jinja2's url_quote: "/" stays in plain strings; in query pairs a space becomes "+".
   auto quote = [](std::string_view s, bool keep_slash) {
     std::string out;
     for (unsigned char c : s) {
       if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
           c == '_' || c == '.' || c == '-' || c == '~' || (keep_slash && c == '/')) {
         out += static_cast<char>(c);
+      } else if (c == ' ' && !keep_slash) {
+        out += '+';
       } else {
         char buf[4];
         std::snprintf(buf, sizeof buf, "%%%02X", c);
@@ -466,6 +472,12 @@ Value f_urlencode(Interp& in, const Value& v, CallArgs& a) {
 Value f_attr(Interp& in, const Value& v, CallArgs& a) {
   auto p = bind_args(a, "attr", {"name"});
   if (!p[0] || !p[0]->is_string()) runtime_error("attr() name must be a string");
+  // Python's getattr only: a dict key is not an attribute (unlike `.` in templates).
+  if (v.is_dict()) {
+    if (method_kind(v, p[0]->str()) == MethodKind::none) {
+      return Value::undefined("'dict object' has no attribute '" + p[0]->str() + "'");
+    }
+  }
   return in.getattr(v, p[0]->str());
 }
 
@@ -485,7 +497,7 @@ const FilterDef kStringFilters[] = {
     {"escape", f_escape},
     {"filesizeformat", f_filesizeformat},
     {"float", f_float},
-    {"forceescape", f_escape},
+    {"forceescape", f_forceescape},
     {"format", f_format},
     {"indent", f_indent},
     {"int", f_int},

@@ -60,7 +60,11 @@ void repr_impl(std::string& out, const Value& v, size_t max_bytes, int depth) {
     case Kind::boolean: out += v.as_bool() ? "True" : "False"; return;
     case Kind::integer: append_int(out, v.as_int()); return;
     case Kind::floating: append_float(out, v.as_float()); return;
-    case Kind::string: append_string_repr(out, v.str()); break;
+    case Kind::string:
+      if (v.is_markup()) out += "Markup(";
+      append_string_repr(out, v.str());
+      if (v.is_markup()) out += ")";
+      break;
     case Kind::list: {
       const List& l = v.list();
       switch (l.kind) {

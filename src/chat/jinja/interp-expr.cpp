@@ -92,10 +92,10 @@ Value Interp::getitem(const Value& obj, const Value& key) {
         int64_t i = key.integral();
         if (i < 0) i += n;
         if (i >= 0 && i < n) {
-          if (ascii) return Value::string(std::string(1, s[static_cast<size_t>(i)]));
+          if (ascii) return same_string_kind(obj, std::string(1, s[static_cast<size_t>(i)]));
           size_t b = code_point_offset(s, static_cast<size_t>(i));
           size_t e = code_point_offset(s, static_cast<size_t>(i) + 1);
-          return Value::string(s.substr(b, e - b));
+          return same_string_kind(obj, s.substr(b, e - b));
         }
         return Value::undefined(object_type_repr(obj) + " has no element " +
                                 std::to_string(key.integral()));

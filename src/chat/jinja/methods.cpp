@@ -542,6 +542,49 @@ Value list_method(Interp& in, const Value& self, std::string_view name, CallArgs
   return Value::integer(count);
 }
 
+void escape_string_args(CallArgs& args) {
+  auto esc = [](Value& v) {
+    if (v.is_string() && !v.is_markup()) v = Value::string(html_escape(v.str()));
+  };
+  for (auto& v : args.pos) esc(v);
+  for (auto& kv : args.kw) esc(kv.second);
+}
+
+Value to_markup(const Value& v) {
+  if (v.is_string()) return Value::markup(v.str_ptr());
+  if (v.is_list()) {
+    std::vector<Value> items;
+    for (size_t i = v.list().pos; i < v.list().items.size(); i++) items.push_back(to_markup(v.list().items[i]));
+    return Value::list(std::move(items), v.list().kind);
+  }
+  return v;
+}
+
+// markupsafe.Markup's methods: most escape their string arguments and return Markup.
+Value markup_method(Interp& in, const Value& self, std::string_view name, CallArgs& args) {
+  static const char* const kWrapped[] = {"capitalize", "title", "lower", "upper", "replace",
+                                         "ljust", "rjust", "lstrip", "rstrip", "center", "strip",
+                                         "expandtabs", "swapcase", "zfill", "format", "partition",
+                                         "rpartition"};
+  static const char* const kParts[] = {"split", "rsplit", "splitlines"};
+  if (find_name(kWrapped, name)) {
+    escape_string_args(args);
+    return to_markup(str_method(in, self.str(), name, args));
+  }
+  if (find_name(kParts, name)) return to_markup(str_method(in, self.str(), name, args));
+  if (name == "join" && args.pos.size() == 1 && args.kw.empty()) {
+    Seq seq = in.iterate(args.pos[0]);
+    std::vector<Value> escaped;
+    for (size_t i = 0; i < seq.size; i++) {
+      const Value& x = seq[i];
+      escaped.push_back(x.is_markup() ? x : Value::string(html_escape(x.is_string() ? x.str() : to_str(x, in.max_bytes()))));
+    }
+    args.pos[0] = Value::list(std::move(escaped));
+    return to_markup(str_method(in, self.str(), name, args));
+  }
+  return str_method(in, self.str(), name, args);
+}
+
 Value call_bound(Interp& in, const Value& self, CallArgs& args, const char* name) {
   return call_method(in, self, name, args);
 }
@@ -587,6 +630,7 @@ Value bound_method(const Value& self, std::string_view name) {
 
 Value call_method(Interp& in, const Value& self, std::string_view name, CallArgs& args) {
   in.step();
+  if (self.is_markup()) return markup_method(in, self, name, args);
   if (self.is_string()) return str_method(in, self.str(), name, args);
   if (self.is_dict()) return dict_method(in, self, name, args);
   return list_method(in, self, name, args);

@@ -42,7 +42,8 @@ Value repeat(Interp& in, const Value& seq, int64_t n) {
     std::string out;
     out.reserve(s.size() * static_cast<size_t>(n));
     for (int64_t i = 0; i < n; i++) out += s;
-    return in.make_string(std::move(out));
+    in.charge(out.size());
+    return same_string_kind(seq, std::move(out));
   }
   const List& l = seq.list();
   if (l.size() != 0 && static_cast<uint64_t>(n) > in.max_bytes() / sizeof(Value) / l.size()) {
@@ -96,6 +97,13 @@ Value binary_op(Interp& in, BinOp op, const Value& a, const Value& b) {
       }
       if (nums) return Value::floating(a.number() + b.number());
       if (a.is_string() && b.is_string()) {
+        if (a.is_markup() || b.is_markup()) {
+          // Markup + str escapes the plain side (markupsafe).
+          std::string s = a.is_markup() ? a.str() : html_escape(a.str());
+          s += b.is_markup() ? b.str() : html_escape(b.str());
+          in.charge(s.size());
+          return Value::markup(std::move(s));
+        }
         std::string s;
         s.reserve(a.str().size() + b.str().size());
         s += a.str();
@@ -163,6 +171,7 @@ Value binary_op(Interp& in, BinOp op, const Value& a, const Value& b) {
       }
       unsupported(op, a, b);
     case BinOp::mod:
+      if (a.is_markup()) return Value::markup(py_percent_format(in, a.str(), b, true));
       if (a.is_string()) return in.make_string(py_percent_format(in, a.str(), b));
       if (ints) {
         if (b.integral() == 0) runtime_error("integer division or modulo by zero");
@@ -280,7 +289,8 @@ Value slice_value(Interp& in, const Value& obj, const Value& start, const Value&
         }
       }
     }
-    return in.make_string(std::move(out));
+    in.charge(out.size());
+    return same_string_kind(obj, std::move(out));
   }
   if (obj.is_list() && (obj.list().kind == ListKind::list || obj.list().kind == ListKind::tuple ||
                         obj.list().kind == ListKind::range)) {

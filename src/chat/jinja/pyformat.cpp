@@ -101,7 +101,8 @@ std::string percent_one(Interp& in, char type, const std::string& flags, int64_t
 
 }  // namespace
 
-std::string py_percent_format(Interp& in, std::string_view fmt, const Value& args) {
+std::string py_percent_format(Interp& in, std::string_view fmt, const Value& args,
+                              bool escape_args) {
   const bool is_tuple = args.is_list() && args.list().kind == ListKind::tuple;
   const bool mapping = !is_tuple && (args.is_dict() || args.is_list());
   std::vector<Value> pos;
@@ -179,7 +180,12 @@ std::string py_percent_format(Interp& in, std::string_view fmt, const Value& arg
       continue;
     }
     const Value& v = keyed ? *keyed : next_arg();
-    out += percent_one(in, type, flags, width, precision, v);
+    if (escape_args && (type == 's' || type == 'r' || type == 'a') && !v.is_markup()) {
+      std::string text = type == 's' ? soft_str(in, v) : to_repr(v, in.max_bytes());
+      out += percent_one(in, 's', flags, width, precision, Value::string(html_escape(text)));
+    } else {
+      out += percent_one(in, type, flags, width, precision, v);
+    }
     if (out.size() > in.max_bytes()) throw_error(ErrorKind::limit, "formatted string too long");
   }
   if (next < pos.size() && !mapping && (is_tuple || next == 0)) {

@@ -13,6 +13,30 @@ Value Value::string(std::string s) {
   return Value(Storage(std::in_place_index<5>, std::make_shared<const std::string>(std::move(s))));
 }
 
+Value Value::markup(std::string s) {
+  return Value(Storage(std::in_place_index<9>, std::make_shared<const std::string>(std::move(s))));
+}
+
+Value same_string_kind(const Value& like, std::string s) {
+  return like.is_markup() ? Value::markup(std::move(s)) : Value::string(std::move(s));
+}
+
+std::string html_escape(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (char c : s) {
+    switch (c) {
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '"': out += "&#34;"; break;
+      case '\'': out += "&#39;"; break;
+      default: out += c;
+    }
+  }
+  return out;
+}
+
 Value Value::list(std::vector<Value> items, ListKind kind) {
   auto l = std::make_shared<List>();
   l->kind = kind;
@@ -146,7 +170,7 @@ std::string type_name(const Value& v) {
     case Kind::boolean: return "bool";
     case Kind::integer: return "int";
     case Kind::floating: return "float";
-    case Kind::string: return "str";
+    case Kind::string: return v.is_markup() ? "Markup" : "str";
     case Kind::list:
       switch (v.list().kind) {
         case ListKind::list: return "list";

@@ -96,8 +96,14 @@ class Value {
   static Value dict(DictPtr d) { return Value(Storage(std::in_place_index<7>, std::move(d))); }
   static Value object(ObjectPtr o) { return Value(Storage(std::in_place_index<8>, std::move(o))); }
   static Value undefined(std::string message, bool unsafe = false);
+  // markupsafe.Markup: a str that HTML-escapes plain strings combined with it (|safe, |escape).
+  static Value markup(std::string s);
+  static Value markup(StrPtr s) { return Value(Storage(std::in_place_index<9>, std::move(s))); }
 
-  Kind kind() const { return static_cast<Kind>(v_.index()); }
+  Kind kind() const {
+    size_t i = v_.index();
+    return i == 9 ? Kind::string : static_cast<Kind>(i);
+  }
   bool is_undefined() const { return kind() == Kind::undefined; }
   bool is_none() const { return kind() == Kind::none; }
   bool is_bool() const { return kind() == Kind::boolean; }
@@ -107,7 +113,8 @@ class Value {
   bool is_number() const { return is_int() || is_float() || is_bool(); }
   // int or bool (Python's isinstance(x, int)).
   bool is_integral() const { return is_int() || is_bool(); }
-  bool is_string() const { return kind() == Kind::string; }
+  bool is_string() const { return v_.index() == 5 || v_.index() == 9; }
+  bool is_markup() const { return v_.index() == 9; }
   bool is_list() const { return kind() == Kind::list; }
   bool is_dict() const { return kind() == Kind::dict; }
   bool is_object() const { return kind() == Kind::object; }
@@ -119,8 +126,8 @@ class Value {
   int64_t integral() const { return is_bool() ? (as_bool() ? 1 : 0) : as_int(); }
   // int, bool or float as a double.
   double number() const;
-  const std::string& str() const { return *std::get<5>(v_); }
-  const StrPtr& str_ptr() const { return std::get<5>(v_); }
+  const std::string& str() const { return *str_ptr(); }
+  const StrPtr& str_ptr() const { return v_.index() == 9 ? std::get<9>(v_) : std::get<5>(v_); }
   List& list() const { return *std::get<6>(v_); }
   const ListPtr& list_ptr() const { return std::get<6>(v_); }
   Dict& dict() const { return *std::get<7>(v_); }
@@ -131,7 +138,7 @@ class Value {
 
  private:
   using Storage = std::variant<std::shared_ptr<const UndefinedInfo>, std::monostate, bool, int64_t,
-                               double, StrPtr, ListPtr, DictPtr, ObjectPtr>;
+                               double, StrPtr, ListPtr, DictPtr, ObjectPtr, StrPtr>;
   explicit Value(Storage v) : v_(std::move(v)) {}
   Storage v_;
 };
@@ -152,6 +159,11 @@ bool equals(const Value& a, const Value& b);
 std::string type_name(const Value& v);
 // "'dict object'" style name jinja2 uses in undefined messages ("'dict object' has no attribute").
 std::string object_type_repr(const Value& v);
+
+// markupsafe's escape(): & < > ' " as HTML entities.
+std::string html_escape(std::string_view s);
+// A string result that stays Markup when the input it came from was Markup.
+Value same_string_kind(const Value& like, std::string s);
 
 // Conversion from JSON (objects keep their key order; integers stay integers).
 Value from_json(const json::Value& j);
