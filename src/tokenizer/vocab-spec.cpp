@@ -71,11 +71,30 @@ Result<VocabSpec> vocab_from_gguf(const gguf::File& f) {
   PARLEY_TRY(spec.sep_id, optional_id(f, "tokenizer.ggml.seperator_token_id", n));
   PARLEY_TRY(spec.eot_id, optional_id(f, "tokenizer.ggml.eot_token_id", n));
   PARLEY_TRY(spec.eom_id, optional_id(f, "tokenizer.ggml.eom_token_id", n));
+  PARLEY_TRY(spec.fim_pre_id, optional_id(f, "tokenizer.ggml.fim_pre_token_id", n));
+  PARLEY_TRY(spec.fim_suf_id, optional_id(f, "tokenizer.ggml.fim_suf_token_id", n));
+  PARLEY_TRY(spec.fim_mid_id, optional_id(f, "tokenizer.ggml.fim_mid_token_id", n));
+  PARLEY_TRY(spec.fim_pad_id, optional_id(f, "tokenizer.ggml.fim_pad_token_id", n));
+  PARLEY_TRY(spec.fim_rep_id, optional_id(f, "tokenizer.ggml.fim_rep_token_id", n));
+  PARLEY_TRY(spec.fim_sep_id, optional_id(f, "tokenizer.ggml.fim_sep_token_id", n));
+  PARLEY_TRY(spec.mask_id, optional_id(f, "tokenizer.ggml.mask_token_id", n));
+  // Older files name the first three prefix/suffix/middle.
+  if (!spec.fim_pre_id) {
+    PARLEY_TRY(spec.fim_pre_id, optional_id(f, "tokenizer.ggml.prefix_token_id", n));
+  }
+  if (!spec.fim_suf_id) {
+    PARLEY_TRY(spec.fim_suf_id, optional_id(f, "tokenizer.ggml.suffix_token_id", n));
+  }
+  if (!spec.fim_mid_id) {
+    PARLEY_TRY(spec.fim_mid_id, optional_id(f, "tokenizer.ggml.middle_token_id", n));
+  }
   PARLEY_TRY(spec.add_bos, f.get_bool_opt("tokenizer.ggml.add_bos_token"));
   PARLEY_TRY(spec.add_eos, f.get_bool_opt("tokenizer.ggml.add_eos_token"));
   PARLEY_TRY(spec.add_space_prefix, f.get_bool_opt("tokenizer.ggml.add_space_prefix"));
   PARLEY_TRY(auto tmpl, f.get_string_opt("tokenizer.chat_template"));
   if (tmpl) spec.chat_template = std::string(*tmpl);
+  PARLEY_TRY(auto name, f.get_string_opt("general.name"));
+  if (name) spec.name = std::string(*name);
   return spec;
 }
 
@@ -97,6 +116,13 @@ void write_vocab(gguf::Writer& w, const VocabSpec& spec) {
   id("tokenizer.ggml.seperator_token_id", spec.sep_id);
   id("tokenizer.ggml.eot_token_id", spec.eot_id);
   id("tokenizer.ggml.eom_token_id", spec.eom_id);
+  id("tokenizer.ggml.fim_pre_token_id", spec.fim_pre_id);
+  id("tokenizer.ggml.fim_suf_token_id", spec.fim_suf_id);
+  id("tokenizer.ggml.fim_mid_token_id", spec.fim_mid_id);
+  id("tokenizer.ggml.fim_pad_token_id", spec.fim_pad_id);
+  id("tokenizer.ggml.fim_rep_token_id", spec.fim_rep_id);
+  id("tokenizer.ggml.fim_sep_token_id", spec.fim_sep_id);
+  id("tokenizer.ggml.mask_token_id", spec.mask_id);
   if (spec.add_bos) w.set("tokenizer.ggml.add_bos_token", OwnedValue::boolean(*spec.add_bos));
   if (spec.add_eos) w.set("tokenizer.ggml.add_eos_token", OwnedValue::boolean(*spec.add_eos));
   if (spec.add_space_prefix) {

@@ -36,8 +36,14 @@ struct VocabSpec {
   std::vector<int32_t> token_types;  // may be empty
   std::vector<std::string> merges;   // "a b" per merge, by rank (BPE)
   std::optional<int64_t> bos_id, eos_id, unk_id, pad_id, sep_id, eot_id, eom_id;
+  // Fill-in-the-middle and mask tokens (tokenizer.ggml.fim_*_token_id, mask_token_id).
+  std::optional<int64_t> fim_pre_id, fim_suf_id, fim_mid_id, fim_pad_id, fim_rep_id, fim_sep_id,
+      mask_id;
   std::optional<bool> add_bos, add_eos, add_space_prefix;
   std::string chat_template;         // empty when absent
+  // general.name of the file (not written by write_vocab): llama.cpp keys a few token
+  // attributes on it (Phi-3 strips white space after its special tokens).
+  std::string name;
 
   size_t size() const { return tokens.size(); }
 };
