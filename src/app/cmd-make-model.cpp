@@ -83,11 +83,15 @@ int run_make_model(MakeModelOptions& opt) {
     if (!given("--tied")) mo.shape.tied_output = p->shape.tied_output;
     if (!given("--type")) type = p->type;
   }
-  auto matrices = parse_type(type);
-  if (!matrices) return fail(matrices.error().message);
-  mo.types.matrices = *matrices;
-  mo.types.embedding = *matrices;
-  mo.types.output = *matrices;
+  if (auto mix = modelgen::mixture_types(type)) {
+    mo.types = *mix;
+  } else {
+    auto matrices = parse_type(type);
+    if (!matrices) return fail(matrices.error().message);
+    mo.types.matrices = *matrices;
+    mo.types.embedding = *matrices;
+    mo.types.output = *matrices;
+  }
   if (!opt.embd_type.empty()) {
     auto t = parse_type(opt.embd_type);
     if (!t) return fail(t.error().message);
@@ -190,7 +194,9 @@ void add_make_model_command(CLI::App& app, Runner& run) {
          "rope_freqs.weight")
       ->delimiter(',')
       ->expected(4);
-  sub->add_option("--type", opt->type, "Type of the weight matrices: F32, F16, BF16, Q8_0, Q4_0, ...")
+  sub->add_option("--type", opt->type, "Type of the weight matrices: F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, "
+                                      "Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K; or a llama.cpp mix: Q3_K_S, Q3_K_M, "
+                                      "Q4_K_S, Q4_K_M (attn_v, ffn_down, output Q6_K), Q5_K_S, Q5_K_M")
       ->capture_default_str();
   sub->add_option("--embd-type", opt->embd_type, "Type of token_embd.weight (default: --type)");
   sub->add_option("--output-type", opt->output_type, "Type of output.weight (default: --type)");

@@ -1,5 +1,6 @@
 #include "modelgen/modelgen.h"
 
+#include <cctype>
 #include <cmath>
 #include <cstring>
 
@@ -106,7 +107,8 @@ uint64_t fnv1a(std::string_view s) {
   return h;
 }
 
-// llama_ftype of the file: named after the matrix type.
+// llama_ftype of the file: named after the matrix type (the K-quants as their _S variants,
+// which use that type for every matrix but the output).
 uint32_t file_type_of(DType t) {
   switch (t) {
     case DType::f32: return 0;
@@ -117,9 +119,9 @@ uint32_t file_type_of(DType t) {
     case DType::q5_0: return 8;
     case DType::q5_1: return 9;
     case DType::q2_k: return 10;
-    case DType::q3_k: return 12;
-    case DType::q4_k: return 15;
-    case DType::q5_k: return 17;
+    case DType::q3_k: return 11;
+    case DType::q4_k: return 14;
+    case DType::q5_k: return 16;
     case DType::q6_k: return 18;
     case DType::bf16: return 32;
     default: return 0;
@@ -152,6 +154,36 @@ void fill_tensor(const TensorPlan& t, uint64_t seed, std::vector<uint8_t>& out) 
 }
 
 }  // namespace
+
+std::optional<Types> mixture_types(std::string_view name) {
+  struct Mix {
+    std::string_view name;
+    DType base, v_down;  // v_down: attn_v and ffn_down (none when equal to base)
+    uint32_t file_type;
+  };
+  static constexpr Mix kMixes[] = {
+      {"Q3_K_S", DType::q3_k, DType::q3_k, 11}, {"Q3_K_M", DType::q3_k, DType::q5_k, 12},
+      {"Q4_K_S", DType::q4_k, DType::q4_k, 14},
+      {"Q4_K_M", DType::q4_k, DType::q6_k, 15}, {"Q5_K_S", DType::q5_k, DType::q5_k, 16},
+      {"Q5_K_M", DType::q5_k, DType::q6_k, 17},
+  };
+  for (const Mix& m : kMixes) {
+    bool eq = m.name.size() == name.size();
+    for (size_t i = 0; eq && i < name.size(); i++) {
+      eq = std::toupper(static_cast<unsigned char>(name[i])) == m.name[i];
+    }
+    if (!eq) continue;
+    Types t;
+    t.matrices = t.embedding = m.base;
+    t.output = DType::q6_k;
+    if (m.v_down != m.base) {
+      t.overrides = {{"attn_v.weight", m.v_down}, {"ffn_down.weight", m.v_down}};
+    }
+    t.file_type = m.file_type;
+    return t;
+  }
+  return std::nullopt;
+}
 
 Status validate(const Options& o) {
   const Shape& s = o.shape;
@@ -208,7 +240,7 @@ Status write_model(const Options& o, const std::string& path,
   const std::string& a = s.arch;
   w.set("general.architecture", OwnedValue::string(a));
   w.set("general.name", OwnedValue::string(o.name.empty() ? a + "-random" : o.name));
-  w.set("general.file_type", OwnedValue::u32(file_type_of(o.types.matrices)));
+  w.set("general.file_type", OwnedValue::u32(o.types.file_type.value_or(file_type_of(o.types.matrices))));
   std::vector<TensorPlan> tensors = plan(o);
   bool any_quantized = false;
   for (const auto& t : tensors) any_quantized = any_quantized || is_quantized(t.type);

@@ -4,7 +4,9 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -41,7 +43,16 @@ struct Types {
   // Per-tensor overrides: the first entry whose key is a substring of the tensor name wins
   // ("attn_v" -> Q6_K, "blk.0.ffn_down" -> Q8_0).
   std::vector<std::pair<std::string, DType>> overrides;
+  // general.file_type (llama_ftype); unset: derived from `matrices`.
+  std::optional<uint32_t> file_type;
 };
+
+// The type mix of llama.cpp's named file types, so tests can have files shaped like real
+// downloads: "Q4_K_M" is Q4_K matrices with attn_v, ffn_down and output in Q6_K; "Q4_K_S" only
+// output in Q6_K; likewise Q5_K_M/S and Q3_K_M/S (Q3_K_M: attn_v, ffn_down in Q5_K). A
+// simplification of llama.cpp's per-layer choices. nullopt for other names (plain type names
+// such as "Q4_K" are not mixtures).
+std::optional<Types> mixture_types(std::string_view name);
 
 struct Options {
   Shape shape;

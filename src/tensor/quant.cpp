@@ -2,72 +2,167 @@
 
 #include <cmath>
 #include <cstring>
+#include <type_traits>
 
 #include "base/check.h"
 #include "tensor/fp16.h"
-#include "tensor/quant-blocks.h"
+#include "tensor/quant-internal.h"
 
 namespace parley {
+namespace quant {
 namespace {
 
-void dequantize_q8_0(const BlockQ8_0* b, float* y, int64_t n) {
-  for (int64_t i = 0; i < n / kQK8_0; i++) {
-    float d = fp16_to_f32(b[i].d);
-    for (int j = 0; j < kQK8_0; j++) y[i * kQK8_0 + j] = d * static_cast<float>(b[i].qs[j]);
-  }
+// Nearest integer clamped to [lo, hi]; NaN goes to lo (no undefined float->int conversion).
+int round_clamp(float v, int lo, int hi) {
+  if (!(v >= static_cast<float>(lo))) return lo;
+  if (v >= static_cast<float>(hi)) return hi;
+  return static_cast<int>(std::nearbyint(v));
 }
 
-void quantize_q8_0(const float* x, BlockQ8_0* b, int64_t n) {
-  for (int64_t i = 0; i < n / kQK8_0; i++) {
-    const float* xb = x + i * kQK8_0;
-    float amax = 0;
-    for (int j = 0; j < kQK8_0; j++) amax = std::fmax(amax, std::fabs(xb[j]));
-    float d = amax / 127.0f;
-    float id = d != 0 ? 1.0f / d : 0.0f;
-    b[i].d = f32_to_fp16(d);
-    for (int j = 0; j < kQK8_0; j++) b[i].qs[j] = static_cast<int8_t>(std::lround(xb[j] * id));
-  }
+// Q5 fifth bits as a little-endian u32 (the struct has them as bytes; no alignment assumed).
+uint32_t load_qh(const uint8_t* qh) {
+  return static_cast<uint32_t>(qh[0]) | static_cast<uint32_t>(qh[1]) << 8 |
+         static_cast<uint32_t>(qh[2]) << 16 | static_cast<uint32_t>(qh[3]) << 24;
 }
+void store_qh(uint32_t v, uint8_t* qh) {
+  for (int i = 0; i < 4; i++) qh[i] = static_cast<uint8_t>(v >> (8 * i));
+}
+
+// The element of largest magnitude, with its sign (symmetric quantizers map it to the most
+// negative level so the whole signed range is used).
+float signed_absmax(const float* x, int n) {
+  float amax = 0, max = 0;
+  for (int j = 0; j < n; j++) {
+    if (std::fabs(x[j]) > amax) {
+      amax = std::fabs(x[j]);
+      max = x[j];
+    }
+  }
+  return max;
+}
+
+// Nibble index of element j of a 32-element block: low nibbles hold 0..15, high 16..31.
+uint8_t nibble(const uint8_t* qs, int j) { return j < 16 ? qs[j] & 15 : qs[j - 16] >> 4; }
+
+}  // namespace
 
 void dequantize_q4_0(const BlockQ4_0* b, float* y, int64_t n) {
-  for (int64_t i = 0; i < n / kQK4_0; i++) {
+  for (int64_t i = 0; i < n / kQK; i++, y += kQK) {
     float d = fp16_to_f32(b[i].d);
-    for (int j = 0; j < kQK4_0 / 2; j++) {
-      y[i * kQK4_0 + j] = d * static_cast<float>((b[i].qs[j] & 0x0F) - 8);
-      y[i * kQK4_0 + j + kQK4_0 / 2] = d * static_cast<float>((b[i].qs[j] >> 4) - 8);
+    for (int j = 0; j < kQK; j++) y[j] = d * static_cast<float>(nibble(b[i].qs, j) - 8);
+  }
+}
+
+void dequantize_q4_1(const BlockQ4_1* b, float* y, int64_t n) {
+  for (int64_t i = 0; i < n / kQK; i++, y += kQK) {
+    float d = fp16_to_f32(b[i].d), m = fp16_to_f32(b[i].m);
+    for (int j = 0; j < kQK; j++) y[j] = d * static_cast<float>(nibble(b[i].qs, j)) + m;
+  }
+}
+
+void dequantize_q5_0(const BlockQ5_0* b, float* y, int64_t n) {
+  for (int64_t i = 0; i < n / kQK; i++, y += kQK) {
+    float d = fp16_to_f32(b[i].d);
+    uint32_t qh = load_qh(b[i].qh);
+    for (int j = 0; j < kQK; j++) {
+      int q = nibble(b[i].qs, j) | static_cast<int>(((qh >> j) & 1) << 4);
+      y[j] = d * static_cast<float>(q - 16);
     }
+  }
+}
+
+void dequantize_q5_1(const BlockQ5_1* b, float* y, int64_t n) {
+  for (int64_t i = 0; i < n / kQK; i++, y += kQK) {
+    float d = fp16_to_f32(b[i].d), m = fp16_to_f32(b[i].m);
+    uint32_t qh = load_qh(b[i].qh);
+    for (int j = 0; j < kQK; j++) {
+      int q = nibble(b[i].qs, j) | static_cast<int>(((qh >> j) & 1) << 4);
+      y[j] = d * static_cast<float>(q) + m;
+    }
+  }
+}
+
+void dequantize_q8_0(const BlockQ8_0* b, float* y, int64_t n) {
+  for (int64_t i = 0; i < n / kQK; i++, y += kQK) {
+    float d = fp16_to_f32(b[i].d);
+    for (int j = 0; j < kQK; j++) y[j] = d * static_cast<float>(b[i].qs[j]);
   }
 }
 
 void quantize_q4_0(const float* x, BlockQ4_0* b, int64_t n) {
-  for (int64_t i = 0; i < n / kQK4_0; i++) {
-    const float* xb = x + i * kQK4_0;
-    // The element of largest magnitude maps to -8, so the full [-8, 7] range is used.
-    float amax = 0, max = 0;
-    for (int j = 0; j < kQK4_0; j++) {
-      if (std::fabs(xb[j]) > amax) {
-        amax = std::fabs(xb[j]);
-        max = xb[j];
-      }
-    }
-    float d = max / -8.0f;
+  for (int64_t i = 0; i < n / kQK; i++, x += kQK) {
+    b[i].d = f32_to_fp16(signed_absmax(x, kQK) / -8.0f);
+    float d = fp16_to_f32(b[i].d);
     float id = d != 0 ? 1.0f / d : 0.0f;
-    b[i].d = f32_to_fp16(d);
-    for (int j = 0; j < kQK4_0 / 2; j++) {
-      int q0 = static_cast<int>(xb[j] * id + 8.5f);
-      int q1 = static_cast<int>(xb[j + kQK4_0 / 2] * id + 8.5f);
-      q0 = q0 > 15 ? 15 : q0;
-      q1 = q1 > 15 ? 15 : q1;
-      b[i].qs[j] = static_cast<uint8_t>(q0 | (q1 << 4));
+    std::memset(b[i].qs, 0, sizeof(b[i].qs));
+    for (int j = 0; j < kQK; j++) {
+      int q = round_clamp(x[j] * id + 8.0f, 0, 15);
+      b[i].qs[j % 16] |= static_cast<uint8_t>(q << (j < 16 ? 0 : 4));
     }
   }
 }
 
-}  // namespace
+void quantize_q5_0(const float* x, BlockQ5_0* b, int64_t n) {
+  for (int64_t i = 0; i < n / kQK; i++, x += kQK) {
+    b[i].d = f32_to_fp16(signed_absmax(x, kQK) / -16.0f);
+    float d = fp16_to_f32(b[i].d);
+    float id = d != 0 ? 1.0f / d : 0.0f;
+    std::memset(b[i].qs, 0, sizeof(b[i].qs));
+    uint32_t qh = 0;
+    for (int j = 0; j < kQK; j++) {
+      int q = round_clamp(x[j] * id + 16.0f, 0, 31);
+      b[i].qs[j % 16] |= static_cast<uint8_t>((q & 15) << (j < 16 ? 0 : 4));
+      qh |= static_cast<uint32_t>(q >> 4) << j;
+    }
+    store_qh(qh, b[i].qh);
+  }
+}
+
+// Q4_1 / Q5_1: affine over [min, max] of the block with `levels` steps.
+template <class Block>
+void quantize_affine(const float* x, Block* b, int64_t n, int levels) {
+  for (int64_t i = 0; i < n / kQK; i++, x += kQK) {
+    float lo = x[0], hi = x[0];
+    for (int j = 1; j < kQK; j++) {
+      lo = std::fmin(lo, x[j]);
+      hi = std::fmax(hi, x[j]);
+    }
+    b[i].d = f32_to_fp16((hi - lo) / static_cast<float>(levels));
+    b[i].m = f32_to_fp16(lo);
+    float d = fp16_to_f32(b[i].d), m = fp16_to_f32(b[i].m);
+    float id = d != 0 ? 1.0f / d : 0.0f;
+    std::memset(b[i].qs, 0, sizeof(b[i].qs));
+    uint32_t qh = 0;
+    for (int j = 0; j < kQK; j++) {
+      int q = round_clamp((x[j] - m) * id, 0, levels);
+      b[i].qs[j % 16] |= static_cast<uint8_t>((q & 15) << (j < 16 ? 0 : 4));
+      qh |= static_cast<uint32_t>(q >> 4) << j;
+    }
+    if constexpr (std::is_same_v<Block, BlockQ5_1>) store_qh(qh, b[i].qh);
+  }
+}
+
+void quantize_q4_1(const float* x, BlockQ4_1* b, int64_t n) { quantize_affine(x, b, n, 15); }
+void quantize_q5_1(const float* x, BlockQ5_1* b, int64_t n) { quantize_affine(x, b, n, 31); }
+
+void quantize_q8_0(const float* x, BlockQ8_0* b, int64_t n) {
+  for (int64_t i = 0; i < n / kQK; i++, x += kQK) {
+    float amax = 0;
+    for (int j = 0; j < kQK; j++) amax = std::fmax(amax, std::fabs(x[j]));
+    b[i].d = f32_to_fp16(amax / 127.0f);
+    float d = fp16_to_f32(b[i].d);
+    float id = d != 0 ? 1.0f / d : 0.0f;
+    for (int j = 0; j < kQK; j++) b[i].qs[j] = static_cast<int8_t>(round_clamp(x[j] * id, -127, 127));
+  }
+}
+
+}  // namespace quant
 
 bool can_dequantize(DType t) {
   switch (t) {
-    case DType::f32: case DType::f16: case DType::bf16: case DType::q8_0: case DType::q4_0:
+    case DType::f32: case DType::f16: case DType::bf16:
+    case DType::q4_0: case DType::q4_1: case DType::q5_0: case DType::q5_1: case DType::q8_0:
+    case DType::q2_k: case DType::q3_k: case DType::q4_k: case DType::q5_k: case DType::q6_k:
       return true;
     default:
       return false;
@@ -77,39 +172,73 @@ bool can_dequantize(DType t) {
 bool can_quantize(DType t) { return can_dequantize(t); }
 
 void dequantize_row(DType t, const void* src, float* dst, int64_t n) {
+  PARLEY_CHECK(n % static_cast<int64_t>(dtype_info(t).block_elems) == 0);
+  using namespace quant;
   switch (t) {
     case DType::f32: std::memcpy(dst, src, static_cast<size_t>(n) * 4); return;
     case DType::f16: {
-      const uint16_t* s = static_cast<const uint16_t*>(src);
-      for (int64_t i = 0; i < n; i++) dst[i] = fp16_to_f32(s[i]);
+      const uint8_t* s = static_cast<const uint8_t*>(src);
+      for (int64_t i = 0; i < n; i++) {
+        uint16_t h;
+        std::memcpy(&h, s + 2 * i, 2);
+        dst[i] = fp16_to_f32(h);
+      }
       return;
     }
     case DType::bf16: {
-      const uint16_t* s = static_cast<const uint16_t*>(src);
-      for (int64_t i = 0; i < n; i++) dst[i] = bf16_to_f32(s[i]);
+      const uint8_t* s = static_cast<const uint8_t*>(src);
+      for (int64_t i = 0; i < n; i++) {
+        uint16_t h;
+        std::memcpy(&h, s + 2 * i, 2);
+        dst[i] = bf16_to_f32(h);
+      }
       return;
     }
-    case DType::q8_0: dequantize_q8_0(static_cast<const BlockQ8_0*>(src), dst, n); return;
     case DType::q4_0: dequantize_q4_0(static_cast<const BlockQ4_0*>(src), dst, n); return;
+    case DType::q4_1: dequantize_q4_1(static_cast<const BlockQ4_1*>(src), dst, n); return;
+    case DType::q5_0: dequantize_q5_0(static_cast<const BlockQ5_0*>(src), dst, n); return;
+    case DType::q5_1: dequantize_q5_1(static_cast<const BlockQ5_1*>(src), dst, n); return;
+    case DType::q8_0: dequantize_q8_0(static_cast<const BlockQ8_0*>(src), dst, n); return;
+    case DType::q2_k: dequantize_q2_k(static_cast<const BlockQ2_K*>(src), dst, n); return;
+    case DType::q3_k: dequantize_q3_k(static_cast<const BlockQ3_K*>(src), dst, n); return;
+    case DType::q4_k: dequantize_q4_k(static_cast<const BlockQ4_K*>(src), dst, n); return;
+    case DType::q5_k: dequantize_q5_k(static_cast<const BlockQ5_K*>(src), dst, n); return;
+    case DType::q6_k: dequantize_q6_k(static_cast<const BlockQ6_K*>(src), dst, n); return;
     default: PARLEY_CHECK_MSG(false, "dequantize_row: unsupported type");
   }
 }
 
 void quantize_row(DType t, const float* src, void* dst, int64_t n) {
+  PARLEY_CHECK(n % static_cast<int64_t>(dtype_info(t).block_elems) == 0);
+  using namespace quant;
   switch (t) {
     case DType::f32: std::memcpy(dst, src, static_cast<size_t>(n) * 4); return;
     case DType::f16: {
-      uint16_t* d = static_cast<uint16_t*>(dst);
-      for (int64_t i = 0; i < n; i++) d[i] = f32_to_fp16(src[i]);
+      uint8_t* d = static_cast<uint8_t*>(dst);
+      for (int64_t i = 0; i < n; i++) {
+        uint16_t h = f32_to_fp16(src[i]);
+        std::memcpy(d + 2 * i, &h, 2);
+      }
       return;
     }
     case DType::bf16: {
-      uint16_t* d = static_cast<uint16_t*>(dst);
-      for (int64_t i = 0; i < n; i++) d[i] = f32_to_bf16(src[i]);
+      uint8_t* d = static_cast<uint8_t*>(dst);
+      for (int64_t i = 0; i < n; i++) {
+        uint16_t h = f32_to_bf16(src[i]);
+        std::memcpy(d + 2 * i, &h, 2);
+      }
       return;
     }
-    case DType::q8_0: quantize_q8_0(src, static_cast<BlockQ8_0*>(dst), n); return;
     case DType::q4_0: quantize_q4_0(src, static_cast<BlockQ4_0*>(dst), n); return;
+    case DType::q4_1: quantize_q4_1(src, static_cast<BlockQ4_1*>(dst), n); return;
+    case DType::q5_0: quantize_q5_0(src, static_cast<BlockQ5_0*>(dst), n); return;
+    case DType::q5_1: quantize_q5_1(src, static_cast<BlockQ5_1*>(dst), n); return;
+    case DType::q8_0: quantize_q8_0(src, static_cast<BlockQ8_0*>(dst), n); return;
+    case DType::q2_k: quantize_q2_k(src, static_cast<BlockQ2_K*>(dst), n); return;
+    case DType::q3_k: quantize_q3_k(src, static_cast<BlockQ3_K*>(dst), n); return;
+    case DType::q4_k: quantize_q4_k(src, static_cast<BlockQ4_K*>(dst), n); return;
+    case DType::q5_k: quantize_q5_k(src, static_cast<BlockQ5_K*>(dst), n); return;
+    case DType::q6_k: quantize_q6_k(src, static_cast<BlockQ6_K*>(dst), n); return;
     default: PARLEY_CHECK_MSG(false, "quantize_row: unsupported type");
   }
 }

@@ -1,8 +1,34 @@
 #include "tensor/thread-pool.h"
 
+#include <chrono>
+
 #include "base/check.h"
 
 namespace parley {
+namespace {
+
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#endif
+}
+
+// Spin-wait step. Every so often it yields the core: when more threads than cores are runnable
+// (other processes, or a pool larger than the machine) the thread we wait for may need our core.
+inline void relax(int spin) {
+  if (spin % 64 == 0) {
+    std::this_thread::yield();
+  } else {
+    cpu_relax();
+  }
+}
+
+// How long a worker spins after its last job before it sleeps. Decode calls parallel_for every
+// few tens of microseconds, so this keeps workers awake for the whole step loop while letting
+// an idle server's threads sleep.
+constexpr auto kSpinTime = std::chrono::milliseconds(2);
+
+}  // namespace
 
 ThreadPool::ThreadPool(int n_threads) : n_threads_(n_threads < 1 ? 1 : n_threads) {
   for (int i = 1; i < n_threads_; i++) threads_.emplace_back([this, i] { worker(i); });
@@ -12,7 +38,7 @@ ThreadPool::~ThreadPool() {
   {
     std::lock_guard<std::mutex> lock(mutex_);
     stop_ = true;
-    generation_.fetch_add(1);
+    generation_.fetch_add(1, std::memory_order_acq_rel);
   }
   wake_.notify_all();
   for (auto& t : threads_) t.join();
@@ -21,24 +47,28 @@ ThreadPool::~ThreadPool() {
 void ThreadPool::run_chunk(int index) {
   int64_t begin = n_ * index / n_threads_;
   int64_t end = n_ * (index + 1) / n_threads_;
-  if (begin < end) (*fn_)(begin, end, index);
+  if (begin < end) invoke_(ctx_, begin, end, index);
 }
 
 void ThreadPool::worker(int index) {
   uint64_t seen = 0;
   while (true) {
-    // Spin briefly: in decode the next parallel_for usually follows within microseconds.
     uint64_t gen = generation_.load(std::memory_order_acquire);
-    for (int spin = 0; gen == seen && spin < 20000; spin++) {
-#if defined(__x86_64__)
-      __builtin_ia32_pause();
-#endif
-      gen = generation_.load(std::memory_order_acquire);
-    }
     if (gen == seen) {
-      std::unique_lock<std::mutex> lock(mutex_);
-      wake_.wait(lock, [&] { return generation_.load() != seen; });
-      gen = generation_.load();
+      // Spin (checking the clock only every so often), then sleep.
+      auto deadline = std::chrono::steady_clock::now() + kSpinTime;
+      for (int spin = 1; gen == seen; spin++) {
+        relax(spin);
+        gen = generation_.load(std::memory_order_acquire);
+        if (gen == seen && spin % 1024 == 0 && std::chrono::steady_clock::now() > deadline) break;
+      }
+      if (gen == seen) {
+        std::unique_lock<std::mutex> lock(mutex_);
+        sleeping_.fetch_add(1, std::memory_order_seq_cst);
+        wake_.wait(lock, [&] { return generation_.load(std::memory_order_seq_cst) != seen; });
+        sleeping_.fetch_sub(1, std::memory_order_relaxed);
+        gen = generation_.load(std::memory_order_acquire);
+      }
     }
     seen = gen;
     if (stop_) return;
@@ -47,26 +77,26 @@ void ThreadPool::worker(int index) {
   }
 }
 
-void ThreadPool::parallel_for(int64_t n, const RangeFn& fn) {
+void ThreadPool::run(int64_t n, Invoke invoke, void* ctx) {
   if (n_threads_ == 1 || n <= 1) {
-    if (n > 0) fn(0, n, 0);
+    if (n > 0) invoke(ctx, 0, n, 0);
     return;
   }
-  fn_ = &fn;
+  invoke_ = invoke;
+  ctx_ = ctx;
   n_ = n;
-  pending_.store(n_threads_ - 1, std::memory_order_release);
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    generation_.fetch_add(1, std::memory_order_acq_rel);
+  pending_.store(n_threads_ - 1, std::memory_order_relaxed);
+  generation_.fetch_add(1, std::memory_order_seq_cst);
+  // A worker that is about to sleep increments sleeping_ under the mutex before it checks the
+  // generation; taking the mutex here when any is (about to be) asleep closes the race.
+  if (sleeping_.load(std::memory_order_seq_cst) > 0) {
+    { std::lock_guard<std::mutex> lock(mutex_); }
+    wake_.notify_all();
   }
-  wake_.notify_all();
   run_chunk(0);
-  while (pending_.load(std::memory_order_acquire) != 0) {
-#if defined(__x86_64__)
-    __builtin_ia32_pause();
-#endif
-  }
-  fn_ = nullptr;
+  for (int spin = 1; pending_.load(std::memory_order_acquire) != 0; spin++) relax(spin);
+  invoke_ = nullptr;
+  ctx_ = nullptr;
 }
 
 }  // namespace parley

@@ -167,5 +167,82 @@ TEST(ModelGen, OverridesPickPerTensorTypes) {
   EXPECT_EQ(f->find_tensor("token_embd.weight")->type, DType::f16);
 }
 
+// Every weight type the engine reads can be written; K-quants need rows that are multiples of
+// 256, so this uses a 256-wide model with a 512-wide feed-forward.
+TEST(ModelGen, WritesEveryWeightType) {
+  for (DType type : {DType::f32, DType::f16, DType::bf16, DType::q8_0, DType::q4_0, DType::q4_1, DType::q5_0,
+                     DType::q5_1, DType::q2_k, DType::q3_k, DType::q4_k, DType::q5_k, DType::q6_k}) {
+    SCOPED_TRACE(std::string(dtype_name(type)));
+    test::TempDir dir;
+    Options o = options("llama", type);
+    o.shape.n_layer = 1;
+    o.shape.n_embd = 256;
+    o.shape.n_ff = 512;
+    ASSERT_TRUE(validate(o).ok()) << validate(o).error().message;
+    ASSERT_TRUE(write_model(o, (dir / "m.gguf").string()).ok());
+    auto f = gguf::File::open((dir / "m.gguf").string());
+    ASSERT_TRUE(f.ok()) << f.error().message;
+    for (const char* name : {"token_embd.weight", "blk.0.attn_q.weight", "blk.0.ffn_down.weight", "output.weight"}) {
+      EXPECT_EQ(f->find_tensor(name)->type, type) << name;
+    }
+    // The values survive quantization: a scaled init with std 1/sqrt(row length).
+    const gguf::TensorInfo* q = f->find_tensor("blk.0.ffn_down.weight");
+    const uint64_t cols = q->shape[0], rows = q->shape[1];
+    EXPECT_EQ(q->n_bytes, dtype_row_bytes(type, cols) * rows);
+    std::vector<float> w(cols * rows);
+    for (uint64_t r = 0; r < rows; r++) {
+      dequantize_row(type, q->data + r * dtype_row_bytes(type, cols), w.data() + r * cols, static_cast<int64_t>(cols));
+    }
+    double sum = 0, sq = 0;
+    for (float x : w) {
+      sum += x;
+      sq += static_cast<double>(x) * x;
+    }
+    double mean = sum / static_cast<double>(w.size());
+    double sd = std::sqrt(sq / static_cast<double>(w.size()) - mean * mean);
+    EXPECT_NEAR(mean, 0.0, 0.005);
+    // Coarse types shrink or widen the spread a little (Q2_K has four levels per sub-block).
+    EXPECT_NEAR(sd, 1.0 / std::sqrt(512.0), type == DType::q2_k ? 0.01 : 0.004);
+    // llama_ftype: ALL_F32 0, MOSTLY_F16 1, Q4_0 2, Q4_1 3, Q8_0 7, Q5_0 8, Q5_1 9, Q2_K 10,
+    // Q3_K_S 11, Q4_K_S 14, Q5_K_S 16, Q6_K 18, BF16 32.
+    const std::pair<DType, uint64_t> kFtypes[] = {
+        {DType::f32, 0},   {DType::f16, 1},   {DType::q4_0, 2},  {DType::q4_1, 3},  {DType::q8_0, 7},
+        {DType::q5_0, 8},  {DType::q5_1, 9},  {DType::q2_k, 10}, {DType::q3_k, 11}, {DType::q4_k, 14},
+        {DType::q5_k, 16}, {DType::q6_k, 18}, {DType::bf16, 32}};
+    for (const auto& [t, id] : kFtypes) {
+      if (t == type) {
+        EXPECT_EQ(*f->get_uint("general.file_type"), id);
+      }
+    }
+  }
+}
+
+TEST(ModelGen, MixturesLikeRealDownloads) {
+  EXPECT_FALSE(mixture_types("Q4_K").has_value());  // a plain type, not a mix
+  EXPECT_FALSE(mixture_types("Q9_K_M").has_value());
+  auto mix = mixture_types("q4_k_m");
+  ASSERT_TRUE(mix.has_value());
+  test::TempDir dir;
+  Options o = options("llama", DType::f32);
+  o.shape.n_embd = 256;
+  o.shape.n_ff = 512;
+  o.types = *mix;
+  ASSERT_TRUE(write_model(o, (dir / "m.gguf").string()).ok());
+  auto f = gguf::File::open((dir / "m.gguf").string());
+  ASSERT_TRUE(f.ok());
+  EXPECT_EQ(f->find_tensor("token_embd.weight")->type, DType::q4_k);
+  EXPECT_EQ(f->find_tensor("blk.0.attn_q.weight")->type, DType::q4_k);
+  EXPECT_EQ(f->find_tensor("blk.1.ffn_gate.weight")->type, DType::q4_k);
+  EXPECT_EQ(f->find_tensor("blk.0.attn_v.weight")->type, DType::q6_k);
+  EXPECT_EQ(f->find_tensor("blk.1.ffn_down.weight")->type, DType::q6_k);
+  EXPECT_EQ(f->find_tensor("output.weight")->type, DType::q6_k);
+  EXPECT_EQ(*f->get_uint("general.file_type"), 15u);  // LLAMA_FTYPE_MOSTLY_Q4_K_M
+  auto m5 = mixture_types("Q5_K_S");
+  ASSERT_TRUE(m5.has_value());
+  EXPECT_EQ(m5->matrices, DType::q5_k);
+  EXPECT_TRUE(m5->overrides.empty());
+  EXPECT_EQ(m5->output, DType::q6_k);
+}
+
 }  // namespace
 }  // namespace parley::modelgen

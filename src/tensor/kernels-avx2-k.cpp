@@ -1,0 +1,276 @@
+// AVX2 kernels for the K-quants (Q2_K, Q3_K, Q4_K, Q5_K, Q6_K) against Q8 activations in
+// 256-element blocks. Within a super-block the sub-block scales are small integers, so the
+// whole super-block accumulates in int32 (maddubs, then madd with the sub-block scales) and is
+// scaled to f32 once; mins and the constant offsets of Q3_K/Q6_K come from the activation
+// block's sums of 16.
+#include "tensor/kernels.h"
+
+#if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
+
+#include <algorithm>
+
+#include "tensor/quant-blocks.h"
+#include "tensor/simd-avx2.h"
+
+namespace parley::kernels {
+namespace {
+
+using namespace avx2;
+
+// A super-block's scales unpacked for one row: value = d * sc[s] * q - dmin * mn[s] for
+// 16-element sub-block s (32-element sub-blocks repeat their scale twice).
+struct Prep {
+  alignas(32) int16_t sc[16];
+  alignas(32) int16_t mn[16];
+  float d;
+  float dmin;
+};
+
+// Moves bit `from` of every byte to bit `to` (other bits are garbage; the caller masks).
+inline __m256i move_bit(__m256i v, int from, int to) {
+  if (to > from) return _mm256_slli_epi16(v, to - from);
+  if (to < from) return _mm256_srli_epi16(v, from - to);
+  return v;
+}
+
+// Each decoder: quants(b, c) gives the 32 elements 32c..32c+31 of super-block b as unsigned
+// bytes; value = q - kOffset (kOffset = 1 << kOffsetShift, or none when kOffsetShift < 0).
+
+struct DecQ2K {
+  using Block = BlockQ2_K;
+  static constexpr bool kMins = true, kSub32 = false;
+  static constexpr int kOffsetShift = -1;
+  static void prepare(const Block& b, Prep* p) {
+    for (int s = 0; s < 16; s++) {
+      p->sc[s] = static_cast<int16_t>(b.scales[s] & 15);
+      p->mn[s] = static_cast<int16_t>(b.scales[s] >> 4);
+    }
+    p->d = load_half(&b.d);
+    p->dmin = load_half(&b.dmin);
+  }
+  static __m256i quants(const Block& b, int c) {
+    __m256i v = loadu256(b.qs + 32 * (c / 4));
+    return _mm256_and_si256(_mm256_srli_epi16(v, 2 * (c % 4)), _mm256_set1_epi8(3));
+  }
+};
+
+struct DecQ3K {
+  using Block = BlockQ3_K;
+  static constexpr bool kMins = false, kSub32 = false;
+  static constexpr int kOffsetShift = 2;  // q - 4
+  static void prepare(const Block& b, Prep* p) {
+    for (int s = 0; s < 16; s++) p->sc[s] = static_cast<int16_t>(q3k_scale(s, b.scales));
+    p->d = load_half(&b.d);
+    p->dmin = 0;
+  }
+  static __m256i quants(const Block& b, int c) {
+    const int h = c / 4, j = c % 4;
+    __m256i low = _mm256_and_si256(_mm256_srli_epi16(loadu256(b.qs + 32 * h), 2 * j), _mm256_set1_epi8(3));
+    __m256i high = _mm256_and_si256(move_bit(loadu256(b.hmask), 4 * h + j, 2), _mm256_set1_epi8(4));
+    return _mm256_or_si256(low, high);
+  }
+};
+
+inline void prepare_q45k(const uint8_t* scales, uint16_t d, uint16_t dmin, Prep* p) {
+  for (int s = 0; s < 8; s++) {
+    uint8_t sc, m;
+    k_scale_min(s, scales, &sc, &m);
+    p->sc[2 * s] = p->sc[2 * s + 1] = sc;
+    p->mn[2 * s] = p->mn[2 * s + 1] = m;
+  }
+  p->d = _cvtsh_ss(d);
+  p->dmin = _cvtsh_ss(dmin);
+}
+
+struct DecQ4K {
+  using Block = BlockQ4_K;
+  static constexpr bool kMins = true, kSub32 = true;
+  static constexpr int kOffsetShift = -1;
+  static void prepare(const Block& b, Prep* p) {
+    uint16_t d, dmin;
+    std::memcpy(&d, &b.d, 2);
+    std::memcpy(&dmin, &b.dmin, 2);
+    prepare_q45k(b.scales, d, dmin, p);
+  }
+  static __m256i quants(const Block& b, int c) {
+    __m256i v = loadu256(b.qs + 32 * (c / 2));
+    if (c % 2) v = _mm256_srli_epi16(v, 4);
+    return _mm256_and_si256(v, _mm256_set1_epi8(15));
+  }
+};
+
+struct DecQ5K {
+  using Block = BlockQ5_K;
+  static constexpr bool kMins = true, kSub32 = true;
+  static constexpr int kOffsetShift = -1;
+  static void prepare(const Block& b, Prep* p) {
+    uint16_t d, dmin;
+    std::memcpy(&d, &b.d, 2);
+    std::memcpy(&dmin, &b.dmin, 2);
+    prepare_q45k(b.scales, d, dmin, p);
+  }
+  static __m256i quants(const Block& b, int c) {
+    __m256i v = loadu256(b.qs + 32 * (c / 2));
+    if (c % 2) v = _mm256_srli_epi16(v, 4);
+    __m256i high = _mm256_and_si256(move_bit(loadu256(b.qh), c, 4), _mm256_set1_epi8(16));
+    return _mm256_or_si256(_mm256_and_si256(v, _mm256_set1_epi8(15)), high);
+  }
+};
+
+struct DecQ6K {
+  using Block = BlockQ6_K;
+  static constexpr bool kMins = false, kSub32 = false;
+  static constexpr int kOffsetShift = 5;  // q - 32
+  static void prepare(const Block& b, Prep* p) {
+    for (int s = 0; s < 16; s++) p->sc[s] = b.scales[s];
+    p->d = load_half(&b.d);
+    p->dmin = 0;
+  }
+  static __m256i quants(const Block& b, int c) {
+    const int h = c / 4, k = c % 4;
+    __m256i low = loadu256(b.ql + 64 * h + 32 * (k & 1));
+    if (k >= 2) low = _mm256_srli_epi16(low, 4);
+    low = _mm256_and_si256(low, _mm256_set1_epi8(15));
+    // Bits 2k, 2k+1 of qh go to bits 4, 5.
+    __m256i high = _mm256_and_si256(move_bit(loadu256(b.qh + 32 * h), 2 * k, 4), _mm256_set1_epi8(0x30));
+    return _mm256_or_si256(low, high);
+  }
+};
+
+// Sub-block scales of chunk c as 16 int16 lanes matching maddubs' output (lanes 0-7 come from
+// elements 32c..32c+15, lanes 8-15 from the next 16).
+template <class D>
+inline __m256i chunk_scales(const Prep& p, int c) {
+  if constexpr (D::kSub32) {
+    return _mm256_set1_epi16(p.sc[2 * c]);
+  } else {
+    return _mm256_set_m128i(_mm_set1_epi16(p.sc[2 * c + 1]), _mm_set1_epi16(p.sc[2 * c]));
+  }
+}
+
+constexpr int kRM = static_cast<int>(kRowTile);
+constexpr int kRNk = 2;
+
+template <class D, int RM, int RN>
+void tile256(const typename D::Block* const* rows, const Acts& a, int64_t t0, float* out) {
+  __m256 acc[RM][RN];
+#pragma GCC unroll 4
+  for (int r = 0; r < RM; r++) {
+#pragma GCC unroll 4
+    for (int t = 0; t < RN; t++) acc[r][t] = _mm256_setzero_ps();
+  }
+  const int8_t* xq[RN];
+  const float* xd[RN];
+  const int16_t* xs[RN];
+#pragma GCC unroll 4
+  for (int t = 0; t < RN; t++) {
+    xq[t] = a.qs + (t0 + t) * a.n_cols;
+    xd[t] = a.d + (t0 + t) * a.n_blocks;
+    xs[t] = a.bsums + (t0 + t) * (a.n_cols / 16);
+  }
+  for (int64_t i = 0; i < a.n_blocks; i++) {
+    Prep p[RM];
+#pragma GCC unroll 4
+    for (int r = 0; r < RM; r++) D::prepare(rows[r][i], &p[r]);
+    __m256i iacc[RM][RN];
+#pragma GCC unroll 4
+    for (int r = 0; r < RM; r++) {
+#pragma GCC unroll 4
+      for (int t = 0; t < RN; t++) iacc[r][t] = _mm256_setzero_si256();
+    }
+    for (int c = 0; c < 8; c++) {
+      __m256i q[RM], sc[RM];
+#pragma GCC unroll 4
+      for (int r = 0; r < RM; r++) {
+        q[r] = D::quants(rows[r][i], c);
+        sc[r] = chunk_scales<D>(p[r], c);
+      }
+#pragma GCC unroll 4
+      for (int t = 0; t < RN; t++) {
+        const __m256i x = loadu256(xq[t] + i * kQK_K + 32 * c);
+#pragma GCC unroll 4
+        for (int r = 0; r < RM; r++) {
+          iacc[r][t] = _mm256_add_epi32(iacc[r][t], _mm256_madd_epi16(_mm256_maddubs_epi16(q[r], x), sc[r]));
+        }
+      }
+    }
+#pragma GCC unroll 4
+    for (int t = 0; t < RN; t++) {
+      const __m256i bs = loadu256(xs[t] + i * 16);
+      const float dx = xd[t][i];
+#pragma GCC unroll 4
+      for (int r = 0; r < RM; r++) {
+        __m256i isum = iacc[r][t];
+        if constexpr (D::kOffsetShift >= 0) {
+          const __m256i sc16 = _mm256_load_si256(reinterpret_cast<const __m256i*>(p[r].sc));
+          isum = _mm256_sub_epi32(isum, _mm256_slli_epi32(_mm256_madd_epi16(sc16, bs), D::kOffsetShift));
+        }
+        acc[r][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), _mm256_set1_ps(p[r].d * dx), acc[r][t]);
+        if constexpr (D::kMins) {
+          const __m256i mn16 = _mm256_load_si256(reinterpret_cast<const __m256i*>(p[r].mn));
+          acc[r][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_madd_epi16(mn16, bs)),
+                                      _mm256_set1_ps(-p[r].dmin * dx), acc[r][t]);
+        }
+      }
+    }
+  }
+#pragma GCC unroll 4
+  for (int r = 0; r < RM; r++) {
+#pragma GCC unroll 4
+    for (int t = 0; t < RN; t++) out[r * RN + t] = hsum(acc[r][t]);
+  }
+}
+
+template <class D, int RM>
+void tile256_rn(int rn, const typename D::Block* const* rows, const Acts& a, int64_t t0, float* out) {
+  if (rn == 1) {
+    tile256<D, RM, 1>(rows, a, t0, out);
+  } else {
+    tile256<D, RM, 2>(rows, a, t0, out);
+  }
+}
+
+template <class D>
+void kernel256(const WeightView& w, int64_t r0, int64_t r1, const Acts& a, float* y, int64_t ldy, float*) {
+  using Block = typename D::Block;
+  const int64_t per_token = a.n_cols + 6 * a.n_blocks + a.n_cols / 8;
+  const int64_t tb = std::max<int64_t>(kRNk, (192 * 1024) / per_token / kRNk * kRNk);
+  float out[kRM * kRNk];
+  for (int64_t tb0 = 0; tb0 < a.n_tokens; tb0 += tb) {
+    const int64_t tb1 = std::min(a.n_tokens, tb0 + tb);
+    for (int64_t rt = r0; rt < r1; rt += kRM) {
+      const int rm = static_cast<int>(std::min<int64_t>(kRM, r1 - rt));
+      const Block* rows[kRM];
+      for (int r = 0; r < rm; r++) rows[r] = reinterpret_cast<const Block*>(w.row(rt + r));
+      for (int64_t t = tb0; t < tb1; t += kRNk) {
+        const int rn = static_cast<int>(std::min<int64_t>(kRNk, tb1 - t));
+        switch (rm) {
+          case 1: tile256_rn<D, 1>(rn, rows, a, t, out); break;
+          case 2: tile256_rn<D, 2>(rn, rows, a, t, out); break;
+          case 3: tile256_rn<D, 3>(rn, rows, a, t, out); break;
+          default: tile256_rn<D, 4>(rn, rows, a, t, out); break;
+        }
+        for (int r = 0; r < rm; r++) {
+          for (int j = 0; j < rn; j++) y[(t + j) * ldy + rt + r] = out[r * rn + j];
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
+
+Kernel avx2_kernel_k(DType t) {
+  switch (t) {
+    case DType::q2_k: return kernel256<DecQ2K>;
+    case DType::q3_k: return kernel256<DecQ3K>;
+    case DType::q4_k: return kernel256<DecQ4K>;
+    case DType::q5_k: return kernel256<DecQ5K>;
+    case DType::q6_k: return kernel256<DecQ6K>;
+    default: return nullptr;
+  }
+}
+
+}  // namespace parley::kernels
+
+#endif

@@ -1,0 +1,59 @@
+// Internal interface between matmul's driver (matmul.cpp: activation quantization, threading,
+// scratch) and the per-ISA kernels (kernels-scalar.cpp, kernels-avx2*.cpp). Not for use outside
+// src/tensor/ and its tests.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "base/dtype.h"
+#include "tensor/matmul.h"
+
+namespace parley::kernels {
+
+// How a weight type wants its activations: raw f32 (F32/F16/BF16), Q8 in 32-element blocks
+// (Q4_0..Q8_0) or Q8 in 256-element super-blocks with sums of 16 (K-quants).
+enum class ActKind { f32, q8_32, q8_256 };
+ActKind act_kind(DType t);
+
+// Activations of n_tokens rows, ready for one weight family. Layout per token t:
+//   x     + t * n_cols         f32 values (ActKind::f32)
+//   qs    + t * n_cols         int8 quants (q8 kinds), element order as x
+//   d     + t * n_blocks       scale of each block (32 or 256 elements)
+//   s     + t * n_blocks       q8_32: d * sum of the block's quants (for types with an offset)
+//   bsums + t * (n_cols / 16)  q8_256: integer sum of each 16 quants
+struct Acts {
+  ActKind kind = ActKind::f32;
+  int64_t n_tokens = 0;
+  int64_t n_cols = 0;
+  int64_t n_blocks = 0;
+  const float* x = nullptr;
+  int8_t* qs = nullptr;
+  float* d = nullptr;
+  float* s = nullptr;
+  int16_t* bsums = nullptr;
+};
+
+// Bytes of quantized activations (qs, d, s, bsums with their padding) for n_tokens x n_cols.
+size_t acts_bytes(ActKind kind, int64_t n_tokens, int64_t n_cols);
+// Lays out the activations of x in buffer (acts_bytes large); nothing is quantized yet.
+Acts make_acts(ActKind kind, const float* x, int64_t n_tokens, int64_t n_cols, void* buffer);
+
+// Floats of per-thread scratch a kernel may use for a row of n_cols.
+int64_t kernel_scratch_floats(int64_t n_cols);
+
+// Rows are processed in tiles of this many; thread ranges start at multiples of it.
+constexpr int64_t kRowTile = 4;
+
+// y[t * ldy + r] = row r of w . token t of a, for r in [r0, r1) and every token.
+using Kernel = void (*)(const WeightView& w, int64_t r0, int64_t r1, const Acts& a, float* y,
+                        int64_t ldy, float* scratch);
+
+// nullptr when the path has no kernel for the type.
+Kernel scalar_kernel(DType t);
+Kernel avx2_kernel(DType t);
+Kernel avx2_kernel_k(DType t);  // the K-quant part of avx2_kernel
+void scalar_quantize_acts(const Acts& a, const float* x, int64_t t0, int64_t t1);
+void avx2_quantize_acts(const Acts& a, const float* x, int64_t t0, int64_t t1);  // needs AVX2
+
+}  // namespace parley::kernels

@@ -1,0 +1,33 @@
+// Per-type scalar row conversions behind quant.h's dispatch (quant.cpp: 32-element block types,
+// quant-k.cpp: K-quants). n is a multiple of the block size.
+#pragma once
+
+#include <cstdint>
+
+#include "tensor/quant-blocks.h"
+
+namespace parley::quant {
+
+void dequantize_q4_0(const BlockQ4_0* b, float* y, int64_t n);
+void dequantize_q4_1(const BlockQ4_1* b, float* y, int64_t n);
+void dequantize_q5_0(const BlockQ5_0* b, float* y, int64_t n);
+void dequantize_q5_1(const BlockQ5_1* b, float* y, int64_t n);
+void dequantize_q8_0(const BlockQ8_0* b, float* y, int64_t n);
+void dequantize_q2_k(const BlockQ2_K* b, float* y, int64_t n);
+void dequantize_q3_k(const BlockQ3_K* b, float* y, int64_t n);
+void dequantize_q4_k(const BlockQ4_K* b, float* y, int64_t n);
+void dequantize_q5_k(const BlockQ5_K* b, float* y, int64_t n);
+void dequantize_q6_k(const BlockQ6_K* b, float* y, int64_t n);
+
+void quantize_q4_0(const float* x, BlockQ4_0* b, int64_t n);
+void quantize_q4_1(const float* x, BlockQ4_1* b, int64_t n);
+void quantize_q5_0(const float* x, BlockQ5_0* b, int64_t n);
+void quantize_q5_1(const float* x, BlockQ5_1* b, int64_t n);
+void quantize_q8_0(const float* x, BlockQ8_0* b, int64_t n);
+void quantize_q2_k(const float* x, BlockQ2_K* b, int64_t n);
+void quantize_q3_k(const float* x, BlockQ3_K* b, int64_t n);
+void quantize_q4_k(const float* x, BlockQ4_K* b, int64_t n);
+void quantize_q5_k(const float* x, BlockQ5_K* b, int64_t n);
+void quantize_q6_k(const float* x, BlockQ6_K* b, int64_t n);
+
+}  // namespace parley::quant

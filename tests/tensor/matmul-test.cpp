@@ -1,0 +1,219 @@
+// matmul against matmul_reference for every weight type, kernel path, thread count and odd
+// shapes. Tolerances:
+//  - quantized types round each activation block to 8 bits (scale d = max|x| / 127), so each
+//    activation moves by at most d / 2; the product can differ from the f32 reference by at
+//    most sum_c |w_c| * d_block(c) / 2, plus f32 accumulation error (1e-5 of sum |w x|);
+//  - float types only differ by f32 accumulation order (1e-5 of sum |w x|);
+//  - a SIMD path and the scalar path see the same quantized activations, so they agree to
+//    accumulation order (1e-5 of sum |w x|).
+#include "tensor/matmul.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <vector>
+
+#include "base/rng.h"
+#include "tensor/quant.h"
+
+namespace parley {
+namespace {
+
+struct Matrix {
+  DType type;
+  int64_t rows, cols;
+  std::vector<uint8_t> data;
+  std::vector<float> dequant;  // rows x cols
+  WeightView view() const {
+    WeightView w;
+    w.type = type;
+    w.data = data.data();
+    w.n_rows = rows;
+    w.n_cols = cols;
+    w.row_bytes = dtype_row_bytes(type, static_cast<uint64_t>(cols));
+    return w;
+  }
+};
+
+Matrix make_matrix(DType type, int64_t rows, int64_t cols, uint64_t seed) {
+  Matrix m{type, rows, cols, {}, {}};
+  size_t rb = dtype_row_bytes(type, static_cast<uint64_t>(cols));
+  m.data.resize(rb * static_cast<size_t>(rows));
+  m.dequant.resize(static_cast<size_t>(rows * cols));
+  Rng rng(seed);
+  std::vector<float> row(static_cast<size_t>(cols));
+  float scale = 1.0f / std::sqrt(static_cast<float>(cols));
+  for (int64_t r = 0; r < rows; r++) {
+    for (auto& v : row) v = rng.normal() * scale;
+    if (r % 3 == 0) row[static_cast<size_t>(r % cols)] = 4 * scale;  // some blocks with an outlier
+    quantize_row(type, row.data(), m.data.data() + static_cast<size_t>(r) * rb, cols);
+    dequantize_row(type, m.data.data() + static_cast<size_t>(r) * rb, m.dequant.data() + r * cols, cols);
+  }
+  return m;
+}
+
+std::vector<float> make_acts(int64_t n_tokens, int64_t cols, uint64_t seed) {
+  Rng rng(seed);
+  std::vector<float> x(static_cast<size_t>(n_tokens * cols));
+  for (auto& v : x) v = rng.normal();
+  for (int64_t t = 0; t < n_tokens; t++) x[static_cast<size_t>(t * cols + (t * 7) % cols)] = 20.0f;  // outliers
+  return x;
+}
+
+bool quantized(DType t) { return dtype_info(t).block_elems > 1; }
+int64_t act_block(DType t) { return dtype_info(t).block_elems == 256 ? 256 : 32; }
+
+// Largest allowed |y - y_ref| for (token t, row r), see the file comment.
+double tolerance(const Matrix& m, const std::vector<float>& x, int64_t t, int64_t r) {
+  const float* w = m.dequant.data() + r * m.cols;
+  const float* xt = x.data() + t * m.cols;
+  double abs_sum = 0, quant = 0;
+  for (int64_t c = 0; c < m.cols; c++) abs_sum += std::fabs(static_cast<double>(w[c]) * xt[c]);
+  if (quantized(m.type)) {
+    int64_t bs = act_block(m.type);
+    for (int64_t b = 0; b < m.cols / bs; b++) {
+      double amax = 0, wsum = 0;
+      for (int64_t c = b * bs; c < (b + 1) * bs; c++) {
+        amax = std::fmax(amax, std::fabs(xt[c]));
+        wsum += std::fabs(w[c]);
+      }
+      quant += wsum * amax / 127.0 / 2.0;
+    }
+  }
+  return quant * 1.0001 + 1e-5 * abs_sum + 1e-6;
+}
+
+std::vector<MatmulPath> paths() {
+  std::vector<MatmulPath> p = {MatmulPath::scalar};
+  if (matmul_path_available(MatmulPath::avx2)) p.push_back(MatmulPath::avx2);
+  return p;
+}
+
+struct Shape {
+  DType type;
+  int64_t rows, cols;
+};
+
+class Matmul : public ::testing::TestWithParam<Shape> {};
+
+TEST_P(Matmul, MatchesReferenceOnEveryPath) {
+  const Shape s = GetParam();
+  Matrix m = make_matrix(s.type, s.rows, s.cols, 11);
+  MatmulScratch scratch;
+  for (int threads : {1, 2, 3}) {
+    ThreadPool pool(threads);
+    for (int64_t n : {1, 3, 17, 64}) {
+      std::vector<float> x = make_acts(n, s.cols, static_cast<uint64_t>(n));
+      std::vector<float> ref(static_cast<size_t>(n * s.rows));
+      matmul_reference(m.view(), x.data(), n, ref.data());
+      for (MatmulPath path : paths()) {
+        std::vector<float> y(ref.size(), NAN);
+        matmul(m.view(), x.data(), n, y.data(), pool, scratch, path);
+        int failures = 0;
+        for (int64_t t = 0; t < n && failures < 5; t++) {
+          for (int64_t r = 0; r < s.rows && failures < 5; r++) {
+            size_t i = static_cast<size_t>(t * s.rows + r);
+            double tol = tolerance(m, x, t, r);
+            if (!(std::fabs(y[i] - ref[i]) <= tol)) {
+              ADD_FAILURE() << matmul_path_name(path) << " threads " << threads << " n_tokens " << n << " token "
+                            << t << " row " << r << ": got " << y[i] << ", reference " << ref[i]
+                            << ", tolerance " << tol;
+              failures++;
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+TEST_P(Matmul, SimdPathsAgreeWithScalarKernels) {
+  const Shape s = GetParam();
+  Matrix m = make_matrix(s.type, s.rows, s.cols, 12);
+  ThreadPool pool(2);
+  MatmulScratch scratch;
+  const int64_t n = 17;
+  std::vector<float> x = make_acts(n, s.cols, 5);
+  std::vector<float> scalar(static_cast<size_t>(n * s.rows));
+  matmul(m.view(), x.data(), n, scalar.data(), pool, scratch, MatmulPath::scalar);
+  for (MatmulPath path : paths()) {
+    std::vector<float> y(scalar.size());
+    matmul(m.view(), x.data(), n, y.data(), pool, scratch, path);
+    for (int64_t t = 0; t < n; t++) {
+      for (int64_t r = 0; r < s.rows; r++) {
+        size_t i = static_cast<size_t>(t * s.rows + r);
+        double abs_sum = 0;
+        for (int64_t c = 0; c < s.cols; c++) abs_sum += std::fabs(m.dequant[static_cast<size_t>(r * s.cols + c)] * x[static_cast<size_t>(t * s.cols + c)]);
+        ASSERT_NEAR(y[i], scalar[i], 1e-5 * abs_sum + 1e-6) << matmul_path_name(path) << " token " << t << " row " << r;
+      }
+    }
+  }
+}
+
+TEST_P(Matmul, EachTokenIsIndependentOfTheBatch) {
+  // A token's outputs are bit-identical whether it is alone or in a batch (the engine relies on
+  // this for exact batching).
+  const Shape s = GetParam();
+  Matrix m = make_matrix(s.type, s.rows, s.cols, 13);
+  ThreadPool pool(2);
+  MatmulScratch scratch;
+  const int64_t n = 17;
+  std::vector<float> x = make_acts(n, s.cols, 9);
+  for (MatmulPath path : paths()) {
+    std::vector<float> batch(static_cast<size_t>(n * s.rows));
+    matmul(m.view(), x.data(), n, batch.data(), pool, scratch, path);
+    for (int64_t t : {int64_t{0}, int64_t{4}, int64_t{16}}) {
+      std::vector<float> alone(static_cast<size_t>(s.rows));
+      matmul(m.view(), x.data() + t * s.cols, 1, alone.data(), pool, scratch, path);
+      for (int64_t r = 0; r < s.rows; r++) {
+        ASSERT_EQ(alone[static_cast<size_t>(r)], batch[static_cast<size_t>(t * s.rows + r)])
+            << matmul_path_name(path) << " token " << t << " row " << r;
+      }
+    }
+  }
+}
+
+// Rows not a multiple of the 4-row tile, columns of several blocks; float types with columns
+// that are not a multiple of 8.
+INSTANTIATE_TEST_SUITE_P(
+    Types, Matmul,
+    ::testing::Values(Shape{DType::f32, 13, 67}, Shape{DType::f16, 7, 96}, Shape{DType::f16, 9, 37},
+                      Shape{DType::bf16, 6, 45}, Shape{DType::q8_0, 13, 128}, Shape{DType::q8_0, 1, 32},
+                      Shape{DType::q4_0, 11, 96}, Shape{DType::q4_1, 5, 64}, Shape{DType::q5_0, 7, 96},
+                      Shape{DType::q5_1, 6, 64}, Shape{DType::q2_k, 5, 512}, Shape{DType::q3_k, 7, 256},
+                      Shape{DType::q4_k, 9, 512}, Shape{DType::q5_k, 6, 256}, Shape{DType::q6_k, 10, 512}),
+    [](const auto& p) {
+      return std::string(dtype_name(p.param.type)) + "_" + std::to_string(p.param.rows) + "x" +
+             std::to_string(p.param.cols);
+    });
+
+TEST(Matmul, ConvenienceOverloadAndEmptyInputs) {
+  Matrix m = make_matrix(DType::q8_0, 5, 64, 3);
+  std::vector<float> x = make_acts(2, 64, 1);
+  std::vector<float> a(10), b(10);
+  ThreadPool pool(2);
+  MatmulScratch scratch;
+  matmul(m.view(), x.data(), 2, a.data(), pool);
+  matmul(m.view(), x.data(), 2, b.data(), pool, scratch);
+  EXPECT_EQ(a, b);
+  matmul(m.view(), x.data(), 0, b.data(), pool, scratch);  // nothing to do
+  EXPECT_TRUE(can_matmul(DType::q6_k));
+  EXPECT_FALSE(can_matmul(DType::iq4_xs));
+  EXPECT_STRNE(matmul_path_name(MatmulPath::best), "?");
+}
+
+TEST(Matmul, ScratchStopsGrowingOnceWarm) {
+  Matrix m = make_matrix(DType::q4_k, 8, 512, 3);
+  std::vector<float> x = make_acts(64, 512, 1);
+  std::vector<float> y(64 * 8);
+  ThreadPool pool(2);
+  MatmulScratch scratch;
+  scratch.reserve(64, 512, 2);
+  size_t reserved = scratch.capacity_bytes();
+  matmul(m.view(), x.data(), 64, y.data(), pool, scratch);
+  matmul(m.view(), x.data(), 1, y.data(), pool, scratch);
+  EXPECT_EQ(scratch.capacity_bytes(), reserved);
+}
+
+}  // namespace
+}  // namespace parley
