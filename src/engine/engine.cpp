@@ -1,0 +1,220 @@
+#include "engine/engine.h"
+
+#include <cmath>
+
+#include "base/check.h"
+#include "base/log.h"
+#include "base/strings.h"
+#include "engine/scheduler.h"
+#include "kv/block-pool.h"
+#include "model/forward.h"
+#include "sampling/sampler.h"
+#include "tensor/thread-pool.h"
+
+namespace parley::engine {
+
+const char* finish_reason_name(FinishReason r) {
+  switch (r) {
+    case FinishReason::stop_token: return "stop_token";
+    case FinishReason::max_tokens: return "max_tokens";
+    case FinishReason::context_full: return "context_full";
+    case FinishReason::cancelled: return "cancelled";
+    case FinishReason::error: return "error";
+  }
+  return "?";
+}
+
+// Engine-thread state: the model runner and the scheduler.
+struct Engine::Impl {
+  Impl(const model::Model& m, const EngineOptions& o, std::unique_ptr<kv::BlockPool> kv_pool)
+      : pool(o.n_threads),
+        kv(std::move(kv_pool)),
+        forward(m, model::ForwardOptions{o.max_batch_tokens, o.max_seqs, o.n_ctx}, pool),
+        scheduler(*kv, SchedulerOptions{o.max_batch_tokens, o.max_seqs, o.n_ctx}),
+        sampler(m.config().n_vocab) {
+    view.type = kv->shape().type;
+    view.block_size = kv->block_size();
+    for (int32_t l = 0; l < m.config().n_layer; l++) {
+      view.k.push_back(kv->k_layer(l));
+      view.v.push_back(kv->v_layer(l));
+    }
+    batch.tokens.reserve(static_cast<size_t>(o.max_batch_tokens));
+    batch.positions.reserve(static_cast<size_t>(o.max_batch_tokens));
+    batch.seqs.reserve(static_cast<size_t>(o.max_batch_tokens));
+    batch.want_logits.reserve(static_cast<size_t>(o.max_batch_tokens));
+    items.reserve(static_cast<size_t>(o.max_seqs));
+    seqs.reserve(static_cast<size_t>(o.max_seqs));
+    sampled.reserve(static_cast<size_t>(o.max_seqs));
+  }
+
+  // One engine step: plan, forward, sample, commit. False when nothing could be planned.
+  bool step() {
+    scheduler.plan(items);
+    if (items.empty()) return false;
+    batch.clear();
+    seqs.clear();
+    for (size_t i = 0; i < items.size(); i++) {
+      const StepItem& it = items[i];
+      const auto& blocks = it.seq->blocks.blocks();
+      seqs.push_back({blocks.data(), static_cast<int32_t>(blocks.size())});
+      for (int32_t j = 0; j < it.n; j++) {
+        int32_t p = it.start + j;
+        batch.add(it.seq->tokens[static_cast<size_t>(p)], p, static_cast<int32_t>(i), it.sample && j == it.n - 1);
+      }
+    }
+    forward.run(batch, view, seqs);
+    sampled.clear();
+    int32_t row = 0;
+    for (const StepItem& it : items) {
+      if (!it.sample) continue;
+      const SamplingParams& sp = it.seq->request.sampling;
+      sampling::Params p{sp.temperature, sp.top_k, sp.top_p, sp.min_p};
+      sampled.push_back(sampler.sample(forward.logits(row++), p, it.seq->rng));
+    }
+    scheduler.commit(items, sampled);
+    return true;
+  }
+
+  ThreadPool pool;
+  std::unique_ptr<kv::BlockPool> kv;
+  model::Forward forward;
+  Scheduler scheduler;
+  sampling::Sampler sampler;
+  model::KvView view;
+  model::Batch batch;
+  std::vector<StepItem> items;
+  std::vector<model::SeqKv> seqs;
+  std::vector<TokenId> sampled;
+};
+
+Result<std::unique_ptr<Engine>> Engine::start(std::shared_ptr<const model::Model> model, const EngineOptions& options) {
+  const model::Config& c = model->config();
+  EngineOptions o = options;
+  if (o.n_threads < 1 || o.max_seqs < 1 || o.max_batch_tokens < 1 || o.block_size < 1 || o.queue_capacity < 1) {
+    return Error{"engine options: threads, sequences, batch tokens, block size and queue capacity must be positive"};
+  }
+  if (o.kv_type != DType::f16 && o.kv_type != DType::f32) return Error{"KV cache type must be F16 or F32"};
+  if (o.n_ctx <= 0) o.n_ctx = std::min(c.n_ctx_train, 4096);
+  if (o.n_ctx < 2) return Error::fmt("context length %d is too small", o.n_ctx);
+  if (o.kv_positions <= 0) o.kv_positions = o.n_ctx;
+  if (o.kv_positions < o.n_ctx) {
+    return Error::fmt("KV cache of %d positions cannot hold one context of %d", o.kv_positions, o.n_ctx);
+  }
+  int32_t n_blocks = (o.kv_positions + o.block_size - 1) / o.block_size;
+  kv::PoolShape shape{c.n_layer, c.n_head_kv, c.head_dim, o.block_size, n_blocks, o.kv_type};
+  PARLEY_TRY(std::unique_ptr<kv::BlockPool> kv_pool, kv::BlockPool::create(shape));
+
+  std::unique_ptr<Engine> e(new Engine());
+  e->model_ = std::move(model);
+  e->options_ = o;
+  e->info_.name = c.name;
+  e->info_.architecture = model::arch_name(c.arch);
+  e->info_.n_ctx = o.n_ctx;
+  e->info_.n_vocab = c.n_vocab;
+  e->engine_info_.n_ctx = o.n_ctx;
+  e->engine_info_.kv_positions = n_blocks * o.block_size;
+  e->engine_info_.kv_bytes = kv_pool->total_bytes();
+  uint64_t T = static_cast<uint64_t>(o.max_batch_tokens);
+  e->engine_info_.scratch_bytes =
+      4 * (T * (2 * static_cast<uint64_t>(c.n_embd) + 2 * static_cast<uint64_t>(c.q_dim()) + 2 * static_cast<uint64_t>(c.kv_dim()) +
+                2 * static_cast<uint64_t>(c.n_ff)) +
+           static_cast<uint64_t>(o.max_seqs) * static_cast<uint64_t>(c.n_vocab));
+  e->impl_ = std::make_unique<Impl>(*e->model_, o, std::move(kv_pool));
+  e->thread_ = std::thread([raw = e.get()] { raw->loop(); });
+  return e;
+}
+
+Engine::~Engine() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stop_ = true;
+  }
+  wake_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+Status Engine::validate(const GenerateRequest& r) const {
+  if (!r.on_event) return Error{"request has no event callback"};
+  if (r.prompt.empty()) return Error{"the prompt is empty"};
+  if (static_cast<int64_t>(r.prompt.size()) + 1 > options_.n_ctx) {
+    return Error::fmt("prompt of %zu tokens does not fit the context of %d tokens (prompt + at least one generated token)",
+                      r.prompt.size(), options_.n_ctx);
+  }
+  for (size_t i = 0; i < r.prompt.size(); i++) {
+    if (r.prompt[i] < 0 || r.prompt[i] >= info_.n_vocab) {
+      return Error::fmt("prompt token %zu is %d, outside the vocabulary [0, %d)", i, r.prompt[i], info_.n_vocab);
+    }
+  }
+  if (r.max_tokens < 1) return Error::fmt("max_tokens must be at least 1, got %d", r.max_tokens);
+  const SamplingParams& s = r.sampling;
+  if (!std::isfinite(s.temperature) || s.temperature < 0) return Error::fmt("temperature must be >= 0, got %g", s.temperature);
+  if (s.top_k < 0) return Error::fmt("top_k must be >= 0, got %d", s.top_k);
+  if (!(s.top_p > 0 && s.top_p <= 1)) return Error::fmt("top_p must be in (0, 1], got %g", s.top_p);
+  if (!(s.min_p >= 0 && s.min_p <= 1)) return Error::fmt("min_p must be in [0, 1], got %g", s.min_p);
+  return {};
+}
+
+Result<RequestId> Engine::submit(GenerateRequest request) {
+  PARLEY_CHECK_OK(validate(request));
+  // Count the request as queued until it starts (or finishes first); the wrapper runs on the
+  // engine thread only.
+  auto user = std::move(request.on_event);
+  auto queued = std::make_shared<bool>(true);
+  request.on_event = [this, user = std::move(user), queued](const Event& e) {
+    if (*queued && (e.kind == Event::Kind::started || e.kind == Event::Kind::finished)) {
+      *queued = false;
+      n_queued_.fetch_sub(1);
+    }
+    user(e);
+  };
+  RequestId id;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (stop_) return Error{"the engine is shutting down"};
+    if (n_queued_.load() >= options_.queue_capacity) {
+      return Error::fmt("overloaded: %d requests are waiting to start (queue capacity %d)", n_queued_.load(),
+                        options_.queue_capacity);
+    }
+    n_queued_.fetch_add(1);
+    id = next_id_++;
+    incoming_.emplace_back(id, std::move(request));
+  }
+  wake_.notify_one();
+  return id;
+}
+
+void Engine::cancel(RequestId id) {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    cancels_.push_back(id);
+  }
+  wake_.notify_one();
+}
+
+void Engine::loop() {
+  Impl& s = *impl_;
+  std::vector<std::pair<RequestId, GenerateRequest>> incoming;
+  std::vector<RequestId> cancels;
+  bool stalled = false;  // the last plan was empty: wait for news instead of spinning
+  while (true) {
+    {
+      std::unique_lock<std::mutex> lock(mutex_);
+      wake_.wait(lock, [&] {
+        return stop_ || !incoming_.empty() || !cancels_.empty() || (!stalled && !s.scheduler.idle());
+      });
+      incoming.swap(incoming_);
+      cancels.swap(cancels_);
+      if (stop_) break;
+    }
+    for (auto& [id, request] : incoming) s.scheduler.add(std::make_unique<Sequence>(id, std::move(request), *s.kv));
+    incoming.clear();
+    for (RequestId id : cancels) s.scheduler.cancel(id);
+    cancels.clear();
+    stalled = !s.step() && !s.scheduler.idle();
+    if (stalled) log_warn("engine: %d requests wait but none could be scheduled", s.scheduler.n_waiting());
+  }
+  for (auto& [id, request] : incoming) s.scheduler.add(std::make_unique<Sequence>(id, std::move(request), *s.kv));
+  s.scheduler.finish_all(FinishReason::cancelled);
+}
+
+}  // namespace parley::engine

@@ -1,0 +1,77 @@
+// The engine: one thread that owns the model runner (forward pass scratch, paged KV pool,
+// sampler) and the scheduler, and serves engine::Client. Everything the step loop needs is
+// allocated in start().
+//
+//   auto model = model::Model::load(path);                // Result<unique_ptr<Model>>
+//   auto engine = engine::Engine::start(std::move(*model), options);
+//   engine::Client& client = **engine;                    // submit / cancel / model_info
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "base/dtype.h"
+#include "engine/client.h"
+#include "model/model.h"
+
+namespace parley::engine {
+
+struct EngineOptions {
+  int32_t n_threads = 2;          // compute threads (the engine thread is one of them)
+  int32_t n_ctx = 0;              // tokens per sequence; 0: the model's context length, at most 4096
+  int32_t max_seqs = 4;           // sequences decoded together
+  int32_t max_batch_tokens = 512; // tokens per step (prefill chunk budget)
+  int32_t kv_positions = 0;       // KV pool capacity in positions, all sequences; 0: n_ctx
+  int32_t block_size = 16;        // positions per KV block
+  DType kv_type = DType::f16;     // F16 (llama.cpp's default) or F32
+  int32_t queue_capacity = 64;    // requests waiting to start before submit says "overloaded"
+};
+
+// What start() set up, for logs and `parley run`.
+struct EngineInfo {
+  int32_t n_ctx = 0;
+  int32_t kv_positions = 0;
+  uint64_t kv_bytes = 0;       // whole KV pool
+  uint64_t scratch_bytes = 0;  // forward pass buffers
+};
+
+class Engine final : public Client {
+ public:
+  static Result<std::unique_ptr<Engine>> start(std::shared_ptr<const model::Model> model, const EngineOptions& options);
+  // Stops the thread; requests still running finish with reason cancelled.
+  ~Engine() override;
+
+  Result<RequestId> submit(GenerateRequest request) override;
+  void cancel(RequestId id) override;
+  const ModelInfo& model_info() const override { return info_; }
+  const EngineInfo& engine_info() const { return engine_info_; }
+  const model::Model& model() const { return *model_; }
+
+  struct Impl;  // engine-thread state (engine.cpp)
+
+ private:
+  Engine() = default;
+  void loop();
+  Status validate(const GenerateRequest& r) const;
+
+  std::shared_ptr<const model::Model> model_;
+  EngineOptions options_;
+  ModelInfo info_;
+  EngineInfo engine_info_;
+  std::unique_ptr<Impl> impl_;
+
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::vector<std::pair<RequestId, GenerateRequest>> incoming_;  // guarded by mutex_
+  std::vector<RequestId> cancels_;                               // guarded by mutex_
+  bool stop_ = false;                                            // guarded by mutex_
+  RequestId next_id_ = 1;                                        // guarded by mutex_
+  std::atomic<int32_t> n_queued_{0};  // submitted, not yet started or finished
+  std::thread thread_;
+};
+
+}  // namespace parley::engine

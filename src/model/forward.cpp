@@ -1,0 +1,53 @@
+#include "model/forward.h"
+
+#include "base/check.h"
+#include "model/ops.h"
+
+namespace parley::model {
+
+Forward::Forward(const Model& model, const ForwardOptions& options, ThreadPool& pool)
+    : model_(&model), options_(options), pool_(&pool), n_vocab_(model.config().n_vocab) {
+  const Config& c = model.config();
+  PARLEY_CHECK(options.max_tokens > 0 && options.max_logits > 0 && options.n_ctx > 0);
+  auto T = static_cast<size_t>(options.max_tokens);
+  s_.x.resize(T * static_cast<size_t>(c.n_embd));
+  s_.h.resize(T * static_cast<size_t>(c.n_embd));
+  s_.q.resize(T * static_cast<size_t>(c.q_dim()));
+  s_.k.resize(T * static_cast<size_t>(c.kv_dim()));
+  s_.v.resize(T * static_cast<size_t>(c.kv_dim()));
+  s_.att.resize(T * static_cast<size_t>(c.q_dim()));
+  s_.gate.resize(T * static_cast<size_t>(c.n_ff));
+  s_.up.resize(T * static_cast<size_t>(c.n_ff));
+  s_.out_x.resize(static_cast<size_t>(options.max_logits) * static_cast<size_t>(c.n_embd));
+  s_.scores.resize(static_cast<size_t>(pool.size()) * static_cast<size_t>(options.n_ctx));
+  s_.rope_cs.resize(T * static_cast<size_t>(c.n_rot));
+  s_.inv_freq.resize(static_cast<size_t>(c.n_rot / 2));
+  ops::rope_inv_freq(c, model.weights().rope_freqs, s_.inv_freq.data());
+  logits_.resize(static_cast<size_t>(options.max_logits) * static_cast<size_t>(n_vocab_));
+}
+
+void Forward::run(const Batch& batch, const KvView& kv, std::span<const SeqKv> seqs) {
+  const Config& c = model_->config();
+  const int32_t n = batch.size();
+  PARLEY_CHECK(n > 0 && n <= options_.max_tokens);
+  PARLEY_CHECK(batch.positions.size() == batch.tokens.size() && batch.seqs.size() == batch.tokens.size() &&
+               batch.want_logits.size() == batch.tokens.size());
+  PARLEY_CHECK(static_cast<int32_t>(kv.k.size()) == c.n_layer && static_cast<int32_t>(kv.v.size()) == c.n_layer);
+  int32_t n_out = 0;
+  for (int32_t i = 0; i < n; i++) {
+    PARLEY_CHECK(batch.tokens[i] >= 0 && batch.tokens[i] < c.n_vocab);
+    PARLEY_CHECK(batch.positions[i] >= 0 && batch.positions[i] < options_.n_ctx);
+    PARLEY_CHECK(batch.seqs[i] >= 0 && static_cast<size_t>(batch.seqs[i]) < seqs.size());
+    n_out += batch.want_logits[i] ? 1 : 0;
+  }
+  PARLEY_CHECK_MSG(n_out <= options_.max_logits, "more logit rows than ForwardOptions::max_logits");
+  ForwardArgs args{*model_, s_, batch, kv, seqs, *pool_, logits_.data(), options_.n_ctx};
+  switch (c.arch) {
+    case Arch::llama: forward_llama(args); break;
+    case Arch::qwen2: forward_qwen2(args); break;
+    case Arch::qwen3: forward_qwen3(args); break;
+  }
+  n_logits_ = n_out;
+}
+
+}  // namespace parley::model

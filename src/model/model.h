@@ -1,0 +1,91 @@
+// A model ready to run: GGUF metadata normalised into a typed Config and the tensors bound into
+// a Weights struct, every shape and type checked once at load ("expected X, got Y"). The
+// weights stay in the memory-mapped file; the forward pass never looks a tensor up by name.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "base/result.h"
+#include "gguf/gguf.h"
+#include "tensor/matmul.h"
+
+namespace parley::model {
+
+enum class Arch { llama, qwen2, qwen3 };
+const char* arch_name(Arch a);
+
+// How rotary embedding pairs dimensions within a head: `normal` rotates adjacent pairs
+// (x[2i], x[2i+1]) — llama GGUFs, whose converter permuted q/k for it; `neox` rotates split
+// halves (x[i], x[i + n_rot/2]) — qwen2/qwen3.
+enum class RopeStyle { normal, neox };
+
+struct Config {
+  Arch arch = Arch::llama;
+  std::string name;          // general.name or the file stem
+  int32_t n_vocab = 0;
+  int32_t n_ctx_train = 0;   // <arch>.context_length
+  int32_t n_embd = 0;
+  int32_t n_layer = 0;
+  int32_t n_head = 0;
+  int32_t n_head_kv = 0;
+  int32_t head_dim = 0;
+  int32_t n_ff = 0;
+  int32_t n_rot = 0;         // rotated dimensions per head (<= head_dim)
+  float rms_eps = 1e-5f;
+  float rope_theta = 10000.0f;
+  float rope_freq_scale = 1.0f;  // linear rope scaling: positions are multiplied by this
+  RopeStyle rope_style = RopeStyle::normal;
+  bool tied_output = false;
+
+  int32_t q_dim() const { return n_head * head_dim; }
+  int32_t kv_dim() const { return n_head_kv * head_dim; }
+};
+
+struct LayerWeights {
+  const float* attn_norm = nullptr;   // [n_embd]
+  WeightView wq, wk, wv, wo;          // [q_dim x n_embd], [kv_dim x n_embd] x2, [n_embd x q_dim]
+  const float* bq = nullptr;          // qwen2: [q_dim]
+  const float* bk = nullptr;          // qwen2: [kv_dim]
+  const float* bv = nullptr;          // qwen2: [kv_dim]
+  const float* q_norm = nullptr;      // qwen3: [head_dim]
+  const float* k_norm = nullptr;      // qwen3: [head_dim]
+  const float* ffn_norm = nullptr;    // [n_embd]
+  WeightView w_gate, w_up, w_down;    // [n_ff x n_embd] x2, [n_embd x n_ff]
+};
+
+struct Weights {
+  WeightView token_embd;              // [n_vocab x n_embd] (rows are looked up)
+  std::vector<LayerWeights> layers;
+  const float* output_norm = nullptr; // [n_embd]
+  WeightView output;                  // [n_vocab x n_embd]; token_embd when tied
+  const float* rope_freqs = nullptr;  // Llama-3 frequency factors [n_rot / 2], or null
+};
+
+class Model {
+ public:
+  // Opens, maps and checks a GGUF model. Every problem is one line naming the file.
+  static Result<std::unique_ptr<Model>> load(const std::string& path);
+  // The same from an opened file (tests build files in memory).
+  static Result<std::unique_ptr<Model>> from_file(gguf::File file, const std::string& display_name);
+
+  const Config& config() const { return config_; }
+  const Weights& weights() const { return weights_; }
+  const gguf::File& file() const { return file_; }
+  // Bytes of tensor data (what decode reads per token, roughly).
+  uint64_t weight_bytes() const { return weight_bytes_; }
+
+ private:
+  Model() = default;
+  gguf::File file_;
+  Config config_;
+  Weights weights_;
+  uint64_t weight_bytes_ = 0;
+};
+
+// Bytes of KV cache per position (all layers, K and V) for a cache element type.
+uint64_t kv_bytes_per_position(const Config& c, DType kv_type);
+
+}  // namespace parley::model

@@ -1,0 +1,332 @@
+#include "model/ops.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "base/check.h"
+#include "tensor/fp16.h"
+#include "tensor/quant.h"
+
+#if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
+#include <immintrin.h>
+#define PARLEY_OPS_AVX2 1
+#endif
+
+namespace parley::model::ops {
+namespace {
+
+#ifdef PARLEY_OPS_AVX2
+inline float hsum(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+// exp for 8 floats: range reduction to 2^n * e^r with |r| <= ln2/2 and a degree-6 polynomial
+// (the Cephes expf coefficients); relative error ~1e-7 over the clamped range.
+inline __m256 exp8(__m256 x) {
+  x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-87.3f)), _mm256_set1_ps(88.3f));
+  __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
+                             _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
+  r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
+  __m256 p = _mm256_set1_ps(1.9875691500e-4f);
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
+  p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
+  __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+  return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
+}
+#endif
+
+float dot_f16(const float* a, const uint16_t* b, int64_t n) {
+  int64_t i = 0;
+  float s = 0;
+#ifdef PARLEY_OPS_AVX2
+  __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+  for (; i + 16 <= n; i += 16) {
+    acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b + i))), acc0);
+    acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b + i + 8))), acc1);
+  }
+  for (; i + 8 <= n; i += 8) {
+    acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b + i))), acc0);
+  }
+  s = hsum(_mm256_add_ps(acc0, acc1));
+#endif
+  for (; i < n; i++) s += a[i] * fp16_to_f32(b[i]);
+  return s;
+}
+
+// y += a * x
+void axpy(float* y, float a, const float* x, int64_t n) {
+  int64_t i = 0;
+#ifdef PARLEY_OPS_AVX2
+  __m256 va = _mm256_set1_ps(a);
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
+#endif
+  for (; i < n; i++) y[i] += a * x[i];
+}
+
+void axpy_f16(float* y, float a, const uint16_t* x, int64_t n) {
+  int64_t i = 0;
+#ifdef PARLEY_OPS_AVX2
+  __m256 va = _mm256_set1_ps(a);
+  for (; i + 8 <= n; i += 8) {
+    __m256 xv = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(x + i)));
+    _mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, xv, _mm256_loadu_ps(y + i)));
+  }
+#endif
+  for (; i < n; i++) y[i] += a * fp16_to_f32(x[i]);
+}
+
+void store_f16(uint16_t* dst, const float* src, int64_t n) {
+  int64_t i = 0;
+#ifdef PARLEY_OPS_AVX2
+  for (; i + 8 <= n; i += 8) {
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + i), _mm256_cvtps_ph(_mm256_loadu_ps(src + i), _MM_FROUND_TO_NEAREST_INT));
+  }
+#endif
+  for (; i < n; i++) dst[i] = f32_to_fp16(src[i]);
+}
+
+// Runs fn(task) for tasks [0, n_tasks) with the tasks dealt round-robin to the threads, so
+// uneven tasks (later causal rows cost more) stay balanced.
+template <class Fn>
+void for_tasks(ThreadPool& pool, int64_t n_tasks, const Fn& fn) {
+  int64_t nt = std::min<int64_t>(pool.size(), n_tasks);
+  if (nt <= 1) {
+    for (int64_t i = 0; i < n_tasks; i++) fn(i, 0);
+    return;
+  }
+  pool.parallel_for(nt, [&](int64_t begin, int64_t end, int) {
+    for (int64_t th = begin; th < end; th++) {
+      for (int64_t i = th; i < n_tasks; i += nt) fn(i, static_cast<int>(th));
+    }
+  });
+}
+
+// Rows split into contiguous chunks, for ops whose rows all cost the same.
+template <class Fn>
+void for_rows(ThreadPool& pool, int64_t n_rows, const Fn& fn) {
+  if (n_rows < 2 || pool.size() == 1) {
+    for (int64_t r = 0; r < n_rows; r++) fn(r);
+    return;
+  }
+  pool.parallel_for(n_rows, [&](int64_t begin, int64_t end, int) {
+    for (int64_t r = begin; r < end; r++) fn(r);
+  });
+}
+
+}  // namespace
+
+float dot(const float* a, const float* b, int64_t n) {
+  int64_t i = 0;
+  float s = 0;
+#ifdef PARLEY_OPS_AVX2
+  __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+  for (; i + 16 <= n; i += 16) {
+    acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc0);
+    acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), acc1);
+  }
+  for (; i + 8 <= n; i += 8) acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc0);
+  s = hsum(_mm256_add_ps(acc0, acc1));
+#endif
+  for (; i < n; i++) s += a[i] * b[i];
+  return s;
+}
+
+void exp_inplace(float* x, int64_t n) {
+  int64_t i = 0;
+#ifdef PARLEY_OPS_AVX2
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(x + i, exp8(_mm256_loadu_ps(x + i)));
+#endif
+  for (; i < n; i++) x[i] = std::exp(x[i]);
+}
+
+void rmsnorm(const float* x, const float* w, float* out, int64_t n_rows, int64_t n, float eps, ThreadPool& pool) {
+  for_rows(pool, n_rows, [&](int64_t r) {
+    const float* xr = x + r * n;
+    float* o = out + r * n;
+    float scale = 1.0f / std::sqrt(dot(xr, xr, n) / static_cast<float>(n) + eps);
+    for (int64_t i = 0; i < n; i++) o[i] = xr[i] * scale * w[i];
+  });
+}
+
+void embed(const WeightView& table, const int32_t* tokens, int64_t n_tokens, float* out) {
+  for (int64_t t = 0; t < n_tokens; t++) {
+    PARLEY_CHECK(tokens[t] >= 0 && tokens[t] < table.n_rows);
+    dequantize_row(table.type, table.row(tokens[t]), out + t * table.n_cols, table.n_cols);
+  }
+}
+
+void add_bias(float* x, const float* b, int64_t n_rows, int64_t n) {
+  for (int64_t r = 0; r < n_rows; r++) add(x + r * n, b, n);
+}
+
+void add(float* x, const float* y, int64_t n) {
+  for (int64_t i = 0; i < n; i++) x[i] += y[i];
+}
+
+void rope_inv_freq(const Config& c, const float* freq_factors, float* inv_freq) {
+  for (int32_t i = 0; i < c.n_rot / 2; i++) {
+    double f = std::pow(static_cast<double>(c.rope_theta), -2.0 * i / c.n_rot);
+    if (freq_factors != nullptr) f /= freq_factors[i];
+    inv_freq[i] = static_cast<float>(f);
+  }
+}
+
+void rope_cos_sin(const int32_t* positions, int64_t n_rows, const float* inv_freq, int32_t n_rot, float freq_scale,
+                  float* cos_sin) {
+  for (int64_t r = 0; r < n_rows; r++) {
+    double p = static_cast<double>(positions[r]) * freq_scale;
+    float* cs = cos_sin + r * n_rot;
+    for (int32_t i = 0; i < n_rot / 2; i++) {
+      double theta = p * inv_freq[i];
+      cs[2 * i] = static_cast<float>(std::cos(theta));
+      cs[2 * i + 1] = static_cast<float>(std::sin(theta));
+    }
+  }
+}
+
+void rope(float* x, int64_t n_rows, int32_t n_heads, int32_t head_dim, int32_t n_rot, RopeStyle style,
+          const float* cos_sin, ThreadPool& pool) {
+  const int32_t half = n_rot / 2;
+  for_rows(pool, n_rows, [&](int64_t r) {
+    const float* cs = cos_sin + r * n_rot;
+    for (int32_t h = 0; h < n_heads; h++) {
+      float* xh = x + (r * n_heads + h) * head_dim;
+      for (int32_t i = 0; i < half; i++) {
+        // normal: adjacent pairs (2i, 2i+1); neox: split halves (i, i + n_rot/2).
+        int32_t i0 = style == RopeStyle::normal ? 2 * i : i;
+        int32_t i1 = style == RopeStyle::normal ? 2 * i + 1 : i + half;
+        float c = cs[2 * i], s = cs[2 * i + 1];
+        float x0 = xh[i0], x1 = xh[i1];
+        xh[i0] = x0 * c - x1 * s;
+        xh[i1] = x0 * s + x1 * c;
+      }
+    }
+  });
+}
+
+void kv_store(const KvView& kv, int32_t layer, const float* k, const float* v, const Batch& batch,
+              std::span<const SeqKv> seqs, int32_t n_head_kv, int32_t head_dim) {
+  const int32_t bs = kv.block_size;
+  const bool f16 = kv.type == DType::f16;
+  const size_t elem = f16 ? 2 : 4;
+  const int64_t kv_dim = static_cast<int64_t>(n_head_kv) * head_dim;
+  for (int32_t t = 0; t < batch.size(); t++) {
+    const SeqKv& seq = seqs[static_cast<size_t>(batch.seqs[t])];
+    int32_t pos = batch.positions[t];
+    PARLEY_CHECK_MSG(pos / bs < seq.n_blocks, "position beyond the sequence's KV blocks");
+    int64_t block = seq.blocks[pos / bs];
+    for (int32_t g = 0; g < n_head_kv; g++) {
+      size_t off = static_cast<size_t>(((block * n_head_kv + g) * bs + pos % bs) * head_dim) * elem;
+      const float* ks = k + t * kv_dim + g * head_dim;
+      const float* vs = v + t * kv_dim + g * head_dim;
+      if (f16) {
+        store_f16(reinterpret_cast<uint16_t*>(kv.k[layer] + off), ks, head_dim);
+        store_f16(reinterpret_cast<uint16_t*>(kv.v[layer] + off), vs, head_dim);
+      } else {
+        std::memcpy(kv.k[layer] + off, ks, static_cast<size_t>(head_dim) * 4);
+        std::memcpy(kv.v[layer] + off, vs, static_cast<size_t>(head_dim) * 4);
+      }
+    }
+  }
+}
+
+void attention(const float* q, float* out, const KvView& kv, int32_t layer, const Batch& batch,
+               std::span<const SeqKv> seqs, int32_t n_head, int32_t n_head_kv, int32_t head_dim,
+               float* scores, int32_t n_ctx, ThreadPool& pool) {
+  const int32_t bs = kv.block_size;
+  const int32_t group = n_head / n_head_kv;
+  const bool f16 = kv.type == DType::f16;
+  const size_t elem = f16 ? 2 : 4;
+  const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
+  const int64_t q_dim = static_cast<int64_t>(n_head) * head_dim;
+  const uint8_t* kbase = kv.k[layer];
+  const uint8_t* vbase = kv.v[layer];
+  for_tasks(pool, static_cast<int64_t>(batch.size()) * n_head, [&](int64_t task, int thread) {
+    const int32_t t = static_cast<int32_t>(task / n_head);
+    const int32_t h = static_cast<int32_t>(task % n_head);
+    const int32_t g = h / group;
+    const SeqKv& seq = seqs[static_cast<size_t>(batch.seqs[t])];
+    const int32_t n = batch.positions[t] + 1;  // causal: positions 0..pos
+    PARLEY_CHECK(n <= n_ctx && (n + bs - 1) / bs <= seq.n_blocks);
+    const float* qh = q + t * q_dim + static_cast<int64_t>(h) * head_dim;
+    float* sc = scores + static_cast<size_t>(thread) * static_cast<size_t>(n_ctx);
+    auto row = [&](const uint8_t* base, int32_t j) {
+      int64_t block = seq.blocks[j / bs];
+      return base + static_cast<size_t>(((block * n_head_kv + g) * bs + j % bs) * head_dim) * elem;
+    };
+    // scores = q . k_j / sqrt(d); the rows of one block are contiguous.
+    float mx = -INFINITY;
+    for (int32_t j0 = 0; j0 < n; j0 += bs) {
+      const uint8_t* kr = row(kbase, j0);
+      int32_t m = std::min(bs, n - j0);
+      for (int32_t j = 0; j < m; j++) {
+        float s = f16 ? dot_f16(qh, reinterpret_cast<const uint16_t*>(kr) + static_cast<size_t>(j) * head_dim, head_dim)
+                      : dot(qh, reinterpret_cast<const float*>(kr) + static_cast<size_t>(j) * head_dim, head_dim);
+        s *= scale;
+        sc[j0 + j] = s;
+        mx = std::max(mx, s);
+      }
+    }
+    for (int32_t j = 0; j < n; j++) sc[j] -= mx;
+    exp_inplace(sc, n);
+    float sum = 0;
+    for (int32_t j = 0; j < n; j++) sum += sc[j];
+    float* o = out + t * q_dim + static_cast<int64_t>(h) * head_dim;
+    std::memset(o, 0, static_cast<size_t>(head_dim) * 4);
+    for (int32_t j0 = 0; j0 < n; j0 += bs) {
+      const uint8_t* vr = row(vbase, j0);
+      int32_t m = std::min(bs, n - j0);
+      for (int32_t j = 0; j < m; j++) {
+        if (f16) {
+          axpy_f16(o, sc[j0 + j], reinterpret_cast<const uint16_t*>(vr) + static_cast<size_t>(j) * head_dim, head_dim);
+        } else {
+          axpy(o, sc[j0 + j], reinterpret_cast<const float*>(vr) + static_cast<size_t>(j) * head_dim, head_dim);
+        }
+      }
+    }
+    float inv = 1.0f / sum;
+    for (int32_t d = 0; d < head_dim; d++) o[d] *= inv;
+  });
+}
+
+void swiglu(float* gate, const float* up, int64_t n_rows, int64_t n, ThreadPool& pool) {
+  for_rows(pool, n_rows, [&](int64_t r) {
+    float* g = gate + r * n;
+    const float* u = up + r * n;
+    int64_t i = 0;
+#ifdef PARLEY_OPS_AVX2
+    const __m256 one = _mm256_set1_ps(1.0f);
+    for (; i + 8 <= n; i += 8) {
+      __m256 x = _mm256_loadu_ps(g + i);
+      __m256 e = exp8(_mm256_sub_ps(_mm256_setzero_ps(), x));
+      __m256 silu = _mm256_div_ps(x, _mm256_add_ps(one, e));
+      _mm256_storeu_ps(g + i, _mm256_mul_ps(silu, _mm256_loadu_ps(u + i)));
+    }
+#endif
+    for (; i < n; i++) g[i] = g[i] / (1.0f + std::exp(-g[i])) * u[i];
+  });
+}
+
+void logits_head(const ForwardArgs& a, const float* x) {
+  const Config& c = a.model.config();
+  const int64_t E = c.n_embd;
+  float* xo = a.s.out_x.data();
+  int64_t n_out = 0;
+  for (int32_t t = 0; t < a.batch.size(); t++) {
+    if (a.batch.want_logits[t]) std::memcpy(xo + (n_out++) * E, x + t * E, static_cast<size_t>(E) * 4);
+  }
+  if (n_out == 0) return;
+  rmsnorm(xo, a.model.weights().output_norm, xo, n_out, E, c.rms_eps, a.pool);  // xo [n_out, E]
+  matmul(a.model.weights().output, xo, n_out, a.logits, a.pool);               // [n_out, n_vocab]
+}
+
+}  // namespace parley::model::ops

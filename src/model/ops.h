@@ -1,0 +1,58 @@
+// The blocks every architecture's forward pass is made of: RMSNorm, rotary embedding, paged
+// causal attention, gated FFN activation. Rows are tokens; all buffers are row-major. Each op
+// spreads its rows (or row x head tasks) over the thread pool.
+#pragma once
+
+#include <cstdint>
+#include <span>
+
+#include "model/forward.h"
+#include "model/model.h"
+#include "tensor/matmul.h"
+#include "tensor/thread-pool.h"
+
+namespace parley::model::ops {
+
+// out[r] = x[r] / sqrt(mean(x[r]^2) + eps) * w, for n_rows rows of n. out may be x.
+void rmsnorm(const float* x, const float* w, float* out, int64_t n_rows, int64_t n, float eps, ThreadPool& pool);
+
+// out[t] = row tokens[t] of the embedding table, dequantized: [n_tokens, table.n_cols].
+void embed(const WeightView& table, const int32_t* tokens, int64_t n_tokens, float* out);
+
+// x[r] += b for each of n_rows rows of n.
+void add_bias(float* x, const float* b, int64_t n_rows, int64_t n);
+// x += y over n elements.
+void add(float* x, const float* y, int64_t n);
+
+// Rotary embedding. inv_freq[i] = theta^(-2i / n_rot) / freq_factor[i] (Llama-3 rope_freqs);
+// cos_sin gets, per row, (cos, sin) of position * freq_scale * inv_freq[i] for each pair i:
+// [n_rows, n_rot]. rope() then rotates the first n_rot dims of each head of each row.
+void rope_inv_freq(const Config& c, const float* freq_factors, float* inv_freq);
+void rope_cos_sin(const int32_t* positions, int64_t n_rows, const float* inv_freq, int32_t n_rot,
+                  float freq_scale, float* cos_sin);
+void rope(float* x, int64_t n_rows, int32_t n_heads, int32_t head_dim, int32_t n_rot, RopeStyle style,
+          const float* cos_sin, ThreadPool& pool);
+
+// Writes the batch's K and V rows ([n_rows, n_head_kv * head_dim]) into the paged cache.
+void kv_store(const KvView& kv, int32_t layer, const float* k, const float* v, const Batch& batch,
+              std::span<const SeqKv> seqs, int32_t n_head_kv, int32_t head_dim);
+
+// Causal attention of each row's query heads ([n_rows, n_head * head_dim]) over positions
+// 0..position of its sequence in the cache (grouped-query: head h reads kv head
+// h / (n_head / n_head_kv)). out: [n_rows, n_head * head_dim]. scores: [pool.size(), n_ctx].
+void attention(const float* q, float* out, const KvView& kv, int32_t layer, const Batch& batch,
+               std::span<const SeqKv> seqs, int32_t n_head, int32_t n_head_kv, int32_t head_dim,
+               float* scores, int32_t n_ctx, ThreadPool& pool);
+
+// gate = silu(gate) * up over n_rows rows of n.
+void swiglu(float* gate, const float* up, int64_t n_rows, int64_t n, ThreadPool& pool);
+
+// The output head for the rows that want logits: gathers them from the residual stream x
+// ([n_rows, n_embd]), applies the final RMSNorm and the vocabulary projection into a.logits.
+void logits_head(const ForwardArgs& a, const float* x);
+
+// Vector helpers (AVX2 with a scalar fallback), exposed for tests.
+float dot(const float* a, const float* b, int64_t n);
+void exp_inplace(float* x, int64_t n);
+
+}  // namespace parley::model::ops

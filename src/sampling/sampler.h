@@ -1,0 +1,43 @@
+// Token sampling from logits: greedy, temperature, top-k, top-p (nucleus) and min-p, with the
+// random generator passed in (same seed, same tokens).
+//
+// Order (llama.cpp's default chain): top_k, top_p and min_p filter the candidates on the
+// temperature-1 distribution, then the survivors are divided by the temperature and one is
+// drawn. temperature <= 0 is greedy: the largest logit, the lowest id on ties.
+#pragma once
+
+#include <cstdint>
+#include <utility>
+#include <vector>
+
+#include "base/rng.h"
+
+namespace parley::sampling {
+
+struct Params {
+  float temperature = 1.0f;  // <= 0: greedy
+  int32_t top_k = 0;         // 0: off
+  float top_p = 1.0f;        // >= 1: off
+  float min_p = 0.0f;        // <= 0: off
+};
+
+// Index of the largest value (the first one on ties).
+int32_t argmax(const float* logits, int32_t n);
+
+class Sampler {
+ public:
+  // Candidate buffers for n_vocab tokens are allocated here, once.
+  explicit Sampler(int32_t n_vocab);
+
+  int32_t sample(const float* logits, const Params& params, Rng& rng);
+
+  // The candidates that survived the filters of the last non-greedy sample() with their
+  // probabilities after temperature (for tests and, later, logprobs).
+  const std::vector<std::pair<float, int32_t>>& last_candidates() const { return cand_; }
+
+ private:
+  int32_t n_vocab_;
+  std::vector<std::pair<float, int32_t>> cand_;  // (logit, then probability; id)
+};
+
+}  // namespace parley::sampling

@@ -1,0 +1,117 @@
+// Batching is exact: sequences of different lengths in one batch give the logits each gives
+// alone, also when their positions continue over several calls in uneven chunks.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "model/harness.h"
+
+namespace parley::model {
+namespace {
+
+std::vector<int32_t> tokens_for(int seq, int n, int n_vocab) {
+  std::vector<int32_t> t{1};
+  uint32_t s = 777u + static_cast<uint32_t>(seq) * 31u;
+  while (static_cast<int>(t.size()) < n) {
+    s = s * 1103515245u + 12345u;
+    t.push_back(3 + static_cast<int32_t>((s >> 8) % static_cast<uint32_t>(n_vocab - 3)));
+  }
+  return t;
+}
+
+float max_abs_diff(const std::vector<float>& a, const std::vector<float>& b) {
+  EXPECT_EQ(a.size(), b.size());
+  float m = 0;
+  for (size_t i = 0; i < a.size(); i++) m = std::max(m, std::fabs(a[i] - b[i]));
+  return m;
+}
+
+struct Case {
+  const char* arch;
+  DType type;
+  DType kv_type;
+};
+
+class Batching : public ::testing::TestWithParam<Case> {};
+
+TEST_P(Batching, MixedBatchesGiveTheLogitsOfEachSequenceAlone) {
+  auto [arch, type, kv_type] = GetParam();
+  parley::test::TempDir dir;
+  auto model = test::write_and_load(test::tiny_options(arch, type), (dir / "m.gguf").string());
+  ASSERT_TRUE(model);
+  const int n_vocab = model->config().n_vocab;
+  const std::vector<int> lengths{5, 37, 18, 9};
+  std::vector<std::vector<int32_t>> seqs;
+  for (size_t i = 0; i < lengths.size(); i++) seqs.push_back(tokens_for(static_cast<int>(i), lengths[i], n_vocab));
+
+  // Each sequence alone, one thread, one call.
+  std::vector<std::vector<std::vector<float>>> alone;
+  for (size_t i = 0; i < seqs.size(); i++) {
+    test::Harness h(*model, kv_type, 1, 64, 64);
+    alone.push_back(h.all_positions(seqs[i], 0, 64));
+  }
+
+  // All four in one batch (rows interleaved), two threads.
+  {
+    test::Harness h(*model, kv_type, 2, 128, 128);
+    Batch b;
+    std::vector<std::pair<size_t, size_t>> rows;  // (seq, position) of each logits row
+    for (int p = 0; p < 37; p++) {
+      for (size_t s = 0; s < seqs.size(); s++) {
+        if (p < lengths[s]) {
+          b.add(seqs[s][static_cast<size_t>(p)], p, static_cast<int32_t>(s), true);
+          rows.emplace_back(s, static_cast<size_t>(p));
+        }
+      }
+    }
+    auto out = h.run(b);
+    ASSERT_EQ(out.size(), rows.size());
+    for (size_t r = 0; r < rows.size(); r++) {
+      EXPECT_LT(max_abs_diff(out[r], alone[rows[r].first][rows[r].second]), 1e-4f)
+          << "seq " << rows[r].first << " position " << rows[r].second;
+    }
+  }
+
+  // Positions continue over several calls: uneven chunks per sequence, and only some rows
+  // want logits; sequence ids are shuffled (the batch's seq index is just a slot).
+  {
+    test::Harness h(*model, kv_type, 2, 64, 64);
+    std::vector<size_t> done(seqs.size(), 0);
+    const size_t chunk[4] = {2, 7, 3, 1};
+    const int32_t slot[4] = {2, 0, 3, 1};
+    for (int call = 0; call < 40; call++) {
+      Batch b;
+      std::vector<std::pair<size_t, size_t>> rows;
+      for (size_t s = 0; s < seqs.size(); s++) {
+        size_t n = std::min(chunk[(s + static_cast<size_t>(call)) % 4], seqs[s].size() - done[s]);
+        for (size_t j = 0; j < n; j++) {
+          size_t p = done[s] + j;
+          bool want = j + 1 == n || p % 3 == 0;
+          b.add(seqs[s][p], static_cast<int32_t>(p), slot[s], want);
+          if (want) rows.emplace_back(s, p);
+        }
+        done[s] += n;
+      }
+      if (b.size() == 0) break;
+      auto out = h.run(b);
+      ASSERT_EQ(out.size(), rows.size());
+      for (size_t r = 0; r < rows.size(); r++) {
+        EXPECT_LT(max_abs_diff(out[r], alone[rows[r].first][rows[r].second]), 1e-4f)
+            << "call " << call << " seq " << rows[r].first << " position " << rows[r].second;
+      }
+    }
+    for (size_t s = 0; s < seqs.size(); s++) EXPECT_EQ(done[s], seqs[s].size());
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Archs, Batching,
+                         ::testing::Values(Case{"llama", DType::f32, DType::f32}, Case{"qwen2", DType::f32, DType::f32},
+                                           Case{"qwen3", DType::f32, DType::f32}, Case{"llama", DType::q8_0, DType::f16},
+                                           Case{"qwen3", DType::q4_0, DType::f16}),
+                         [](const auto& param_info) {
+                           return std::string(param_info.param.arch) + "_" + std::string(dtype_name(param_info.param.type)) + "_kv" +
+                                  std::string(dtype_name(param_info.param.kv_type));
+                         });
+
+}  // namespace
+}  // namespace parley::model

@@ -1,0 +1,178 @@
+// Loading: the typed config of each architecture, and one clear line for every broken or
+// unsupported model.
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <functional>
+
+#include "gguf/writer.h"
+#include "model/harness.h"
+
+namespace parley::model {
+namespace {
+
+struct Edit {
+  std::function<void(std::string& key, gguf::OwnedValue& v, bool& keep)> kv;
+  // Tensor name -> replaced (name, type, shape) or dropped.
+  std::function<void(std::string& name, DType& type, std::vector<uint64_t>& shape, bool& keep)> tensor;
+};
+
+// Rewrites a GGUF file through the writer with edits, and loads the result.
+Result<std::unique_ptr<Model>> load_edited(const std::string& path, const Edit& edit, std::string& bytes) {
+  auto f = gguf::File::open(path);
+  PARLEY_CHECK(f.ok());
+  gguf::Writer w;
+  for (const auto& [key, value] : f->metadata()) {
+    std::string k = key;
+    gguf::OwnedValue v = gguf::OwnedValue::from(value);
+    bool keep = true;
+    if (edit.kv) edit.kv(k, v, keep);
+    if (keep) w.set(k, v);
+  }
+  for (const gguf::TensorInfo& t : f->tensors()) {
+    std::string name = t.name;
+    DType type = t.type;
+    std::vector<uint64_t> shape = t.shape;
+    bool keep = true;
+    if (edit.tensor) edit.tensor(name, type, shape, keep);
+    if (!keep) continue;
+    uint64_t rows = 1;
+    for (size_t i = 1; i < shape.size(); i++) rows *= shape[i];
+    std::vector<uint8_t> data(dtype_row_bytes(type, shape[0]) * rows, 0);
+    std::memcpy(data.data(), t.data, std::min<size_t>(data.size(), t.n_bytes));
+    w.add_tensor(name, type, shape, std::move(data));
+  }
+  auto b = w.to_bytes();
+  PARLEY_CHECK(b.ok());
+  bytes = std::move(*b);
+  PARLEY_TRY(gguf::File parsed, gguf::File::parse(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), "edited.gguf"));
+  return Model::from_file(std::move(parsed), "edited.gguf");
+}
+
+class Load : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    path_ = (dir_ / "m.gguf").string();
+    ASSERT_TRUE(modelgen::write_model(test::tiny_options("llama"), path_).ok());
+  }
+  std::string error_of(const Edit& e) {
+    auto m = load_edited(path_, e, bytes_);
+    if (m.ok()) return "(loaded)";
+    EXPECT_EQ(m.error().message.find('\n'), std::string::npos) << "one line";
+    return m.error().message;
+  }
+  parley::test::TempDir dir_;
+  std::string path_;
+  std::string bytes_;
+};
+
+TEST(LoadConfig, EachArchitectureGetsItsConfig) {
+  parley::test::TempDir dir;
+  for (const char* arch : {"llama", "qwen2", "qwen3"}) {
+    auto m = test::write_and_load(test::tiny_options(arch), (dir / (std::string(arch) + ".gguf")).string());
+    ASSERT_TRUE(m);
+    const Config& c = m->config();
+    EXPECT_STREQ(arch_name(c.arch), arch);
+    EXPECT_EQ(c.n_layer, 2);
+    EXPECT_EQ(c.n_embd, 64);
+    EXPECT_EQ(c.n_head, 4);
+    EXPECT_EQ(c.n_head_kv, 2);
+    EXPECT_EQ(c.n_vocab, 128);
+    EXPECT_EQ(c.head_dim, std::string(arch) == "qwen3" ? 32 : 16);
+    EXPECT_EQ(c.n_rot, c.head_dim);
+    EXPECT_EQ(c.rope_style, std::string(arch) == "llama" ? RopeStyle::normal : RopeStyle::neox);
+    EXPECT_EQ(c.tied_output, std::string(arch) != "llama");
+    EXPECT_EQ(m->weights().layers[1].bq != nullptr, std::string(arch) == "qwen2");
+    EXPECT_EQ(m->weights().layers[1].q_norm != nullptr, std::string(arch) == "qwen3");
+    EXPECT_EQ(m->weights().rope_freqs, nullptr);
+  }
+}
+
+TEST(LoadConfig, Llama3RopeFactorsAreBound) {
+  parley::test::TempDir dir;
+  modelgen::Options o = test::tiny_options("llama");
+  o.shape.rope_llama3_factor = 8;
+  o.shape.rope_llama3_orig_ctx = 64;
+  auto m = test::write_and_load(o, (dir / "m.gguf").string());
+  ASSERT_TRUE(m);
+  ASSERT_NE(m->weights().rope_freqs, nullptr);
+  EXPECT_EQ(m->weights().rope_freqs[0], 1.0f);  // highest frequency: unscaled
+  EXPECT_EQ(m->weights().rope_freqs[7], 8.0f);  // lowest: divided by the factor
+}
+
+TEST_F(Load, UnknownArchitecture) {
+  Edit e;
+  e.kv = [](std::string& k, gguf::OwnedValue& v, bool&) {
+    if (k == "general.architecture") v = gguf::OwnedValue::string("gemma3");
+  };
+  EXPECT_EQ(error_of(e), "edited.gguf: unsupported architecture 'gemma3' (supported: llama, qwen2, qwen3)");
+}
+
+TEST_F(Load, MissingTensor) {
+  Edit e;
+  e.tensor = [](std::string& n, DType&, std::vector<uint64_t>&, bool& keep) { keep = n != "blk.1.ffn_up.weight"; };
+  EXPECT_EQ(error_of(e), "edited.gguf: missing tensor 'blk.1.ffn_up.weight'");
+}
+
+TEST_F(Load, WrongShape) {
+  Edit e;
+  e.tensor = [](std::string& n, DType&, std::vector<uint64_t>& shape, bool&) {
+    if (n == "blk.0.attn_k.weight") shape = {64, 64};
+  };
+  EXPECT_EQ(error_of(e), "edited.gguf: tensor 'blk.0.attn_k.weight': expected shape [64, 32], got [64, 64]");
+}
+
+TEST_F(Load, UnsupportedWeightType) {
+  Edit e;
+  e.tensor = [](std::string& n, DType& type, std::vector<uint64_t>&, bool&) {
+    if (n == "blk.0.attn_q.weight") type = DType::i32;
+  };
+  EXPECT_EQ(error_of(e), "edited.gguf: tensor 'blk.0.attn_q.weight' has type I32, which is not supported");
+}
+
+TEST_F(Load, NormMustBeF32) {
+  Edit e;
+  e.tensor = [](std::string& n, DType& type, std::vector<uint64_t>&, bool&) {
+    if (n == "output_norm.weight") type = DType::f16;
+  };
+  EXPECT_EQ(error_of(e), "edited.gguf: tensor 'output_norm.weight': expected type F32, got F16");
+}
+
+TEST_F(Load, MissingHyperParameter) {
+  Edit e;
+  e.kv = [](std::string& k, gguf::OwnedValue&, bool& keep) { keep = k != "llama.block_count"; };
+  std::string err = error_of(e);
+  EXPECT_NE(err.find("llama.block_count"), std::string::npos) << err;
+}
+
+TEST_F(Load, MixtureOfExpertsIsRefused) {
+  Edit e;
+  e.kv = [](std::string& k, gguf::OwnedValue& v, bool&) {
+    if (k == "llama.block_count") {
+      k = "llama.expert_count";
+      v = gguf::OwnedValue::u32(8);
+    }
+  };
+  std::string err = error_of(e);
+  EXPECT_NE(err.find("experts"), std::string::npos) << err;
+}
+
+TEST_F(Load, VocabularyTooSmallForTheHeadIsAShapeError) {
+  Edit e;
+  e.tensor = [](std::string& n, DType&, std::vector<uint64_t>& shape, bool&) {
+    if (n == "output.weight") shape = {64, 100};
+  };
+  EXPECT_EQ(error_of(e), "edited.gguf: tensor 'output.weight': expected shape [64, 128], got [64, 100]");
+}
+
+TEST(LoadFile, NotAGgufFileIsOneLine) {
+  parley::test::TempDir dir;
+  parley::test::write_file(dir / "x.gguf", "not a model at all, just text");
+  auto m = Model::load((dir / "x.gguf").string());
+  ASSERT_FALSE(m.ok());
+  EXPECT_EQ(m.error().message.find('\n'), std::string::npos);
+  EXPECT_NE(m.error().message.find("x.gguf"), std::string::npos) << m.error().message;
+}
+
+}  // namespace
+}  // namespace parley::model

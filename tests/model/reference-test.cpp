@@ -1,0 +1,232 @@
+// Logits at every position of a 64-token prompt match two independent references, for each
+// architecture x weight type: the numpy forward of tools/ref_forward.py (float64, weights
+// dequantized by its own reader) and llama.cpp (node-llama-cpp, F32 KV cache). The references
+// were computed by tools/engine_refs.py on make-model models that this test regenerates
+// byte-for-byte (the model hash is checked); see tests/data/engine/refs/README.md.
+//
+// Tolerances (max |ours - reference| over each position's stored top-32 logits and its
+// log-sum-exp; logits here have standard deviation ~1):
+//   F32   1e-4  float32 vs float64 rounding only.
+//   F16   0.01  llama.cpp rounds activations to f16 for F16 weights (2^-11 relative).
+//   BF16  0.08  llama.cpp rounds activations to bf16 (2^-8 relative).
+//   Q*    0.25 max, 0.04 RMS: the quantized dot products of both engines round activations to
+//         8 bits per block (scale = max/127); the error compounds over 2 layers. Observed:
+//         ~0.1 max, ~0.02 RMS against either reference. A wrong block layout gives errors ~1.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
+
+#include "model/harness.h"
+#include "tensor/quant.h"
+
+namespace parley::model {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct RefPosition {
+  float lse = 0;
+  std::vector<uint16_t> ids;
+  std::vector<float> logits;
+};
+
+struct RefFile {
+  uint64_t model_hash = 0;
+  uint32_t n_vocab = 0;
+  std::string source;
+  std::vector<int32_t> tokens;
+  std::vector<RefPosition> positions;
+};
+
+RefFile read_ref(const fs::path& path) {
+  std::string bytes = parley::test::read_file(path);
+  size_t off = 0;
+  auto take = [&](void* dst, size_t n) {
+    PARLEY_CHECK(off + n <= bytes.size());
+    std::memcpy(dst, bytes.data() + off, n);
+    off += n;
+  };
+  char magic[4];
+  uint32_t version = 0, n_pos = 0, k = 0;
+  RefFile r;
+  take(magic, 4);
+  PARLEY_CHECK(std::memcmp(magic, "PLRF", 4) == 0);
+  take(&version, 4);
+  PARLEY_CHECK(version == 1);
+  take(&r.model_hash, 8);
+  take(&n_pos, 4);
+  take(&r.n_vocab, 4);
+  take(&k, 4);
+  char source[16];
+  take(source, 16);
+  r.source = std::string(source, strnlen(source, 16));
+  r.tokens.resize(n_pos);
+  take(r.tokens.data(), 4 * n_pos);
+  for (uint32_t p = 0; p < n_pos; p++) {
+    RefPosition rp;
+    rp.ids.resize(k);
+    rp.logits.resize(k);
+    take(&rp.lse, 4);
+    take(rp.ids.data(), 2 * k);
+    take(rp.logits.data(), 4 * k);
+    r.positions.push_back(std::move(rp));
+  }
+  PARLEY_CHECK(off == bytes.size());
+  return r;
+}
+
+// tools/engine_refs.py model_hash: sum of (u32 word i) * (2i + 1) mod 2^64 over the file
+// zero-padded to 4 bytes, plus the padded size.
+uint64_t model_hash(const std::string& path) {
+  std::string bytes = parley::test::read_file(path);
+  bytes.resize((bytes.size() + 3) / 4 * 4, '\0');
+  uint64_t h = 0;
+  for (size_t i = 0; i < bytes.size() / 4; i++) {
+    uint32_t w;
+    std::memcpy(&w, bytes.data() + 4 * i, 4);
+    h += static_cast<uint64_t>(w) * (2 * static_cast<uint64_t>(i) + 1);
+  }
+  return h + bytes.size();
+}
+
+// The shapes of tools/engine_refs.py SHAPES (keep in sync).
+modelgen::Options case_options(const std::string& arch, DType type) {
+  modelgen::Options o;
+  modelgen::Shape& s = o.shape;
+  s.arch = arch == "llama3rope" ? "llama" : arch;
+  s.n_layer = 2;
+  s.n_embd = 256;
+  s.n_head = 4;
+  s.n_head_kv = 2;
+  s.n_ff = 512;
+  s.rope_theta = 10000.0f;
+  if (arch == "qwen2" || arch == "qwen3") {
+    s.rope_theta = 1000000.0f;
+    s.rms_eps = 1e-6f;
+    s.tied_output = true;
+  }
+  if (arch == "qwen3") s.head_dim = 128;
+  if (arch == "llama3rope") {
+    s.rope_theta = 500000.0f;
+    s.rope_llama3_factor = 8;
+    s.rope_llama3_low_freq = 1;
+    s.rope_llama3_high_freq = 4;
+    s.rope_llama3_orig_ctx = 64;
+  }
+  o.types.matrices = o.types.embedding = o.types.output = type;
+  o.seed = 7;
+  return o;
+}
+
+struct Tolerance {
+  float max_abs;
+  float rms;
+};
+
+Tolerance tolerance_for(DType t) {
+  switch (t) {
+    case DType::f32: return {1e-4f, 1e-4f};
+    case DType::f16: return {0.01f, 0.01f};
+    case DType::bf16: return {0.08f, 0.08f};
+    default: return {0.25f, 0.04f};
+  }
+}
+
+std::vector<std::string> list_cases() {
+  std::vector<std::string> names;
+  fs::path dir = fs::path(PARLEY_SOURCE_DIR) / "tests" / "data" / "engine" / "refs";
+  if (!fs::exists(dir)) return names;
+  for (const auto& e : fs::directory_iterator(dir)) {
+    std::string f = e.path().filename().string();
+    const std::string suffix = ".numpy.bin";
+    if (f.size() > suffix.size() && f.ends_with(suffix)) names.push_back(f.substr(0, f.size() - suffix.size()));
+  }
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+TEST(ReferenceData, CoversEveryArchitectureAndTheFirstWeightTypes) {
+  auto names = list_cases();
+  for (const char* arch : {"llama", "qwen2", "qwen3"}) {
+    for (const char* type : {"F32", "F16", "BF16", "Q8_0", "Q4_0"}) {
+      std::string n = std::string(arch) + "-" + type;
+      EXPECT_NE(std::find(names.begin(), names.end(), n), names.end()) << "no reference for " << n;
+    }
+  }
+  EXPECT_NE(std::find(names.begin(), names.end(), "llama3rope-F32"), names.end());
+}
+
+class Reference : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(Reference, LogitsMatchNumpyAndLlamaCpp) {
+  PARLEY_REQUIRE_SHARED("models/stories260K.gguf");
+  const std::string name = GetParam();
+  const std::string arch = name.substr(0, name.find('-'));
+  auto type = dtype_from_name(name.substr(name.find('-') + 1));
+  ASSERT_TRUE(type.has_value()) << name;
+  if (!can_quantize(*type)) GTEST_SKIP() << dtype_name(*type) << " cannot be written yet";
+  fs::path dir = fs::path(PARLEY_SOURCE_DIR) / "tests" / "data" / "engine" / "refs";
+  RefFile numpy = read_ref(dir / (name + ".numpy.bin"));
+  RefFile peer = read_ref(dir / (name + ".llamacpp.bin"));
+  ASSERT_EQ(numpy.tokens, peer.tokens);
+
+  modelgen::Options o = case_options(arch, *type);
+  o.vocab = test::stories_vocab();
+  parley::test::TempDir tmp;
+  std::string path = (tmp / "m.gguf").string();
+  ASSERT_TRUE(modelgen::write_model(o, path).ok());
+  ASSERT_EQ(model_hash(path), numpy.model_hash)
+      << "the regenerated model differs from the one the references were computed on (did make-model or a "
+         "quantizer change?); regenerate them with tools/engine_refs.py";
+  auto model = Model::load(path);
+  ASSERT_TRUE(model.ok()) << model.error().message;
+  ASSERT_EQ(static_cast<uint32_t>((*model)->config().n_vocab), numpy.n_vocab);
+
+  test::Harness h(**model, DType::f32, 2, 64, 64);
+  auto ours = h.all_positions(numpy.tokens, 0, 64);
+  ASSERT_EQ(ours.size(), numpy.positions.size());
+  Tolerance tol = tolerance_for(*type);
+  for (const RefFile* ref : {&numpy, &peer}) {
+    double max_abs = 0, sum_sq = 0;
+    size_t n = 0;
+    int argmax_agree = 0;
+    for (size_t p = 0; p < ours.size(); p++) {
+      const RefPosition& rp = ref->positions[p];
+      const std::vector<float>& row = ours[p];
+      float mx = *std::max_element(row.begin(), row.end());
+      double sum = 0;
+      for (float v : row) sum += std::exp(static_cast<double>(v - mx));
+      double lse = mx + std::log(sum);
+      max_abs = std::max(max_abs, std::fabs(lse - rp.lse));
+      for (size_t i = 0; i < rp.ids.size(); i++) {
+        double d = row[rp.ids[i]] - rp.logits[i];
+        max_abs = std::max(max_abs, std::fabs(d));
+        sum_sq += d * d;
+        n++;
+      }
+      // Nothing outside the reference's top-32 may beat its best logit by more than the tolerance.
+      max_abs = std::max(max_abs, static_cast<double>(mx - rp.logits[0]));
+      argmax_agree += std::max_element(row.begin(), row.end()) - row.begin() == rp.ids[0] ? 1 : 0;
+    }
+    double rms = std::sqrt(sum_sq / static_cast<double>(n));
+    EXPECT_LE(max_abs, tol.max_abs) << name << " vs " << ref->source;
+    EXPECT_LE(rms, tol.rms) << name << " vs " << ref->source;
+    std::printf("  %-16s vs %-9s: max |diff| %.2e, rms %.2e, argmax agrees at %d/%zu positions\n", name.c_str(),
+                ref->source.c_str(), max_abs, rms, argmax_agree, ours.size());
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Models, Reference, ::testing::ValuesIn(list_cases()),
+                         [](const auto& param_info) {
+                           std::string n = param_info.param;
+                           for (char& c : n) c = std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
+                           return n;
+                         });
+GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(Reference);
+
+}  // namespace
+}  // namespace parley::model

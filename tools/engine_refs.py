@@ -1,0 +1,119 @@
+#!/usr/bin/python3
+"""Writes the engine's committed reference logits (tests/data/engine/refs/): for each
+architecture x weight type, a make-model model, the logits of a 64-token prompt from
+(a) the numpy reference forward (ref_forward.py) and (b) llama.cpp through node-llama-cpp
+(../shared/bench/peer_logits.mjs, F32 KV cache, no flash attention).
+
+usage: /usr/bin/python3 tools/engine_refs.py [--parley build/eng/parley] [--peer-dir /tmp/peer]
+                                             [--types F32,Q8_0,...] [--archs llama,qwen2,qwen3]
+Writes <arch>-<type>.numpy.bin and <arch>-<type>.llamacpp.bin; see refs/README.md for the format.
+"""
+import argparse
+import json
+import os
+import struct
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import ref_forward  # noqa: E402
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SHARED = os.path.join(os.path.dirname(ROOT), "shared")
+OUT = os.path.join(ROOT, "tests", "data", "engine", "refs")
+TOP_K = 32
+
+# Shapes every weight type can hold (K-quant rows are multiples of 256). Kept in sync with
+# tests/model/reference-test.cpp (kCases).
+SHAPES = {
+    "llama": ["--arch", "llama", "--layers", "2", "--embd", "256", "--heads", "4", "--kv-heads", "2",
+              "--ffn", "512", "--rope-theta", "10000"],
+    "qwen2": ["--arch", "qwen2", "--layers", "2", "--embd", "256", "--heads", "4", "--kv-heads", "2",
+              "--ffn", "512", "--rope-theta", "1000000", "--rms-eps", "1e-6", "--tied"],
+    "qwen3": ["--arch", "qwen3", "--layers", "2", "--embd", "256", "--heads", "4", "--kv-heads", "2",
+              "--head-dim", "128", "--ffn", "512", "--rope-theta", "1000000", "--rms-eps", "1e-6", "--tied"],
+    # Llama-3 rope frequency scaling (rope_freqs.weight), F32 only.
+    "llama3rope": ["--arch", "llama", "--layers", "2", "--embd", "256", "--heads", "4", "--kv-heads", "2",
+                   "--ffn", "512", "--rope-theta", "500000", "--rope-llama3", "8,1,4,64"],
+}
+SEED = "7"
+
+
+def prompt(n_vocab, n=64):
+    """BOS then LCG ids in [3, n_vocab) (the shape of peer_bench.mjs's prompt)."""
+    out, s = [1], 12345
+    while len(out) < n:
+        s = (s * 1103515245 + 12345) % 2147483648
+        out.append(3 + s % (n_vocab - 3))
+    return out
+
+
+def model_hash(path):
+    """sum of (u32 word i) * (2i + 1) mod 2^64 over the zero-padded file, plus its size: cheap in
+    numpy and C++, and any changed byte changes it (reference-test.cpp computes the same)."""
+    data = open(path, "rb").read()
+    data += b"\0" * (-len(data) % 4)
+    w = np.frombuffer(data, dtype="<u4").astype(np.uint64)
+    mult = 2 * np.arange(len(w), dtype=np.uint64) + np.uint64(1)
+    with np.errstate(over="ignore"):
+        return int((w * mult).sum(dtype=np.uint64) + np.uint64(len(data)))
+
+
+def write_ref(path, mhash, tokens, logits, source):
+    """PLRF v1: magic, version, model hash (model_hash), n_pos, n_vocab, k, source tag (16 bytes),
+    tokens (u32 each), then per position: logsumexp (f32), k ids (u16), k logits (f32) — the k
+    largest logits of that position, largest first."""
+    logits = logits.astype(np.float64)
+    n_pos, n_vocab = logits.shape
+    with open(path, "wb") as f:
+        f.write(b"PLRF" + struct.pack("<IQIII", 1, mhash, n_pos, n_vocab, TOP_K))
+        f.write(source.encode().ljust(16, b"\0")[:16])
+        f.write(struct.pack(f"<{n_pos}I", *tokens))
+        for row in logits:
+            m = row.max()
+            lse = m + np.log(np.exp(row - m).sum())
+            ids = np.argsort(-row, kind="stable")[:TOP_K]
+            f.write(struct.pack("<f", lse))
+            f.write(struct.pack(f"<{TOP_K}H", *ids))
+            f.write(struct.pack(f"<{TOP_K}f", *row[ids]))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--parley", default=os.path.join(ROOT, "build", "eng", "parley"))
+    ap.add_argument("--peer-dir", default="/tmp/peer")
+    ap.add_argument("--types", default="F32,F16,BF16,Q8_0,Q4_0")
+    ap.add_argument("--archs", default="llama,qwen2,qwen3")
+    args = ap.parse_args()
+    os.makedirs(OUT, exist_ok=True)
+    vocab = os.path.join(SHARED, "models", "stories260K.gguf")
+    with tempfile.TemporaryDirectory() as tmp:
+        for arch in args.archs.split(","):
+            for typ in args.types.split(","):
+                name = f"{arch}-{typ}"
+                model = os.path.join(tmp, name + ".gguf")
+                cmd = [args.parley, "make-model", *SHAPES[arch], "--type", typ, "--vocab-from", vocab,
+                       "--seed", SEED, "-q", "-o", model]
+                subprocess.run(cmd, check=True)
+                h = model_hash(model)
+                meta_n_vocab = 512
+                tokens = prompt(meta_n_vocab)
+                ref = ref_forward.forward(model, tokens)
+                write_ref(os.path.join(OUT, name + ".numpy.bin"), h, tokens, ref, "numpy")
+                peer_json = os.path.join(tmp, name + ".json")
+                subprocess.run(["node", os.path.join(SHARED, "bench", "peer_logits.mjs"), model,
+                                ",".join(map(str, tokens)), peer_json, "--peer-dir", args.peer_dir,
+                                "--kv-type", "F32", "--flash-attention", "false"],
+                               check=True, stdout=subprocess.DEVNULL)
+                peer = np.array(json.load(open(peer_json))["logits"], dtype=np.float64)
+                write_ref(os.path.join(OUT, name + ".llamacpp.bin"), h, tokens, peer, "llama.cpp")
+                diff = np.abs(ref - peer).max()
+                print(f"{name}: hash {h:016x}, max |numpy - llama.cpp| = {diff:.4g} "
+                      f"(logit range {ref.min():.2f}..{ref.max():.2f})", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,101 @@
+#!/usr/bin/python3
+"""Reference forward pass in numpy (float64) for llama / qwen2 / qwen3 GGUF models: the logits at
+every position of a token list, computed the plain textbook way (whole causal attention matrix,
+no cache, no batching), to check the engine against.
+
+usage: /usr/bin/python3 tools/ref_forward.py MODEL.gguf 1,2,3 OUT.npy
+OUT.npy: float32 [n_tokens, n_vocab]
+"""
+import sys
+
+import numpy as np
+
+from gguf_numpy import dequantize, read_gguf
+
+
+def rmsnorm(x, w, eps):
+    return x / np.sqrt(np.mean(x * x, axis=-1, keepdims=True) + eps) * w
+
+
+def rope(x, pos, n_rot, theta, neox, factors, freq_scale):
+    """x: [T, heads, D]; rotates the first n_rot dims of each head."""
+    half = n_rot // 2
+    inv_freq = theta ** (-2.0 * np.arange(half) / n_rot)
+    if factors is not None:
+        inv_freq = inv_freq / factors
+    ang = (pos[:, None] * freq_scale) * inv_freq[None, :]  # [T, half]
+    c, s = np.cos(ang)[:, None, :], np.sin(ang)[:, None, :]
+    x = x.copy()
+    i0 = np.arange(half) if neox else 2 * np.arange(half)
+    i1 = i0 + half if neox else i0 + 1
+    x0, x1 = x[:, :, i0].copy(), x[:, :, i1].copy()
+    x[:, :, i0] = x0 * c - x1 * s
+    x[:, :, i1] = x0 * s + x1 * c
+    return x
+
+
+def forward(path, tokens):
+    meta, tensors = read_gguf(path)
+    arch = meta["general.architecture"]
+    assert arch in ("llama", "qwen2", "qwen3"), arch
+
+    def W(name):
+        t, shape, raw = tensors[name]
+        return dequantize(t, raw, shape)
+
+    def hp(key, default=None):
+        return meta.get(f"{arch}.{key}", default)
+
+    n_embd, n_layer = hp("embedding_length"), hp("block_count")
+    n_head = hp("attention.head_count")
+    n_head_kv = hp("attention.head_count_kv", n_head)
+    head_dim = hp("attention.key_length", n_embd // n_head)
+    n_rot = hp("rope.dimension_count", head_dim)
+    eps = hp("attention.layer_norm_rms_epsilon")
+    theta = hp("rope.freq_base", 10000.0)
+    freq_scale = 1.0 / hp("rope.scaling.factor", 1.0) if hp("rope.scaling.type", "none") == "linear" else 1.0
+    neox = arch in ("qwen2", "qwen3")
+    factors = W("rope_freqs.weight") if "rope_freqs.weight" in tensors else None
+
+    T = len(tokens)
+    pos = np.arange(T, dtype=np.float64)
+    x = W("token_embd.weight")[tokens]  # [T, E]
+    causal = np.triu(np.full((T, T), -np.inf), k=1)
+    group = n_head // n_head_kv
+    for l in range(n_layer):
+        p = f"blk.{l}."
+        h = rmsnorm(x, W(p + "attn_norm.weight"), eps)
+        q, k, v = h @ W(p + "attn_q.weight").T, h @ W(p + "attn_k.weight").T, h @ W(p + "attn_v.weight").T
+        if arch == "qwen2":
+            q, k, v = q + W(p + "attn_q.bias"), k + W(p + "attn_k.bias"), v + W(p + "attn_v.bias")
+        q, k, v = q.reshape(T, n_head, head_dim), k.reshape(T, n_head_kv, head_dim), v.reshape(T, n_head_kv, head_dim)
+        if arch == "qwen3":
+            q, k = rmsnorm(q, W(p + "attn_q_norm.weight"), eps), rmsnorm(k, W(p + "attn_k_norm.weight"), eps)
+        q = rope(q, pos, n_rot, theta, neox, factors, freq_scale)
+        k = rope(k, pos, n_rot, theta, neox, factors, freq_scale)
+        out = np.empty((T, n_head, head_dim))
+        for hh in range(n_head):
+            g = hh // group
+            s = q[:, hh, :] @ k[:, g, :].T / np.sqrt(head_dim) + causal  # [T, T]
+            s = np.exp(s - s.max(axis=1, keepdims=True))
+            out[:, hh, :] = (s / s.sum(axis=1, keepdims=True)) @ v[:, g, :]
+        x = x + out.reshape(T, n_head * head_dim) @ W(p + "attn_output.weight").T
+        h = rmsnorm(x, W(p + "ffn_norm.weight"), eps)
+        gate, up = h @ W(p + "ffn_gate.weight").T, h @ W(p + "ffn_up.weight").T
+        x = x + (gate / (1 + np.exp(-gate)) * up) @ W(p + "ffn_down.weight").T
+    x = rmsnorm(x, W("output_norm.weight"), eps)
+    out_w = W("output.weight") if "output.weight" in tensors else W("token_embd.weight")
+    return x @ out_w.T  # [T, n_vocab]
+
+
+def main():
+    if len(sys.argv) != 4:
+        sys.exit(__doc__)
+    tokens = [int(t) for t in sys.argv[2].split(",") if t]
+    logits = forward(sys.argv[1], tokens)
+    np.save(sys.argv[3], logits.astype(np.float32))
+    print(f"wrote {sys.argv[3]}: {logits.shape[0]} positions x {logits.shape[1]} logits")
+
+
+if __name__ == "__main__":
+    main()
