@@ -214,7 +214,7 @@ Result<PreTokenizerFamily> pre_tokenizer_family(std::string_view pre) {
   } else if (pre == "exaone-moe") {
     f.regexes = {cat({kContractions, R"(|[^\r\n\p{L}\p{N}]?(?:\p{L}\p{M}*(?: \p{L}\p{M}*)*)+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n/]?|\s*[\r\n]|\s+(?!\S)|\s+)"})};
   } else {
-    return Error{"pre-tokenizer \"" + quote_for_message(pre) + "\" is not supported"};
+    return Error{"pre-tokenizer " + quote_for_message(pre) + " is not supported"};
   }
   return f;
 }

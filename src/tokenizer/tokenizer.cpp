@@ -26,8 +26,8 @@ Result<Tokenizer> Tokenizer::from_spec(const VocabSpec& spec) {
     impl->ignore_merges = family.ignore_merges;
     impl->bpe.emplace(BpeModel::build(impl->text, spec.merges, true));
   } else {
-    return Error{"tokenizer model \"" + quote_for_message(spec.model) +
-                 "\" is not supported (llama = SentencePiece, gpt2 = byte-level BPE)"};
+    return Error{"tokenizer model " + quote_for_message(spec.model) +
+                 " is not supported (llama = SentencePiece, gpt2 = byte-level BPE)"};
   }
   return Tokenizer(std::move(impl));
 }

@@ -1,0 +1,112 @@
+// The committed corpus (tests/data/tokenizer/corpus, built by tools/build-tokenizer-corpus.py):
+// code, JSON, Claude Code prompts, many scripts, emoji, white space shapes and random strings,
+// with the ids llama.cpp gives them for 15 vocabularies. Every input must match exactly.
+#include <gtest/gtest.h>
+
+#include "base/json.h"
+#include "support/test-support.h"
+#include "tokenizer/tokenizer.h"
+
+namespace parley::tokenizer {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct CorpusVocab {
+  const char* name;   // <name>.ids
+  const char* vocab;  // under ../shared/tokenizers (a .gguf, or Hugging Face files)
+};
+
+const CorpusVocab kVocabs[] = {
+    {"llama-spm", "vectors/gguf/ggml-vocab-llama-spm.gguf"},
+    {"phi-3", "vectors/gguf/ggml-vocab-phi-3.gguf"},
+    {"baichuan", "vectors/gguf/ggml-vocab-baichuan.gguf"},
+    {"gpt-2", "vectors/gguf/ggml-vocab-gpt-2.gguf"},
+    {"gpt-neox", "vectors/gguf/ggml-vocab-gpt-neox.gguf"},
+    {"deepseek-llm", "vectors/gguf/ggml-vocab-deepseek-llm.gguf"},
+    {"deepseek-coder", "vectors/gguf/ggml-vocab-deepseek-coder.gguf"},
+    {"falcon", "vectors/gguf/ggml-vocab-falcon.gguf"},
+    {"starcoder", "vectors/gguf/ggml-vocab-starcoder.gguf"},
+    {"mpt", "vectors/gguf/ggml-vocab-mpt.gguf"},
+    {"refact", "vectors/gguf/ggml-vocab-refact.gguf"},
+    {"qwen2.5", "Qwen2.5-0.5B-Instruct"},
+    {"smollm2", "SmolLM2-135M-Instruct/tokenizer.json"},
+    {"llama-3", "Llama-3/tokenizer.model"},
+    {"mistral-v0.3", "Mistral-7B-Instruct-v0.3"},
+};
+
+fs::path corpus_dir() { return test::source_dir() / "tests/data/tokenizer/corpus"; }
+
+std::vector<std::string> read_inputs() {
+  auto doc = json::parse(test::read_file(corpus_dir() / "inputs.json"));
+  EXPECT_TRUE(doc.ok());
+  std::vector<std::string> out;
+  if (!doc.ok() || !doc->is_array()) return out;
+  for (const auto& v : doc->as_array()) out.push_back(v.as_string());
+  return out;
+}
+
+// LEB128 varints: per input, the count and then the ids.
+std::vector<std::vector<TokenId>> read_ids(const fs::path& path, size_t n_inputs) {
+  std::string data = test::read_file(path);
+  size_t pos = 0;
+  auto next = [&]() -> uint64_t {
+    uint64_t v = 0;
+    for (int shift = 0; pos < data.size(); shift += 7) {
+      auto b = static_cast<unsigned char>(data[pos++]);
+      v |= static_cast<uint64_t>(b & 0x7F) << shift;
+      if (!(b & 0x80)) break;
+    }
+    return v;
+  };
+  std::vector<std::vector<TokenId>> out(n_inputs);
+  for (auto& ids : out) {
+    uint64_t n = next();
+    for (uint64_t i = 0; i < n && pos < data.size(); i++) ids.push_back(static_cast<TokenId>(next()));
+  }
+  EXPECT_EQ(pos, data.size()) << path;
+  return out;
+}
+
+class Corpus : public ::testing::TestWithParam<CorpusVocab> {};
+
+TEST_P(Corpus, MatchesLlamaCpp) {
+  const CorpusVocab& v = GetParam();
+  PARLEY_REQUIRE_SHARED(std::string("tokenizers/") + v.vocab);
+  fs::path p = test::shared_dir() / "tokenizers" / v.vocab;
+  auto tok = p.extension() == ".gguf" ? Tokenizer::from_gguf(p.string()) : Tokenizer::from_hf(p.string());
+  ASSERT_TRUE(tok.ok()) << tok.error().message;
+  auto inputs = read_inputs();
+  ASSERT_GT(inputs.size(), 500u);
+  auto want = read_ids(corpus_dir() / (std::string(v.name) + ".ids"), inputs.size());
+  size_t pass = 0, tokens = 0, bytes = 0, shown = 0;
+  for (size_t i = 0; i < inputs.size(); i++) {
+    auto got = tok->encode(inputs[i]);
+    tokens += want[i].size();
+    bytes += inputs[i].size();
+    if (got == want[i]) {
+      pass++;
+    } else if (shown++ < 3) {
+      size_t k = 0;
+      while (k < got.size() && k < want[i].size() && got[k] == want[i][k]) k++;
+      ADD_FAILURE() << v.name << ": input " << i << " differs at token " << k << " (want "
+                    << (k < want[i].size() ? want[i][k] : -1) << ", got "
+                    << (k < got.size() ? got[k] : -1) << "): \"" << inputs[i].substr(0, 200) << "\"";
+    }
+  }
+  std::printf("[ corpus   ] %-15s %zu/%zu inputs (%zu bytes, %zu tokens)\n", v.name, pass,
+              inputs.size(), bytes, tokens);
+  EXPECT_EQ(pass, inputs.size());
+}
+
+INSTANTIATE_TEST_SUITE_P(Tokenizer, Corpus, ::testing::ValuesIn(kVocabs),
+                         [](const ::testing::TestParamInfo<CorpusVocab>& p) {
+                           std::string n = p.param.name;
+                           for (char& c : n) {
+                             if (!isalnum(static_cast<unsigned char>(c))) c = '_';
+                           }
+                           return n;
+                         });
+
+}  // namespace
+}  // namespace parley::tokenizer
