@@ -85,7 +85,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--parley", default=os.path.join(ROOT, "build", "eng", "parley"))
     ap.add_argument("--peer-dir", default="/tmp/peer")
-    ap.add_argument("--types", default="F32,F16,BF16,Q8_0,Q4_0")
+    ap.add_argument("--types", default="F32,F16,BF16,Q8_0,Q4_0,Q4_1,Q5_0,Q5_1,Q2_K,Q3_K,Q4_K,Q5_K,Q6_K")
     ap.add_argument("--archs", default="llama,qwen2,qwen3")
     args = ap.parse_args()
     os.makedirs(OUT, exist_ok=True)

@@ -1,5 +1,7 @@
 #include "model/forward.h"
 
+#include <algorithm>
+
 #include "base/check.h"
 #include "model/ops.h"
 
@@ -23,6 +25,8 @@ Forward::Forward(const Model& model, const ForwardOptions& options, ThreadPool& 
   s_.rope_cs.resize(T * static_cast<size_t>(c.n_rot));
   s_.inv_freq.resize(static_cast<size_t>(c.n_rot / 2));
   ops::rope_inv_freq(c, model.weights().rope_freqs, s_.inv_freq.data());
+  int64_t widest = std::max({c.n_embd, c.q_dim(), c.n_ff});
+  s_.mm.reserve(options.max_tokens, widest, pool.size());
   logits_.resize(static_cast<size_t>(options.max_logits) * static_cast<size_t>(n_vocab_));
 }
 

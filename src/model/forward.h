@@ -88,6 +88,7 @@ class Forward {
     std::vector<float> scores;  // [n_threads, n_ctx] attention weights per thread
     std::vector<float> rope_cs; // [T, n_rot] cos/sin per row
     std::vector<float> inv_freq;// [n_rot / 2]
+    MatmulScratch mm;           // quantized activations + kernel scratch, reserved for T rows
   };
 
  private:

@@ -326,7 +326,7 @@ void logits_head(const ForwardArgs& a, const float* x) {
   }
   if (n_out == 0) return;
   rmsnorm(xo, a.model.weights().output_norm, xo, n_out, E, c.rms_eps, a.pool);  // xo [n_out, E]
-  matmul(a.model.weights().output, xo, n_out, a.logits, a.pool);               // [n_out, n_vocab]
+  matmul(a.model.weights().output, xo, n_out, a.logits, a.pool, a.s.mm);      // [n_out, n_vocab]
 }
 
 }  // namespace parley::model::ops

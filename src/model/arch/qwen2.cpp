@@ -20,9 +20,9 @@ void forward_qwen2(const ForwardArgs& a) {
     const LayerWeights& L = w.layers[static_cast<size_t>(l)];
     // Attention.
     ops::rmsnorm(x, L.attn_norm, h, T, E, c.rms_eps, a.pool);                               // h [T, E]
-    matmul(L.wq, h, T, q, a.pool);                                                          // q [T, H*D]
-    matmul(L.wk, h, T, k, a.pool);                                                          // k [T, Hkv*D]
-    matmul(L.wv, h, T, v, a.pool);                                                          // v [T, Hkv*D]
+    matmul(L.wq, h, T, q, a.pool, s.mm);                                                    // q [T, H*D]
+    matmul(L.wk, h, T, k, a.pool, s.mm);                                                    // k [T, Hkv*D]
+    matmul(L.wv, h, T, v, a.pool, s.mm);                                                    // v [T, Hkv*D]
     ops::add_bias(q, L.bq, T, c.q_dim());
     ops::add_bias(k, L.bk, T, c.kv_dim());
     ops::add_bias(v, L.bv, T, c.kv_dim());
@@ -31,14 +31,14 @@ void forward_qwen2(const ForwardArgs& a) {
     ops::kv_store(a.kv, l, k, v, a.batch, a.seqs, c.n_head_kv, c.head_dim);
     ops::attention(q, att, a.kv, l, a.batch, a.seqs, c.n_head, c.n_head_kv, c.head_dim,     // att [T, H*D]
                    s.scores.data(), a.n_ctx, a.pool);
-    matmul(L.wo, att, T, h, a.pool);                                                        // h [T, E]
+    matmul(L.wo, att, T, h, a.pool, s.mm);                                                  // h [T, E]
     ops::add(x, h, T * E);
     // Gated feed-forward.
     ops::rmsnorm(x, L.ffn_norm, h, T, E, c.rms_eps, a.pool);                                // h [T, E]
-    matmul(L.w_gate, h, T, gate, a.pool);                                                   // gate [T, F]
-    matmul(L.w_up, h, T, up, a.pool);                                                       // up [T, F]
+    matmul(L.w_gate, h, T, gate, a.pool, s.mm);                                             // gate [T, F]
+    matmul(L.w_up, h, T, up, a.pool, s.mm);                                                 // up [T, F]
     ops::swiglu(gate, up, T, F, a.pool);                                                    // gate [T, F]
-    matmul(L.w_down, gate, T, h, a.pool);                                                   // h [T, E]
+    matmul(L.w_down, gate, T, h, a.pool, s.mm);                                             // h [T, E]
     ops::add(x, h, T * E);
   }
   ops::logits_head(a, x);                                                                   // [n_out, n_vocab]
