@@ -20,9 +20,6 @@ void add_pending(CLI::App& app, Runner& run, const char* name, const char* descr
 
 }  // namespace
 
-void add_template_command(CLI::App& app, Runner& run) {
-  add_pending(app, run, "template", "Render a chat template");
-}
 void add_run_command(CLI::App& app, Runner& run) {
   add_pending(app, run, "run", "Generate text from a prompt");
 }
