@@ -1,0 +1,311 @@
+// The engine end to end through engine::Client: a real model on the engine thread, requests
+// submitted from the test thread, events collected from the callbacks.
+#include "engine/engine.h"
+
+#include <gtest/gtest.h>
+
+#include <condition_variable>
+#include <map>
+#include <mutex>
+
+#include "base/check.h"
+#include "base/json.h"
+#include "modelgen/modelgen.h"
+#include "support/test-support.h"
+
+namespace parley::engine {
+namespace {
+
+// Collects events of many requests; wait() blocks until a request has finished.
+class Collector {
+ public:
+  std::function<void(const Event&)> sink(int key) {
+    return [this, key](const Event& e) {
+      std::lock_guard<std::mutex> lock(mutex_);
+      events_[key].push_back(e);
+      if (e.kind == Event::Kind::finished) done_.notify_all();
+    };
+  }
+  const Event& wait(int key) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    bool ok = done_.wait_for(lock, std::chrono::seconds(60), [&] {
+      return !events_[key].empty() && events_[key].back().kind == Event::Kind::finished;
+    });
+    PARLEY_CHECK(ok);
+    return events_[key].back();
+  }
+  std::vector<TokenId> tokens(int key) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    std::vector<TokenId> t;
+    for (const Event& e : events_[key]) {
+      if (e.kind == Event::Kind::token) t.push_back(e.token);
+    }
+    return t;
+  }
+  std::vector<Event> events(int key) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return events_[key];
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable done_;
+  std::map<int, std::vector<Event>> events_;
+};
+
+// Blocks the engine thread inside a callback until released (to hold the engine still).
+class Gate {
+ public:
+  void block() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    entered_ = true;
+    cv_.notify_all();
+    cv_.wait(lock, [&] { return open_; });
+  }
+  void wait_entered() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    cv_.wait(lock, [&] { return entered_; });
+  }
+  void open() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    open_ = true;
+    cv_.notify_all();
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  bool entered_ = false, open_ = false;
+};
+
+std::shared_ptr<const model::Model> stories() {
+  auto m = model::Model::load((test::shared_dir() / "models" / "stories260K.gguf").string());
+  PARLEY_CHECK(m.ok());
+  return std::shared_ptr<const model::Model>(std::move(*m));
+}
+
+std::shared_ptr<const model::Model> tiny(const test::TempDir& dir) {
+  modelgen::Options o;
+  o.shape.n_layer = 1;
+  o.shape.n_embd = 32;
+  o.shape.n_head = 2;
+  o.shape.n_head_kv = 1;
+  o.shape.n_ff = 32;
+  o.shape.n_ctx = 64;
+  for (int i = 0; i < 64; i++) o.vocab.tokens.push_back("t" + std::to_string(i));
+  o.vocab.model = "llama";
+  std::string path = (dir / "tiny.gguf").string();
+  PARLEY_CHECK(modelgen::write_model(o, path).ok());
+  auto m = model::Model::load(path);
+  PARLEY_CHECK(m.ok());
+  return std::shared_ptr<const model::Model>(std::move(*m));
+}
+
+GenerateRequest request(std::vector<TokenId> prompt, int32_t max_tokens, std::function<void(const Event&)> sink,
+                        float temperature = 0.0f, uint64_t seed = 0) {
+  GenerateRequest r;
+  r.prompt = std::move(prompt);
+  r.max_tokens = max_tokens;
+  r.sampling.temperature = temperature;
+  r.sampling.seed = seed;
+  r.on_event = std::move(sink);
+  return r;
+}
+
+TEST(Engine, StoriesGreedyThroughTheEngineMatchesLlamaCpp) {
+  PARLEY_REQUIRE_SHARED("models/stories260K.gguf");
+  auto ref = json::parse(test::read_file(test::source_dir() / "tests/data/engine/stories260K-greedy.json"));
+  ASSERT_TRUE(ref.ok());
+  std::vector<TokenId> expected;
+  for (const auto& t : (*ref)["tokens"].as_array()) expected.push_back(static_cast<TokenId>(t.as_int()));
+  auto engine = Engine::start(stories(), EngineOptions{2, 512});
+  ASSERT_TRUE(engine.ok()) << engine.error().message;
+  Collector c;
+  ASSERT_TRUE((*engine)->submit(request({1}, static_cast<int32_t>(expected.size()), c.sink(0))).ok());
+  EXPECT_EQ(c.wait(0).reason, FinishReason::max_tokens);
+  EXPECT_EQ(c.tokens(0), expected);
+  auto ev = c.events(0);
+  ASSERT_GE(ev.size(), 3u);
+  EXPECT_EQ(ev[0].kind, Event::Kind::started);
+  EXPECT_EQ(ev[0].n_prompt_tokens, 1);
+  EXPECT_EQ(ev[1].kind, Event::Kind::progress);
+  EXPECT_EQ(ev[1].n_prefilled, 1);
+  EXPECT_EQ(ev.back().n_generated, static_cast<int32_t>(expected.size()));
+}
+
+TEST(Engine, ConcurrentRequestsGetWhatEachGetsAlone) {
+  PARLEY_REQUIRE_SHARED("models/stories260K.gguf");
+  auto model = stories();
+  std::vector<std::vector<TokenId>> prompts = {
+      {1}, {1, 403, 428}, {1, 30, 60, 90, 120, 150, 180, 210, 240, 270, 300, 330, 360}, {1, 200, 201, 202, 203}};
+  std::vector<std::vector<TokenId>> alone;
+  {
+    auto engine = Engine::start(model, EngineOptions{1, 256});
+    ASSERT_TRUE(engine.ok());
+    Collector c;
+    for (size_t i = 0; i < prompts.size(); i++) {
+      ASSERT_TRUE((*engine)->submit(request(prompts[i], 40, c.sink(static_cast<int>(i)))).ok());
+      c.wait(static_cast<int>(i));  // one at a time
+      alone.push_back(c.tokens(static_cast<int>(i)));
+    }
+  }
+  // All at once, small prefill chunks (budget 5) so prefills and decodes mix in every step.
+  EngineOptions o{2, 256};
+  o.max_seqs = 4;
+  o.max_batch_tokens = 5;
+  o.kv_positions = 1024;
+  auto engine = Engine::start(model, o);
+  ASSERT_TRUE(engine.ok());
+  Collector c;
+  for (size_t i = 0; i < prompts.size(); i++) {
+    ASSERT_TRUE((*engine)->submit(request(prompts[i], 40, c.sink(static_cast<int>(i)))).ok());
+  }
+  for (size_t i = 0; i < prompts.size(); i++) {
+    EXPECT_EQ(c.wait(static_cast<int>(i)).reason, FinishReason::max_tokens);
+    EXPECT_EQ(c.tokens(static_cast<int>(i)), alone[i]) << "request " << i;
+  }
+}
+
+TEST(Engine, SameSeedSameTokens) {
+  PARLEY_REQUIRE_SHARED("models/stories260K.gguf");
+  auto engine = Engine::start(stories(), EngineOptions{2, 256});
+  ASSERT_TRUE(engine.ok());
+  Collector c;
+  ASSERT_TRUE((*engine)->submit(request({1}, 60, c.sink(0), 1.0f, 42)).ok());
+  ASSERT_TRUE((*engine)->submit(request({1}, 60, c.sink(1), 1.0f, 42)).ok());
+  ASSERT_TRUE((*engine)->submit(request({1}, 60, c.sink(2), 1.0f, 43)).ok());
+  c.wait(0);
+  c.wait(1);
+  c.wait(2);
+  EXPECT_EQ(c.tokens(0), c.tokens(1));
+  EXPECT_NE(c.tokens(0), c.tokens(2));
+}
+
+TEST(Engine, StopTokensAndContextFull) {
+  PARLEY_REQUIRE_SHARED("models/stories260K.gguf");
+  auto engine = Engine::start(stories(), EngineOptions{2, 24});
+  ASSERT_TRUE(engine.ok());
+  Collector c;
+  ASSERT_TRUE((*engine)->submit(request({1}, 10, c.sink(0))).ok());
+  c.wait(0);
+  auto greedy = c.tokens(0);
+  ASSERT_EQ(greedy.size(), 10u);
+  // Stop at the third greedy token: two tokens come out, the stop token does not.
+  GenerateRequest r = request({1}, 10, c.sink(1));
+  r.stop_tokens = {greedy[2]};
+  ASSERT_TRUE((*engine)->submit(std::move(r)).ok());
+  EXPECT_EQ(c.wait(1).reason, FinishReason::stop_token);
+  EXPECT_EQ(c.tokens(1), std::vector<TokenId>(greedy.begin(), greedy.begin() + 2));
+  // n_ctx 24: a 20-token prompt gets 4 tokens.
+  std::vector<TokenId> prompt(20, 30);
+  prompt[0] = 1;
+  ASSERT_TRUE((*engine)->submit(request(prompt, 100, c.sink(2))).ok());
+  EXPECT_EQ(c.wait(2).reason, FinishReason::context_full);
+  EXPECT_EQ(c.tokens(2).size(), 4u);
+}
+
+TEST(Engine, RejectsRequestsThatCannotRun) {
+  test::TempDir dir;
+  auto engine = Engine::start(tiny(dir), EngineOptions{1, 16});
+  ASSERT_TRUE(engine.ok()) << engine.error().message;
+  Collector c;
+  auto err = [&](GenerateRequest r) {
+    auto res = (*engine)->submit(std::move(r));
+    return res.ok() ? std::string("(accepted)") : res.error().message;
+  };
+  EXPECT_EQ(err(request({}, 4, c.sink(0))), "the prompt is empty");
+  EXPECT_EQ(err(request(std::vector<TokenId>(16, 3), 4, c.sink(0))),
+            "prompt of 16 tokens does not fit the context of 16 tokens (prompt + at least one generated token)");
+  EXPECT_EQ(err(request({1, 64}, 4, c.sink(0))), "prompt token 1 is 64, outside the vocabulary [0, 64)");
+  EXPECT_EQ(err(request({1}, 0, c.sink(0))), "max_tokens must be at least 1, got 0");
+  EXPECT_EQ(err(request({1}, 4, c.sink(0), -1.0f)), "temperature must be >= 0, got -1");
+  GenerateRequest bad_p = request({1}, 4, c.sink(0));
+  bad_p.sampling.top_p = 0;
+  EXPECT_EQ(err(std::move(bad_p)), "top_p must be in (0, 1], got 0");
+  EXPECT_EQ(err(request({1}, 4, nullptr)), "request has no event callback");
+  EXPECT_EQ((*engine)->model_info().n_ctx, 16);
+  EXPECT_EQ((*engine)->model_info().n_vocab, 64);
+  EXPECT_EQ((*engine)->model_info().architecture, "llama");
+}
+
+TEST(Engine, BoundedQueueSaysOverloaded) {
+  test::TempDir dir;
+  EngineOptions o{1, 64};
+  o.max_seqs = 1;
+  o.queue_capacity = 2;
+  auto engine = Engine::start(tiny(dir), o);
+  ASSERT_TRUE(engine.ok());
+  Collector c;
+  Gate gate;
+  // Request 0 holds the engine thread in its first token event.
+  auto sink0 = c.sink(0);
+  bool first = true;
+  ASSERT_TRUE((*engine)->submit(request({1, 2}, 3, [&](const Event& e) {
+                  sink0(e);
+                  if (e.kind == Event::Kind::token && first) {
+                    first = false;
+                    gate.block();
+                  }
+                })).ok());
+  gate.wait_entered();
+  ASSERT_TRUE((*engine)->submit(request({1}, 2, c.sink(1))).ok());
+  ASSERT_TRUE((*engine)->submit(request({1}, 2, c.sink(2))).ok());
+  auto third = (*engine)->submit(request({1}, 2, c.sink(3)));
+  ASSERT_FALSE(third.ok());
+  EXPECT_EQ(third.error().message.rfind("overloaded", 0), 0u) << third.error().message;
+  gate.open();
+  for (int k = 0; k < 3; k++) EXPECT_EQ(c.wait(k).reason, FinishReason::max_tokens);
+  // The queue drained: submitting works again.
+  ASSERT_TRUE((*engine)->submit(request({1}, 2, c.sink(4))).ok());
+  c.wait(4);
+}
+
+TEST(Engine, CancelEndsWithinOneStep) {
+  test::TempDir dir;
+  EngineOptions o{1, 64};
+  o.max_seqs = 1;
+  auto engine = Engine::start(tiny(dir), o);
+  ASSERT_TRUE(engine.ok());
+  Collector c;
+  Gate gate;
+  auto sink0 = c.sink(0);
+  bool first = true;
+  auto id0 = (*engine)->submit(request({1, 2, 3}, 50, [&](const Event& e) {
+    sink0(e);
+    if (e.kind == Event::Kind::token && first) {
+      first = false;
+      gate.block();
+    }
+  }));
+  ASSERT_TRUE(id0.ok());
+  gate.wait_entered();
+  auto id1 = (*engine)->submit(request({1}, 50, c.sink(1)));  // waiting behind request 0
+  ASSERT_TRUE(id1.ok());
+  (*engine)->cancel(*id0);
+  (*engine)->cancel(*id1);
+  (*engine)->cancel(12345);  // unknown: ignored
+  gate.open();
+  EXPECT_EQ(c.wait(0).reason, FinishReason::cancelled);
+  EXPECT_EQ(c.tokens(0).size(), 1u);  // nothing after the step that was running
+  EXPECT_EQ(c.wait(1).reason, FinishReason::cancelled);
+  EXPECT_EQ(c.events(1).size(), 1u);  // never started
+}
+
+TEST(Engine, ShutdownFinishesRunningRequests) {
+  test::TempDir dir;
+  Collector c;
+  {
+    auto engine = Engine::start(tiny(dir), EngineOptions{1, 64});
+    ASSERT_TRUE(engine.ok());
+    ASSERT_TRUE((*engine)->submit(request({1}, 60, c.sink(0))).ok());
+    ASSERT_TRUE((*engine)->submit(request({1}, 60, c.sink(1))).ok());
+  }
+  for (int k = 0; k < 2; k++) {
+    auto ev = c.events(k);
+    ASSERT_FALSE(ev.empty());
+    EXPECT_EQ(ev.back().kind, Event::Kind::finished);
+  }
+}
+
+}  // namespace
+}  // namespace parley::engine
