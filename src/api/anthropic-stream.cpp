@@ -1,0 +1,229 @@
+#include "api/anthropic-stream.h"
+
+#include "base/check.h"
+
+namespace parley::api {
+
+const char* anthropic_stop_reason(StopReason r) {
+  switch (r) {
+    case StopReason::end_turn: return "end_turn";
+    case StopReason::max_tokens: return "max_tokens";
+    case StopReason::stop_sequence: return "stop_sequence";
+    case StopReason::context_window: return "model_context_window_exceeded";
+    case StopReason::cancelled:
+    case StopReason::error: return "end_turn";  // never sent: these end with an error event
+  }
+  return "end_turn";
+}
+
+AnthropicEmitter::AnthropicEmitter(std::string message_id, std::string model,
+                                   std::string request_id, int32_t n_prompt, EventSink& sink)
+    : message_id_(std::move(message_id)),
+      model_(std::move(model)),
+      request_id_(std::move(request_id)),
+      sink_(sink),
+      n_prompt_(n_prompt) {}
+
+// Anthropic's arithmetic: input + cache_creation + cache_read = prompt tokens. Nothing is
+// "written" to a cache on request here (automatic prefix reuse), so cache_creation is 0.
+json::Value AnthropicEmitter::usage(int32_t n_output) const {
+  json::Value u = json::Value::object();
+  u["input_tokens"] = n_prompt_ - n_cached_;
+  u["cache_creation_input_tokens"] = 0;
+  u["cache_read_input_tokens"] = n_cached_;
+  u["output_tokens"] = n_output;
+  return u;
+}
+
+void AnthropicEmitter::start_message() {
+  if (started_) return;
+  started_ = true;
+  json::Value msg = json::Value::object();
+  msg["id"] = message_id_;
+  msg["type"] = "message";
+  msg["role"] = "assistant";
+  msg["model"] = model_;
+  msg["content"] = json::Value::array();
+  msg["stop_reason"] = nullptr;
+  msg["stop_sequence"] = nullptr;
+  json::Value u = usage(0);
+  json::Value creation = json::Value::object();
+  creation["ephemeral_5m_input_tokens"] = 0;
+  creation["ephemeral_1h_input_tokens"] = 0;
+  u["cache_creation"] = std::move(creation);
+  u["service_tier"] = "standard";
+  msg["usage"] = std::move(u);
+  json::Value ev = json::Value::object();
+  ev["type"] = "message_start";
+  ev["message"] = std::move(msg);
+  sink_.event(ev);
+  // Like the real API, a ping right away: clients see a live stream before the first token.
+  heartbeat();
+}
+
+void AnthropicEmitter::on_started(int32_t n_prompt, int32_t n_cached) {
+  if (done_) return;
+  // If a heartbeat already sent message_start with best-known numbers (no cache hit known),
+  // the real ones follow in message_delta's cumulative usage.
+  n_prompt_ = n_prompt;
+  n_cached_ = n_cached;
+  start_message();
+}
+
+void AnthropicEmitter::on_text(std::string_view text) {
+  if (done_ || text.empty()) return;
+  start_message();
+  if (!block_open_) {
+    json::Value block = json::Value::object();
+    block["type"] = "text";
+    block["text"] = "";
+    json::Value ev = json::Value::object();
+    ev["type"] = "content_block_start";
+    ev["index"] = block_count_;
+    ev["content_block"] = std::move(block);
+    sink_.event(ev);
+    block_open_ = true;
+  }
+  json::Value delta = json::Value::object();
+  delta["type"] = "text_delta";
+  delta["text"] = std::string(text);
+  json::Value ev = json::Value::object();
+  ev["type"] = "content_block_delta";
+  ev["index"] = block_count_;
+  ev["delta"] = std::move(delta);
+  sink_.event(ev);
+}
+
+void AnthropicEmitter::close_block() {
+  if (!block_open_) return;
+  json::Value ev = json::Value::object();
+  ev["type"] = "content_block_stop";
+  ev["index"] = block_count_;
+  sink_.event(ev);
+  block_open_ = false;
+  block_count_++;
+}
+
+void AnthropicEmitter::on_finished(const Finish& finish) {
+  if (done_) return;
+  if (finish.reason == StopReason::error) {
+    fail(ErrorKind::api_error, finish.error);
+    return;
+  }
+  if (finish.reason == StopReason::cancelled) {
+    fail(ErrorKind::overloaded, "the request was cancelled by the server");
+    return;
+  }
+  n_prompt_ = finish.n_prompt;
+  n_cached_ = finish.n_cached;
+  start_message();
+  close_block();
+  json::Value delta = json::Value::object();
+  delta["stop_reason"] = anthropic_stop_reason(finish.reason);
+  delta["stop_sequence"] = finish.stop_sequence ? json::Value(*finish.stop_sequence) : json::Value();
+  json::Value ev = json::Value::object();
+  ev["type"] = "message_delta";
+  ev["delta"] = std::move(delta);
+  ev["usage"] = usage(finish.n_generated);
+  sink_.event(ev);
+  json::Value stop = json::Value::object();
+  stop["type"] = "message_stop";
+  sink_.event(stop);
+  done_ = true;
+  sink_.end();
+}
+
+void AnthropicEmitter::heartbeat() {
+  if (done_) return;
+  if (!started_) {
+    start_message();  // sends its own ping
+    return;
+  }
+  json::Value ev = json::Value::object();
+  ev["type"] = "ping";
+  sink_.event(ev);
+}
+
+void AnthropicEmitter::fail(ErrorKind kind, const std::string& message) {
+  if (done_) return;
+  ApiError e{kind, message, {}};
+  sink_.event(anthropic_error_json(e, request_id_));
+  done_ = true;
+  sink_.end();
+}
+
+// ---------------------------------------------------------------------------------------------
+
+void AnthropicSseEncoder::event(const json::Value& ev) {
+  const json::Value* type = ev.find("type");
+  PARLEY_CHECK(type != nullptr && type->is_string());
+  buffer_ += "event: ";
+  buffer_ += type->as_string();
+  buffer_ += "\ndata: ";
+  json::write(buffer_, ev);  // compact JSON is one line: strings escape their newlines
+  buffer_ += "\n\n";
+}
+
+// ---------------------------------------------------------------------------------------------
+
+void AnthropicFold::event(const json::Value& ev) {
+  const std::string& type = ev.find("type")->as_string();
+  if (type == "message_start") {
+    message_ = *ev.find("message");
+  } else if (type == "content_block_start") {
+    message_["content"].push_back(*ev.find("content_block"));
+    partial_json_.emplace_back();
+  } else if (type == "content_block_delta") {
+    size_t i = static_cast<size_t>(ev.find("index")->as_int());
+    json::Value& block = message_["content"].as_array().at(i);
+    const json::Value& delta = *ev.find("delta");
+    const std::string& dt = delta.find("type")->as_string();
+    if (dt == "text_delta") block["text"].as_string() += delta.find("text")->as_string();
+    if (dt == "thinking_delta") block["thinking"].as_string() += delta.find("thinking")->as_string();
+    if (dt == "signature_delta") block["signature"] = *delta.find("signature");
+    if (dt == "input_json_delta") partial_json_.at(i) += delta.find("partial_json")->as_string();
+  } else if (type == "content_block_stop") {
+    size_t i = static_cast<size_t>(ev.find("index")->as_int());
+    if (!partial_json_.at(i).empty()) {
+      auto input = json::parse(partial_json_[i]);
+      PARLEY_CHECK_MSG(input.ok(), "tool input JSON built by the emitter must parse");
+      message_["content"].as_array().at(i)["input"] = std::move(input).value();
+    }
+  } else if (type == "message_delta") {
+    const json::Value& delta = *ev.find("delta");
+    for (const auto& [k, v] : delta.as_object()) message_[k] = v;
+    if (const json::Value* u = ev.find("usage")) {
+      for (const auto& [k, v] : u->as_object()) message_["usage"][k] = v;
+    }
+  } else if (type == "error") {
+    error_ = ev;
+  }
+}
+
+ErrorKind error_kind_from_anthropic_type(std::string_view type) {
+  if (type == "invalid_request_error") return ErrorKind::invalid_request;
+  if (type == "authentication_error") return ErrorKind::authentication;
+  if (type == "permission_error") return ErrorKind::permission;
+  if (type == "not_found_error") return ErrorKind::not_found;
+  if (type == "request_too_large") return ErrorKind::request_too_large;
+  if (type == "rate_limit_error") return ErrorKind::rate_limit;
+  if (type == "timeout_error") return ErrorKind::request_timeout;
+  if (type == "overloaded_error") return ErrorKind::overloaded;
+  return ErrorKind::api_error;
+}
+
+HttpResponse AnthropicFold::response(const std::string& request_id) {
+  HttpResponse r;
+  if (!error_.is_null()) {
+    const json::Value& e = *error_.find("error");
+    ApiError err{error_kind_from_anthropic_type(e.find("type")->as_string()),
+                 e.find("message")->as_string(), {}};
+    r.status = error_status(err.kind);
+    r.body = json::write(anthropic_error_json(err, request_id));
+    return r;
+  }
+  r.body = json::write(message_);
+  return r;
+}
+
+}  // namespace parley::api

@@ -1,0 +1,99 @@
+// One generation as the API side sees it: submits token ids to the engine, receives its events
+// (on the engine thread: they are only queued there), and turns them — on the caller's thread,
+// in poll() — into text (UTF-8-safe incremental detokenization, stop strings) and a finish
+// reason. Both APIs' emitters consume the same GenerationSink calls.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "api/stop-matcher.h"
+#include "base/result.h"
+#include "engine/client.h"
+#include "tokenizer/tokenizer.h"
+
+namespace parley::api {
+
+enum class StopReason {
+  end_turn,        // end-of-generation token
+  max_tokens,      // the request's (or the operator's) output budget
+  stop_sequence,   // a stop string matched
+  context_window,  // the context filled up before max_tokens
+  cancelled,       // the client went away / the server shut down
+  error,           // the engine failed; see Finish::error
+};
+
+struct Finish {
+  StopReason reason = StopReason::end_turn;
+  std::optional<std::string> stop_sequence;
+  std::string error;
+  int32_t n_prompt = 0;
+  int32_t n_cached = 0;
+  int32_t n_generated = 0;
+};
+
+class GenerationSink {
+ public:
+  virtual ~GenerationSink() = default;
+  virtual void on_started(int32_t n_prompt, int32_t n_cached) = 0;
+  virtual void on_text(std::string_view text) = 0;
+  virtual void on_finished(const Finish& finish) = 0;
+};
+
+struct GenerationSpec {
+  std::vector<engine::TokenId> prompt;
+  int32_t max_tokens = 0;           // what the engine is asked for (0: generate nothing)
+  bool limited_by_context = false;  // max_tokens was cut to what the context leaves
+  engine::SamplingParams sampling;
+  std::vector<std::string> stop_sequences;
+  std::string cache_namespace;
+};
+
+class Generation {
+ public:
+  Generation(engine::Client& engine, const tokenizer::Tokenizer& tokenizer, GenerationSpec spec);
+  ~Generation();  // cancels a request still running
+  Generation(const Generation&) = delete;
+  Generation& operator=(const Generation&) = delete;
+
+  // Queues the request. The error message is the engine's ("overloaded: ..." when full).
+  Status submit();
+  // Called from any thread whenever new events are queued (and once now if some already are).
+  void set_wake(std::function<void()> wake);
+  // Handles the events received so far, calling `sink`. Returns true once finished.
+  bool poll(GenerationSink& sink);
+  // Cancels the engine request (no further sink calls are made by poll()).
+  void cancel();
+  bool finished() const { return finished_; }
+  int32_t n_prompt() const { return static_cast<int32_t>(spec_.prompt.size()); }
+
+ private:
+  struct Inbox {
+    std::mutex mu;
+    std::deque<engine::Event> events;
+    std::function<void()> wake;
+  };
+  void handle(const engine::Event& ev, GenerationSink& sink);
+  void emit_text(std::string text, GenerationSink& sink);
+  void finish(Finish f, GenerationSink& sink);
+
+  engine::Client& engine_;
+  const tokenizer::Tokenizer& tokenizer_;
+  GenerationSpec spec_;
+  std::shared_ptr<Inbox> inbox_;
+  std::optional<engine::RequestId> id_;
+  tokenizer::IncrementalDecoder decoder_;
+  StopMatcher stops_;
+  bool started_ = false;
+  bool finished_ = false;
+  int32_t n_cached_ = 0;
+  int32_t n_generated_ = 0;
+};
+
+}  // namespace parley::api

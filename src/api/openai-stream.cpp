@@ -1,0 +1,163 @@
+#include "api/openai-stream.h"
+
+namespace parley::api {
+
+const char* openai_finish_reason(StopReason r) {
+  switch (r) {
+    case StopReason::end_turn:
+    case StopReason::stop_sequence: return "stop";
+    case StopReason::max_tokens:
+    case StopReason::context_window: return "length";
+    case StopReason::cancelled:
+    case StopReason::error: return "stop";  // never sent: these end with an error
+  }
+  return "stop";
+}
+
+OpenAIEmitter::OpenAIEmitter(std::string id, std::string model, int64_t created,
+                             bool include_usage, EventSink& sink)
+    : id_(std::move(id)),
+      model_(std::move(model)),
+      created_(created),
+      include_usage_(include_usage),
+      sink_(sink) {}
+
+json::Value OpenAIEmitter::chunk(json::Value delta, json::Value finish_reason) const {
+  json::Value choice = json::Value::object();
+  choice["index"] = 0;
+  choice["delta"] = std::move(delta);
+  choice["logprobs"] = nullptr;
+  choice["finish_reason"] = std::move(finish_reason);
+  json::Value c = json::Value::object();
+  c["id"] = id_;
+  c["object"] = "chat.completion.chunk";
+  c["created"] = created_;
+  c["model"] = model_;
+  c["system_fingerprint"] = nullptr;
+  c["choices"] = json::Value::array();
+  c["choices"].push_back(std::move(choice));
+  if (include_usage_) c["usage"] = nullptr;  // as OpenAI: null on every chunk but the last
+  return c;
+}
+
+void OpenAIEmitter::send_role() {
+  if (role_sent_) return;
+  role_sent_ = true;
+  json::Value delta = json::Value::object();
+  delta["role"] = "assistant";
+  delta["content"] = "";
+  sink_.event(chunk(std::move(delta), nullptr));
+}
+
+void OpenAIEmitter::on_started(int32_t, int32_t) {
+  if (!done_) send_role();
+}
+
+void OpenAIEmitter::on_text(std::string_view text) {
+  if (done_ || text.empty()) return;
+  send_role();
+  json::Value delta = json::Value::object();
+  delta["content"] = std::string(text);
+  sink_.event(chunk(std::move(delta), nullptr));
+}
+
+void OpenAIEmitter::on_finished(const Finish& finish) {
+  if (done_) return;
+  if (finish.reason == StopReason::error) return fail(ErrorKind::api_error, finish.error);
+  if (finish.reason == StopReason::cancelled) {
+    return fail(ErrorKind::overloaded, "the request was cancelled by the server");
+  }
+  send_role();
+  sink_.event(chunk(json::Value::object(), openai_finish_reason(finish.reason)));
+  if (include_usage_) {
+    json::Value usage = json::Value::object();
+    usage["prompt_tokens"] = finish.n_prompt;
+    usage["completion_tokens"] = finish.n_generated;
+    usage["total_tokens"] = finish.n_prompt + finish.n_generated;
+    json::Value details = json::Value::object();
+    details["cached_tokens"] = finish.n_cached;
+    usage["prompt_tokens_details"] = std::move(details);
+    json::Value c = chunk(json::Value::object(), nullptr);
+    c["choices"] = json::Value::array();
+    c["usage"] = std::move(usage);
+    sink_.event(c);
+  }
+  done_ = true;
+  sink_.end();
+}
+
+void OpenAIEmitter::heartbeat() {
+  if (!done_) sink_.keepalive();
+}
+
+void OpenAIEmitter::fail(ErrorKind kind, const std::string& message) {
+  if (done_) return;
+  // What OpenAI sends when a stream fails; the SDK raises it as an APIError.
+  sink_.event(openai_error_json(ApiError{kind, message, {}}));
+  done_ = true;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+void OpenAISseEncoder::event(const json::Value& ev) {
+  buffer_ += "data: ";
+  json::write(buffer_, ev);
+  buffer_ += "\n\n";
+}
+
+// ---------------------------------------------------------------------------------------------
+
+void OpenAIFold::event(const json::Value& ev) {
+  if (const json::Value* err = ev.find("error")) {
+    error_ = *err;
+    return;
+  }
+  if (completion_.is_null()) {
+    completion_ = json::Value::object();
+    completion_["id"] = *ev.find("id");
+    completion_["object"] = "chat.completion";
+    completion_["created"] = *ev.find("created");
+    completion_["model"] = *ev.find("model");
+  }
+  if (const json::Value* u = ev.find("usage"); u != nullptr && !u->is_null()) usage_ = *u;
+  for (const auto& choice : ev.find("choices")->as_array()) {
+    const json::Value& delta = *choice.find("delta");
+    if (const json::Value* c = delta.find("content"); c != nullptr && c->is_string()) {
+      content_ += c->as_string();
+    }
+    if (const json::Value* fr = choice.find("finish_reason"); fr != nullptr && !fr->is_null()) {
+      finish_reason_ = *fr;
+    }
+  }
+}
+
+HttpResponse OpenAIFold::response(const std::string&) {
+  HttpResponse r;
+  if (!error_.is_null()) {
+    ErrorKind kind = error_.find("type")->as_string() == "server_overloaded" ? ErrorKind::overloaded
+                                                                            : ErrorKind::api_error;
+    r.status = error_status(kind);
+    json::Value v = json::Value::object();
+    v["error"] = error_;
+    r.body = json::write(v);
+    return r;
+  }
+  json::Value message = json::Value::object();
+  message["role"] = "assistant";
+  message["content"] = content_;
+  message["refusal"] = nullptr;
+  json::Value choice = json::Value::object();
+  choice["index"] = 0;
+  choice["message"] = std::move(message);
+  choice["logprobs"] = nullptr;
+  choice["finish_reason"] = finish_reason_;
+  json::Value out = completion_;
+  out["choices"] = json::Value::array();
+  out["choices"].push_back(std::move(choice));
+  out["usage"] = usage_;
+  out["system_fingerprint"] = nullptr;
+  r.body = json::write(out);
+  return r;
+}
+
+}  // namespace parley::api

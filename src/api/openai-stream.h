@@ -1,0 +1,59 @@
+// The OpenAI chat-completions event emitter: chat.completion.chunk objects (role chunk, content
+// chunks, a finish chunk, a usage chunk), encoded as "data: {...}" frames ending with
+// "data: [DONE]", or folded into one chat.completion object.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "api/event-sink.h"
+
+namespace parley::api {
+
+const char* openai_finish_reason(StopReason r);  // "stop", "length"
+
+class OpenAIEmitter final : public Emitter {
+ public:
+  // include_usage: send the final usage chunk (always for the fold; stream_options otherwise).
+  OpenAIEmitter(std::string id, std::string model, int64_t created, bool include_usage,
+                EventSink& sink);
+
+  void on_started(int32_t n_prompt, int32_t n_cached) override;
+  void on_text(std::string_view text) override;
+  void on_finished(const Finish& finish) override;
+  void heartbeat() override;
+  void fail(ErrorKind kind, const std::string& message) override;
+  bool done() const override { return done_; }
+
+ private:
+  json::Value chunk(json::Value delta, json::Value finish_reason) const;
+  void send_role();
+
+  std::string id_, model_;
+  int64_t created_;
+  bool include_usage_;
+  EventSink& sink_;
+  bool role_sent_ = false, done_ = false;
+};
+
+class OpenAISseEncoder final : public SseEncoder {
+ public:
+  void event(const json::Value& ev) override;
+  void keepalive() override { buffer_ += ": keep-alive\n\n"; }
+  void end() override { buffer_ += "data: [DONE]\n\n"; }
+};
+
+class OpenAIFold final : public EventFold {
+ public:
+  void event(const json::Value& ev) override;
+  HttpResponse response(const std::string& request_id) override;
+
+ private:
+  json::Value completion_;
+  std::string content_;
+  json::Value finish_reason_;
+  json::Value usage_;
+  json::Value error_;
+};
+
+}  // namespace parley::api

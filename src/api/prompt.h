@@ -1,0 +1,54 @@
+// ChatRequest → prompt text → token ids. Generation and count_tokens both go through here, so
+// the count is exactly what generation would prefill.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "api/chat-request.h"
+#include "base/result.h"
+#include "chat/conversation.h"
+#include "tokenizer/tokenizer.h"
+
+namespace parley::api {
+
+struct RenderFlags {
+  bool add_generation_prompt = true;
+  std::optional<bool> enable_thinking;  // unset: the template's default
+};
+
+// Renders the chat IR with the model's chat template. Implementations must be thread-safe
+// (several HTTP threads render at once).
+class PromptRenderer {
+ public:
+  virtual ~PromptRenderer() = default;
+  virtual Result<std::string> render(const chat::Conversation& conversation,
+                                     const RenderFlags& flags) const = 0;
+};
+
+struct Prompt {
+  std::string text;
+  std::vector<tokenizer::TokenId> tokens;
+};
+
+class PromptBuilder {
+ public:
+  PromptBuilder(const PromptRenderer& renderer, const tokenizer::Tokenizer& tokenizer)
+      : renderer_(renderer), tokenizer_(tokenizer) {}
+
+  // Errors are the template's (a template that raises on this conversation) and mean a 400.
+  Result<Prompt> build(const ChatRequest& request) const;
+
+ private:
+  const PromptRenderer& renderer_;
+  const tokenizer::Tokenizer& tokenizer_;
+};
+
+// Prefill: the template closes every message it renders, so the prompt for continuing the final
+// assistant message is the rendering without a generation prompt, cut right after that
+// message's text. Error when the template does not reproduce the text verbatim.
+Result<std::string> cut_after_final_message(const std::string& rendered,
+                                            const chat::Message& final_message);
+
+}  // namespace parley::api

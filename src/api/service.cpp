@@ -1,0 +1,287 @@
+#include "api/service.h"
+
+#include <algorithm>
+
+#include "api/anthropic-request.h"
+#include "api/generation-stream.h"
+#include "api/openai-request.h"
+#include "base/log.h"
+#include "base/strings.h"
+
+namespace parley::api {
+
+Service::Service(ServiceConfig config, ServiceDeps deps)
+    : config_(std::move(config)),
+      engine_(deps.engine),
+      tokenizer_(deps.tokenizer),
+      prompts_(deps.renderer, deps.tokenizer),
+      ids_(deps.seed),
+      unix_time_(std::move(deps.unix_time)),
+      rng_(deps.seed ^ 0x5eed5eed5eed5eedull) {}
+
+uint64_t Service::next_seed() {
+  std::lock_guard lock(rng_mu_);
+  return rng_.next_u64();
+}
+
+HttpResponse Service::error(Shape shape, const ApiError& e, const std::string& request_id) const {
+  HttpResponse r;
+  r.status = error_status(e.kind);
+  json::Value body = shape == Shape::anthropic ? anthropic_error_json(e, request_id)
+                                               : openai_error_json(e);
+  r.body = json::write(body);
+  r.headers.emplace_back("request-id", request_id);
+  if (e.kind == ErrorKind::overloaded) r.headers.emplace_back("retry-after", "1");
+  // A failure that will repeat must not be retried by the SDKs (they retry 408/409/429/5xx).
+  if (r.status < 500 && e.kind != ErrorKind::rate_limit && e.kind != ErrorKind::request_timeout) {
+    r.headers.emplace_back("x-should-retry", "false");
+  }
+  return r;
+}
+
+HttpResponse Service::json_response(const json::Value& v, const std::string& request_id) const {
+  HttpResponse r;
+  r.body = json::write(v);
+  r.headers.emplace_back("request-id", request_id);
+  return r;
+}
+
+HttpResponse Service::transport_error(const HttpRequest& request, TransportError err,
+                                      std::string_view detail) {
+  std::string request_id = ids_.next("req_");
+  Shape shape = starts_with(request.path, "/v1/chat/") ? Shape::openai : Shape::anthropic;
+  ApiError e;
+  switch (err) {
+    case TransportError::body_too_large: e.kind = ErrorKind::request_too_large; break;
+    case TransportError::bad_request: e.kind = ErrorKind::invalid_request; break;
+    case TransportError::timeout: e.kind = ErrorKind::request_timeout; break;
+  }
+  e.message = std::string(detail);
+  HttpResponse r = error(shape, e, request_id);
+  r.close = true;
+  return r;
+}
+
+HttpResponse Service::handle(const HttpRequest& request) {
+  std::string request_id = ids_.next("req_");
+  HttpResponse r = route(request, request_id);
+  log_debug("%s %s -> %d (%s)", request.method.c_str(), request.target.c_str(), r.status,
+            request_id.c_str());
+  return r;
+}
+
+bool Service::authorized(const HttpRequest& request) const {
+  if (config_.api_keys.empty()) return true;
+  auto matches = [&](std::string_view key) {
+    return std::find(config_.api_keys.begin(), config_.api_keys.end(), key) !=
+           config_.api_keys.end();
+  };
+  if (const std::string* k = request.header("x-api-key"); k != nullptr && matches(*k)) return true;
+  if (const std::string* a = request.header("authorization")) {
+    std::string_view v = *a;
+    if (v.size() > 7 && (starts_with(v, "Bearer ") || starts_with(v, "bearer ")) &&
+        matches(trim(v.substr(7)))) {
+      return true;
+    }
+  }
+  return false;
+}
+
+HttpResponse Service::route(const HttpRequest& request, const std::string& request_id) {
+  const std::string& path = request.path;
+  const std::string& method = request.method;
+  Shape shape = starts_with(path, "/v1/chat/") ? Shape::openai : Shape::anthropic;
+  // Claude Code probes HEAD <base URL> without credentials; health checks have none either.
+  if (path == "/" && (method == "HEAD" || method == "GET")) {
+    json::Value v = json::Value::object();
+    v["name"] = "parley";
+    v["model"] = config_.model_id;
+    return json_response(v, request_id);
+  }
+  if (path == "/health" && (method == "GET" || method == "HEAD")) {
+    json::Value v = json::Value::object();
+    v["status"] = "ok";
+    return json_response(v, request_id);
+  }
+  if (!authorized(request)) {
+    const bool given = request.header("x-api-key") || request.header("authorization");
+    std::string msg = shape == Shape::openai
+                          ? (given ? "Incorrect API key provided" : "Missing API key")
+                          : (given ? "invalid x-api-key" : "x-api-key header is required");
+    return error(shape, ApiError{ErrorKind::authentication, msg, {}}, request_id);
+  }
+  auto method_is = [&](const char* m) { return method == m; };
+  auto wrong_method = [&](const char* allowed) {
+    HttpResponse r = error(shape,
+                           ApiError{ErrorKind::method_not_allowed,
+                                    str_printf("%s is not allowed on %s (use %s)", method.c_str(),
+                                               path.c_str(), allowed),
+                                    {}},
+                           request_id);
+    r.headers.emplace_back("allow", allowed);
+    return r;
+  };
+  if (path == "/v1/messages") return method_is("POST") ? messages(request, request_id) : wrong_method("POST");
+  if (path == "/v1/messages/count_tokens") {
+    return method_is("POST") ? count_tokens(request, request_id) : wrong_method("POST");
+  }
+  if (path == "/v1/chat/completions") {
+    return method_is("POST") ? chat_completions(request, request_id) : wrong_method("POST");
+  }
+  if (path == "/v1/models") return method_is("GET") ? list_models(request, request_id) : wrong_method("GET");
+  if (starts_with(path, "/v1/models/") && path.size() > 11) {
+    if (!method_is("GET")) return wrong_method("GET");
+    return get_model(request, path.substr(11), request_id);
+  }
+  return error(shape,
+               ApiError{ErrorKind::not_found,
+                        str_printf("not found: %s %s", method.c_str(),
+                                   quote_for_message(path, 200).c_str()),
+                        {}},
+               request_id);
+}
+
+Result<json::Value> Service::parse_body(const HttpRequest& request) const {
+  if (request.body.empty()) return Error{"request body is empty (expected a JSON object)"};
+  json::ParseOptions opt;
+  opt.max_depth = config_.max_json_depth;
+  return json::parse(request.body, opt);
+}
+
+bool Service::resolve_model(const std::string& id) const {
+  if (id == config_.model_id) return true;
+  for (const auto& a : config_.aliases) {
+    if (a == id) return true;
+  }
+  return config_.map_claude_ids && starts_with(id, "claude-");
+}
+
+std::vector<std::string> Service::model_ids() const {
+  std::vector<std::string> ids{config_.model_id};
+  for (const auto& a : config_.aliases) {
+    if (std::find(ids.begin(), ids.end(), a) == ids.end()) ids.push_back(a);
+  }
+  return ids;
+}
+
+// Everything a request must pass before the engine sees it: model, media, template, context.
+Result<Prompt> Service::prepare_prompt(const ChatRequest& req, Shape shape, ApiError& err) const {
+  auto fail = [&](ApiError e) -> Result<Prompt> {
+    err = std::move(e);
+    return Error{err.message};
+  };
+  if (!resolve_model(req.model)) {
+    return fail(ApiError{ErrorKind::not_found,
+                         str_printf("model: %s is not served here (serving %s)",
+                                    quote_for_message(req.model, 200).c_str(),
+                                    config_.model_id.c_str()),
+                         "model"});
+  }
+  if (!req.media.empty() && !config_.image_input) {
+    const MediaRef& m = req.media.front();
+    return fail(ApiError::invalid(
+        str_printf("%s: the model %s cannot take %s: this server has no image/PDF/audio input "
+                   "path yet (send text, or text documents)",
+                   m.path.c_str(), config_.model_id.c_str(), m.what.c_str()),
+        m.path));
+  }
+  auto prompt = prompts_.build(req);
+  if (!prompt.ok()) {
+    return fail(ApiError::invalid(
+        starts_with(prompt.error().message, "messages")
+            ? prompt.error().message
+            : "the chat template failed on this conversation: " + prompt.error().message,
+        "messages"));
+  }
+  (void)shape;
+  return prompt;
+}
+
+HttpResponse Service::generate(ChatRequest req, Shape shape, const std::string& request_id) {
+  ApiError err;
+  auto prompt = prepare_prompt(req, shape, err);
+  if (!prompt.ok()) return error(shape, err, request_id);
+  const int64_t n_ctx = engine_.model_info().n_ctx;
+  const int64_t n_prompt = static_cast<int64_t>(prompt->tokens.size());
+  // At least one token must fit after the prompt.
+  if (n_prompt >= n_ctx) return error(shape, prompt_too_long(n_prompt, n_ctx - 1), request_id);
+
+  const int64_t room = n_ctx - n_prompt;
+  int64_t wanted = req.max_tokens.value_or(room);  // OpenAI without max_tokens: to the context
+  if (config_.max_output_tokens > 0) wanted = std::min<int64_t>(wanted, config_.max_output_tokens);
+  GenerationSpec spec;
+  spec.prompt = std::move(prompt->tokens);
+  spec.max_tokens = static_cast<int32_t>(std::min(wanted, room));
+  spec.limited_by_context = room < wanted;
+  spec.sampling.temperature = static_cast<float>(req.temperature.value_or(1.0));
+  spec.sampling.top_p = static_cast<float>(req.top_p.value_or(1.0));
+  spec.sampling.top_k = static_cast<int32_t>(std::min<int64_t>(req.top_k.value_or(0), INT32_MAX));
+  spec.sampling.min_p = static_cast<float>(req.min_p.value_or(0.0));
+  spec.sampling.seed = req.seed ? *req.seed : next_seed();
+  spec.stop_sequences = req.stop_sequences;
+
+  auto gen = std::make_unique<Generation>(engine_, tokenizer_, std::move(spec));
+  if (Status s = gen->submit(); !s.ok()) {
+    bool overloaded = starts_with(s.error().message, "overloaded");
+    ApiError e{overloaded ? ErrorKind::overloaded : ErrorKind::invalid_request,
+               overloaded ? "Overloaded: " + s.error().message : s.error().message,
+               {}};
+    return error(shape, e, request_id);
+  }
+  log_info("%s: %lld prompt tokens, max %d new%s", request_id.c_str(),
+           static_cast<long long>(n_prompt), static_cast<int>(std::min(wanted, room)),
+           req.stream ? ", streaming" : "");
+
+  HttpResponse r;
+  if (shape == Shape::anthropic) {
+    AnthropicStreamInfo info{ids_.next("msg_"), req.model, request_id};
+    r.stream = make_anthropic_stream(std::move(gen), info, req.stream);
+  } else {
+    OpenAIStreamInfo info{ids_.next("chatcmpl-"), req.model, request_id,
+                          unix_time_ ? unix_time_() : 0, req.stream_include_usage};
+    r.stream = make_openai_stream(std::move(gen), info, req.stream);
+  }
+  if (req.stream) {
+    r.content_type = "text/event-stream; charset=utf-8";
+    r.headers.emplace_back("cache-control", "no-cache");
+  }
+  r.headers.emplace_back("request-id", request_id);
+  return r;
+}
+
+HttpResponse Service::messages(const HttpRequest& request, const std::string& request_id) {
+  auto body = parse_body(request);
+  if (!body.ok()) return error(Shape::anthropic, ApiError::invalid(body.error().message), request_id);
+  auto req = parse_anthropic_request(*body, AnthropicEndpoint::messages);
+  if (!req.ok()) return error(Shape::anthropic, ApiError::invalid(req.error().message), request_id);
+  return generate(std::move(req).value(), Shape::anthropic, request_id);
+}
+
+HttpResponse Service::chat_completions(const HttpRequest& request, const std::string& request_id) {
+  auto body = parse_body(request);
+  if (!body.ok()) return error(Shape::openai, ApiError::invalid(body.error().message), request_id);
+  auto req = parse_openai_request(*body);
+  if (!req.ok()) {
+    const std::string& m = req.error().message;
+    size_t colon = m.find(": ");
+    return error(Shape::openai,
+                 ApiError::invalid(m, colon == std::string::npos ? "" : m.substr(0, colon)),
+                 request_id);
+  }
+  return generate(std::move(req).value(), Shape::openai, request_id);
+}
+
+HttpResponse Service::count_tokens(const HttpRequest& request, const std::string& request_id) {
+  auto body = parse_body(request);
+  if (!body.ok()) return error(Shape::anthropic, ApiError::invalid(body.error().message), request_id);
+  auto req = parse_anthropic_request(*body, AnthropicEndpoint::count_tokens);
+  if (!req.ok()) return error(Shape::anthropic, ApiError::invalid(req.error().message), request_id);
+  ApiError err;
+  auto prompt = prepare_prompt(*req, Shape::anthropic, err);
+  if (!prompt.ok()) return error(Shape::anthropic, err, request_id);
+  json::Value v = json::Value::object();
+  v["input_tokens"] = static_cast<int64_t>(prompt->tokens.size());
+  return json_response(v, request_id);
+}
+
+}  // namespace parley::api

@@ -1,0 +1,88 @@
+// The HTTP API of one served model: routing, auth, the Anthropic and OpenAI endpoints, model
+// listing, and errors in each API's envelope with a request-id on every response. Pure with
+// respect to transport: HttpRequest in, HttpResponse (maybe streamed) out.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "api/chat-request.h"
+#include "api/errors.h"
+#include "api/http-types.h"
+#include "api/ids.h"
+#include "api/prompt.h"
+#include "base/rng.h"
+#include "engine/client.h"
+#include "tokenizer/tokenizer.h"
+
+namespace parley::api {
+
+struct ServiceConfig {
+  std::string model_id;                 // the served model's id (listed first)
+  std::string display_name;
+  std::vector<std::string> aliases;     // more ids for the same model (listed after model_id)
+  bool map_claude_ids = true;           // any "claude-*" model id means the served model
+  std::vector<std::string> api_keys;    // empty: no auth
+  int32_t max_output_tokens = 0;        // operator cap on max_tokens per request (0: none)
+  bool image_input = false;             // the model can take images (no vision path yet)
+  size_t max_json_depth = 128;
+};
+
+struct ServiceDeps {
+  engine::Client& engine;
+  const tokenizer::Tokenizer& tokenizer;
+  const PromptRenderer& renderer;
+  uint64_t seed = 0;                         // request ids, sampling seeds (passed in)
+  std::function<int64_t()> unix_time;        // seconds since the epoch (OpenAI `created`)
+};
+
+class Service final : public Handler {
+ public:
+  Service(ServiceConfig config, ServiceDeps deps);
+
+  HttpResponse handle(const HttpRequest& request) override;
+  HttpResponse transport_error(const HttpRequest& request, TransportError error,
+                               std::string_view detail) override;
+
+  const ServiceConfig& config() const { return config_; }
+  int32_t n_ctx() const { return engine_.model_info().n_ctx; }
+
+ private:
+  enum class Shape { anthropic, openai };
+  struct Prepared;  // a parsed, rendered, tokenized, limited request
+
+  HttpResponse route(const HttpRequest& request, const std::string& request_id);
+  HttpResponse error(Shape shape, const ApiError& e, const std::string& request_id) const;
+  HttpResponse json_response(const json::Value& v, const std::string& request_id) const;
+  bool authorized(const HttpRequest& request) const;
+  // The model an id stands for; false when unknown.
+  bool resolve_model(const std::string& id) const;
+  std::vector<std::string> model_ids() const;
+
+  Result<json::Value> parse_body(const HttpRequest& request) const;
+  Result<Prompt> prepare_prompt(const ChatRequest& req, Shape shape, ApiError& err) const;
+  HttpResponse generate(ChatRequest req, Shape shape, const std::string& request_id);
+
+  HttpResponse messages(const HttpRequest& request, const std::string& request_id);
+  HttpResponse count_tokens(const HttpRequest& request, const std::string& request_id);
+  HttpResponse chat_completions(const HttpRequest& request, const std::string& request_id);
+  HttpResponse list_models(const HttpRequest& request, const std::string& request_id);
+  HttpResponse get_model(const HttpRequest& request, const std::string& id,
+                         const std::string& request_id);
+  json::Value model_json(const std::string& id, Shape shape) const;
+  uint64_t next_seed();
+
+  ServiceConfig config_;
+  engine::Client& engine_;
+  const tokenizer::Tokenizer& tokenizer_;
+  PromptBuilder prompts_;
+  IdGenerator ids_;
+  std::function<int64_t()> unix_time_;
+  std::mutex rng_mu_;
+  Rng rng_;
+};
+
+}  // namespace parley::api
