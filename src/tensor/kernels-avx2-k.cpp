@@ -148,8 +148,7 @@ inline __m256i chunk_scales(const Prep& p, int c) {
   }
 }
 
-constexpr int kRM = static_cast<int>(kRowTile);
-constexpr int kRNk = 2;
+constexpr int kRM = 4;  // rows per tile in decode (prefill uses 2)
 
 template <class D, int RM, int RN>
 void tile256(const typename D::Block* const* rows, const Acts& a, int64_t t0, float* out) {
@@ -159,16 +158,11 @@ void tile256(const typename D::Block* const* rows, const Acts& a, int64_t t0, fl
 #pragma GCC unroll 4
     for (int t = 0; t < RN; t++) acc[r][t] = _mm256_setzero_ps();
   }
-  const int8_t* xq[RN];
-  const float* xd[RN];
-  const int16_t* xs[RN];
-#pragma GCC unroll 4
-  for (int t = 0; t < RN; t++) {
-    xq[t] = a.qs + (t0 + t) * a.n_cols;
-    xd[t] = a.d + (t0 + t) * a.n_blocks;
-    xs[t] = a.bsums + (t0 + t) * (a.n_cols / 16);
-  }
-  for (int64_t i = 0; i < a.n_blocks; i++) {
+  const int8_t* xq = a.qs_at(t0, 0);
+  const float* xd = a.d_at(t0, 0);
+  const int16_t* xs = a.bsums_at(t0, 0);
+  const int64_t g = a.group;
+  for (int64_t i = 0; i < a.n_blocks; i++, xq += g * kQK_K, xd += g, xs += g * 16) {
     Prep p[RM];
 #pragma GCC unroll 4
     for (int r = 0; r < RM; r++) D::prepare(rows[r][i], &p[r]);
@@ -178,6 +172,7 @@ void tile256(const typename D::Block* const* rows, const Acts& a, int64_t t0, fl
 #pragma GCC unroll 4
       for (int t = 0; t < RN; t++) iacc[r][t] = _mm256_setzero_si256();
     }
+    #pragma GCC unroll 8
     for (int c = 0; c < 8; c++) {
       __m256i q[RM], sc[RM];
 #pragma GCC unroll 4
@@ -187,7 +182,7 @@ void tile256(const typename D::Block* const* rows, const Acts& a, int64_t t0, fl
       }
 #pragma GCC unroll 4
       for (int t = 0; t < RN; t++) {
-        const __m256i x = loadu256(xq[t] + i * kQK_K + 32 * c);
+        const __m256i x = loadu256(xq + t * kQK_K + 32 * c);
 #pragma GCC unroll 4
         for (int r = 0; r < RM; r++) {
           iacc[r][t] = _mm256_add_epi32(iacc[r][t], _mm256_madd_epi16(_mm256_maddubs_epi16(q[r], x), sc[r]));
@@ -196,8 +191,8 @@ void tile256(const typename D::Block* const* rows, const Acts& a, int64_t t0, fl
     }
 #pragma GCC unroll 4
     for (int t = 0; t < RN; t++) {
-      const __m256i bs = loadu256(xs[t] + i * 16);
-      const float dx = xd[t][i];
+      const __m256i bs = loadu256(xs + t * 16);
+      const float dx = xd[t];
 #pragma GCC unroll 4
       for (int r = 0; r < RM; r++) {
         __m256i isum = iacc[r][t];
@@ -223,33 +218,43 @@ void tile256(const typename D::Block* const* rows, const Acts& a, int64_t t0, fl
 
 template <class D, int RM>
 void tile256_rn(int rn, const typename D::Block* const* rows, const Acts& a, int64_t t0, float* out) {
-  if (rn == 1) {
-    tile256<D, RM, 1>(rows, a, t0, out);
-  } else {
-    tile256<D, RM, 2>(rows, a, t0, out);
+  switch (rn) {
+    case 1: tile256<D, RM, 1>(rows, a, t0, out); return;
+    case 2: tile256<D, RM, 2>(rows, a, t0, out); return;
+    case 3: tile256<D, RM, 3>(rows, a, t0, out); return;
+    default: tile256<D, RM, 4>(rows, a, t0, out); return;
   }
 }
 
 template <class D>
+void tile256_any(int rm, int rn, const typename D::Block* const* rows, const Acts& a, int64_t t0, float* out) {
+  switch (rm) {
+    case 1: tile256_rn<D, 1>(rn, rows, a, t0, out); return;
+    case 2: tile256_rn<D, 2>(rn, rows, a, t0, out); return;
+    case 3: tile256_rn<D, 3>(rn, rows, a, t0, out); return;
+    default: tile256_rn<D, 4>(rn, rows, a, t0, out); return;
+  }
+}
+
+// Same tiling as the 32-element kernels (kernels-avx2.cpp): 2 rows x 4 tokens in prefill, 4 rows
+// x n tokens in decode; tokens in L2-sized blocks.
+template <class D>
 void kernel256(const WeightView& w, int64_t r0, int64_t r1, const Acts& a, float* y, int64_t ldy, float*) {
   using Block = typename D::Block;
+  const int tile_rows = a.n_tokens >= 3 ? 2 : kRM;
+  const int tile_tokens = a.n_tokens >= 3 ? 4 : static_cast<int>(a.n_tokens);
   const int64_t per_token = a.n_cols + 6 * a.n_blocks + a.n_cols / 8;
-  const int64_t tb = std::max<int64_t>(kRNk, (192 * 1024) / per_token / kRNk * kRNk);
-  float out[kRM * kRNk];
+  const int64_t tb = std::max<int64_t>(tile_tokens, (192 * 1024) / per_token / tile_tokens * tile_tokens);
+  float out[kRM * 4];
   for (int64_t tb0 = 0; tb0 < a.n_tokens; tb0 += tb) {
     const int64_t tb1 = std::min(a.n_tokens, tb0 + tb);
-    for (int64_t rt = r0; rt < r1; rt += kRM) {
-      const int rm = static_cast<int>(std::min<int64_t>(kRM, r1 - rt));
+    for (int64_t rt = r0; rt < r1; rt += tile_rows) {
+      const int rm = static_cast<int>(std::min<int64_t>(tile_rows, r1 - rt));
       const Block* rows[kRM];
       for (int r = 0; r < rm; r++) rows[r] = reinterpret_cast<const Block*>(w.row(rt + r));
-      for (int64_t t = tb0; t < tb1; t += kRNk) {
-        const int rn = static_cast<int>(std::min<int64_t>(kRNk, tb1 - t));
-        switch (rm) {
-          case 1: tile256_rn<D, 1>(rn, rows, a, t, out); break;
-          case 2: tile256_rn<D, 2>(rn, rows, a, t, out); break;
-          case 3: tile256_rn<D, 3>(rn, rows, a, t, out); break;
-          default: tile256_rn<D, 4>(rn, rows, a, t, out); break;
-        }
+      for (int64_t t = tb0; t < tb1; t += tile_tokens) {
+        const int rn = static_cast<int>(std::min<int64_t>(tile_tokens, tb1 - t));
+        tile256_any<D>(rm, rn, rows, a, t, out);
         for (int r = 0; r < rm; r++) {
           for (int j = 0; j < rn; j++) y[(t + j) * ldy + rt + r] = out[r * rn + j];
         }

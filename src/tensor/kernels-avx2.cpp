@@ -11,6 +11,7 @@
 #if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
 
 #include <algorithm>
+#include <cstddef>
 
 #include "tensor/quant-blocks.h"
 #include "tensor/simd-avx2.h"
@@ -21,127 +22,241 @@ namespace {
 using namespace avx2;
 
 // ---- 32-element block types --------------------------------------------------------------------
-// A decoder gives each block's quants as 32 bytes (unsigned 0..31, or signed for Q8_0), its
-// scale, and its offset: value = scale * q + offset, so the dot with an activation block is
-// scale * dx * sum(q * xq) + offset * s (s = dx * sum xq). The offset part is summed per row
-// after the loop as a dot of the row's offsets with the token's s values.
+// Eight rows at a time with "lanes = rows": each weight block is transposed on the fly into 8
+// vectors whose 32-bit lane r holds 4 consecutive quants of row r, and multiplied with the
+// activation's matching 4 bytes broadcast to every lane. The integer sums then accumulate per
+// row inside the lanes, so the float work (convert, scale by the 8 rows' scales at once, add) is
+// paid once per 8 rows instead of once per row, and no horizontal sums are needed.
+// W[k] holds elements 4k..4k+3 and W[4 + k] elements 16 + 4k..16 + 4k + 3 (k < 4), which is
+// where the Q4/Q5 nibbles already are.
+//
+// Each decoder gives the 8 rows' quants (unsigned 0..31, or signed for Q8_0), each block's scale
+// and offset: value = scale * q + offset, so a row's dot with an activation block is
+// scale * dx * sum(q * xq) + offset * s (s = dx * sum xq).
+
+constexpr int kRows8 = 8;
+
+// 4x4 transposes of 32-bit elements inside both 128-bit lanes: in[i] = [row i | row i + 4]
+// (4 dwords each) -> out[k] = [dword k of rows 0..3 | dword k of rows 4..7].
+inline void transpose4x4_lanes(const __m256i in[4], __m256i out[4]) {
+  const __m256i t0 = _mm256_unpacklo_epi32(in[0], in[1]);
+  const __m256i t1 = _mm256_unpackhi_epi32(in[0], in[1]);
+  const __m256i t2 = _mm256_unpacklo_epi32(in[2], in[3]);
+  const __m256i t3 = _mm256_unpackhi_epi32(in[2], in[3]);
+  out[0] = _mm256_unpacklo_epi64(t0, t2);
+  out[1] = _mm256_unpackhi_epi64(t0, t2);
+  out[2] = _mm256_unpacklo_epi64(t1, t3);
+  out[3] = _mm256_unpackhi_epi64(t1, t3);
+}
+
+// 16 bytes at offset `off` of rows i and i + 4 as one vector.
+inline __m256i rows_pair(const uint8_t* const* rows, int i, size_t off) {
+  return _mm256_inserti128_si256(_mm256_castsi128_si256(loadu128(rows[i] + off)), loadu128(rows[i + 4] + off), 1);
+}
+
+// The nibbles at byte offset `off` of 8 rows' blocks: W[k] low nibbles, W[4 + k] high nibbles.
+inline void nibbles8(const uint8_t* const* rows, size_t off, __m256i W[8]) {
+  __m256i in[4], v[4];
+  #pragma GCC unroll 8
+  for (int i = 0; i < 4; i++) in[i] = rows_pair(rows, i, off);
+  transpose4x4_lanes(in, v);
+  const __m256i m4 = _mm256_set1_epi8(15);
+  #pragma GCC unroll 8
+  for (int k = 0; k < 4; k++) {
+    W[k] = _mm256_and_si256(v[k], m4);
+    W[4 + k] = _mm256_and_si256(_mm256_srli_epi16(v[k], 4), m4);
+  }
+}
+
+// Q5 fifth bits: bits 4k..4k+3 (and 16 + 4k..) of each row's 32-bit qh become 16 in the bytes
+// of W[k] (W[4 + k]).
+inline void fifth_bits8(const uint8_t* const* rows, size_t off, __m256i W[8]) {
+  uint32_t h[8];
+  #pragma GCC unroll 8
+  for (int r = 0; r < 8; r++) std::memcpy(&h[r], rows[r] + off, 4);
+  const __m256i H = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(h));
+  // Byte 0 of each dword to all its 4 bytes, then test bit m in byte m.
+  const __m256i spread = _mm256_setr_epi8(0, 0, 0, 0, 4, 4, 4, 4, 8, 8, 8, 8, 12, 12, 12, 12,
+                                          0, 0, 0, 0, 4, 4, 4, 4, 8, 8, 8, 8, 12, 12, 12, 12);
+  const __m256i bit = _mm256_set1_epi32(0x08040201);
+  const __m256i sixteen = _mm256_set1_epi8(16);
+  #pragma GCC unroll 8
+  for (int k = 0; k < 8; k++) {
+    const int shift = k < 4 ? 4 * k : 16 + 4 * (k - 4);
+    __m256i v = _mm256_shuffle_epi8(_mm256_srli_epi32(H, shift), spread);
+    v = _mm256_cmpeq_epi8(_mm256_and_si256(v, bit), bit);
+    W[k] = _mm256_or_si256(W[k], _mm256_and_si256(v, sixteen));
+  }
+}
+
+// The fp16 at byte offset `off` of each of 8 rows, as 8 floats (lane r = row r).
+inline __m256 halves8(const uint8_t* const* rows, size_t off) {
+  auto h = [&](int r) {
+    uint16_t v;
+    std::memcpy(&v, rows[r] + off, 2);
+    return static_cast<int>(v);
+  };
+  __m128i v = _mm_cvtsi32_si128(h(0));
+  v = _mm_insert_epi16(v, h(1), 1);
+  v = _mm_insert_epi16(v, h(2), 2);
+  v = _mm_insert_epi16(v, h(3), 3);
+  v = _mm_insert_epi16(v, h(4), 4);
+  v = _mm_insert_epi16(v, h(5), 5);
+  v = _mm_insert_epi16(v, h(6), 6);
+  v = _mm_insert_epi16(v, h(7), 7);
+  return _mm256_cvtph_ps(v);
+}
 
 struct DecQ4_0 {
   using Block = BlockQ4_0;
   static constexpr bool kSigned = false, kOffset = true;
-  static __m256i quants(const Block& b) { return unpack_nibbles(b.qs); }
-  static void scales(const Block& b, float* d, float* off) {
-    *d = load_half(&b.d);
-    *off = -8.0f * *d;
+  static constexpr int kMaxQ = 15;
+  static void quants(const uint8_t* const* rows, int64_t b, __m256i W[8]) {
+    nibbles8(rows, static_cast<size_t>(b) * sizeof(Block) + offsetof(Block, qs), W);
+  }
+  static void scales8(const uint8_t* const* rows, int64_t b, __m256* d, __m256* off) {
+    *d = halves8(rows, static_cast<size_t>(b) * sizeof(Block) + offsetof(Block, d));
+    *off = _mm256_mul_ps(*d, _mm256_set1_ps(-8.0f));
   }
 };
 
 struct DecQ4_1 {
   using Block = BlockQ4_1;
   static constexpr bool kSigned = false, kOffset = true;
-  static __m256i quants(const Block& b) { return unpack_nibbles(b.qs); }
-  static void scales(const Block& b, float* d, float* off) {
-    *d = load_half(&b.d);
-    *off = load_half(&b.m);
+  static constexpr int kMaxQ = 15;
+  static void quants(const uint8_t* const* rows, int64_t b, __m256i W[8]) {
+    nibbles8(rows, static_cast<size_t>(b) * sizeof(Block) + offsetof(Block, qs), W);
+  }
+  static void scales8(const uint8_t* const* rows, int64_t b, __m256* d, __m256* off) {
+    *d = halves8(rows, static_cast<size_t>(b) * sizeof(Block) + offsetof(Block, d));
+    *off = halves8(rows, static_cast<size_t>(b) * sizeof(Block) + offsetof(Block, m));
   }
 };
-
-inline __m256i fifth_bits(const uint8_t* qh) {
-  uint32_t bits;
-  std::memcpy(&bits, qh, 4);
-  return _mm256_and_si256(bytes_from_bits(bits), _mm256_set1_epi8(16));
-}
 
 struct DecQ5_0 {
   using Block = BlockQ5_0;
   static constexpr bool kSigned = false, kOffset = true;
-  static __m256i quants(const Block& b) { return _mm256_or_si256(unpack_nibbles(b.qs), fifth_bits(b.qh)); }
-  static void scales(const Block& b, float* d, float* off) {
-    *d = load_half(&b.d);
-    *off = -16.0f * *d;
+  static constexpr int kMaxQ = 31;
+  static void quants(const uint8_t* const* rows, int64_t b, __m256i W[8]) {
+    const size_t base = static_cast<size_t>(b) * sizeof(Block);
+    nibbles8(rows, base + offsetof(Block, qs), W);
+    fifth_bits8(rows, base + offsetof(Block, qh), W);
+  }
+  static void scales8(const uint8_t* const* rows, int64_t b, __m256* d, __m256* off) {
+    *d = halves8(rows, static_cast<size_t>(b) * sizeof(Block) + offsetof(Block, d));
+    *off = _mm256_mul_ps(*d, _mm256_set1_ps(-16.0f));
   }
 };
 
 struct DecQ5_1 {
   using Block = BlockQ5_1;
   static constexpr bool kSigned = false, kOffset = true;
-  static __m256i quants(const Block& b) { return _mm256_or_si256(unpack_nibbles(b.qs), fifth_bits(b.qh)); }
-  static void scales(const Block& b, float* d, float* off) {
-    *d = load_half(&b.d);
-    *off = load_half(&b.m);
+  static constexpr int kMaxQ = 31;
+  static void quants(const uint8_t* const* rows, int64_t b, __m256i W[8]) {
+    const size_t base = static_cast<size_t>(b) * sizeof(Block);
+    nibbles8(rows, base + offsetof(Block, qs), W);
+    fifth_bits8(rows, base + offsetof(Block, qh), W);
+  }
+  static void scales8(const uint8_t* const* rows, int64_t b, __m256* d, __m256* off) {
+    *d = halves8(rows, static_cast<size_t>(b) * sizeof(Block) + offsetof(Block, d));
+    *off = halves8(rows, static_cast<size_t>(b) * sizeof(Block) + offsetof(Block, m));
   }
 };
 
 struct DecQ8_0 {
   using Block = BlockQ8_0;
   static constexpr bool kSigned = true, kOffset = false;
-  static __m256i quants(const Block& b) { return loadu256(b.qs); }
-  static void scales(const Block& b, float* d, float* off) {
-    *d = load_half(&b.d);
-    *off = 0;
+  static constexpr int kMaxQ = 127;
+  static void quants(const uint8_t* const* rows, int64_t b, __m256i W[8]) {
+    const size_t base = static_cast<size_t>(b) * sizeof(Block) + offsetof(Block, qs);
+    __m256i in[4];
+    #pragma GCC unroll 8
+    for (int i = 0; i < 4; i++) in[i] = rows_pair(rows, i, base);
+    transpose4x4_lanes(in, W);
+    #pragma GCC unroll 8
+    for (int i = 0; i < 4; i++) in[i] = rows_pair(rows, i, base + 16);
+    transpose4x4_lanes(in, W + 4);
+  }
+  static void scales8(const uint8_t* const* rows, int64_t b, __m256* d, __m256* off) {
+    *d = halves8(rows, static_cast<size_t>(b) * sizeof(Block) + offsetof(Block, d));
+    *off = _mm256_setzero_ps();
   }
 };
 
-constexpr int kRM = static_cast<int>(kRowTile);
-constexpr int kRN32 = 3;  // tokens per prefill tile (RM x RN accumulators must fit 16 registers)
-
-// out[r * RN + t] = sum over blocks of scale_r * dx_t * (q_r . xq_t).
-template <class D, int RM, int RN>
-void tile32(const typename D::Block* const* rows, const float* const* dw, const Acts& a, int64_t t0,
-            float* out) {
+// Per-row int32 sums (lane r) of one block of 8 rows with one token's activation block x.
+template <class D>
+inline __m256i dot8(const __m256i W[8], const __m256i A[8], const int8_t* x) {
   const __m256i ones = _mm256_set1_epi16(1);
-  __m256 acc[RM][RN];
-#pragma GCC unroll 4
-  for (int r = 0; r < RM; r++) {
-#pragma GCC unroll 4
-    for (int t = 0; t < RN; t++) acc[r][t] = _mm256_setzero_ps();
-  }
-  const int8_t* xq[RN];
-  const float* xd[RN];
-#pragma GCC unroll 4
-  for (int t = 0; t < RN; t++) {
-    xq[t] = a.qs + (t0 + t) * a.n_cols;
-    xd[t] = a.d + (t0 + t) * a.n_blocks;
-  }
-  for (int64_t b = 0; b < a.n_blocks; b++) {
-    __m256i q[RM], qa[RM];
-#pragma GCC unroll 4
-    for (int r = 0; r < RM; r++) {
-      q[r] = D::quants(rows[r][b]);
-      if constexpr (D::kSigned) qa[r] = _mm256_sign_epi8(q[r], q[r]);
+  auto xb = [&](int k) {
+    int32_t v;
+    std::memcpy(&v, x + (k < 4 ? 4 * k : 16 + 4 * (k - 4)), 4);
+    return _mm256_set1_epi32(v);
+  };
+  if constexpr (D::kSigned) {
+    // |w| * (x with w's sign); a maddubs lane can reach 2 * 128 * 127, so each is widened.
+    __m256i sum = _mm256_madd_epi16(_mm256_maddubs_epi16(A[0], _mm256_sign_epi8(xb(0), W[0])), ones);
+    #pragma GCC unroll 8
+    for (int k = 1; k < 8; k++) {
+      sum = _mm256_add_epi32(sum, _mm256_madd_epi16(_mm256_maddubs_epi16(A[k], _mm256_sign_epi8(xb(k), W[k])), ones));
     }
-#pragma GCC unroll 4
-    for (int t = 0; t < RN; t++) {
-      const __m256i x = loadu256(xq[t] + b * kQK);
-      const __m256 dx = _mm256_broadcast_ss(xd[t] + b);
-#pragma GCC unroll 4
-      for (int r = 0; r < RM; r++) {
-        __m256i p;
-        if constexpr (D::kSigned) {
-          // maddubs wants an unsigned left side: |w| * (x with w's sign).
-          p = _mm256_maddubs_epi16(qa[r], _mm256_sign_epi8(x, q[r]));
-        } else {
-          p = _mm256_maddubs_epi16(q[r], x);
-        }
-        const __m256 sum = _mm256_cvtepi32_ps(_mm256_madd_epi16(p, ones));
-        acc[r][t] = _mm256_fmadd_ps(sum, _mm256_mul_ps(_mm256_broadcast_ss(dw[r] + b), dx), acc[r][t]);
-      }
+    return sum;
+  } else if constexpr (D::kMaxQ <= 15) {
+    // A maddubs lane is at most 2 * 15 * 127 = 3810: all 8 fit one int16 sum (30480).
+    __m256i s16 = _mm256_maddubs_epi16(W[0], xb(0));
+    #pragma GCC unroll 8
+    for (int k = 1; k < 8; k++) s16 = _mm256_add_epi16(s16, _mm256_maddubs_epi16(W[k], xb(k)));
+    return _mm256_madd_epi16(s16, ones);
+  } else {
+    // Up to 2 * 31 * 127 = 7874 per lane: 4 per int16 sum.
+    __m256i s0 = _mm256_maddubs_epi16(W[0], xb(0));
+    __m256i s1 = _mm256_maddubs_epi16(W[4], xb(4));
+    #pragma GCC unroll 8
+    for (int k = 1; k < 4; k++) {
+      s0 = _mm256_add_epi16(s0, _mm256_maddubs_epi16(W[k], xb(k)));
+      s1 = _mm256_add_epi16(s1, _mm256_maddubs_epi16(W[4 + k], xb(4 + k)));
     }
-  }
-#pragma GCC unroll 4
-  for (int r = 0; r < RM; r++) {
-#pragma GCC unroll 4
-    for (int t = 0; t < RN; t++) out[r * RN + t] = hsum(acc[r][t]);
+    return _mm256_add_epi32(_mm256_madd_epi16(s0, ones), _mm256_madd_epi16(s1, ones));
   }
 }
 
-template <class D, int RM>
-void tile32_rn(int rn, const typename D::Block* const* rows, const float* const* dw, const Acts& a,
-               int64_t t0, float* out) {
+// out[t] lane r = row r . token t0 + t over all blocks.
+template <class D, int RN>
+void tile8(const uint8_t* const* rows, const Acts& a, int64_t t0, __m256 out[]) {
+  __m256 acc[RN];
+#pragma GCC unroll 4
+  for (int t = 0; t < RN; t++) acc[t] = _mm256_setzero_ps();
+  const int8_t* xq = a.qs_at(t0, 0);
+  const float* xd = a.d_at(t0, 0);
+  const float* xs = D::kOffset ? a.s_at(t0, 0) : nullptr;
+  const int64_t g = a.group;
+  for (int64_t b = 0; b < a.n_blocks; b++, xq += g * kQK, xd += g) {
+    __m256i W[8], A[8];
+    D::quants(rows, b, W);
+    if constexpr (D::kSigned) {
+#pragma GCC unroll 8
+      for (int k = 0; k < 8; k++) A[k] = _mm256_sign_epi8(W[k], W[k]);
+    }
+    __m256 sc, off;
+    D::scales8(rows, b, &sc, &off);
+#pragma GCC unroll 4
+    for (int t = 0; t < RN; t++) {
+      const __m256i isum = dot8<D>(W, A, xq + t * kQK);
+      acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), _mm256_mul_ps(sc, _mm256_broadcast_ss(xd + t)), acc[t]);
+      if constexpr (D::kOffset) acc[t] = _mm256_fmadd_ps(off, _mm256_broadcast_ss(xs + t), acc[t]);
+    }
+    if constexpr (D::kOffset) xs += g;
+  }
+#pragma GCC unroll 4
+  for (int t = 0; t < RN; t++) out[t] = acc[t];
+}
+
+template <class D>
+void tile8_rn(int rn, const uint8_t* const* rows, const Acts& a, int64_t t0, __m256 acc[]) {
   switch (rn) {
-    case 1: tile32<D, RM, 1>(rows, dw, a, t0, out); return;
-    case 2: tile32<D, RM, 2>(rows, dw, a, t0, out); return;
-    default: tile32<D, RM, 3>(rows, dw, a, t0, out); return;
+    case 1: tile8<D, 1>(rows, a, t0, acc); return;
+    case 2: tile8<D, 2>(rows, a, t0, acc); return;
+    case 3: tile8<D, 3>(rows, a, t0, acc); return;
+    default: tile8<D, 4>(rows, a, t0, acc); return;
   }
 }
 
@@ -152,40 +267,28 @@ int64_t token_block(int64_t bytes_per_token, int rn) {
 }
 
 template <class D>
-void kernel32(const WeightView& w, int64_t r0, int64_t r1, const Acts& a, float* y, int64_t ldy,
-              float* scratch) {
-  using Block = typename D::Block;
-  const int64_t nb = a.n_blocks;
-  float* dw[kRM];
-  float* off[kRM];
-  for (int r = 0; r < kRM; r++) {
-    dw[r] = scratch + r * nb;
-    off[r] = scratch + (kRM + r) * nb;
-  }
-  const int64_t tb = token_block(a.n_cols + 8 * nb, kRN32);
-  float out[kRM * kRN32];
+void kernel32(const WeightView& w, int64_t r0, int64_t r1, const Acts& a, float* y, int64_t ldy, float*) {
+  const int rn_max = static_cast<int>(std::min<int64_t>(4, a.group));
+  const int64_t tb = token_block(a.n_cols + 8 * a.n_blocks, 4);
   for (int64_t tb0 = 0; tb0 < a.n_tokens; tb0 += tb) {
     const int64_t tb1 = std::min(a.n_tokens, tb0 + tb);
-    for (int64_t rt = r0; rt < r1; rt += kRM) {
-      const int rm = static_cast<int>(std::min<int64_t>(kRM, r1 - rt));
-      const Block* rows[kRM];
-      for (int r = 0; r < rm; r++) {
-        rows[r] = reinterpret_cast<const Block*>(w.row(rt + r));
-        for (int64_t b = 0; b < nb; b++) D::scales(rows[r][b], &dw[r][b], &off[r][b]);
-      }
-      for (int64_t t = tb0; t < tb1; t += kRN32) {
-        const int rn = static_cast<int>(std::min<int64_t>(kRN32, tb1 - t));
-        switch (rm) {
-          case 1: tile32_rn<D, 1>(rn, rows, dw, a, t, out); break;
-          case 2: tile32_rn<D, 2>(rn, rows, dw, a, t, out); break;
-          case 3: tile32_rn<D, 3>(rn, rows, dw, a, t, out); break;
-          default: tile32_rn<D, 4>(rn, rows, dw, a, t, out); break;
-        }
-        for (int r = 0; r < rm; r++) {
-          for (int j = 0; j < rn; j++) {
-            float v = out[r * rn + j];
-            if constexpr (D::kOffset) v += dot_f32(off[r], a.s + (t + j) * nb, nb);
-            y[(t + j) * ldy + rt + r] = v;
+    for (int64_t rt = r0; rt < r1; rt += kRows8) {
+      const int rm = static_cast<int>(std::min<int64_t>(kRows8, r1 - rt));
+      // Missing rows of a partial tile repeat the last row; their lanes are not stored.
+      const uint8_t* rows[kRows8];
+      for (int r = 0; r < kRows8; r++) rows[r] = w.row(rt + std::min(r, rm - 1));
+      for (int64_t t = tb0; t < tb1; t += rn_max) {
+        const int rn = static_cast<int>(std::min<int64_t>(rn_max, tb1 - t));
+        __m256 acc[4];
+        tile8_rn<D>(rn, rows, a, t, acc);
+        for (int j = 0; j < rn; j++) {
+          float* out = y + (t + j) * ldy + rt;
+          if (rm == kRows8) {
+            _mm256_storeu_ps(out, acc[j]);
+          } else {
+            alignas(32) float v[8];
+            _mm256_store_ps(v, acc[j]);
+            for (int r = 0; r < rm; r++) out[r] = v[r];
           }
         }
       }
@@ -221,6 +324,7 @@ struct LoadBF16 {
   }
 };
 
+constexpr int kRM = 4;  // float kernels: 4 rows x 2 tokens
 constexpr int kRNf = 2;
 
 template <class L, int RM, int RN>
@@ -305,6 +409,7 @@ inline float quantize_block(const float* x, int n, int8_t* q, int32_t* sums16) {
   const __m256i perm = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
   for (int i = 0; i < n; i += 32) {
     __m256i v[4];
+    #pragma GCC unroll 8
     for (int k = 0; k < 4; k++) v[k] = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + i + 8 * k), id));
     sums16[i / 16] = hsum_i32(_mm256_add_epi32(v[0], v[1]));
     sums16[i / 16 + 1] = hsum_i32(_mm256_add_epi32(v[2], v[3]));
@@ -322,21 +427,18 @@ inline float quantize_block(const float* x, int n, int8_t* q, int32_t* sums16) {
 void avx2_quantize_acts(const Acts& a, const float* x, int64_t t0, int64_t t1) {
   if (a.kind == ActKind::f32) return;
   int32_t sums16[kQK_K / 16];
+  const int block = static_cast<int>(a.block_elems);
   for (int64_t t = t0; t < t1; t++) {
     const float* xt = x + t * a.n_cols;
-    int8_t* q = a.qs + t * a.n_cols;
-    float* d = a.d + t * a.n_blocks;
-    if (a.kind == ActKind::q8_32) {
-      float* s = a.s + t * a.n_blocks;
-      for (int64_t b = 0; b < a.n_blocks; b++) {
-        d[b] = quantize_block(xt + b * kQK, kQK, q + b * kQK, sums16);
-        s[b] = d[b] * static_cast<float>(sums16[0] + sums16[1]);
-      }
-    } else {
-      int16_t* bs = a.bsums + t * (a.n_cols / 16);
-      for (int64_t b = 0; b < a.n_blocks; b++) {
-        d[b] = quantize_block(xt + b * kQK_K, kQK_K, q + b * kQK_K, sums16);
-        for (int k = 0; k < 16; k++) bs[b * 16 + k] = static_cast<int16_t>(sums16[k]);
+    for (int64_t b = 0; b < a.n_blocks; b++) {
+      const float d = quantize_block(xt + b * block, block, a.qs_at(t, b), sums16);
+      *a.d_at(t, b) = d;
+      if (a.kind == ActKind::q8_32) {
+        *a.s_at(t, b) = d * static_cast<float>(sums16[0] + sums16[1]);
+      } else {
+        int16_t* bs = a.bsums_at(t, b);
+        #pragma GCC unroll 8
+        for (int k = 0; k < 16; k++) bs[k] = static_cast<int16_t>(sums16[k]);
       }
     }
   }

@@ -162,16 +162,14 @@ void kernel32(const WeightView& w, int64_t r0, int64_t r1, const Acts& a, float*
   for (int64_t r = r0; r < r1; r++) {
     const uint8_t* row = w.row(r);
     for (int64_t t = 0; t < a.n_tokens; t++) {
-      const int8_t* xq = a.qs + t * a.n_cols;
-      const float* xd = a.d + t * a.n_blocks;
-      const float* xs = a.s + t * a.n_blocks;
       float sum = 0, offsets = 0;
       for (int64_t b = 0; b < a.n_blocks; b++) {
         decode32(T, row, b, &blk);
+        const int8_t* xq = a.qs_at(t, b);
         int32_t isum = 0;
-        for (int j = 0; j < kQK; j++) isum += blk.q[j] * xq[b * kQK + j];
-        sum += blk.scale * xd[b] * static_cast<float>(isum);
-        offsets += blk.offset * xs[b];
+        for (int j = 0; j < kQK; j++) isum += blk.q[j] * xq[j];
+        sum += blk.scale * *a.d_at(t, b) * static_cast<float>(isum);
+        offsets += blk.offset * *a.s_at(t, b);
       }
       y[t * ldy + r] = sum + offsets;
     }
@@ -184,20 +182,19 @@ void kernel256(const WeightView& w, int64_t r0, int64_t r1, const Acts& a, float
   for (int64_t r = r0; r < r1; r++) {
     const uint8_t* row = w.row(r);
     for (int64_t t = 0; t < a.n_tokens; t++) {
-      const int8_t* xq = a.qs + t * a.n_cols;
-      const float* xd = a.d + t * a.n_blocks;
-      const int16_t* bs = a.bsums + t * (a.n_cols / 16);
       float sum = 0;
       for (int64_t b = 0; b < a.n_blocks; b++) {
         decode256(T, row, b, &blk);
+        const int8_t* xq = a.qs_at(t, b);
+        const int16_t* bs = a.bsums_at(t, b);
         int32_t isum = 0, imin = 0;
         for (int s = 0; s < 16; s++) {
           int32_t sub = 0;
-          for (int l = 0; l < 16; l++) sub += blk.q[16 * s + l] * xq[b * kQK_K + 16 * s + l];
+          for (int l = 0; l < 16; l++) sub += blk.q[16 * s + l] * xq[16 * s + l];
           isum += blk.sc[s] * sub;
-          imin += blk.mn[s] * bs[b * 16 + s];
+          imin += blk.mn[s] * bs[s];
         }
-        sum += xd[b] * (blk.d * static_cast<float>(isum) - blk.dmin * static_cast<float>(imin));
+        sum += *a.d_at(t, b) * (blk.d * static_cast<float>(isum) - blk.dmin * static_cast<float>(imin));
       }
       y[t * ldy + r] = sum;
     }
@@ -252,13 +249,12 @@ Kernel scalar_kernel(DType t) {
 // Each block: d = max|x| / 127 and q = round(x / d) (ties to even, as the SIMD conversions do).
 void scalar_quantize_acts(const Acts& a, const float* x, int64_t t0, int64_t t1) {
   if (a.kind == ActKind::f32) return;
-  const int64_t block = a.kind == ActKind::q8_32 ? kQK : kQK_K;
+  const int64_t block = a.block_elems;
   for (int64_t t = t0; t < t1; t++) {
     const float* xt = x + t * a.n_cols;
-    int8_t* q = a.qs + t * a.n_cols;
-    float* d = a.d + t * a.n_blocks;
     for (int64_t b = 0; b < a.n_blocks; b++) {
       const float* xb = xt + b * block;
+      int8_t* q = a.qs_at(t, b);
       float amax = 0;
       for (int64_t j = 0; j < block; j++) amax = std::fmax(amax, std::fabs(xb[j]));
       float db = amax / 127.0f;
@@ -266,17 +262,17 @@ void scalar_quantize_acts(const Acts& a, const float* x, int64_t t0, int64_t t1)
       int32_t sum = 0;
       for (int64_t j = 0; j < block; j++) {
         int v = round_clamp(xb[j] * id);
-        q[b * block + j] = static_cast<int8_t>(v);
+        q[j] = static_cast<int8_t>(v);
         sum += v;
       }
-      d[b] = db;
+      *a.d_at(t, b) = db;
       if (a.kind == ActKind::q8_32) {
-        a.s[t * a.n_blocks + b] = db * static_cast<float>(sum);
+        *a.s_at(t, b) = db * static_cast<float>(sum);
       } else {
-        int16_t* bs = a.bsums + t * (a.n_cols / 16) + b * 16;
+        int16_t* bs = a.bsums_at(t, b);
         for (int s = 0; s < 16; s++) {
           int32_t ss = 0;
-          for (int l = 0; l < 16; l++) ss += q[b * block + 16 * s + l];
+          for (int l = 0; l < 16; l++) ss += q[16 * s + l];
           bs[s] = static_cast<int16_t>(ss);
         }
       }

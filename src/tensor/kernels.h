@@ -16,22 +16,30 @@ namespace parley::kernels {
 enum class ActKind { f32, q8_32, q8_256 };
 ActKind act_kind(DType t);
 
-// Activations of n_tokens rows, ready for one weight family. Layout per token t:
-//   x     + t * n_cols         f32 values (ActKind::f32)
-//   qs    + t * n_cols         int8 quants (q8 kinds), element order as x
-//   d     + t * n_blocks       scale of each block (32 or 256 elements)
-//   s     + t * n_blocks       q8_32: d * sum of the block's quants (for types with an offset)
-//   bsums + t * (n_cols / 16)  q8_256: integer sum of each 16 quants
+// Activations of n_tokens rows, ready for one weight family.
+//   x: the f32 rows (n_tokens x n_cols), used directly by F32/F16/BF16.
+//   Quantized kinds interleave tokens in groups of `group` (min(4, n_tokens)) so a kernel tile
+//   of up to 4 tokens reads one stream: block b of token t is at qs_at(t, b), its scale at
+//   d_at(t, b), (q8_32) d * the sum of its quants at s_at(t, b) (for weight types with an
+//   offset) and (q8_256) its 16 sums of 16 quants at bsums_at(t, b).
 struct Acts {
   ActKind kind = ActKind::f32;
   int64_t n_tokens = 0;
   int64_t n_cols = 0;
   int64_t n_blocks = 0;
+  int64_t block_elems = 0;  // 32 or 256
+  int64_t group = 1;
   const float* x = nullptr;
   int8_t* qs = nullptr;
   float* d = nullptr;
   float* s = nullptr;
   int16_t* bsums = nullptr;
+
+  int64_t slot(int64_t t, int64_t b) const { return (t / group * n_blocks + b) * group + t % group; }
+  int8_t* qs_at(int64_t t, int64_t b) const { return qs + slot(t, b) * block_elems; }
+  float* d_at(int64_t t, int64_t b) const { return d + slot(t, b); }
+  int16_t* bsums_at(int64_t t, int64_t b) const { return bsums + slot(t, b) * 16; }
+  float* s_at(int64_t t, int64_t b) const { return s + slot(t, b); }
 };
 
 // Bytes of quantized activations (qs, d, s, bsums with their padding) for n_tokens x n_cols.
@@ -43,7 +51,7 @@ Acts make_acts(ActKind kind, const float* x, int64_t n_tokens, int64_t n_cols, v
 int64_t kernel_scratch_floats(int64_t n_cols);
 
 // Rows are processed in tiles of this many; thread ranges start at multiples of it.
-constexpr int64_t kRowTile = 4;
+constexpr int64_t kRowTile = 8;
 
 // y[t * ldy + r] = row r of w . token t of a, for r in [r0, r1) and every token.
 using Kernel = void (*)(const WeightView& w, int64_t r0, int64_t r1, const Acts& a, float* y,

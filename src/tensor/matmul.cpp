@@ -29,18 +29,31 @@ ActKind act_kind(DType t) {
   }
 }
 
+namespace {
+
+// Sizes of the quantized activation arrays; tokens are padded to whole groups.
+struct ActSizes {
+  size_t qs, d, s, bsums;
+};
+ActSizes act_sizes(ActKind kind, int64_t n_tokens, int64_t n_cols) {
+  const int64_t group = std::min<int64_t>(4, std::max<int64_t>(n_tokens, 1));
+  const size_t n = static_cast<size_t>((n_tokens + group - 1) / group * group);
+  const size_t c = static_cast<size_t>(n_cols);
+  const size_t nb = c / (kind == ActKind::q8_32 ? kQK : kQK_K);
+  ActSizes z{};
+  z.qs = round_up(n * c, 64);
+  z.d = round_up(n * nb * sizeof(float), 64);
+  if (kind == ActKind::q8_32) z.s = round_up(n * nb * sizeof(float), 64);
+  if (kind == ActKind::q8_256) z.bsums = round_up(n * (c / 16) * sizeof(int16_t), 64);
+  return z;
+}
+
+}  // namespace
+
 size_t acts_bytes(ActKind kind, int64_t n_tokens, int64_t n_cols) {
   if (kind == ActKind::f32) return 0;
-  size_t n = static_cast<size_t>(n_tokens), c = static_cast<size_t>(n_cols);
-  size_t nb = c / (kind == ActKind::q8_32 ? kQK : kQK_K);
-  size_t bytes = round_up(n * c, 64);           // qs
-  bytes += round_up(n * nb * sizeof(float), 64);  // d
-  if (kind == ActKind::q8_32) {
-    bytes += round_up(n * nb * sizeof(float), 64);  // s
-  } else {
-    bytes += round_up(n * (c / 16) * sizeof(int16_t), 64);  // bsums
-  }
-  return bytes;
+  ActSizes z = act_sizes(kind, n_tokens, n_cols);
+  return z.qs + z.d + z.s + z.bsums;
 }
 
 Acts make_acts(ActKind kind, const float* x, int64_t n_tokens, int64_t n_cols, void* buffer) {
@@ -50,25 +63,24 @@ Acts make_acts(ActKind kind, const float* x, int64_t n_tokens, int64_t n_cols, v
   a.n_cols = n_cols;
   a.x = x;
   if (kind == ActKind::f32) return a;
-  size_t n = static_cast<size_t>(n_tokens), c = static_cast<size_t>(n_cols);
-  a.n_blocks = n_cols / (kind == ActKind::q8_32 ? kQK : kQK_K);
-  size_t nb = static_cast<size_t>(a.n_blocks);
+  a.block_elems = kind == ActKind::q8_32 ? kQK : kQK_K;
+  a.n_blocks = n_cols / a.block_elems;
+  a.group = std::min<int64_t>(4, std::max<int64_t>(n_tokens, 1));
+  ActSizes z = act_sizes(kind, n_tokens, n_cols);
   uint8_t* p = static_cast<uint8_t*>(buffer);
   a.qs = reinterpret_cast<int8_t*>(p);
-  p += round_up(n * c, 64);
-  a.d = reinterpret_cast<float*>(p);
-  p += round_up(n * nb * sizeof(float), 64);
+  a.d = reinterpret_cast<float*>(p + z.qs);
   if (kind == ActKind::q8_32) {
-    a.s = reinterpret_cast<float*>(p);
+    a.s = reinterpret_cast<float*>(p + z.qs + z.d);
   } else {
-    a.bsums = reinterpret_cast<int16_t*>(p);
+    a.bsums = reinterpret_cast<int16_t*>(p + z.qs + z.d);
   }
   return a;
 }
 
 int64_t kernel_scratch_floats(int64_t n_cols) {
   // The scalar float kernel widens one row; the SIMD kernels keep per-block scales of a row tile.
-  return n_cols + 4 * kRowTile * (n_cols / kQK + 1) + 64;
+  return n_cols + 2 * kRowTile * (n_cols / kQK + 1) + 64;
 }
 
 }  // namespace kernels
