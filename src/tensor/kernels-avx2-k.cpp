@@ -18,13 +18,23 @@ namespace {
 using namespace avx2;
 
 // A super-block's scales unpacked for one row: value = d * sc[s] * q - dmin * mn[s] for
-// 16-element sub-block s (32-element sub-blocks repeat their scale twice).
+// 16-element sub-block s (32-element sub-blocks repeat their scale twice); sc and mn are 16
+// int16 lanes.
 struct Prep {
-  alignas(32) int16_t sc[16];
-  alignas(32) int16_t mn[16];
+  __m256i sc;
+  __m256i mn;
   float d;
   float dmin;
 };
+
+inline uint32_t load_u32(const uint8_t* p) {
+  uint32_t v;
+  std::memcpy(&v, p, 4);
+  return v;
+}
+
+// Each int16 lane twice: [a0 a0 a1 a1 ... a7 a7].
+inline __m256i dup16(__m128i a) { return _mm256_set_m128i(_mm_unpackhi_epi16(a, a), _mm_unpacklo_epi16(a, a)); }
 
 // Moves bit `from` of every byte to bit `to` (other bits are garbage; the caller masks).
 inline __m256i move_bit(__m256i v, int from, int to) {
@@ -38,13 +48,13 @@ inline __m256i move_bit(__m256i v, int from, int to) {
 
 struct DecQ2K {
   using Block = BlockQ2_K;
-  static constexpr bool kMins = true, kSub32 = false;
+  static constexpr bool kMins = true;
   static constexpr int kOffsetShift = -1;
   static void prepare(const Block& b, Prep* p) {
-    for (int s = 0; s < 16; s++) {
-      p->sc[s] = static_cast<int16_t>(b.scales[s] & 15);
-      p->mn[s] = static_cast<int16_t>(b.scales[s] >> 4);
-    }
+    const __m128i v = loadu128(b.scales);
+    const __m128i m4 = _mm_set1_epi8(15);
+    p->sc = _mm256_cvtepu8_epi16(_mm_and_si128(v, m4));
+    p->mn = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(v, 4), m4));
     p->d = load_half(&b.d);
     p->dmin = load_half(&b.dmin);
   }
@@ -56,10 +66,18 @@ struct DecQ2K {
 
 struct DecQ3K {
   using Block = BlockQ3_K;
-  static constexpr bool kMins = false, kSub32 = false;
+  static constexpr bool kMins = false;
   static constexpr int kOffsetShift = 2;  // q - 4
   static void prepare(const Block& b, Prep* p) {
-    for (int s = 0; s < 16; s++) p->sc[s] = static_cast<int16_t>(q3k_scale(s, b.scales));
+    // The 16 6-bit scales (see BlockQ3_K), four bytes at a time, then minus 32.
+    const uint32_t u0 = load_u32(b.scales), u1 = load_u32(b.scales + 4), u2 = load_u32(b.scales + 8);
+    const uint32_t lo = 0x0f0f0f0f, hi = 0x03030303;
+    const __m128i v = _mm_setr_epi32(static_cast<int>((u0 & lo) | ((u2 & hi) << 4)),
+                                     static_cast<int>((u1 & lo) | (((u2 >> 2) & hi) << 4)),
+                                     static_cast<int>(((u0 >> 4) & lo) | (((u2 >> 4) & hi) << 4)),
+                                     static_cast<int>(((u1 >> 4) & lo) | (((u2 >> 6) & hi) << 4)));
+    p->sc = _mm256_cvtepi8_epi16(_mm_sub_epi8(v, _mm_set1_epi8(32)));
+    p->mn = _mm256_setzero_si256();
     p->d = load_half(&b.d);
     p->dmin = 0;
   }
@@ -71,27 +89,25 @@ struct DecQ3K {
   }
 };
 
-inline void prepare_q45k(const uint8_t* scales, uint16_t d, uint16_t dmin, Prep* p) {
-  for (int s = 0; s < 8; s++) {
-    uint8_t sc, m;
-    k_scale_min(s, scales, &sc, &m);
-    p->sc[2 * s] = p->sc[2 * s + 1] = sc;
-    p->mn[2 * s] = p->mn[2 * s + 1] = m;
-  }
-  p->d = _cvtsh_ss(d);
-  p->dmin = _cvtsh_ss(dmin);
+// Q4_K / Q5_K: the 8 6-bit scales and mins (see k_scale_min), four bytes at a time.
+inline void prepare_q45k(const uint8_t* scales, const uint16_t& d, const uint16_t& dmin, Prep* p) {
+  const uint32_t u0 = load_u32(scales), u1 = load_u32(scales + 4), u2 = load_u32(scales + 8);
+  const uint32_t m6 = 0x3f3f3f3f, lo = 0x0f0f0f0f, hi = 0x03030303;
+  const __m128i sc = _mm_cvtepu8_epi16(_mm_setr_epi32(static_cast<int>(u0 & m6),
+                                                      static_cast<int>((u2 & lo) | (((u0 >> 6) & hi) << 4)), 0, 0));
+  const __m128i mn = _mm_cvtepu8_epi16(_mm_setr_epi32(static_cast<int>(u1 & m6),
+                                                      static_cast<int>(((u2 >> 4) & lo) | (((u1 >> 6) & hi) << 4)), 0, 0));
+  p->sc = dup16(sc);
+  p->mn = dup16(mn);
+  p->d = load_half(&d);
+  p->dmin = load_half(&dmin);
 }
 
 struct DecQ4K {
   using Block = BlockQ4_K;
-  static constexpr bool kMins = true, kSub32 = true;
+  static constexpr bool kMins = true;
   static constexpr int kOffsetShift = -1;
-  static void prepare(const Block& b, Prep* p) {
-    uint16_t d, dmin;
-    std::memcpy(&d, &b.d, 2);
-    std::memcpy(&dmin, &b.dmin, 2);
-    prepare_q45k(b.scales, d, dmin, p);
-  }
+  static void prepare(const Block& b, Prep* p) { prepare_q45k(b.scales, b.d, b.dmin, p); }
   static __m256i quants(const Block& b, int c) {
     __m256i v = loadu256(b.qs + 32 * (c / 2));
     if (c % 2) v = _mm256_srli_epi16(v, 4);
@@ -101,14 +117,9 @@ struct DecQ4K {
 
 struct DecQ5K {
   using Block = BlockQ5_K;
-  static constexpr bool kMins = true, kSub32 = true;
+  static constexpr bool kMins = true;
   static constexpr int kOffsetShift = -1;
-  static void prepare(const Block& b, Prep* p) {
-    uint16_t d, dmin;
-    std::memcpy(&d, &b.d, 2);
-    std::memcpy(&dmin, &b.dmin, 2);
-    prepare_q45k(b.scales, d, dmin, p);
-  }
+  static void prepare(const Block& b, Prep* p) { prepare_q45k(b.scales, b.d, b.dmin, p); }
   static __m256i quants(const Block& b, int c) {
     __m256i v = loadu256(b.qs + 32 * (c / 2));
     if (c % 2) v = _mm256_srli_epi16(v, 4);
@@ -119,10 +130,11 @@ struct DecQ5K {
 
 struct DecQ6K {
   using Block = BlockQ6_K;
-  static constexpr bool kMins = false, kSub32 = false;
+  static constexpr bool kMins = false;
   static constexpr int kOffsetShift = 5;  // q - 32
   static void prepare(const Block& b, Prep* p) {
-    for (int s = 0; s < 16; s++) p->sc[s] = b.scales[s];
+    p->sc = _mm256_cvtepi8_epi16(loadu128(b.scales));
+    p->mn = _mm256_setzero_si256();
     p->d = load_half(&b.d);
     p->dmin = 0;
   }
@@ -138,17 +150,17 @@ struct DecQ6K {
 };
 
 // Sub-block scales of chunk c as 16 int16 lanes matching maddubs' output (lanes 0-7 come from
-// elements 32c..32c+15, lanes 8-15 from the next 16).
-template <class D>
+// elements 32c..32c+15, lanes 8-15 from the next 16): dword c of p.sc holds exactly those two
+// scales; broadcast it, then spread the low half over lane 0 and the high half over lane 1.
 inline __m256i chunk_scales(const Prep& p, int c) {
-  if constexpr (D::kSub32) {
-    return _mm256_set1_epi16(p.sc[2 * c]);
-  } else {
-    return _mm256_set_m128i(_mm_set1_epi16(p.sc[2 * c + 1]), _mm_set1_epi16(p.sc[2 * c]));
-  }
+  const __m256i pattern = _mm256_setr_epi8(0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1,
+                                           2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3);
+  return _mm256_shuffle_epi8(_mm256_permutevar8x32_epi32(p.sc, _mm256_set1_epi32(c)), pattern);
 }
 
-constexpr int kRM = 4;  // rows per tile in decode (prefill uses 2)
+constexpr int kRM = 4;  // largest tile
+// Rows per tile in decode: with more, the int32 accumulators spill (measured).
+constexpr int kDecodeRows = 2;
 
 template <class D, int RM, int RN>
 void tile256(const typename D::Block* const* rows, const Acts& a, int64_t t0, float* out) {
@@ -178,7 +190,7 @@ void tile256(const typename D::Block* const* rows, const Acts& a, int64_t t0, fl
 #pragma GCC unroll 4
       for (int r = 0; r < RM; r++) {
         q[r] = D::quants(rows[r][i], c);
-        sc[r] = chunk_scales<D>(p[r], c);
+        sc[r] = chunk_scales(p[r], c);
       }
 #pragma GCC unroll 4
       for (int t = 0; t < RN; t++) {
@@ -197,13 +209,11 @@ void tile256(const typename D::Block* const* rows, const Acts& a, int64_t t0, fl
       for (int r = 0; r < RM; r++) {
         __m256i isum = iacc[r][t];
         if constexpr (D::kOffsetShift >= 0) {
-          const __m256i sc16 = _mm256_load_si256(reinterpret_cast<const __m256i*>(p[r].sc));
-          isum = _mm256_sub_epi32(isum, _mm256_slli_epi32(_mm256_madd_epi16(sc16, bs), D::kOffsetShift));
+          isum = _mm256_sub_epi32(isum, _mm256_slli_epi32(_mm256_madd_epi16(p[r].sc, bs), D::kOffsetShift));
         }
         acc[r][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), _mm256_set1_ps(p[r].d * dx), acc[r][t]);
         if constexpr (D::kMins) {
-          const __m256i mn16 = _mm256_load_si256(reinterpret_cast<const __m256i*>(p[r].mn));
-          acc[r][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_madd_epi16(mn16, bs)),
+          acc[r][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_madd_epi16(p[r].mn, bs)),
                                       _mm256_set1_ps(-p[r].dmin * dx), acc[r][t]);
         }
       }
@@ -241,7 +251,7 @@ void tile256_any(int rm, int rn, const typename D::Block* const* rows, const Act
 template <class D>
 void kernel256(const WeightView& w, int64_t r0, int64_t r1, const Acts& a, float* y, int64_t ldy, float*) {
   using Block = typename D::Block;
-  const int tile_rows = a.n_tokens >= 3 ? 2 : kRM;
+  const int tile_rows = a.n_tokens >= 3 ? 2 : kDecodeRows;
   const int tile_tokens = a.n_tokens >= 3 ? 4 : static_cast<int>(a.n_tokens);
   const int64_t per_token = a.n_cols + 6 * a.n_blocks + a.n_cols / 8;
   const int64_t tb = std::max<int64_t>(tile_tokens, (192 * 1024) / per_token / tile_tokens * tile_tokens);

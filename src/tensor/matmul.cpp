@@ -236,8 +236,7 @@ void matmul(const WeightView& w, const float* x, int64_t n_tokens, float* y, Thr
 }
 
 void matmul(const WeightView& w, const float* x, int64_t n_tokens, float* y, ThreadPool& pool) {
-  MatmulScratch scratch;
-  matmul(w, x, n_tokens, y, pool, scratch);
+  matmul(w, x, n_tokens, y, pool, pool.matmul_scratch());
 }
 
 void matmul_reference(const WeightView& w, const float* x, int64_t n_tokens, float* y) {

@@ -66,8 +66,7 @@ const char* matmul_path_name(MatmulPath path);  // best resolves to the path it 
 // x is n_tokens x n_cols (row-major, stride n_cols), y is n_tokens x n_rows (stride n_rows).
 void matmul(const WeightView& w, const float* x, int64_t n_tokens, float* y, ThreadPool& pool,
             MatmulScratch& scratch, MatmulPath path = MatmulPath::best);
-// Same, with a scratch allocated for this call (convenient; the engine's step loop should pass
-// its own MatmulScratch).
+// Same, with the pool's own scratch (ThreadPool::matmul_scratch): allocation-free once warm.
 void matmul(const WeightView& w, const float* x, int64_t n_tokens, float* y, ThreadPool& pool);
 
 // Scalar reference: dequantize each row to f32 and dot with the f32 activations in double (no

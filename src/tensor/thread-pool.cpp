@@ -3,6 +3,7 @@
 #include <chrono>
 
 #include "base/check.h"
+#include "tensor/matmul.h"
 
 namespace parley {
 namespace {
@@ -42,6 +43,11 @@ ThreadPool::~ThreadPool() {
   }
   wake_.notify_all();
   for (auto& t : threads_) t.join();
+}
+
+MatmulScratch& ThreadPool::matmul_scratch() {
+  if (!matmul_scratch_) matmul_scratch_ = std::make_unique<MatmulScratch>();
+  return *matmul_scratch_;
 }
 
 void ThreadPool::run_chunk(int index) {

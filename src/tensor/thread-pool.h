@@ -11,6 +11,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <thread>
 #include <type_traits>
@@ -18,6 +19,8 @@
 #include <vector>
 
 namespace parley {
+
+class MatmulScratch;
 
 class ThreadPool {
  public:
@@ -28,6 +31,10 @@ class ThreadPool {
   ThreadPool& operator=(const ThreadPool&) = delete;
 
   int size() const { return n_threads_; }
+
+  // Scratch for matmul calls that do not pass their own (matmul.h): the pool has one driver, so
+  // one scratch per pool is never used by two calls at once.
+  MatmulScratch& matmul_scratch();
 
   // fn(begin, end, thread) over [0, n) in n_threads contiguous chunks (chunk i goes to thread
   // i; empty chunks are skipped); returns when all chunks are done. Must not be called
@@ -65,6 +72,7 @@ class ThreadPool {
   Invoke invoke_ = nullptr;
   void* ctx_ = nullptr;
   int64_t n_ = 0;
+  std::unique_ptr<MatmulScratch> matmul_scratch_;
 };
 
 }  // namespace parley

@@ -200,6 +200,11 @@ TEST(Matmul, ConvenienceOverloadAndEmptyInputs) {
   EXPECT_TRUE(can_matmul(DType::q6_k));
   EXPECT_FALSE(can_matmul(DType::iq4_xs));
   EXPECT_STRNE(matmul_path_name(MatmulPath::best), "?");
+  // The convenience overload reuses the pool's scratch: no growth once warm.
+  size_t warm = pool.matmul_scratch().capacity_bytes();
+  EXPECT_GT(warm, 0u);
+  matmul(m.view(), x.data(), 1, a.data(), pool);
+  EXPECT_EQ(pool.matmul_scratch().capacity_bytes(), warm);
 }
 
 TEST(Matmul, ScratchStopsGrowingOnceWarm) {
