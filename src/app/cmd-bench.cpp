@@ -1,0 +1,194 @@
+// parley bench -m MODEL.gguf: prefill (pp) and decode (tg) speed, measured the way
+// ../shared/bench/peer_bench.mjs measures llama.cpp, so the two can be compared as a ratio:
+//   pp: a fresh sequence, the prompt (BOS then pseudo-random ids) evaluated as one batch, logits
+//       for its last token only -> prompt tokens / second;
+//   tg: on the same sequence, greedy decoding one token per step at positions
+//       n_prompt .. n_prompt + n_gen - 1, starting from the prompt's last token, until n_gen
+//       tokens are produced -> n_gen / second.
+// Median (and min/max) over repetitions; F16 KV cache and a context of prompt + gen + 64, as
+// peer_bench.mjs sets llama.cpp up.
+#include <CLI/CLI.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+
+#include "app/commands.h"
+#include "base/check.h"
+#include "base/json.h"
+#include "base/strings.h"
+#include "kv/block-pool.h"
+#include "model/forward.h"
+#include "model/model.h"
+#include "sampling/sampler.h"
+#include "tensor/matmul.h"
+#include "tensor/thread-pool.h"
+
+namespace parley::app {
+namespace {
+
+struct BenchOptions {
+  std::string model;
+  int32_t n_prompt = 512;
+  int32_t n_gen = 128;
+  int32_t threads = 2;
+  int32_t reps = 3;
+  std::string kv_type = "F16";
+  bool json = false;
+};
+
+// peer_bench.mjs makePrompt: BOS then an LCG over [3, n_vocab).
+std::vector<int32_t> make_prompt(int32_t n, int32_t n_vocab, int32_t bos) {
+  std::vector<int32_t> out{bos};
+  uint64_t s = 12345;
+  while (static_cast<int32_t>(out.size()) < n) {
+    s = (s * 1103515245ull + 12345ull) % 2147483648ull;
+    out.push_back(3 + static_cast<int32_t>(s % static_cast<uint64_t>(n_vocab - 3)));
+  }
+  return out;
+}
+
+// Resident and peak resident memory of this process, from /proc/self/status (bytes).
+std::pair<uint64_t, uint64_t> resident_memory() {
+  std::ifstream f("/proc/self/status");
+  std::string line;
+  uint64_t rss = 0, hwm = 0;
+  while (std::getline(f, line)) {
+    unsigned long long kb = 0;
+    if (std::sscanf(line.c_str(), "VmRSS: %llu kB", &kb) == 1) rss = kb * 1024;
+    if (std::sscanf(line.c_str(), "VmHWM: %llu kB", &kb) == 1) hwm = kb * 1024;
+  }
+  return {rss, hwm};
+}
+
+struct Stat {
+  double min = 0, median = 0, max = 0;
+};
+Stat stat_of(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  size_t n = v.size();
+  double med = n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+  return {v.front(), med, v.back()};
+}
+
+int run_bench(const BenchOptions& opt) {
+  using Clock = std::chrono::steady_clock;
+  if (opt.n_prompt < 1 || opt.n_gen < 1 || opt.reps < 1 || opt.threads < 1) {
+    return fail("-p, -n, -r and -t must be positive");
+  }
+  auto kv_type = dtype_from_name(opt.kv_type);
+  if (!kv_type || (*kv_type != DType::f16 && *kv_type != DType::f32)) return fail("--kv-type must be F16 or F32");
+  auto loaded = model::Model::load(opt.model);
+  if (!loaded) return fail(loaded.error().message);
+  const model::Model& m = **loaded;
+  const model::Config& c = m.config();
+  const int32_t n_ctx = opt.n_prompt + opt.n_gen + 64;
+  const int32_t block = 16;
+  auto kv = kv::BlockPool::create(
+      kv::PoolShape{c.n_layer, c.n_head_kv, c.head_dim, block, (n_ctx + block - 1) / block, *kv_type});
+  if (!kv) return fail(kv.error().message);
+  ThreadPool pool(opt.threads);
+  model::Forward fwd(m, model::ForwardOptions{opt.n_prompt, 1, n_ctx}, pool);
+  model::KvView view;
+  view.type = *kv_type;
+  view.block_size = block;
+  for (int32_t l = 0; l < c.n_layer; l++) {
+    view.k.push_back((*kv)->k_layer(l));
+    view.v.push_back((*kv)->v_layer(l));
+  }
+  kv::BlockTable table(**kv);
+  PARLEY_CHECK(table.reserve(n_ctx));
+  model::SeqKv seq{table.blocks().data(), static_cast<int32_t>(table.blocks().size())};
+
+  int32_t bos = 1;
+  if (auto b = m.file().get_uint_opt("tokenizer.ggml.bos_token_id"); b.ok() && b->has_value() &&
+                                                                      **b < static_cast<uint64_t>(c.n_vocab)) {
+    bos = static_cast<int32_t>(**b);
+  }
+  std::vector<int32_t> prompt = make_prompt(opt.n_prompt, c.n_vocab, bos);
+  model::Batch batch;
+  std::vector<double> pp, tg;
+  json::Value runs = json::Value::array();
+  for (int32_t r = 0; r < opt.reps; r++) {
+    // pp: the whole prompt as one batch on an empty sequence (the cache is simply overwritten).
+    batch.clear();
+    for (int32_t i = 0; i < opt.n_prompt; i++) batch.add(prompt[static_cast<size_t>(i)], i, 0, i == opt.n_prompt - 1);
+    auto t0 = Clock::now();
+    fwd.run(batch, view, {&seq, 1});
+    double pp_s = std::chrono::duration<double>(Clock::now() - t0).count();
+    // tg: greedy, one token per step.
+    int32_t token = prompt.back();
+    auto t1 = Clock::now();
+    for (int32_t i = 0; i < opt.n_gen; i++) {
+      batch.clear();
+      batch.add(token, opt.n_prompt + i, 0, true);
+      fwd.run(batch, view, {&seq, 1});
+      token = sampling::argmax(fwd.logits(0), c.n_vocab);
+    }
+    double tg_s = std::chrono::duration<double>(Clock::now() - t1).count();
+    pp.push_back(opt.n_prompt / pp_s);
+    tg.push_back(opt.n_gen / tg_s);
+    std::fprintf(stderr, "bench: rep %d: pp%d %.2f t/s, tg%d %.2f t/s\n", r + 1, opt.n_prompt, pp.back(), opt.n_gen,
+                 tg.back());
+    json::Value run = json::Value::object();
+    run["pp_tps"] = pp.back();
+    run["tg_tps"] = tg.back();
+    runs.push_back(std::move(run));
+  }
+  auto [rss, hwm] = resident_memory();
+  Stat pps = stat_of(pp), tgs = stat_of(tg);
+  uint64_t file_size = m.file().file_size();
+  if (opt.json) {
+    auto stat_json = [](const Stat& s) {
+      json::Value v = json::Value::object();
+      v["min"] = s.min;
+      v["median"] = s.median;
+      v["max"] = s.max;
+      return v;
+    };
+    json::Value doc = json::Value::object();
+    doc["model"] = opt.model;
+    doc["size_bytes"] = file_size;
+    doc["threads"] = opt.threads;
+    doc["n_prompt"] = opt.n_prompt;
+    doc["n_gen"] = opt.n_gen;
+    doc["reps"] = opt.reps;
+    doc["kv_type"] = std::string(dtype_name(*kv_type));
+    doc["matmul_path"] = std::string(matmul_path_name(MatmulPath::best));
+    doc["pp_tps"] = stat_json(pps);
+    doc["tg_tps"] = stat_json(tgs);
+    doc["rss_bytes"] = rss;
+    doc["peak_rss_bytes"] = hwm;
+    doc["kv_bytes"] = static_cast<uint64_t>((*kv)->total_bytes());
+    doc["runs"] = std::move(runs);
+    std::printf("%s\n", json::write(doc, json::WriteOptions{2}).c_str());
+  } else {
+    std::printf("| model | size | threads | pp%d t/s min / median | tg%d t/s min / median | RSS (peak) | KV |\n",
+                opt.n_prompt, opt.n_gen);
+    std::printf("|---|---|---|---|---|---|---|\n");
+    std::printf("| %s | %s | %d | %.2f / %.2f | %.2f / %.2f | %s (%s) | %s %s |\n", c.name.c_str(),
+                human_bytes(file_size).c_str(), opt.threads, pps.min, pps.median, tgs.min, tgs.median,
+                human_bytes(rss).c_str(), human_bytes(hwm).c_str(), human_bytes((*kv)->total_bytes()).c_str(),
+                std::string(dtype_name(*kv_type)).c_str());
+  }
+  return 0;
+}
+
+}  // namespace
+
+void add_bench_command(CLI::App& app, Runner& run) {
+  auto opt = std::make_shared<BenchOptions>();
+  CLI::App* sub = app.add_subcommand(
+      "bench", "Measure prefill (pp) and decode (tg) speed as llama-bench's pp512/tg128 (median of repetitions)");
+  sub->add_option("-m,--model", opt->model, "GGUF model file")->required();
+  sub->add_option("-p,--n-prompt", opt->n_prompt, "Prompt tokens, evaluated as one batch (pp)")->capture_default_str();
+  sub->add_option("-n,--n-gen", opt->n_gen, "Tokens generated one per step after the prompt (tg)")->capture_default_str();
+  sub->add_option("-t,--threads", opt->threads, "Compute threads")->capture_default_str();
+  sub->add_option("-r,--reps", opt->reps, "Repetitions (the median is reported)")->capture_default_str();
+  sub->add_option("--kv-type", opt->kv_type, "KV cache element type: F16 (llama.cpp's default) or F32")->capture_default_str();
+  sub->add_flag("--json", opt->json, "Print the results as JSON (per repetition, min / median / max)");
+  sub->callback([opt, &run] { run = [opt] { return run_bench(*opt); }; });
+}
+
+}  // namespace parley::app
