@@ -65,12 +65,11 @@ std::string gpt2_map(std::string_view raw) {
 }
 
 int32_t BpeModel::intern(std::string_view raw) {
-  int32_t s = syms_.find(raw);
+  auto next = static_cast<int32_t>(sym_token_.size());
+  int32_t s = syms_.find_or_insert(raw, next);
   if (s >= 0) return s;
-  s = static_cast<int32_t>(sym_token_.size());
-  syms_.set(raw, s);
   sym_token_.push_back(-1);
-  return s;
+  return next;
 }
 
 BpeModel BpeModel::build(const std::vector<std::string>& tokens,
@@ -78,7 +77,7 @@ BpeModel BpeModel::build(const std::vector<std::string>& tokens,
   BpeModel m;
   m.syms_.reserve(tokens.size() + 256);
   m.sym_token_.reserve(tokens.size() + 256);
-  std::string raw, left, right;
+  std::string raw, left, right, joined;
   std::array<int32_t, 256> one_char;  // token whose stored text is exactly this one byte
   one_char.fill(-1);
   std::array<int32_t, 256> hex_byte;  // <0xNN> tokens
@@ -123,7 +122,8 @@ BpeModel BpeModel::build(const std::vector<std::string>& tokens,
     }
     if (left.empty() || right.empty()) continue;
     int32_t sa = m.intern(left), sb = m.intern(right);
-    int32_t sc = m.intern(left + right);
+    joined.assign(left).append(right);
+    int32_t sc = m.intern(joined);
     if (m.merges_.insert(static_cast<uint32_t>(sa), static_cast<uint32_t>(sb),
                          {static_cast<int32_t>(r), sc})) {
       m.n_merges_++;

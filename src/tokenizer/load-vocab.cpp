@@ -186,9 +186,15 @@ Status load_vocab(Tokenizer::Impl& t, const VocabSpec& spec, const PreTokenizerF
                             {&t.fim_pre, &kFimPreTexts}, {&t.fim_suf, &kFimSufTexts},
                             {&t.fim_mid, &kFimMidTexts}, {&t.fim_pad, &kFimPadTexts},
                             {&t.fim_rep, &kFimRepTexts}, {&t.fim_sep, &kFimSepTexts}};
+  // Every text looked for starts with '<', '[', '_' or U+2581: only those tokens are compared.
+  std::vector<size_t> candidates;
+  for (size_t i = 0; i < n; i++) {
+    char c = t.text[i][0];
+    if (c == '<' || c == '[' || c == '_' || c == '\xE2') candidates.push_back(i);
+  }
   for (const ByText& b : by_text) {
     if (*b.id >= 0) continue;
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i : candidates) {
       if (in(t.text[i], *b.texts)) {
         *b.id = static_cast<TokenId>(i);
         t.attr[i] |= kAttrControl;
@@ -202,14 +208,14 @@ Status load_vocab(Tokenizer::Impl& t, const VocabSpec& spec, const PreTokenizerF
   for (TokenId id : {t.fim_pad, t.fim_rep, t.fim_sep}) {
     if (id >= 0) eog.push_back(id);
   }
-  for (size_t i = 0; i < n; i++) {
+  for (size_t i : candidates) {
     if (in(t.text[i], kEogTexts)) {
       eog.push_back(static_cast<TokenId>(i));
       t.attr[i] |= kAttrControl;
     }
   }
   // gpt-oss (harmony) tokens are always parsed as text.
-  for (size_t i = 0; i < n; i++) {
+  for (size_t i : candidates) {
     const std::string& s = t.text[i];
     if (s == "<|channel|>" || s == "<|message|>" || s == "<|start|>" || s == "<|constrain|>") {
       t.attr[i] = kAttrUserDefined;

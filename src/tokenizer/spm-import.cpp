@@ -159,12 +159,43 @@ Result<VocabSpec> from_sentencepiece(const fs::path& model_path) {
   VocabSpec spec;
   spec.model = "llama";
   spec.pre = "default";
+  fs::path dir = model_path.parent_path();
+  // The vocabulary is as large as the model's embedding (config.json vocab_size) or as the
+  // added tokens need, whichever is larger; ids no piece or added token claims are "[PADn]".
   size_t n = pieces.size();
+  if (fs::exists(dir / "config.json")) {
+    PARLEY_TRY(json::Value cfg, read_json(dir / "config.json"));
+    const json::Value* vs = cfg.is_object() ? cfg.find("vocab_size") : nullptr;
+    if (vs && vs->is_int() && vs->as_int() > 0 && vs->as_int() <= 10'000'000) {
+      n = std::max(n, static_cast<size_t>(vs->as_int()));
+    }
+  }
+  std::vector<Added> config_added;
+  if (fs::exists(dir / "tokenizer_config.json")) {
+    PARLEY_TRY(json::Value cfg, read_json(dir / "tokenizer_config.json"));
+    PARLEY_TRY(config_added, added_tokens_decoder(cfg, dir / "tokenizer_config.json"));
+  }
+  std::optional<json::Value> added_json;
+  if (fs::exists(dir / "added_tokens.json")) {
+    PARLEY_TRY(json::Value added, read_json(dir / "added_tokens.json"));
+    if (added.is_object()) added_json = std::move(added);
+  }
+  for (const Added& a : config_added) n = std::max(n, static_cast<size_t>(a.id) + 1);
+  if (added_json) {
+    for (const auto& [text, idv] : added_json->as_object()) {
+      if (idv.is_int() && idv.as_int() >= 0) n = std::max(n, static_cast<size_t>(idv.as_int()) + 1);
+    }
+  }
+  if (n > 10'000'000) return Error::fmt("%s: token id %zu is absurd", model_path.c_str(), n - 1);
   spec.tokens.resize(n);
-  spec.scores.resize(n);
-  spec.token_types.resize(n);
+  spec.scores.assign(n, -10000.0f);
+  spec.token_types.assign(n, static_cast<int32_t>(TokenType::unused));
   std::unordered_map<std::string, int64_t> ids;
   for (size_t i = 0; i < n; i++) {
+    if (i >= pieces.size()) {
+      spec.tokens[i] = "[PAD" + std::to_string(i) + "]";
+      continue;
+    }
     spec.tokens[i] = pieces[i].text;
     spec.scores[i] = pieces[i].score;
     spec.token_types[i] = pieces[i].type;
@@ -172,39 +203,30 @@ Result<VocabSpec> from_sentencepiece(const fs::path& model_path) {
   }
   if (add_dummy_prefix && *add_dummy_prefix == 0) spec.add_space_prefix = false;
 
-  fs::path dir = model_path.parent_path();
   // added_tokens.json: user-defined tokens (llama.cpp's converter).
-  if (fs::exists(dir / "added_tokens.json")) {
-    PARLEY_TRY(json::Value added, read_json(dir / "added_tokens.json"));
-    if (added.is_object()) {
-      for (const auto& [text, idv] : added.as_object()) {
-        if (!idv.is_int() || idv.as_int() < 0 || static_cast<size_t>(idv.as_int()) >= n) continue;
-        auto i = static_cast<size_t>(idv.as_int());
-        spec.tokens[i] = text;
-        spec.scores[i] = -1000.0f;
-        spec.token_types[i] = static_cast<int32_t>(TokenType::user_defined);
-        ids[text] = idv.as_int();
-      }
-    }
-  }
-  if (fs::exists(dir / "tokenizer_config.json")) {
-    PARLEY_TRY(json::Value cfg, read_json(dir / "tokenizer_config.json"));
-    PARLEY_TRY(std::vector<Added> added, added_tokens_decoder(cfg, dir / "tokenizer_config.json"));
-    for (const Added& a : added) {
-      if (static_cast<size_t>(a.id) >= n) continue;  // outside the model's pieces: ignored
-      auto i = static_cast<size_t>(a.id);
-      bool control = a.special || looks_special(a.content);
-      std::string text = a.content;
-      if (!control) {
-        for (size_t pos = text.find("\xE2\x96\x81"); pos != std::string::npos; pos = text.find("\xE2\x96\x81", pos + 1)) {
-          text.replace(pos, 3, " ");
-        }
-      }
+  if (added_json) {
+    for (const auto& [text, idv] : added_json->as_object()) {
+      if (!idv.is_int() || idv.as_int() < 0) continue;
+      auto i = static_cast<size_t>(idv.as_int());
       spec.tokens[i] = text;
       spec.scores[i] = -1000.0f;
-      spec.token_types[i] = static_cast<int32_t>(control ? TokenType::control : TokenType::user_defined);
-      ids[text] = a.id;
+      spec.token_types[i] = static_cast<int32_t>(TokenType::user_defined);
+      ids[text] = idv.as_int();
     }
+  }
+  for (const Added& a : config_added) {
+    auto i = static_cast<size_t>(a.id);
+    bool control = a.special || looks_special(a.content);
+    std::string text = a.content;
+    if (!control) {
+      for (size_t pos = text.find("\xE2\x96\x81"); pos != std::string::npos; pos = text.find("\xE2\x96\x81", pos + 1)) {
+        text.replace(pos, 3, " ");
+      }
+    }
+    spec.tokens[i] = text;
+    spec.scores[i] = -1000.0f;
+    spec.token_types[i] = static_cast<int32_t>(control ? TokenType::control : TokenType::user_defined);
+    ids[text] = a.id;
   }
   // Trainer defaults: unk 0, bos 1, eos 2; -1 (a huge varint) means none.
   auto id_or = [&](const std::optional<uint64_t>& v, int64_t def) -> std::optional<int64_t> {

@@ -63,6 +63,27 @@ class StringIdMap {
     }
   }
 
+  // Id of key; when absent, inserts it with `id` and returns -1 (one probe sequence for both).
+  int32_t find_or_insert(std::string_view key, int32_t id) {
+    if ((count_ + 1) * 4 > slots_.size() * 3) rehash(slots_.size() * 2);
+    uint64_t h = hash_bytes(key);
+    size_t i = h & mask_;
+    while (true) {
+      Slot& s = slots_[i];
+      if (s.length == kEmpty) {
+        s.hash = static_cast<uint32_t>(h);
+        s.offset = arena_.size();
+        s.length = static_cast<uint32_t>(key.size());
+        s.id = id;
+        arena_.append(key);
+        count_++;
+        return -1;
+      }
+      if (s.hash == static_cast<uint32_t>(h) && view(s) == key) return s.id;
+      i = (i + 1) & mask_;
+    }
+  }
+
   // Id of key, or -1.
   int32_t find(std::string_view key) const {
     uint64_t h = hash_bytes(key);

@@ -9,6 +9,7 @@
 
 #include "tokenizer/bpe-model.h"
 #include "tokenizer/hf-common.h"
+#include "tokenizer/string-map.h"
 
 namespace parley::tokenizer::hf {
 namespace {
@@ -89,13 +90,15 @@ Result<VocabSpec> from_tiktoken(const fs::path& model_path, std::string_view tex
   }
   const size_t n = by_rank.size();
   if (n < 256) return Error{model_path.string() + ": fewer than 256 ranks"};
-  std::unordered_map<std::string_view, int32_t> rank_of;
-  rank_of.reserve(n * 2);
+  StringIdMap rank_of;
+  rank_of.reserve(n);
   for (size_t i = 0; i < n; i++) {
-    if (!rank_of.emplace(by_rank[i], static_cast<int32_t>(i)).second) {
+    if (rank_of.find_or_insert(by_rank[i], static_cast<int32_t>(i)) >= 0) {
       return Error::fmt("%s: rank %zu repeats the bytes of an earlier rank", model_path.c_str(), i);
     }
   }
+  std::vector<std::string> mapped(n);
+  for (size_t i = 0; i < n; i++) mapped[i] = gpt2_map(by_rank[i]);
 
   VocabSpec spec;
   spec.model = "gpt2";
@@ -118,21 +121,25 @@ Result<VocabSpec> from_tiktoken(const fs::path& model_path, std::string_view tex
     if (t.size() < 2) continue;
     local.clear();
     for (size_t k = 1; k < t.size(); k++) {
-      auto l = rank_of.find(t.substr(0, k));
-      auto rr = rank_of.find(t.substr(k));
-      if (l != rank_of.end() && rr != rank_of.end()) local.push_back({l->second, rr->second});
+      int32_t l = rank_of.find(t.substr(0, k));
+      int32_t rr = l < 0 ? -1 : rank_of.find(t.substr(k));
+      if (rr >= 0) local.push_back({l, rr});
     }
     std::sort(local.begin(), local.end(), [](const Merge& a, const Merge& b) {
       return a.left != b.left ? a.left < b.left : a.right < b.right;
     });
     for (const Merge& m : local) {
-      spec.merges.push_back(gpt2_map(by_rank[static_cast<size_t>(m.left)]) + " " +
-                            gpt2_map(by_rank[static_cast<size_t>(m.right)]));
+      const std::string& a = mapped[static_cast<size_t>(m.left)];
+      const std::string& b = mapped[static_cast<size_t>(m.right)];
+      std::string& line = spec.merges.emplace_back();
+      line.reserve(a.size() + b.size() + 1);
+      line.append(a).append(" ").append(b);
     }
   }
 
   std::unordered_map<std::string, int64_t> ids;
-  for (size_t i = 0; i < n; i++) ids.emplace(gpt2_map(by_rank[i]), static_cast<int64_t>(i));
+  ids.reserve(n);
+  for (size_t i = 0; i < n; i++) ids.emplace(std::move(mapped[i]), static_cast<int64_t>(i));
   std::vector<Added> added;
   fs::path dir = model_path.parent_path();
   if (fs::exists(dir / "tokenizer_config.json")) {

@@ -140,6 +140,12 @@ std::string Tokenizer::decode(const std::vector<TokenId>& ids, bool special) con
   return out;
 }
 
+bool Tokenizer::byte_representable(uint8_t b) const {
+  if (impl_->kind == Impl::Kind::spm) return impl_->spm->byte_token(b) >= 0;
+  char c = static_cast<char>(b);
+  return impl_->bpe->token_of_bytes(std::string_view(&c, 1)) >= 0;
+}
+
 bool Tokenizer::add_space_prefix() const { return impl_->add_space_prefix; }
 int32_t Tokenizer::n_vocab() const { return static_cast<int32_t>(impl_->text.size()); }
 TokenId Tokenizer::bos() const { return impl_->bos; }

@@ -46,6 +46,11 @@ class Tokenizer {
   // a special token; decode removes it again.
   bool add_space_prefix() const;
 
+  // Whether text can carry byte b: byte-level BPE needs a token for it, SentencePiece a <0xNN>
+  // byte piece (for bytes no piece covers). Bytes that cannot are dropped when encoding, as
+  // llama.cpp drops them (a few vocabularies lack tokens for some control bytes).
+  bool byte_representable(uint8_t b) const;
+
   int32_t n_vocab() const;
   TokenId bos() const;  // -1 when none
   TokenId eos() const;

@@ -5,35 +5,17 @@
 
 #include "base/json.h"
 #include "support/test-support.h"
-#include "tokenizer/tokenizer.h"
+#include "tokenizer/shared-tokenizers.h"
 
 namespace parley::tokenizer {
 namespace {
 
 namespace fs = std::filesystem;
 
-struct CorpusVocab {
-  const char* name;   // <name>.ids
-  const char* vocab;  // under ../shared/tokenizers (a .gguf, or Hugging Face files)
-};
-
-const CorpusVocab kVocabs[] = {
-    {"llama-spm", "vectors/gguf/ggml-vocab-llama-spm.gguf"},
-    {"phi-3", "vectors/gguf/ggml-vocab-phi-3.gguf"},
-    {"baichuan", "vectors/gguf/ggml-vocab-baichuan.gguf"},
-    {"gpt-2", "vectors/gguf/ggml-vocab-gpt-2.gguf"},
-    {"gpt-neox", "vectors/gguf/ggml-vocab-gpt-neox.gguf"},
-    {"deepseek-llm", "vectors/gguf/ggml-vocab-deepseek-llm.gguf"},
-    {"deepseek-coder", "vectors/gguf/ggml-vocab-deepseek-coder.gguf"},
-    {"falcon", "vectors/gguf/ggml-vocab-falcon.gguf"},
-    {"starcoder", "vectors/gguf/ggml-vocab-starcoder.gguf"},
-    {"mpt", "vectors/gguf/ggml-vocab-mpt.gguf"},
-    {"refact", "vectors/gguf/ggml-vocab-refact.gguf"},
-    {"qwen2.5", "Qwen2.5-0.5B-Instruct"},
-    {"smollm2", "SmolLM2-135M-Instruct/tokenizer.json"},
-    {"llama-3", "Llama-3/tokenizer.model"},
-    {"mistral-v0.3", "Mistral-7B-Instruct-v0.3"},
-};
+// Vocabularies of shared-tokenizers.h with ids in the corpus (<name>.ids).
+const char* const kVocabs[] = {"llama-spm", "phi-3",          "baichuan", "gpt-2",   "gpt-neox",
+                               "deepseek-llm", "deepseek-coder", "falcon", "starcoder", "mpt",
+                               "refact",    "qwen2.5",        "smollm2",  "llama-3", "mistral-v0.3"};
 
 fs::path corpus_dir() { return test::source_dir() / "tests/data/tokenizer/corpus"; }
 
@@ -68,17 +50,18 @@ std::vector<std::vector<TokenId>> read_ids(const fs::path& path, size_t n_inputs
   return out;
 }
 
-class Corpus : public ::testing::TestWithParam<CorpusVocab> {};
+class Corpus : public ::testing::TestWithParam<const char*> {};
 
 TEST_P(Corpus, MatchesLlamaCpp) {
-  const CorpusVocab& v = GetParam();
-  PARLEY_REQUIRE_SHARED(std::string("tokenizers/") + v.vocab);
-  fs::path p = test::shared_dir() / "tokenizers" / v.vocab;
-  auto tok = p.extension() == ".gguf" ? Tokenizer::from_gguf(p.string()) : Tokenizer::from_hf(p.string());
-  ASSERT_TRUE(tok.ok()) << tok.error().message;
+  const test_vocabs::Entry* v = test_vocabs::find(GetParam());
+  ASSERT_NE(v, nullptr);
+  PARLEY_REQUIRE_SHARED(std::string("tokenizers/") + v->path);
+  std::string error;
+  const Tokenizer* tok = test_vocabs::get(*v, &error);
+  ASSERT_NE(tok, nullptr) << error;
   auto inputs = read_inputs();
   ASSERT_GT(inputs.size(), 500u);
-  auto want = read_ids(corpus_dir() / (std::string(v.name) + ".ids"), inputs.size());
+  auto want = read_ids(corpus_dir() / (std::string(v->name) + ".ids"), inputs.size());
   size_t pass = 0, tokens = 0, bytes = 0, shown = 0;
   for (size_t i = 0; i < inputs.size(); i++) {
     auto got = tok->encode(inputs[i]);
@@ -89,19 +72,19 @@ TEST_P(Corpus, MatchesLlamaCpp) {
     } else if (shown++ < 3) {
       size_t k = 0;
       while (k < got.size() && k < want[i].size() && got[k] == want[i][k]) k++;
-      ADD_FAILURE() << v.name << ": input " << i << " differs at token " << k << " (want "
+      ADD_FAILURE() << v->name << ": input " << i << " differs at token " << k << " (want "
                     << (k < want[i].size() ? want[i][k] : -1) << ", got "
                     << (k < got.size() ? got[k] : -1) << "): \"" << inputs[i].substr(0, 200) << "\"";
     }
   }
-  std::printf("[ corpus   ] %-15s %zu/%zu inputs (%zu bytes, %zu tokens)\n", v.name, pass,
+  std::printf("[ corpus   ] %-15s %zu/%zu inputs (%zu bytes, %zu tokens)\n", v->name, pass,
               inputs.size(), bytes, tokens);
   EXPECT_EQ(pass, inputs.size());
 }
 
 INSTANTIATE_TEST_SUITE_P(Tokenizer, Corpus, ::testing::ValuesIn(kVocabs),
-                         [](const ::testing::TestParamInfo<CorpusVocab>& p) {
-                           std::string n = p.param.name;
+                         [](const ::testing::TestParamInfo<const char*>& p) {
+                           std::string n = p.param;
                            for (char& c : n) {
                              if (!isalnum(static_cast<unsigned char>(c))) c = '_';
                            }

@@ -5,7 +5,7 @@
 #include <sstream>
 
 #include "support/test-support.h"
-#include "tokenizer/tokenizer.h"
+#include "tokenizer/shared-tokenizers.h"
 
 namespace parley::tokenizer {
 namespace {
@@ -13,30 +13,21 @@ namespace {
 namespace fs = std::filesystem;
 
 struct VectorSet {
-  const char* name;     // ggml-vocab-<name>.gguf.{inp,out}
-  const char* vocab;    // path under ../shared/tokenizers
-  const char* pre;      // forced pre-tokenizer for Hugging Face files ("" = as detected)
+  const char* name;   // ggml-vocab-<name>.gguf.{inp,out}
+  const char* vocab;  // a tokenizer of shared-tokenizers.h
 };
 
+// deepseek-r1-qwen's vocabulary is Qwen2.5's (pre "deepseek-r1-qwen" is the qwen2 family).
 const VectorSet kSets[] = {
-    {"llama-spm", "vectors/gguf/ggml-vocab-llama-spm.gguf", ""},
-    {"phi-3", "vectors/gguf/ggml-vocab-phi-3.gguf", ""},
-    {"gpt-2", "vectors/gguf/ggml-vocab-gpt-2.gguf", ""},
-    {"deepseek-llm", "vectors/gguf/ggml-vocab-deepseek-llm.gguf", ""},
-    {"deepseek-coder", "vectors/gguf/ggml-vocab-deepseek-coder.gguf", ""},
-    {"falcon", "vectors/gguf/ggml-vocab-falcon.gguf", ""},
-    {"starcoder", "vectors/gguf/ggml-vocab-starcoder.gguf", ""},
-    {"mpt", "vectors/gguf/ggml-vocab-mpt.gguf", ""},
-    {"refact", "vectors/gguf/ggml-vocab-refact.gguf", ""},
-    {"qwen2", "Qwen2.5-0.5B-Instruct", ""},
-    {"deepseek-r1-qwen", "Qwen2.5-0.5B-Instruct", "deepseek-r1-qwen"},
-    {"llama-bpe", "Llama-3/tokenizer.model", ""},
-    {"llama-bpe", "Llama-3/ollama-llama3.2-gpt2-format", "llama-bpe"},
-    {"llama4", "Llama-4/tokenizer.model", ""},
-    {"llama-spm", "Llama-2/tokenizer.model", ""},
-    {"phi-3", "Phi-3-mini-4k-instruct", ""},
-    {"phi-3", "Phi-3-mini-4k-instruct/tokenizer.json", ""},
-    {"gpt-2", "gpt2", ""},
+    {"llama-spm", "llama-spm"},   {"phi-3", "phi-3"},
+    {"gpt-2", "gpt-2"},           {"deepseek-llm", "deepseek-llm"},
+    {"deepseek-coder", "deepseek-coder"}, {"falcon", "falcon"},
+    {"starcoder", "starcoder"},   {"mpt", "mpt"},
+    {"refact", "refact"},         {"qwen2", "qwen2.5"},
+    {"deepseek-r1-qwen", "qwen2.5"}, {"llama-bpe", "llama-3"},
+    {"llama4", "llama-4"},        {"llama-spm", "llama-2-hf"},
+    {"phi-3", "phi-3-hf"},        {"phi-3", "phi-3-json"},
+    {"gpt-2", "gpt2-hf"},
 };
 
 struct Case {
@@ -67,14 +58,6 @@ std::vector<Case> read_vectors(const std::string& name) {
   return cases;
 }
 
-Result<Tokenizer> load(const VectorSet& set) {
-  fs::path p = test::shared_dir() / "tokenizers" / set.vocab;
-  if (p.extension() == ".gguf") return Tokenizer::from_gguf(p.string());
-  PARLEY_TRY(VocabSpec spec, vocab_from_hf(p.string()));
-  if (*set.pre) spec.pre = set.pre;
-  return Tokenizer::from_spec(spec);
-}
-
 std::string show(const std::vector<TokenId>& ids) {
   std::string s;
   for (TokenId id : ids) s += " " + std::to_string(id);
@@ -85,10 +68,13 @@ class Vectors : public ::testing::TestWithParam<VectorSet> {};
 
 TEST_P(Vectors, MatchReference) {
   const VectorSet& set = GetParam();
-  PARLEY_REQUIRE_SHARED(std::string("tokenizers/") + set.vocab);
+  const test_vocabs::Entry* entry = test_vocabs::find(set.vocab);
+  ASSERT_NE(entry, nullptr);
+  PARLEY_REQUIRE_SHARED(std::string("tokenizers/") + entry->path);
   PARLEY_REQUIRE_SHARED(std::string("tokenizers/vectors/ggml-vocab-") + set.name + ".gguf.out");
-  auto tok = load(set);
-  ASSERT_TRUE(tok.ok()) << tok.error().message;
+  std::string error;
+  const Tokenizer* tok = test_vocabs::get(*entry, &error);
+  ASSERT_NE(tok, nullptr) << error;
   auto cases = read_vectors(set.name);
   ASSERT_EQ(cases.size(), 46u);
   size_t pass = 0;
@@ -97,11 +83,12 @@ TEST_P(Vectors, MatchReference) {
     if (ids == c.ids) {
       pass++;
     } else {
-      ADD_FAILURE() << set.name << " (" << set.vocab << "): text \"" << c.text << "\"\n  want"
+      ADD_FAILURE() << set.name << " (" << entry->path << "): text \"" << c.text << "\"\n  want"
                     << show(c.ids) << "\n  got " << show(ids);
     }
   }
-  std::printf("[ vectors  ] %-16s %-40s %zu/%zu\n", set.name, set.vocab, pass, cases.size());
+  std::printf("[ vectors  ] %-16s %-14s %-40s %zu/%zu\n", set.name, set.vocab, entry->path, pass,
+              cases.size());
 }
 
 INSTANTIATE_TEST_SUITE_P(Tokenizer, Vectors, ::testing::ValuesIn(kSets),
