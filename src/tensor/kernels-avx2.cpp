@@ -326,26 +326,31 @@ struct LoadBF16 {
 
 constexpr int kRM = 4;  // float kernels: 4 rows x 2 tokens
 constexpr int kRNf = 2;
+// Columns per pass: 4 rows and the token block's activations for this many columns stay in
+// L1/L2 (whole rows of 2048+ f32 columns do not, and the kernel then waits on L2).
+constexpr int64_t kColBlock = 512;
+constexpr int64_t kTokBlockF = 64;
 
+// acc[r * RN + t] += row r . token t0 + t over columns [c0, c1) (a multiple of 8 long).
 template <class L, int RM, int RN>
-void tile_f(const uint8_t* const* rows, const Acts& a, int64_t t0, float* out) {
+void tile_f(const uint8_t* const* rows, const Acts& a, int64_t t0, int64_t c0, int64_t c1, __m256* accs) {
   __m256 acc[RM][RN];
 #pragma GCC unroll 4
   for (int r = 0; r < RM; r++) {
 #pragma GCC unroll 4
-    for (int t = 0; t < RN; t++) acc[r][t] = _mm256_setzero_ps();
+    for (int t = 0; t < RN; t++) acc[r][t] = accs[r * RN + t];
   }
-  const float* x[RN];
-#pragma GCC unroll 4
-  for (int t = 0; t < RN; t++) x[t] = a.x + (t0 + t) * a.n_cols;
-  int64_t c = 0;
-  for (; c + 8 <= a.n_cols; c += 8) {
+  const float* x = a.x + t0 * a.n_cols;
+  for (int64_t c = c0; c < c1; c += 8) {
     __m256 wv[RM];
 #pragma GCC unroll 4
     for (int r = 0; r < RM; r++) wv[r] = L::load8(rows[r], c);
 #pragma GCC unroll 4
     for (int t = 0; t < RN; t++) {
-      const __m256 xv = _mm256_loadu_ps(x[t] + c);
+      __m256 xv = _mm256_loadu_ps(x + t * a.n_cols + c);
+      // Keep xv in a register: left alone, GCC folds the load into every FMA, and the loop then
+      // runs out of load slots rather than FMA slots.
+      __asm__("" : "+x"(xv));
 #pragma GCC unroll 4
       for (int r = 0; r < RM; r++) acc[r][t] = _mm256_fmadd_ps(wv[r], xv, acc[r][t]);
     }
@@ -353,43 +358,57 @@ void tile_f(const uint8_t* const* rows, const Acts& a, int64_t t0, float* out) {
 #pragma GCC unroll 4
   for (int r = 0; r < RM; r++) {
 #pragma GCC unroll 4
-    for (int t = 0; t < RN; t++) {
-      float v = hsum(acc[r][t]);
-      for (int64_t k = c; k < a.n_cols; k++) v += L::load1(rows[r], k) * x[t][k];
-      out[r * RN + t] = v;
-    }
+    for (int t = 0; t < RN; t++) accs[r * RN + t] = acc[r][t];
   }
 }
 
 template <class L, int RM>
-void tile_f_rn(int rn, const uint8_t* const* rows, const Acts& a, int64_t t0, float* out) {
+void tile_f_rn(int rn, const uint8_t* const* rows, const Acts& a, int64_t t0, int64_t c0, int64_t c1, __m256* accs) {
   if (rn == 1) {
-    tile_f<L, RM, 1>(rows, a, t0, out);
+    tile_f<L, RM, 1>(rows, a, t0, c0, c1, accs);
   } else {
-    tile_f<L, RM, 2>(rows, a, t0, out);
+    tile_f<L, RM, 2>(rows, a, t0, c0, c1, accs);
   }
 }
 
+// Each (row, token) sums its 8-lane partial products over the columns in order, whatever the
+// column blocking or the batch, so a token's result does not depend on the other tokens.
 template <class L>
 void kernel_f(const WeightView& w, int64_t r0, int64_t r1, const Acts& a, float* y, int64_t ldy, float*) {
-  const int64_t tb = token_block(a.n_cols * 4, kRNf);
-  float out[kRM * kRNf];
-  for (int64_t tb0 = 0; tb0 < a.n_tokens; tb0 += tb) {
-    const int64_t tb1 = std::min(a.n_tokens, tb0 + tb);
+  const int64_t c8 = a.n_cols / 8 * 8;
+  __m256 accs[kTokBlockF / kRNf][kRM * kRNf];
+  for (int64_t tb0 = 0; tb0 < a.n_tokens; tb0 += kTokBlockF) {
+    const int64_t tb1 = std::min(a.n_tokens, tb0 + kTokBlockF);
     for (int64_t rt = r0; rt < r1; rt += kRM) {
       const int rm = static_cast<int>(std::min<int64_t>(kRM, r1 - rt));
       const uint8_t* rows[kRM];
       for (int r = 0; r < rm; r++) rows[r] = w.row(rt + r);
+      for (auto& tile : accs) {
+        for (auto& v : tile) v = _mm256_setzero_ps();
+      }
+      for (int64_t c0 = 0; c0 < c8; c0 += kColBlock) {
+        const int64_t c1 = std::min(c8, c0 + kColBlock);
+        for (int64_t t = tb0; t < tb1; t += kRNf) {
+          const int rn = static_cast<int>(std::min<int64_t>(kRNf, tb1 - t));
+          __m256* acc = accs[(t - tb0) / kRNf];
+          switch (rm) {
+            case 1: tile_f_rn<L, 1>(rn, rows, a, t, c0, c1, acc); break;
+            case 2: tile_f_rn<L, 2>(rn, rows, a, t, c0, c1, acc); break;
+            case 3: tile_f_rn<L, 3>(rn, rows, a, t, c0, c1, acc); break;
+            default: tile_f_rn<L, 4>(rn, rows, a, t, c0, c1, acc); break;
+          }
+        }
+      }
       for (int64_t t = tb0; t < tb1; t += kRNf) {
         const int rn = static_cast<int>(std::min<int64_t>(kRNf, tb1 - t));
-        switch (rm) {
-          case 1: tile_f_rn<L, 1>(rn, rows, a, t, out); break;
-          case 2: tile_f_rn<L, 2>(rn, rows, a, t, out); break;
-          case 3: tile_f_rn<L, 3>(rn, rows, a, t, out); break;
-          default: tile_f_rn<L, 4>(rn, rows, a, t, out); break;
-        }
+        const __m256* acc = accs[(t - tb0) / kRNf];
         for (int r = 0; r < rm; r++) {
-          for (int j = 0; j < rn; j++) y[(t + j) * ldy + rt + r] = out[r * rn + j];
+          for (int j = 0; j < rn; j++) {
+            float v = hsum(acc[r * rn + j]);
+            const float* x = a.x + (t + j) * a.n_cols;
+            for (int64_t k = c8; k < a.n_cols; k++) v += L::load1(rows[r], k) * x[k];
+            y[(t + j) * ldy + rt + r] = v;
+          }
         }
       }
     }
