@@ -183,19 +183,44 @@ struct DecQ8_0 {
   }
 };
 
+// dpbusd(acc, u, s): u8 x s8 products summed in groups of 4 into the int32 lanes of acc, one
+// instruction with VNNI (AVX512-VNNI on 256-bit vectors, or AVX-VNNI). Builds for CPUs without
+// it use maddubs + madd in dot8 instead.
+#if defined(__AVX512VNNI__) && defined(__AVX512VL__)
+#define PARLEY_VNNI 1
+inline __m256i dpbusd(__m256i acc, __m256i u, __m256i s) { return _mm256_dpbusd_epi32(acc, u, s); }
+#elif defined(__AVXVNNI__)
+#define PARLEY_VNNI 1
+inline __m256i dpbusd(__m256i acc, __m256i u, __m256i s) { return _mm256_dpbusd_avx_epi32(acc, u, s); }
+#endif
+
 // Per-row int32 sums (lane r) of one block of 8 rows with one token's activation block x.
 template <class D>
 inline __m256i dot8(const __m256i W[8], const __m256i A[8], const int8_t* x) {
-  const __m256i ones = _mm256_set1_epi16(1);
   auto xb = [&](int k) {
     int32_t v;
     std::memcpy(&v, x + (k < 4 ? 4 * k : 16 + 4 * (k - 4)), 4);
     return _mm256_set1_epi32(v);
   };
+#ifdef PARLEY_VNNI
+  static_assert(D::kMaxQ <= 127, "quants must fit dpbusd's byte operands");
+  __m256i sum = _mm256_setzero_si256();
+#pragma GCC unroll 8
+  for (int k = 0; k < 8; k++) {
+    if constexpr (D::kSigned) {
+      sum = dpbusd(sum, A[k], _mm256_sign_epi8(xb(k), W[k]));
+    } else {
+      sum = dpbusd(sum, W[k], xb(k));
+    }
+  }
+  return sum;
+#else
+  const __m256i ones = _mm256_set1_epi16(1);
   if constexpr (D::kSigned) {
     // |w| * (x with w's sign); a maddubs lane can reach 2 * 128 * 127, so each is widened.
+    static_assert(D::kMaxQ == 127);
     __m256i sum = _mm256_madd_epi16(_mm256_maddubs_epi16(A[0], _mm256_sign_epi8(xb(0), W[0])), ones);
-    #pragma GCC unroll 8
+#pragma GCC unroll 8
     for (int k = 1; k < 8; k++) {
       sum = _mm256_add_epi32(sum, _mm256_madd_epi16(_mm256_maddubs_epi16(A[k], _mm256_sign_epi8(xb(k), W[k])), ones));
     }
@@ -203,20 +228,21 @@ inline __m256i dot8(const __m256i W[8], const __m256i A[8], const int8_t* x) {
   } else if constexpr (D::kMaxQ <= 15) {
     // A maddubs lane is at most 2 * 15 * 127 = 3810: all 8 fit one int16 sum (30480).
     __m256i s16 = _mm256_maddubs_epi16(W[0], xb(0));
-    #pragma GCC unroll 8
+#pragma GCC unroll 8
     for (int k = 1; k < 8; k++) s16 = _mm256_add_epi16(s16, _mm256_maddubs_epi16(W[k], xb(k)));
     return _mm256_madd_epi16(s16, ones);
   } else {
     // Up to 2 * 31 * 127 = 7874 per lane: 4 per int16 sum.
     __m256i s0 = _mm256_maddubs_epi16(W[0], xb(0));
     __m256i s1 = _mm256_maddubs_epi16(W[4], xb(4));
-    #pragma GCC unroll 8
+#pragma GCC unroll 8
     for (int k = 1; k < 4; k++) {
       s0 = _mm256_add_epi16(s0, _mm256_maddubs_epi16(W[k], xb(k)));
       s1 = _mm256_add_epi16(s1, _mm256_maddubs_epi16(W[4 + k], xb(4 + k)));
     }
     return _mm256_add_epi32(_mm256_madd_epi16(s0, ones), _mm256_madd_epi16(s1, ones));
   }
+#endif
 }
 
 // out[t] lane r = row r . token t0 + t over all blocks.

@@ -189,7 +189,11 @@ void quantize(MatmulPath path, const kernels::Acts& a, const float* x, int64_t t
 const char* matmul_path_name(MatmulPath path) {
   switch (resolve(path)) {
     case MatmulPath::scalar: return "scalar";
+#if (defined(__AVX512VNNI__) && defined(__AVX512VL__)) || defined(__AVXVNNI__)
+    case MatmulPath::avx2: return "avx2+vnni";
+#else
     case MatmulPath::avx2: return "avx2";
+#endif
     default: return "?";
   }
 }
