@@ -22,7 +22,7 @@ void append_base62(std::string& out, uint64_t v, int n) {
 
 std::string IdGenerator::next(std::string_view prefix) {
   uint64_t n = counter_.fetch_add(1, std::memory_order_relaxed);
-  uint64_t a = mix(n ^ key_);                   // unique per counter value
+  uint64_t a = mix(n ^ mix(key_));              // unique per counter value (a bijection of n)
   uint64_t b = mix(a + 0x9e3779b97f4a7c15ull);  // more letters, no extra uniqueness needed
   std::string id(prefix);
   append_base62(id, a, 11);  // 62^11 > 2^64: all of a

@@ -15,7 +15,10 @@ namespace parley::api {
 
 struct RenderFlags {
   bool add_generation_prompt = true;
+  // Prefill: the prompt ends right after the final (assistant) message's text.
+  bool continue_final_message = false;
   std::optional<bool> enable_thinking;  // unset: the template's default
+  std::string effort;                   // "low".."max" (reasoning_effort), "" when not given
 };
 
 // Renders the chat IR with the model's chat template. Implementations must be thread-safe
@@ -44,11 +47,5 @@ class PromptBuilder {
   const PromptRenderer& renderer_;
   const tokenizer::Tokenizer& tokenizer_;
 };
-
-// Prefill: the template closes every message it renders, so the prompt for continuing the final
-// assistant message is the rendering without a generation prompt, cut right after that
-// message's text. Error when the template does not reproduce the text verbatim.
-Result<std::string> cut_after_final_message(const std::string& rendered,
-                                            const chat::Message& final_message);
 
 }  // namespace parley::api

@@ -1,0 +1,202 @@
+// parley serve -m MODEL.gguf: the Anthropic Messages API (and OpenAI chat completions) over
+// HTTP for one model: load the model, its tokenizer and chat template, start the engine, serve
+// until SIGINT/SIGTERM, then finish gracefully.
+#include <CLI/CLI.hpp>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <sstream>
+
+#include "api/service.h"
+#include "api/template-renderer.h"
+#include "app/commands.h"
+#include "base/log.h"
+#include "base/strings.h"
+#include "engine/engine.h"
+#include "http/server.h"
+#include "model/model.h"
+#include "tokenizer/tokenizer.h"
+
+namespace parley::app {
+namespace {
+
+struct ServeOptions {
+  std::string model;
+  std::string host = "127.0.0.1";
+  int port = 8080;
+  std::vector<std::string> api_keys;
+  std::vector<std::string> aliases;
+  bool no_claude_ids = false;
+  int32_t ctx = 0;
+  int32_t threads = 2;
+  int32_t parallel = 4;
+  int32_t kv_positions = 0;
+  int32_t queue = 64;
+  int32_t max_output = 0;
+  std::string chat_template;
+  uint64_t max_body_mb = 32;
+  int http_threads = 2;
+  double ping_seconds = 2.0;
+  double timeout_seconds = 600.0;
+  std::optional<uint64_t> seed;
+};
+
+int64_t unix_now() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+Result<std::string> read_text_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Error{"cannot open " + path};
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+int run_serve(const ServeOptions& opt) {
+  if (opt.port < 0 || opt.port > 65535) return fail("--port must be between 0 and 65535");
+  auto loaded = model::Model::load(opt.model);
+  if (!loaded) return fail(loaded.error().message);
+  std::shared_ptr<const model::Model> model(std::move(*loaded));
+  auto vocab = tokenizer::vocab_from_gguf(model->file());
+  if (!vocab) return fail(opt.model + ": " + vocab.error().message);
+  auto tok = tokenizer::Tokenizer::from_spec(*vocab);
+  if (!tok) return fail(opt.model + ": " + tok.error().message);
+
+  std::string template_source = vocab->chat_template;
+  if (!opt.chat_template.empty()) {
+    auto src = read_text_file(opt.chat_template);
+    if (!src) return fail(src.error().message);
+    template_source = std::move(*src);
+  }
+  if (template_source.empty()) {
+    return fail(opt.model + " has no chat template (tokenizer.chat_template); give one with "
+                "--chat-template FILE.jinja");
+  }
+  auto tpl = chat::ChatTemplate::parse(template_source, api::special_tokens_of(*tok));
+  if (!tpl) {
+    return fail((opt.chat_template.empty() ? opt.model : opt.chat_template) + ": " +
+                tpl.error().message);
+  }
+  api::TemplateRenderer renderer(std::move(*tpl), unix_now);
+
+  engine::EngineOptions eo;
+  eo.n_threads = opt.threads;
+  eo.n_ctx = opt.ctx;
+  eo.max_seqs = opt.parallel;
+  eo.kv_positions = opt.kv_positions;
+  eo.queue_capacity = opt.queue;
+  auto started = engine::Engine::start(model, eo);
+  if (!started) return fail(started.error().message);
+  engine::Engine& eng = **started;
+
+  const model::Config& c = model->config();
+  const engine::EngineInfo& info = eng.engine_info();
+  const chat::Capabilities& caps = renderer.chat_template().capabilities();
+  std::fprintf(stderr, "parley: %s: %s, %d layers, %d wide, vocab %d, %s of weights\n",
+               c.name.c_str(), model::arch_name(c.arch), c.n_layer, c.n_embd, c.n_vocab,
+               human_bytes(model->weight_bytes()).c_str());
+  std::fprintf(stderr,
+               "parley: context %d tokens, KV cache %s (%d positions), %d parallel, %d threads; "
+               "chat template: %s%s%s\n",
+               info.n_ctx, human_bytes(info.kv_bytes).c_str(), info.kv_positions, opt.parallel,
+               opt.threads, opt.chat_template.empty() ? "from the GGUF" : opt.chat_template.c_str(),
+               caps.tools ? ", renders tools" : ", no tools",
+               caps.enable_thinking ? ", thinking switch" : "");
+
+  api::ServiceConfig cfg;
+  cfg.model_id = std::filesystem::path(opt.model).stem().string();
+  cfg.display_name = c.name.empty() ? cfg.model_id : c.name;
+  cfg.aliases = opt.aliases;
+  cfg.map_claude_ids = !opt.no_claude_ids;
+  cfg.api_keys = opt.api_keys;
+  cfg.max_output_tokens = opt.max_output;
+  uint64_t seed = opt.seed ? *opt.seed : (static_cast<uint64_t>(std::random_device{}()) << 32) ^
+                                             std::random_device{}();
+  api::Service service(cfg, api::ServiceDeps{eng, *tok, renderer, seed, unix_now});
+
+  http::ServerOptions so;
+  so.host = opt.host;
+  so.port = static_cast<uint16_t>(opt.port);
+  so.threads = opt.http_threads;
+  so.max_body_bytes = opt.max_body_mb << 20;
+  so.heartbeat_interval = std::chrono::milliseconds(static_cast<int64_t>(opt.ping_seconds * 1000));
+  auto timeout = std::chrono::milliseconds(static_cast<int64_t>(opt.timeout_seconds * 1000));
+  so.read_timeout = so.write_timeout = so.idle_timeout = timeout;
+  so.handle_signals = true;
+  http::Server server(so, service);
+  if (Status s = server.listen(); !s.ok()) return fail(s.error().message);
+
+  std::string host = opt.host.find(':') != std::string::npos ? "[" + opt.host + "]" : opt.host;
+  std::string url = "http://" + host + ":" + std::to_string(server.port());
+  std::string client_host = opt.host == "0.0.0.0" || opt.host == "::" ? "127.0.0.1" : host;
+  std::string client_url = "http://" + client_host + ":" + std::to_string(server.port());
+  std::string ids = cfg.model_id;
+  for (const auto& a : cfg.aliases) ids += ", " + a;
+  if (cfg.map_claude_ids) ids += ", any claude-*";
+  std::fprintf(stderr, "parley: serving model ids: %s%s\n", ids.c_str(),
+               cfg.api_keys.empty() ? "" : " (API key required)");
+  std::fprintf(stderr, "parley: listening on %s (POST /v1/messages, /v1/messages/count_tokens, "
+               "/v1/chat/completions; GET /v1/models, /health)\n", url.c_str());
+  std::fprintf(stderr, "parley: use it with Claude Code:\n");
+  std::fprintf(stderr, "ANTHROPIC_BASE_URL=%s claude\n", client_url.c_str());
+  if (!cfg.api_keys.empty()) {
+    std::fprintf(stderr, "parley: (with ANTHROPIC_API_KEY set to one of the --api-key values)\n");
+  }
+  std::fflush(stderr);
+  server.run();
+  std::fprintf(stderr, "parley: stopped\n");
+  return 0;
+}
+
+}  // namespace
+
+void add_serve_command(CLI::App& app, Runner& run) {
+  auto opt = std::make_shared<ServeOptions>();
+  CLI::App* sub = app.add_subcommand(
+      "serve", "Serve the Anthropic Messages API (and OpenAI chat completions) for a GGUF model");
+  sub->add_option("-m,--model", opt->model, "GGUF model file")->required();
+  sub->add_option("--host", opt->host, "address to listen on (default 127.0.0.1)");
+  sub->add_option("--port", opt->port, "port to listen on; 0 picks a free one (default 8080)");
+  sub->add_option("--api-key", opt->api_keys,
+                  "require this key in x-api-key or Authorization: Bearer (repeatable; "
+                  "default: no auth)");
+  sub->add_option("--alias", opt->aliases,
+                  "another model id for the served model, listed by /v1/models (repeatable)");
+  sub->add_flag("--no-claude-ids", opt->no_claude_ids,
+                "do not map every claude-* model id to the served model (default: mapped, so "
+                "Claude Code's sonnet/haiku/opus requests all work)");
+  sub->add_option("--ctx", opt->ctx,
+                  "context length in tokens (default: the model's, at most 4096; Claude Code "
+                  "needs ~30000+)");
+  sub->add_option("-t,--threads", opt->threads, "compute threads (default 2)");
+  sub->add_option("--parallel", opt->parallel, "sequences generated together (default 4)");
+  sub->add_option("--kv-positions", opt->kv_positions,
+                  "KV cache capacity in positions over all sequences (default: one full context)");
+  sub->add_option("--queue", opt->queue,
+                  "requests waiting to start before new ones get 529 overloaded_error (default 64)");
+  sub->add_option("--max-output", opt->max_output,
+                  "cap on generated tokens per request, whatever max_tokens asks (default: none); "
+                  "a capped request ends with stop_reason max_tokens");
+  sub->add_option("--chat-template", opt->chat_template,
+                  "Jinja chat template file to use instead of the GGUF's tokenizer.chat_template");
+  sub->add_option("--max-body-mb", opt->max_body_mb,
+                  "largest request body in MiB; larger ones get 413 (default 32, as the real API)");
+  sub->add_option("--http-threads", opt->http_threads,
+                  "threads for HTTP, templating and tokenizing (default 2)");
+  sub->add_option("--ping-interval", opt->ping_seconds,
+                  "seconds of stream silence before an SSE ping (default 2)");
+  sub->add_option("--timeout", opt->timeout_seconds,
+                  "seconds allowed for reading a request, for one write, and for an idle "
+                  "keep-alive connection (default 600)");
+  sub->add_option("--seed", opt->seed,
+                  "seed for request ids and for requests without their own seed (default: random)");
+  sub->callback([&run, opt] { run = [opt] { return run_serve(*opt); }; });
+}
+
+}  // namespace parley::app
