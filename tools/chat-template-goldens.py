@@ -130,6 +130,21 @@ CONVERSATIONS = {
         tool_result("call_c", "search_files", "notes/today.md\nnotes/ideas.md"),
         {"role": "assistant", "content": "Paris: 18 C and sunny. Oslo: 4 C with light snow. Found 2 notes."},
         {"role": "user", "content": "Thanks!"}]},
+    # The other shapes some templates are written for: bare tool definitions, and tool-call
+    # arguments as a JSON string (OpenAI style).
+    "tool-call-flat-tools": {"tools": [t["function"] for t in TOOLS], "messages": [
+        SYSTEM, USER,
+        {"role": "assistant", "content": "", "tool_calls": [call("call_1", "get_weather", {"city": "Paris", "unit": "celsius"})]},
+        tool_result("call_1", "get_weather", "18 C, sunny"),
+        {"role": "assistant", "content": "It is sunny."},
+        {"role": "user", "content": "Thanks."}]},
+    "tool-call-string-args": {"tools": TOOLS, "messages": [
+        USER,
+        {"role": "assistant", "content": "", "tool_calls": [
+            call("call_1", "get_weather", json.dumps({"city": "Zürich", "unit": "celsius"}, ensure_ascii=False))]},
+        tool_result("call_1", "get_weather", "12 C, cloudy"),
+        {"role": "assistant", "content": "12 C and cloudy in Zürich."},
+        {"role": "user", "content": "Thanks."}]},
     "reasoning": {"messages": [
         {"role": "user", "content": "What is 17 * 3?"},
         {"role": "assistant", "reasoning_content": "17 * 3 = 51.", "content": "51"},

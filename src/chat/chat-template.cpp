@@ -18,6 +18,8 @@ json::Value Capabilities::to_json() const {
   j["enable_thinking"] = enable_thinking;
   j["string_content"] = string_content;
   j["typed_content"] = typed_content;
+  j["flat_tools"] = flat_tools;
+  j["arguments_as_string"] = arguments_as_string;
   return j;
 }
 
@@ -54,10 +56,12 @@ Result<std::string> ChatTemplate::render(const Conversation& conv, const ChatRen
   }
   HfFormatOptions fmt;
   fmt.typed_content = options.typed_content.value_or(caps_.requires_typed_content());
+  fmt.flat_tools = options.flat_tools.value_or(caps_.flat_tools);
+  fmt.arguments_as_string = options.arguments_as_string.value_or(caps_.arguments_as_string);
   jinja::Variables vars;
   vars.reserve(6 + options.extra_vars.size());
   vars.emplace_back("messages", messages_value(conv.messages, fmt));
-  vars.emplace_back("tools", tools_value(conv.tools));
+  vars.emplace_back("tools", tools_value(conv.tools, fmt));
   vars.emplace_back("documents", jinja::from_json(options.documents));
   vars.emplace_back("add_generation_prompt", Value::boolean(options.add_generation_prompt));
   if (options.enable_thinking) {
@@ -67,6 +71,15 @@ Result<std::string> ChatTemplate::render(const Conversation& conv, const ChatRen
   jinja::RenderOptions ropt;
   ropt.limits = options.limits;
   ropt.now_unix_seconds = options.now_unix_seconds;
+  // Prompts are a little larger than their text plus the tools' JSON: reserve that once.
+  size_t hint = 4096;
+  for (const auto& m : conv.messages) {
+    hint += 64 + m.reasoning.size();
+    for (const auto& p : m.content) hint += p.text.size();
+    for (const auto& tc : m.tool_calls) hint += 128 + tc.name.size();
+  }
+  hint += conv.tools.size() * 3072;
+  ropt.output_size_hint = hint;
   PARLEY_TRY(std::string out, render_vars(vars, ropt, detail));
   if (!options.continue_final_message) return out;
   return cut_after_final_message(std::move(out), conv.messages.back().text());

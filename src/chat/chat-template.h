@@ -41,6 +41,8 @@ struct Capabilities {
   bool enable_thinking = false;      // the template reads enable_thinking and it changes output
   bool string_content = false;       // content as a plain string renders
   bool typed_content = false;        // content as [{"type": "text", "text": ...}] renders
+  bool flat_tools = false;           // tools render only as bare {name, description, parameters}
+  bool arguments_as_string = false;  // tool calls render only with arguments as a JSON string
   bool requires_typed_content() const { return typed_content && !string_content; }
   json::Value to_json() const;
 };
@@ -53,8 +55,12 @@ struct ChatRenderOptions {
   std::optional<bool> enable_thinking;  // the `enable_thinking` variable, when set
   json::Value documents;                // the `documents` variable (null: None)
   json::Object extra_vars;              // more template variables (e.g. reasoning_effort)
-  // nullopt: typed only when the template cannot render string content.
+  // The shape of messages and tools; nullopt: what the template was found to need
+  // (typed content only when string content does not render, flat tools and string
+  // arguments only when the standard shapes do not).
   std::optional<bool> typed_content;
+  std::optional<bool> flat_tools;
+  std::optional<bool> arguments_as_string;
   int64_t now_unix_seconds = 0;         // what strftime_now formats (passed in, never read)
   jinja::RenderLimits limits;
 };

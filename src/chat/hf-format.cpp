@@ -1,5 +1,7 @@
 #include "chat/hf-format.h"
 
+#include "chat/jinja/format.h"
+
 namespace parley::chat {
 
 using jinja::Value;
@@ -52,8 +54,14 @@ Value message_value(const Message& m, const HfFormatOptions& options) {
       put(*c, "type", str("function"));
       auto f = std::make_shared<jinja::Dict>();
       put(*f, "name", str(tc.name));
-      put(*f, "arguments", tc.arguments.is_null() ? Value::dict(std::make_shared<jinja::Dict>())
-                                                  : jinja::from_json(tc.arguments));
+      Value args = tc.arguments.is_null() ? Value::dict(std::make_shared<jinja::Dict>())
+                                          : jinja::from_json(tc.arguments);
+      if (options.arguments_as_string) {
+        std::string text;
+        jinja::append_json(text, args, jinja::JsonStyle{}, SIZE_MAX);
+        args = str(std::move(text));
+      }
+      put(*f, "arguments", std::move(args));
       put(*c, "function", Value::dict(std::move(f)));
       calls.push_back(Value::dict(std::move(c)));
     }
@@ -69,23 +77,24 @@ Value messages_value(const std::vector<Message>& messages, const HfFormatOptions
   return Value::list(std::move(items));
 }
 
-Value tool_value(const Tool& t) {
+Value tool_value(const Tool& t, const HfFormatOptions& options) {
   auto f = std::make_shared<jinja::Dict>();
   put(*f, "name", str(t.name));
   put(*f, "description", str(t.description));
   put(*f, "parameters", t.parameters.is_null() ? Value::dict(std::make_shared<jinja::Dict>())
                                                : jinja::from_json(t.parameters));
+  if (options.flat_tools) return Value::dict(std::move(f));
   auto d = std::make_shared<jinja::Dict>();
   put(*d, "type", str("function"));
   put(*d, "function", Value::dict(std::move(f)));
   return Value::dict(std::move(d));
 }
 
-Value tools_value(const std::vector<Tool>& tools) {
+Value tools_value(const std::vector<Tool>& tools, const HfFormatOptions& options) {
   if (tools.empty()) return Value::none();
   std::vector<Value> items;
   items.reserve(tools.size());
-  for (const auto& t : tools) items.push_back(tool_value(t));
+  for (const auto& t : tools) items.push_back(tool_value(t, options));
   return Value::list(std::move(items));
 }
 

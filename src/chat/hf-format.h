@@ -21,15 +21,19 @@ namespace parley::chat {
 struct HfFormatOptions {
   // content as a list of typed parts instead of one string (for templates that want it).
   bool typed_content = false;
+  // tools as the bare {"name", "description", "parameters"} (templates written that way).
+  bool flat_tools = false;
+  // tool-call arguments as a JSON string (OpenAI style), json.dumps(args, ensure_ascii=False).
+  bool arguments_as_string = false;
 };
 
 // IR -> template values.
 jinja::Value message_value(const Message& m, const HfFormatOptions& options = {});
 jinja::Value messages_value(const std::vector<Message>& messages,
                             const HfFormatOptions& options = {});
-jinja::Value tool_value(const Tool& t);
+jinja::Value tool_value(const Tool& t, const HfFormatOptions& options = {});
 // An empty tool list becomes None, as transformers passes tools=None when there are none.
-jinja::Value tools_value(const std::vector<Tool>& tools);
+jinja::Value tools_value(const std::vector<Tool>& tools, const HfFormatOptions& options = {});
 
 // HF JSON -> IR. Accepts content as a string, null or a list of parts; tool-call arguments as
 // an object or a JSON string; tools wrapped in {"type": "function", "function": ...} or flat.

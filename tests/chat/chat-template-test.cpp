@@ -62,6 +62,18 @@ TEST(ChatTemplate, IrRendersEqualGoldens) {
       bool typed = false;
       for (const auto& m : hf.find("messages")->as_array()) typed |= m.find("content")->is_array();
       opt.typed_content = typed;
+      // The golden conversation's own shapes of tools and arguments.
+      const json::Value* tools = hf.find("tools");
+      opt.flat_tools = tools && !tools->as_array()[0].contains("function");
+      bool string_args = false;
+      for (const auto& m : hf.find("messages")->as_array()) {
+        if (const json::Value* calls = m.find("tool_calls")) {
+          for (const auto& tc : calls->as_array()) {
+            string_args |= tc.find("function")->find("arguments")->is_string();
+          }
+        }
+      }
+      opt.arguments_as_string = string_args;
       opt.now_unix_seconds = golden_now();
       jinja::TemplateError err;
       auto out = tpl->render(*conv, opt, &err);
@@ -107,10 +119,60 @@ TEST(ChatTemplate, CapabilitiesOfKnownTemplates) {
   EXPECT_FALSE(gemma.tool_calls);
   EXPECT_TRUE(gemma.string_content);
 
+  Capabilities apertus = load_shared("Apertus-8B-Instruct.jinja").capabilities();
+  EXPECT_TRUE(apertus.flat_tools);  // iterates tools as bare {name, description, parameters}
+  EXPECT_TRUE(apertus.tool_calls);
+  Capabilities deepseek = load_shared("DeepSeek-V3.1.jinja").capabilities();
+  EXPECT_TRUE(deepseek.arguments_as_string);  // concatenates arguments to a string
+  EXPECT_TRUE(deepseek.tool_calls);
+  Capabilities mistral = load_shared("Mistral-7B-Instruct-v0.3.jinja").capabilities();
+  EXPECT_TRUE(mistral.tool_calls);  // with 9-character call ids, as it demands
+  EXPECT_TRUE(mistral.tool_call_ids);
+  Capabilities hermes = load_shared("Hermes-3-Llama-3.1-8B.tool_use.jinja").capabilities();
+  EXPECT_TRUE(hermes.string_content);  // renders only when tools are given
+  EXPECT_TRUE(hermes.tool_calls);
+
   Capabilities smol = load_shared("SmolLM2-Instruct.jinja").capabilities();
   EXPECT_TRUE(smol.system_role);
   EXPECT_FALSE(smol.tools);
   EXPECT_FALSE(smol.typed_content);  // prints the part list as a Python repr
+}
+
+// With default options the shapes follow the capabilities: templates found to need bare tools
+// or string arguments render the goldens made with those shapes.
+TEST(ChatTemplate, DefaultShapesFollowCapabilities) {
+  PARLEY_REQUIRE_SHARED("templates/Qwen3-0.6B.jinja");
+  json::Value convs = load_json(kData / "conversations.json");
+  const json::Value& conversations = *convs.find("conversations");
+  int checked = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(kData / "renders")) {
+    json::Value golden = load_json(entry.path());
+    const std::string name = golden.find("template")->as_string();
+    auto tpl = ChatTemplate::parse(test::read_file(test::shared_dir() / "templates" / name),
+                                   SpecialTokens{"<s>", "</s>", {}});
+    ASSERT_TRUE(tpl.ok());
+    const Capabilities& caps = tpl->capabilities();
+    const char* conv_name = caps.flat_tools           ? "tool-call-flat-tools"
+                            : caps.arguments_as_string ? "tool-call-string-args"
+                                                       : nullptr;
+    if (!conv_name || (caps.flat_tools && caps.arguments_as_string)) continue;
+    for (const auto& c : golden.find("cases")->as_array()) {
+      if (c.find("conversation")->as_string() != conv_name || c.find("enable_thinking")) continue;
+      const json::Value& hf = *conversations.find(conv_name);
+      auto conv = conversation_from_hf_json(*hf.find("messages"), hf.find("tools"));
+      ASSERT_TRUE(conv.ok());
+      ChatRenderOptions opt;
+      opt.add_generation_prompt = c.find("add_generation_prompt")->as_bool();
+      opt.now_unix_seconds = golden_now();
+      auto out = tpl->render(*conv, opt);
+      ASSERT_TRUE(c.find("output")) << name << " raised in Python on " << conv_name;
+      ASSERT_TRUE(out.ok()) << name << ": " << out.error().message;
+      EXPECT_EQ(*out, golden.find("outputs")->as_array()[static_cast<size_t>(c.find("output")->as_int())].as_string())
+          << name;
+      checked++;
+    }
+  }
+  EXPECT_GE(checked, 8);
 }
 
 TEST(ChatTemplate, ContinueFinalMessage) {

@@ -126,6 +126,18 @@ void json_string(std::string& out, std::string_view s, bool ensure_ascii) {
   out += '"';
   size_t i = 0;
   while (i < s.size()) {
+    // Copy the run of characters that need no escape in one append.
+    size_t j = i;
+    while (j < s.size()) {
+      auto d = static_cast<unsigned char>(s[j]);
+      if (d < 0x20 || d == '"' || d == '\\' || (ensure_ascii && d >= 0x7F)) break;
+      j++;
+    }
+    if (j > i) {
+      out.append(s.data() + i, j - i);
+      i = j;
+      if (i >= s.size()) break;
+    }
     unsigned char c = static_cast<unsigned char>(s[i]);
     switch (c) {
       case '"': out += "\\\""; i++; continue;

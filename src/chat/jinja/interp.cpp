@@ -6,36 +6,37 @@
 
 namespace parley::chat::jinja {
 
-Interp::DepthGuard::DepthGuard(Interp* in) : in_(in) {
-  if (++in_->depth_ > in_->limits_.max_depth) {
-    in_->depth_--;
-    throw_error(ErrorKind::limit, "recursion limit exceeded: evaluation nested more than " +
-                                      std::to_string(in_->limits_.max_depth) + " levels");
-  }
+void Interp::depth_exceeded() {
+  depth_--;
+  throw_error(ErrorKind::limit, "recursion limit exceeded: evaluation nested more than " +
+                                    std::to_string(limits_.max_depth) + " levels");
 }
 
 Interp::Interp(const Program& program, std::vector<Value> root, const RenderLimits& limits,
-               int64_t now_unix_seconds)
-    : program_(program), root_(std::move(root)), limits_(limits), now_(now_unix_seconds) {}
+               int64_t now_unix_seconds, size_t output_hint)
+    : program_(program),
+      root_(std::move(root)),
+      limits_(limits),
+      now_(now_unix_seconds),
+      output_hint_(output_hint) {}
 
 Interp::~Interp() = default;
 
 std::string Interp::run() {
   std::string out;
+  out.reserve(std::min(output_hint_, limits_.max_output_bytes));
   out_ = &out;
   Scope* top = push_scope(nullptr);
   exec_body(program_.body, top);
   return out;
 }
 
-void Interp::step(uint64_t n) {
-  steps_ += n;
+void Interp::step_slow() {
   if (steps_ > limits_.max_steps) {
     throw_error(ErrorKind::limit, "step limit exceeded: the template did more than " +
                                       std::to_string(limits_.max_steps) + " evaluation steps");
   }
-  if (limits_.deadline && (steps_ & 4095) < n + 1 &&
-      std::chrono::steady_clock::now() > *limits_.deadline) {
+  if (limits_.deadline && std::chrono::steady_clock::now() > *limits_.deadline) {
     throw_error(ErrorKind::limit, "time limit exceeded while rendering the template");
   }
 }

@@ -56,7 +56,7 @@ struct Seq {
 class Interp {
  public:
   Interp(const Program& program, std::vector<Value> root, const RenderLimits& limits,
-         int64_t now_unix_seconds);
+         int64_t now_unix_seconds, size_t output_hint = 0);
   ~Interp();
   Interp(const Interp&) = delete;
   Interp& operator=(const Interp&) = delete;
@@ -65,7 +65,10 @@ class Interp {
   std::string run();
 
   // ---- services for filters, tests, methods and objects ----
-  void step(uint64_t n = 1);
+  void step(uint64_t n = 1) {
+    steps_ += n;
+    if (steps_ > limits_.max_steps || (limits_.deadline && (steps_ & 4095) < n + 1)) step_slow();
+  }
   void charge(size_t bytes);  // counts created bytes against max_alloc_bytes
   size_t max_bytes() const { return limits_.max_output_bytes; }
   int64_t now() const { return now_; }
@@ -110,15 +113,20 @@ class Interp {
   void emit(std::string_view text);
 
   struct DepthGuard {
-    explicit DepthGuard(Interp* in);
+    explicit DepthGuard(Interp* in) : in_(in) {
+      if (++in_->depth_ > in_->limits_.max_depth) in_->depth_exceeded();
+    }
     ~DepthGuard() { in_->depth_--; }
     Interp* in_;
   };
+  [[noreturn]] void depth_exceeded();
+  void step_slow();
 
   const Program& program_;
   std::vector<Value> root_;  // per symbol: render variables and globals
   RenderLimits limits_;
   int64_t now_;
+  size_t output_hint_;
   std::string* out_ = nullptr;
   uint64_t steps_ = 0;
   uint64_t allocated_ = 0;

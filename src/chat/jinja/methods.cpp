@@ -12,24 +12,25 @@
 namespace parley::chat::jinja {
 namespace {
 
-const char* const kStrMethods[] = {
+constexpr std::string_view kStrMethods[] = {
     "capitalize", "casefold", "center", "count", "encode", "endswith", "expandtabs", "find",
     "format", "format_map", "index", "isalnum", "isalpha", "isascii", "isdecimal", "isdigit",
     "isidentifier", "islower", "isnumeric", "isprintable", "isspace", "istitle", "isupper", "join",
     "ljust", "lower", "lstrip", "maketrans", "partition", "removeprefix", "removesuffix", "replace",
     "rfind", "rindex", "rjust", "rpartition", "rsplit", "rstrip", "split", "splitlines",
     "startswith", "strip", "swapcase", "title", "translate", "upper", "zfill"};
-const char* const kListSafe[] = {"copy", "count", "index"};
-const char* const kListUnsafe[] = {"append", "clear", "extend", "insert", "pop", "remove",
+constexpr std::string_view kListSafe[] = {"copy", "count", "index"};
+constexpr std::string_view kListUnsafe[] = {"append", "clear", "extend", "insert", "pop", "remove",
                                    "reverse", "sort"};
-const char* const kTupleSafe[] = {"count", "index"};
-const char* const kDictSafe[] = {"copy", "fromkeys", "get", "items", "keys", "values"};
-const char* const kDictUnsafe[] = {"clear", "pop", "popitem", "setdefault", "update"};
+constexpr std::string_view kTupleSafe[] = {"count", "index"};
+constexpr std::string_view kDictSafe[] = {"copy", "fromkeys", "get", "items", "keys", "values"};
+constexpr std::string_view kDictUnsafe[] = {"clear", "pop", "popitem", "setdefault", "update"};
 
 template <size_t N>
-const char* find_name(const char* const (&names)[N], std::string_view name) {
-  for (const char* n : names) {
-    if (name == n) return n;
+const char* find_name(const std::string_view (&names)[N], std::string_view name) {
+  for (const std::string_view& n : names) {
+    // The tables are literals, so data() is NUL-terminated and lives forever.
+    if (name.size() == n.size() && name == n) return n.data();
   }
   return nullptr;
 }
@@ -562,11 +563,11 @@ Value to_markup(const Value& v) {
 
 // markupsafe.Markup's methods: most escape their string arguments and return Markup.
 Value markup_method(Interp& in, const Value& self, std::string_view name, CallArgs& args) {
-  static const char* const kWrapped[] = {"capitalize", "title", "lower", "upper", "replace",
+  static constexpr std::string_view kWrapped[] = {"capitalize", "title", "lower", "upper", "replace",
                                          "ljust", "rjust", "lstrip", "rstrip", "center", "strip",
                                          "expandtabs", "swapcase", "zfill", "format", "partition",
                                          "rpartition"};
-  static const char* const kParts[] = {"split", "rsplit", "splitlines"};
+  static constexpr std::string_view kParts[] = {"split", "rsplit", "splitlines"};
   if (find_name(kWrapped, name)) {
     escape_string_args(args);
     return to_markup(str_method(in, self.str(), name, args));

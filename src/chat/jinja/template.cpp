@@ -63,7 +63,8 @@ Result<std::string> Template::render(const Variables& vars, const RenderOptions&
     if (name == "strftime_now" && !options.define_strftime_now) continue;
     if (const Value* g = find_global(name)) root[i] = *g;
   }
-  Interp in(prog, std::move(root), options.limits, options.now_unix_seconds);
+  Interp in(prog, std::move(root), options.limits, options.now_unix_seconds,
+            options.output_size_hint);
   try {
     return in.run();
   } catch (const TemplateError& e) {

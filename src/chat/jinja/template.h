@@ -30,6 +30,7 @@ struct RenderOptions {
   RenderLimits limits;
   int64_t now_unix_seconds = 0;     // the time strftime_now formats (UTC); passed in, never read
   bool define_strftime_now = true;  // transformers >= 4.43 defines it; older ones did not
+  size_t output_size_hint = 0;      // expected prompt bytes: reserved up front
 };
 
 // The variables of a render, in order; a later entry with the same name wins.
