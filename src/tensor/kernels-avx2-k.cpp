@@ -18,13 +18,20 @@ namespace {
 using namespace avx2;
 
 // A super-block's scales unpacked for one row: value = d * sc[s] * q - dmin * mn[s] for
-// 16-element sub-block s (32-element sub-blocks repeat their scale twice); sc and mn are 16
-// int16 lanes.
+// 16-element sub-block s (32-element sub-blocks repeat their scale twice). Kept in memory:
+// the chunk loop reads one scale pair at a time, and registers are better spent on the
+// accumulators.
 struct Prep {
-  __m256i sc;
-  __m256i mn;
+  alignas(32) int16_t sc[16];
+  alignas(32) int16_t mn[16];
   float d;
   float dmin;
+  void set(__m256i scales, __m256i mins) {
+    _mm256_store_si256(reinterpret_cast<__m256i*>(sc), scales);
+    _mm256_store_si256(reinterpret_cast<__m256i*>(mn), mins);
+  }
+  __m256i scales() const { return _mm256_load_si256(reinterpret_cast<const __m256i*>(sc)); }
+  __m256i mins() const { return _mm256_load_si256(reinterpret_cast<const __m256i*>(mn)); }
 };
 
 inline uint32_t load_u32(const uint8_t* p) {
@@ -53,8 +60,7 @@ struct DecQ2K {
   static void prepare(const Block& b, Prep* p) {
     const __m128i v = loadu128(b.scales);
     const __m128i m4 = _mm_set1_epi8(15);
-    p->sc = _mm256_cvtepu8_epi16(_mm_and_si128(v, m4));
-    p->mn = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(v, 4), m4));
+    p->set(_mm256_cvtepu8_epi16(_mm_and_si128(v, m4)), _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(v, 4), m4)));
     p->d = load_half(&b.d);
     p->dmin = load_half(&b.dmin);
   }
@@ -76,8 +82,7 @@ struct DecQ3K {
                                      static_cast<int>((u1 & lo) | (((u2 >> 2) & hi) << 4)),
                                      static_cast<int>(((u0 >> 4) & lo) | (((u2 >> 4) & hi) << 4)),
                                      static_cast<int>(((u1 >> 4) & lo) | (((u2 >> 6) & hi) << 4)));
-    p->sc = _mm256_cvtepi8_epi16(_mm_sub_epi8(v, _mm_set1_epi8(32)));
-    p->mn = _mm256_setzero_si256();
+    p->set(_mm256_cvtepi8_epi16(_mm_sub_epi8(v, _mm_set1_epi8(32))), _mm256_setzero_si256());
     p->d = load_half(&b.d);
     p->dmin = 0;
   }
@@ -97,8 +102,7 @@ inline void prepare_q45k(const uint8_t* scales, const uint16_t& d, const uint16_
                                                       static_cast<int>((u2 & lo) | (((u0 >> 6) & hi) << 4)), 0, 0));
   const __m128i mn = _mm_cvtepu8_epi16(_mm_setr_epi32(static_cast<int>(u1 & m6),
                                                       static_cast<int>(((u2 >> 4) & lo) | (((u1 >> 6) & hi) << 4)), 0, 0));
-  p->sc = dup16(sc);
-  p->mn = dup16(mn);
+  p->set(dup16(sc), dup16(mn));
   p->d = load_half(&d);
   p->dmin = load_half(&dmin);
 }
@@ -133,8 +137,7 @@ struct DecQ6K {
   static constexpr bool kMins = false;
   static constexpr int kOffsetShift = 5;  // q - 32
   static void prepare(const Block& b, Prep* p) {
-    p->sc = _mm256_cvtepi8_epi16(loadu128(b.scales));
-    p->mn = _mm256_setzero_si256();
+    p->set(_mm256_cvtepi8_epi16(loadu128(b.scales)), _mm256_setzero_si256());
     p->d = load_half(&b.d);
     p->dmin = 0;
   }
@@ -150,17 +153,15 @@ struct DecQ6K {
 };
 
 // Sub-block scales of chunk c as 16 int16 lanes matching maddubs' output (lanes 0-7 come from
-// elements 32c..32c+15, lanes 8-15 from the next 16): dword c of p.sc holds exactly those two
-// scales; broadcast it, then spread the low half over lane 0 and the high half over lane 1.
+// elements 32c..32c+15, lanes 8-15 from the next 16): scales 2c and 2c + 1 are one dword of
+// p.sc; broadcast it (a load), then spread its low half over lane 0 and its high half over lane 1.
 inline __m256i chunk_scales(const Prep& p, int c) {
   const __m256i pattern = _mm256_setr_epi8(0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1,
                                            2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3);
-  return _mm256_shuffle_epi8(_mm256_permutevar8x32_epi32(p.sc, _mm256_set1_epi32(c)), pattern);
+  int32_t pair;
+  std::memcpy(&pair, p.sc + 2 * c, 4);
+  return _mm256_shuffle_epi8(_mm256_set1_epi32(pair), pattern);
 }
-
-constexpr int kRM = 4;  // largest tile
-// Rows per tile in decode: with more, the int32 accumulators spill (measured).
-constexpr int kDecodeRows = 2;
 
 template <class D, int RM, int RN>
 void tile256(const typename D::Block* const* rows, const Acts& a, int64_t t0, float* out) {
@@ -209,11 +210,11 @@ void tile256(const typename D::Block* const* rows, const Acts& a, int64_t t0, fl
       for (int r = 0; r < RM; r++) {
         __m256i isum = iacc[r][t];
         if constexpr (D::kOffsetShift >= 0) {
-          isum = _mm256_sub_epi32(isum, _mm256_slli_epi32(_mm256_madd_epi16(p[r].sc, bs), D::kOffsetShift));
+          isum = _mm256_sub_epi32(isum, _mm256_slli_epi32(_mm256_madd_epi16(p[r].scales(), bs), D::kOffsetShift));
         }
         acc[r][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), _mm256_set1_ps(p[r].d * dx), acc[r][t]);
         if constexpr (D::kMins) {
-          acc[r][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_madd_epi16(p[r].mn, bs)),
+          acc[r][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_madd_epi16(p[r].mins(), bs)),
                                       _mm256_set1_ps(-p[r].dmin * dx), acc[r][t]);
         }
       }
@@ -236,38 +237,24 @@ void tile256_rn(int rn, const typename D::Block* const* rows, const Acts& a, int
   }
 }
 
-template <class D>
-void tile256_any(int rm, int rn, const typename D::Block* const* rows, const Acts& a, int64_t t0, float* out) {
-  switch (rm) {
-    case 1: tile256_rn<D, 1>(rn, rows, a, t0, out); return;
-    case 2: tile256_rn<D, 2>(rn, rows, a, t0, out); return;
-    case 3: tile256_rn<D, 3>(rn, rows, a, t0, out); return;
-    default: tile256_rn<D, 4>(rn, rows, a, t0, out); return;
-  }
-}
-
-// Same tiling as the 32-element kernels (kernels-avx2.cpp): 2 rows x 4 tokens in prefill, 4 rows
-// x n tokens in decode; tokens in L2-sized blocks.
+// One row at a time against up to 4 tokens: the 4 int32 accumulators, the row's unpacked
+// chunk, its scales and one activation chunk stay in registers (tiles of 2 or 4 rows spilled
+// the accumulators and ran 30-50% slower). Tokens go in L2-sized blocks.
 template <class D>
 void kernel256(const WeightView& w, int64_t r0, int64_t r1, const Acts& a, float* y, int64_t ldy, float*) {
   using Block = typename D::Block;
-  const int tile_rows = a.n_tokens >= 3 ? 2 : kDecodeRows;
-  const int tile_tokens = a.n_tokens >= 3 ? 4 : static_cast<int>(a.n_tokens);
+  const int tile_tokens = static_cast<int>(std::min<int64_t>(4, a.group));
   const int64_t per_token = a.n_cols + 6 * a.n_blocks + a.n_cols / 8;
-  const int64_t tb = std::max<int64_t>(tile_tokens, (192 * 1024) / per_token / tile_tokens * tile_tokens);
-  float out[kRM * 4];
+  const int64_t tb = std::max<int64_t>(4, (192 * 1024) / per_token / 4 * 4);
+  float out[4];
   for (int64_t tb0 = 0; tb0 < a.n_tokens; tb0 += tb) {
     const int64_t tb1 = std::min(a.n_tokens, tb0 + tb);
-    for (int64_t rt = r0; rt < r1; rt += tile_rows) {
-      const int rm = static_cast<int>(std::min<int64_t>(tile_rows, r1 - rt));
-      const Block* rows[kRM];
-      for (int r = 0; r < rm; r++) rows[r] = reinterpret_cast<const Block*>(w.row(rt + r));
+    for (int64_t r = r0; r < r1; r++) {
+      const Block* row = reinterpret_cast<const Block*>(w.row(r));
       for (int64_t t = tb0; t < tb1; t += tile_tokens) {
         const int rn = static_cast<int>(std::min<int64_t>(tile_tokens, tb1 - t));
-        tile256_any<D>(rm, rn, rows, a, t, out);
-        for (int r = 0; r < rm; r++) {
-          for (int j = 0; j < rn; j++) y[(t + j) * ldy + rt + r] = out[r * rn + j];
-        }
+        tile256_rn<D, 1>(rn, &row, a, t, out);
+        for (int j = 0; j < rn; j++) y[(t + j) * ldy + r] = out[j];
       }
     }
   }
