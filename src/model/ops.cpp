@@ -1,4 +1,5 @@
 #include "model/ops.h"
+#include "model/parallel.h"
 
 #include <algorithm>
 #include <cmath>
@@ -44,46 +45,6 @@ inline __m256 exp8(__m256 x) {
 }
 #endif
 
-float dot_f16(const float* a, const uint16_t* b, int64_t n) {
-  int64_t i = 0;
-  float s = 0;
-#ifdef PARLEY_OPS_AVX2
-  __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
-  for (; i + 16 <= n; i += 16) {
-    acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b + i))), acc0);
-    acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b + i + 8))), acc1);
-  }
-  for (; i + 8 <= n; i += 8) {
-    acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b + i))), acc0);
-  }
-  s = hsum(_mm256_add_ps(acc0, acc1));
-#endif
-  for (; i < n; i++) s += a[i] * fp16_to_f32(b[i]);
-  return s;
-}
-
-// y += a * x
-void axpy(float* y, float a, const float* x, int64_t n) {
-  int64_t i = 0;
-#ifdef PARLEY_OPS_AVX2
-  __m256 va = _mm256_set1_ps(a);
-  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
-#endif
-  for (; i < n; i++) y[i] += a * x[i];
-}
-
-void axpy_f16(float* y, float a, const uint16_t* x, int64_t n) {
-  int64_t i = 0;
-#ifdef PARLEY_OPS_AVX2
-  __m256 va = _mm256_set1_ps(a);
-  for (; i + 8 <= n; i += 8) {
-    __m256 xv = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(x + i)));
-    _mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, xv, _mm256_loadu_ps(y + i)));
-  }
-#endif
-  for (; i < n; i++) y[i] += a * fp16_to_f32(x[i]);
-}
-
 void store_f16(uint16_t* dst, const float* src, int64_t n) {
   int64_t i = 0;
 #ifdef PARLEY_OPS_AVX2
@@ -92,34 +53,6 @@ void store_f16(uint16_t* dst, const float* src, int64_t n) {
   }
 #endif
   for (; i < n; i++) dst[i] = f32_to_fp16(src[i]);
-}
-
-// Runs fn(task) for tasks [0, n_tasks) with the tasks dealt round-robin to the threads, so
-// uneven tasks (later causal rows cost more) stay balanced.
-template <class Fn>
-void for_tasks(ThreadPool& pool, int64_t n_tasks, const Fn& fn) {
-  int64_t nt = std::min<int64_t>(pool.size(), n_tasks);
-  if (nt <= 1) {
-    for (int64_t i = 0; i < n_tasks; i++) fn(i, 0);
-    return;
-  }
-  pool.parallel_for(nt, [&](int64_t begin, int64_t end, int) {
-    for (int64_t th = begin; th < end; th++) {
-      for (int64_t i = th; i < n_tasks; i += nt) fn(i, static_cast<int>(th));
-    }
-  });
-}
-
-// Rows split into contiguous chunks, for ops whose rows all cost the same.
-template <class Fn>
-void for_rows(ThreadPool& pool, int64_t n_rows, const Fn& fn) {
-  if (n_rows < 2 || pool.size() == 1) {
-    for (int64_t r = 0; r < n_rows; r++) fn(r);
-    return;
-  }
-  pool.parallel_for(n_rows, [&](int64_t begin, int64_t end, int) {
-    for (int64_t r = begin; r < end; r++) fn(r);
-  });
 }
 
 }  // namespace
@@ -237,65 +170,6 @@ void kv_store(const KvView& kv, int32_t layer, const float* k, const float* v, c
       }
     }
   }
-}
-
-void attention(const float* q, float* out, const KvView& kv, int32_t layer, const Batch& batch,
-               std::span<const SeqKv> seqs, int32_t n_head, int32_t n_head_kv, int32_t head_dim,
-               float* scores, int32_t n_ctx, ThreadPool& pool) {
-  const int32_t bs = kv.block_size;
-  const int32_t group = n_head / n_head_kv;
-  const bool f16 = kv.type == DType::f16;
-  const size_t elem = f16 ? 2 : 4;
-  const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
-  const int64_t q_dim = static_cast<int64_t>(n_head) * head_dim;
-  const uint8_t* kbase = kv.k[layer];
-  const uint8_t* vbase = kv.v[layer];
-  for_tasks(pool, static_cast<int64_t>(batch.size()) * n_head, [&](int64_t task, int thread) {
-    const int32_t t = static_cast<int32_t>(task / n_head);
-    const int32_t h = static_cast<int32_t>(task % n_head);
-    const int32_t g = h / group;
-    const SeqKv& seq = seqs[static_cast<size_t>(batch.seqs[t])];
-    const int32_t n = batch.positions[t] + 1;  // causal: positions 0..pos
-    PARLEY_CHECK(n <= n_ctx && (n + bs - 1) / bs <= seq.n_blocks);
-    const float* qh = q + t * q_dim + static_cast<int64_t>(h) * head_dim;
-    float* sc = scores + static_cast<size_t>(thread) * static_cast<size_t>(n_ctx);
-    auto row = [&](const uint8_t* base, int32_t j) {
-      int64_t block = seq.blocks[j / bs];
-      return base + static_cast<size_t>(((block * n_head_kv + g) * bs + j % bs) * head_dim) * elem;
-    };
-    // scores = q . k_j / sqrt(d); the rows of one block are contiguous.
-    float mx = -INFINITY;
-    for (int32_t j0 = 0; j0 < n; j0 += bs) {
-      const uint8_t* kr = row(kbase, j0);
-      int32_t m = std::min(bs, n - j0);
-      for (int32_t j = 0; j < m; j++) {
-        float s = f16 ? dot_f16(qh, reinterpret_cast<const uint16_t*>(kr) + static_cast<size_t>(j) * head_dim, head_dim)
-                      : dot(qh, reinterpret_cast<const float*>(kr) + static_cast<size_t>(j) * head_dim, head_dim);
-        s *= scale;
-        sc[j0 + j] = s;
-        mx = std::max(mx, s);
-      }
-    }
-    for (int32_t j = 0; j < n; j++) sc[j] -= mx;
-    exp_inplace(sc, n);
-    float sum = 0;
-    for (int32_t j = 0; j < n; j++) sum += sc[j];
-    float* o = out + t * q_dim + static_cast<int64_t>(h) * head_dim;
-    std::memset(o, 0, static_cast<size_t>(head_dim) * 4);
-    for (int32_t j0 = 0; j0 < n; j0 += bs) {
-      const uint8_t* vr = row(vbase, j0);
-      int32_t m = std::min(bs, n - j0);
-      for (int32_t j = 0; j < m; j++) {
-        if (f16) {
-          axpy_f16(o, sc[j0 + j], reinterpret_cast<const uint16_t*>(vr) + static_cast<size_t>(j) * head_dim, head_dim);
-        } else {
-          axpy(o, sc[j0 + j], reinterpret_cast<const float*>(vr) + static_cast<size_t>(j) * head_dim, head_dim);
-        }
-      }
-    }
-    float inv = 1.0f / sum;
-    for (int32_t d = 0; d < head_dim; d++) o[d] *= inv;
-  });
 }
 
 void swiglu(float* gate, const float* up, int64_t n_rows, int64_t n, ThreadPool& pool) {

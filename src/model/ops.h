@@ -39,7 +39,8 @@ void kv_store(const KvView& kv, int32_t layer, const float* k, const float* v, c
 
 // Causal attention of each row's query heads ([n_rows, n_head * head_dim]) over positions
 // 0..position of its sequence in the cache (grouped-query: head h reads kv head
-// h / (n_head / n_head_kv)). out: [n_rows, n_head * head_dim]. scores: [pool.size(), n_ctx].
+// h / (n_head / n_head_kv)). out: [n_rows, n_head * head_dim].
+// scores: [pool.size(), n_head / n_head_kv, n_ctx]. In attention.cpp.
 void attention(const float* q, float* out, const KvView& kv, int32_t layer, const Batch& batch,
                std::span<const SeqKv> seqs, int32_t n_head, int32_t n_head_kv, int32_t head_dim,
                float* scores, int32_t n_ctx, ThreadPool& pool);

@@ -1,0 +1,253 @@
+// Paged causal attention (declared in ops.h). One task is one row (token) and one kv head: the
+// query heads of its group (grouped-query attention) share every K and V row read, so each is
+// loaded and converted once for the group. Two passes over the sequence's blocks: scores
+// (q . k / sqrt(d), then softmax) and the weighted sum of V. The AVX2 kernels work on two query
+// heads and four keys (scores) or 32 dims (values) at a time, so the FMA chains are independent;
+// the scalar path beside them is the plain definition.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "base/check.h"
+#include "model/ops.h"
+#include "model/parallel.h"
+#include "tensor/fp16.h"
+
+#if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
+#include <immintrin.h>
+#define PARLEY_ATTN_AVX2 1
+#endif
+
+namespace parley::model::ops {
+namespace {
+
+// Where the rows of one sequence's positions live for one kv head.
+struct KvRows {
+  const uint8_t* kbase;
+  const uint8_t* vbase;
+  const int32_t* blocks;
+  int32_t block_size;
+  int32_t n_head_kv;
+  int32_t head;
+  int32_t head_dim;
+  size_t elem;
+  // First row of block index bi (block_size rows of head_dim, contiguous).
+  size_t offset(int32_t bi) const {
+    int64_t b = blocks[bi];
+    return static_cast<size_t>((b * n_head_kv + head) * block_size) * static_cast<size_t>(head_dim) * elem;
+  }
+};
+
+// Scalar definition: rows r < G of q (stride D) against positions [0, n).
+void attend_scalar(const float* q, int32_t G, const KvRows& kv, int32_t n, float scale, float* scores, float* out,
+                   bool f16) {
+  const int32_t D = kv.head_dim, bs = kv.block_size;
+  auto value = [&](const uint8_t* base, int32_t j, int32_t d) {
+    const uint8_t* row = base + kv.offset(j / bs) + static_cast<size_t>((j % bs) * D) * kv.elem;
+    return f16 ? fp16_to_f32(reinterpret_cast<const uint16_t*>(row)[d]) : reinterpret_cast<const float*>(row)[d];
+  };
+  for (int32_t r = 0; r < G; r++) {
+    float* s = scores + static_cast<size_t>(r) * static_cast<size_t>(n);
+    for (int32_t j = 0; j < n; j++) {
+      float acc = 0;
+      for (int32_t d = 0; d < D; d++) acc += q[r * D + d] * value(kv.kbase, j, d);
+      s[j] = acc * scale;
+    }
+  }
+  for (int32_t r = 0; r < G; r++) {
+    float* s = scores + static_cast<size_t>(r) * static_cast<size_t>(n);
+    float mx = *std::max_element(s, s + n);
+    float sum = 0;
+    for (int32_t j = 0; j < n; j++) sum += (s[j] = std::exp(s[j] - mx));
+    float* o = out + static_cast<size_t>(r) * static_cast<size_t>(D);
+    std::fill(o, o + D, 0.0f);
+    for (int32_t j = 0; j < n; j++) {
+      for (int32_t d = 0; d < D; d++) o[d] += s[j] * value(kv.vbase, j, d);
+    }
+    for (int32_t d = 0; d < D; d++) o[d] /= sum;
+  }
+}
+
+#ifdef PARLEY_ATTN_AVX2
+template <bool F16>
+inline __m256 load8(const uint8_t* row, int32_t d) {
+  if constexpr (F16) {
+    return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(reinterpret_cast<const uint16_t*>(row) + d)));
+  } else {
+    return _mm256_loadu_ps(reinterpret_cast<const float*>(row) + d);
+  }
+}
+
+inline float hsum(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+// scores of R (1 or 2) query rows against K rows [0, m) starting at `rows` (contiguous).
+template <bool F16, int R>
+void scores_block(const float* q, int32_t D, const uint8_t* rows, int32_t m, size_t row_bytes, float scale,
+                  float* s0, float* s1) {
+  int32_t j = 0;
+  for (; j + 4 <= m; j += 4) {
+    __m256 acc[R][4];
+#pragma GCC unroll 8
+    for (int c = 0; c < R * 4; c++) acc[c / 4][c % 4] = _mm256_setzero_ps();
+    const uint8_t* k0 = rows + static_cast<size_t>(j) * row_bytes;
+    for (int32_t d = 0; d < D; d += 8) {
+      __m256 kv[4];
+#pragma GCC unroll 4
+      for (int k = 0; k < 4; k++) kv[k] = load8<F16>(k0 + static_cast<size_t>(k) * row_bytes, d);
+#pragma GCC unroll 2
+      for (int r = 0; r < R; r++) {
+        __m256 qv = _mm256_loadu_ps(q + r * D + d);
+#pragma GCC unroll 4
+        for (int k = 0; k < 4; k++) acc[r][k] = _mm256_fmadd_ps(qv, kv[k], acc[r][k]);
+      }
+    }
+#pragma GCC unroll 4
+    for (int k = 0; k < 4; k++) {
+      s0[j + k] = hsum(acc[0][k]) * scale;
+      if constexpr (R == 2) s1[j + k] = hsum(acc[1][k]) * scale;
+    }
+  }
+  for (; j < m; j++) {
+    const uint8_t* kr = rows + static_cast<size_t>(j) * row_bytes;
+    __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
+    for (int32_t d = 0; d < D; d += 8) {
+      __m256 kv = load8<F16>(kr, d);
+      a0 = _mm256_fmadd_ps(_mm256_loadu_ps(q + d), kv, a0);
+      if constexpr (R == 2) a1 = _mm256_fmadd_ps(_mm256_loadu_ps(q + D + d), kv, a1);
+    }
+    s0[j] = hsum(a0) * scale;
+    if constexpr (R == 2) s1[j] = hsum(a1) * scale;
+  }
+}
+
+// out rows (R of D) = sum_j p_r[j] * V row j, over the sequence's blocks; 8 * NV dims at a
+// time (NV = 4 when D is a multiple of 32), accumulators in registers.
+template <bool F16, int R, int NV>
+void values(const KvRows& kv, int32_t n, const float* p0, const float* p1, float* o0, float* o1) {
+  const int32_t D = kv.head_dim, bs = kv.block_size;
+  const size_t row_bytes = static_cast<size_t>(D) * kv.elem;
+  for (int32_t d0 = 0; d0 < D; d0 += 8 * NV) {
+    __m256 acc[R][NV];
+#pragma GCC unroll 8
+    for (int c = 0; c < R * NV; c++) acc[c / NV][c % NV] = _mm256_setzero_ps();
+    for (int32_t j0 = 0; j0 < n; j0 += bs) {
+      const uint8_t* rows = kv.vbase + kv.offset(j0 / bs);
+      const int32_t m = std::min(bs, n - j0);
+      for (int32_t j = 0; j < m; j++) {
+        const uint8_t* vr = rows + static_cast<size_t>(j) * row_bytes;
+        __m256 w0 = _mm256_broadcast_ss(p0 + j0 + j);
+        __m256 w1 = R == 2 ? _mm256_broadcast_ss(p1 + j0 + j) : w0;
+#pragma GCC unroll 4
+        for (int c = 0; c < NV; c++) {
+          __m256 v = load8<F16>(vr, d0 + 8 * c);
+          acc[0][c] = _mm256_fmadd_ps(w0, v, acc[0][c]);
+          if constexpr (R == 2) acc[R - 1][c] = _mm256_fmadd_ps(w1, v, acc[R - 1][c]);
+        }
+      }
+    }
+#pragma GCC unroll 4
+    for (int c = 0; c < NV; c++) {
+      _mm256_storeu_ps(o0 + d0 + 8 * c, acc[0][c]);
+      if constexpr (R == 2) _mm256_storeu_ps(o1 + d0 + 8 * c, acc[R - 1][c]);
+    }
+  }
+}
+
+// Softmax of s[0..n) in place; returns 1 / sum.
+float softmax_unnormalized(float* s, int32_t n) {
+  __m256 mx8 = _mm256_set1_ps(-INFINITY);
+  int32_t j = 0;
+  for (; j + 8 <= n; j += 8) mx8 = _mm256_max_ps(mx8, _mm256_loadu_ps(s + j));
+  __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(mx8), _mm256_extractf128_ps(mx8, 1));
+  m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+  m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
+  float mx = _mm_cvtss_f32(m4);
+  for (; j < n; j++) mx = std::max(mx, s[j]);
+  for (j = 0; j < n; j++) s[j] -= mx;
+  exp_inplace(s, n);
+  __m256 sum8 = _mm256_setzero_ps();
+  for (j = 0; j + 8 <= n; j += 8) sum8 = _mm256_add_ps(sum8, _mm256_loadu_ps(s + j));
+  float sum = hsum(sum8);
+  for (; j < n; j++) sum += s[j];
+  return 1.0f / sum;
+}
+
+template <bool F16>
+void attend_avx2(const float* q, int32_t G, const KvRows& kv, int32_t n, float scale, float* scores, float* out) {
+  const int32_t D = kv.head_dim, bs = kv.block_size;
+  const size_t row_bytes = static_cast<size_t>(D) * kv.elem;
+  for (int32_t r = 0; r < G; r += 2) {
+    const bool pair = r + 1 < G;
+    float* s0 = scores + static_cast<size_t>(r) * static_cast<size_t>(n);
+    float* s1 = s0 + n;
+    for (int32_t j0 = 0; j0 < n; j0 += bs) {
+      const uint8_t* rows = kv.kbase + kv.offset(j0 / bs);
+      const int32_t m = std::min(bs, n - j0);
+      if (pair) {
+        scores_block<F16, 2>(q + r * D, D, rows, m, row_bytes, scale, s0 + j0, s1 + j0);
+      } else {
+        scores_block<F16, 1>(q + r * D, D, rows, m, row_bytes, scale, s0 + j0, nullptr);
+      }
+    }
+  }
+  for (int32_t r = 0; r < G; r++) {
+    float* s = scores + static_cast<size_t>(r) * static_cast<size_t>(n);
+    float inv = softmax_unnormalized(s, n);
+    for (int32_t j = 0; j < n; j++) s[j] *= inv;
+  }
+  for (int32_t r = 0; r < G; r += 2) {
+    const float* p0 = scores + static_cast<size_t>(r) * static_cast<size_t>(n);
+    float* o0 = out + static_cast<size_t>(r) * static_cast<size_t>(D);
+    const bool wide = D % 32 == 0;
+    if (r + 1 < G) {
+      wide ? values<F16, 2, 4>(kv, n, p0, p0 + n, o0, o0 + D) : values<F16, 2, 1>(kv, n, p0, p0 + n, o0, o0 + D);
+    } else {
+      wide ? values<F16, 1, 4>(kv, n, p0, nullptr, o0, nullptr) : values<F16, 1, 1>(kv, n, p0, nullptr, o0, nullptr);
+    }
+  }
+}
+#endif
+
+}  // namespace
+
+void attention(const float* q, float* out, const KvView& kv, int32_t layer, const Batch& batch,
+               std::span<const SeqKv> seqs, int32_t n_head, int32_t n_head_kv, int32_t head_dim, float* scores,
+               int32_t n_ctx, ThreadPool& pool) {
+  const int32_t G = n_head / n_head_kv;
+  const bool f16 = kv.type == DType::f16;
+  const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
+  const int64_t q_dim = static_cast<int64_t>(n_head) * head_dim;
+  const size_t per_thread = static_cast<size_t>(G) * static_cast<size_t>(n_ctx);
+#ifdef PARLEY_ATTN_AVX2
+  const bool simd = head_dim % 8 == 0;
+#endif
+  for_tasks(pool, static_cast<int64_t>(batch.size()) * n_head_kv, [&](int64_t task, int thread) {
+    const int32_t t = static_cast<int32_t>(task / n_head_kv);
+    const int32_t g = static_cast<int32_t>(task % n_head_kv);
+    const SeqKv& seq = seqs[static_cast<size_t>(batch.seqs[t])];
+    const int32_t n = batch.positions[t] + 1;  // causal: positions 0..pos
+    PARLEY_CHECK(n <= n_ctx && (n + kv.block_size - 1) / kv.block_size <= seq.n_blocks);
+    KvRows rows{kv.k[layer], kv.v[layer], seq.blocks, kv.block_size, n_head_kv, g, head_dim, f16 ? 2u : 4u};
+    const float* qg = q + t * q_dim + static_cast<int64_t>(g) * G * head_dim;  // G rows of the group
+    float* og = out + t * q_dim + static_cast<int64_t>(g) * G * head_dim;
+    float* sc = scores + static_cast<size_t>(thread) * per_thread;
+#ifdef PARLEY_ATTN_AVX2
+    if (simd) {
+      if (f16) {
+        attend_avx2<true>(qg, G, rows, n, scale, sc, og);
+      } else {
+        attend_avx2<false>(qg, G, rows, n, scale, sc, og);
+      }
+      return;
+    }
+#endif
+    attend_scalar(qg, G, rows, n, scale, sc, og, f16);
+  });
+}
+
+}  // namespace parley::model::ops
