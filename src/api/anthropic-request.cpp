@@ -62,6 +62,14 @@ struct Turn {
     current.content.push_back(text_part(std::move(s)));
     current_used = true;
   }
+  // An image or PDF: kept in place in the IR (the service refuses it before rendering while no
+  // vision/PDF path exists; the bytes are not kept).
+  void add_media(ContentPart::Kind kind) {
+    ContentPart p;
+    p.kind = kind;
+    current.content.push_back(std::move(p));
+    current_used = true;
+  }
 };
 
 class Parser {
@@ -231,12 +239,14 @@ Status Parser::parse_block(const Value& block, const FieldPath& path, Turn& turn
   if (type == "image") {
     PARLEY_TRY(MediaRef ref, parse_image_source(block, path));
     req_.media.push_back(std::move(ref));
+    turn.add_media(ContentPart::Kind::image);
     return {};
   }
   if (type == "document") {
     PARLEY_TRY(DocumentContent doc, parse_document(block, path));
     if (doc.media) {
       req_.media.push_back(std::move(*doc.media));
+      turn.add_media(ContentPart::Kind::document);
     } else {
       // Nested image blocks of a custom-content document are refused like any image.
       for (auto& m : doc.nested_media) req_.media.push_back(std::move(m));

@@ -132,7 +132,7 @@ void Generation::handle(const engine::Event& ev, GenerationSink& sink) {
       switch (ev.reason) {
         case engine::FinishReason::stop_token: f.reason = StopReason::end_turn; break;
         case engine::FinishReason::max_tokens:
-          f.reason = spec_.limited_by_context ? StopReason::context_window : StopReason::max_tokens;
+          f.reason = spec_.budget_reason;
           break;
         case engine::FinishReason::context_full: f.reason = StopReason::context_window; break;
         case engine::FinishReason::cancelled: f.reason = StopReason::cancelled; break;

@@ -48,8 +48,11 @@ class GenerationSink {
 
 struct GenerationSpec {
   std::vector<engine::TokenId> prompt;
-  int32_t max_tokens = 0;           // what the engine is asked for (0: generate nothing)
-  bool limited_by_context = false;  // max_tokens was cut to what the context leaves
+  int32_t max_tokens = 0;  // what the engine is asked for (0: generate nothing)
+  // Why the budget is what it is, reported when the engine uses it all up: max_tokens (the
+  // request's or the operator's cap), context_window (cut to what the context leaves), or
+  // end_turn (an operator cap configured to end the turn, --max-output-ends-turn).
+  StopReason budget_reason = StopReason::max_tokens;
   engine::SamplingParams sampling;
   std::vector<std::string> stop_sequences;
   std::string cache_namespace;

@@ -82,6 +82,9 @@ Status Parser::parse_content(const Value* content, const FieldPath& path, Messag
       PARLEY_TRY(MediaRef ref, parse_image_url(url, ip.key("url")));
       ref.path = p.str();
       req_.media.push_back(std::move(ref));
+      ContentPart image;
+      image.kind = ContentPart::Kind::image;  // kept in place; refused before rendering
+      out.content.push_back(std::move(image));
     } else if (type == "input_audio") {
       PARLEY_TRY(const Value* ia, member(*obj, "input_audio", p, true));
       FieldPath ap = p.key("input_audio");

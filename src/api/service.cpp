@@ -208,11 +208,14 @@ HttpResponse Service::generate(ChatRequest req, Shape shape, const std::string& 
 
   const int64_t room = n_ctx - n_prompt;
   int64_t wanted = req.max_tokens.value_or(room);  // OpenAI without max_tokens: to the context
-  if (config_.max_output_tokens > 0) wanted = std::min<int64_t>(wanted, config_.max_output_tokens);
   GenerationSpec spec;
+  if (config_.max_output_tokens > 0 && config_.max_output_tokens < std::min(wanted, room)) {
+    wanted = config_.max_output_tokens;
+    if (config_.max_output_ends_turn) spec.budget_reason = StopReason::end_turn;
+  }
   spec.prompt = std::move(prompt->tokens);
   spec.max_tokens = static_cast<int32_t>(std::min(wanted, room));
-  spec.limited_by_context = room < wanted;
+  if (room < wanted) spec.budget_reason = StopReason::context_window;
   spec.sampling.temperature = static_cast<float>(req.temperature.value_or(1.0));
   spec.sampling.top_p = static_cast<float>(req.top_p.value_or(1.0));
   spec.sampling.top_k = static_cast<int32_t>(std::min<int64_t>(req.top_k.value_or(0), INT32_MAX));

@@ -27,6 +27,9 @@ struct ServiceConfig {
   bool map_claude_ids = true;           // any "claude-*" model id means the served model
   std::vector<std::string> api_keys;    // empty: no auth
   int32_t max_output_tokens = 0;        // operator cap on max_tokens per request (0: none)
+  // A request stopped by that cap ends with stop_reason end_turn instead of max_tokens (Claude
+  // Code treats max_tokens as a failed turn; with tiny test models every turn hits the cap).
+  bool max_output_ends_turn = false;
   bool image_input = false;             // the model can take images (no vision path yet)
   size_t max_json_depth = 128;
 };

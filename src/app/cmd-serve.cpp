@@ -36,6 +36,7 @@ struct ServeOptions {
   int32_t kv_positions = 0;
   int32_t queue = 64;
   int32_t max_output = 0;
+  bool max_output_ends_turn = false;
   std::string chat_template;
   uint64_t max_body_mb = 32;
   int http_threads = 2;
@@ -116,6 +117,7 @@ int run_serve(const ServeOptions& opt) {
   cfg.map_claude_ids = !opt.no_claude_ids;
   cfg.api_keys = opt.api_keys;
   cfg.max_output_tokens = opt.max_output;
+  cfg.max_output_ends_turn = opt.max_output_ends_turn;
   uint64_t seed = opt.seed ? *opt.seed : (static_cast<uint64_t>(std::random_device{}()) << 32) ^
                                              std::random_device{}();
   api::Service service(cfg, api::ServiceDeps{eng, *tok, renderer, seed, unix_now});
@@ -183,6 +185,10 @@ void add_serve_command(CLI::App& app, Runner& run) {
   sub->add_option("--max-output", opt->max_output,
                   "cap on generated tokens per request, whatever max_tokens asks (default: none); "
                   "a capped request ends with stop_reason max_tokens");
+  sub->add_flag("--max-output-ends-turn", opt->max_output_ends_turn,
+                "a request stopped by --max-output ends with stop_reason end_turn instead, as if "
+                "the model had ended its turn (Claude Code treats max_tokens as a failed turn; "
+                "useful with tiny test models that never stop on their own)");
   sub->add_option("--chat-template", opt->chat_template,
                   "Jinja chat template file to use instead of the GGUF's tokenizer.chat_template");
   sub->add_option("--max-body-mb", opt->max_body_mb,

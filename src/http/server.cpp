@@ -112,6 +112,7 @@ struct Server::Impl {
                                  unsigned version, bool keep_alive);
   net::awaitable<bool> wait_deferred(std::shared_ptr<Session> s, api::HttpResponse& r,
                                      unsigned version, bool keep_alive);
+  net::awaitable<void> linger(Session& s);
   std::function<void()> make_wake(const std::shared_ptr<Session>& s);
   void watch_client(const std::shared_ptr<Session>& s);
   void begin_shutdown();
@@ -163,6 +164,23 @@ net::awaitable<bool> Server::Impl::write_full(Session& s, api::HttpResponse r, u
   auto [ec, n] = co_await bhttp::async_write(s.stream, res, use_tuple);
   (void)n;
   co_return !ec;
+}
+
+// After an error answer to a request whose body was not (all) read: stop sending, then read and
+// drop what the client still sends for a moment. Closing with unread data would reset the
+// connection, and the client could lose the answer before reading it.
+net::awaitable<void> Server::Impl::linger(Session& s) {
+  beast::error_code ec;
+  s.stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+  std::vector<char> sink(64 * 1024);
+  const auto deadline = Clock::now() + std::chrono::seconds(3);
+  uint64_t total = 0;
+  while (total < (256ull << 20)) {
+    s.stream.expires_at(deadline);
+    auto [rec, n] = co_await s.stream.async_read_some(net::buffer(sink), use_tuple);
+    if (rec) break;
+    total += n;
+  }
 }
 
 net::awaitable<bool> Server::Impl::write_sse(std::shared_ptr<Session> s, api::HttpResponse& r,
@@ -284,6 +302,17 @@ net::awaitable<void> Server::Impl::run_session(std::shared_ptr<Session> s) {
     s->reading = false;
     api::HttpRequest req;
     req.peer = s->peer;
+    if (parser.is_header_done()) {
+      const auto& hdr = parser.get();
+      req.method = std::string(hdr.method_string());
+      req.target = std::string(hdr.target());
+      size_t q = req.target.find('?');
+      req.path = req.target.substr(0, q);
+      if (q != std::string::npos) req.query = req.target.substr(q + 1);
+      for (const auto& field : hdr) {
+        req.headers.emplace_back(lower(field.name_string()), std::string(field.value()));
+      }
+    }
     if (ec) {
       if (is_closed_error(ec) || s->shutting_down) break;
       auto kind = api::TransportError::bad_request;
@@ -297,18 +326,12 @@ net::awaitable<void> Server::Impl::run_session(std::shared_ptr<Session> s) {
         detail = str_printf("request body exceeds the %llu-byte limit",
                             static_cast<unsigned long long>(opt.max_body_bytes));
       }
-      co_await write_full(*s, handler.transport_error(req, kind, detail), 11, false, false);
+      if (co_await write_full(*s, handler.transport_error(req, kind, detail), 11, false, false)) {
+        co_await linger(*s);
+      }
       break;
     }
     const auto& hdr = parser.get();
-    req.method = std::string(hdr.method_string());
-    req.target = std::string(hdr.target());
-    size_t q = req.target.find('?');
-    req.path = req.target.substr(0, q);
-    if (q != std::string::npos) req.query = req.target.substr(q + 1);
-    for (const auto& field : hdr) {
-      req.headers.emplace_back(lower(field.name_string()), std::string(field.value()));
-    }
     const unsigned version = hdr.version();
     bool keep_alive = hdr.keep_alive();
     if (beast::iequals(hdr[bhttp::field::expect], "100-continue")) {
@@ -326,12 +349,16 @@ net::awaitable<void> Server::Impl::run_session(std::shared_ptr<Session> s) {
         if (bec == bhttp::error::body_limit) {
           std::string detail = str_printf("request body exceeds the %llu-byte limit",
                                           static_cast<unsigned long long>(opt.max_body_bytes));
-          co_await write_full(*s, handler.transport_error(req, api::TransportError::body_too_large, detail),
-                              version, false, false);
+          if (co_await write_full(*s, handler.transport_error(req, api::TransportError::body_too_large, detail),
+                                  version, false, false)) {
+            co_await linger(*s);
+          }
         } else if (!is_closed_error(bec)) {
-          co_await write_full(*s, handler.transport_error(req, api::TransportError::bad_request,
-                                                          "malformed HTTP request body: " + bec.message()),
-                              version, false, false);
+          if (co_await write_full(*s, handler.transport_error(req, api::TransportError::bad_request,
+                                                              "malformed HTTP request body: " + bec.message()),
+                                  version, false, false)) {
+            co_await linger(*s);
+          }
         }
         break;
       }
