@@ -23,7 +23,9 @@ struct Case {
 class Attention : public ::testing::TestWithParam<Case> {};
 
 TEST_P(Attention, MatchesTheFormula) {
-  const auto [D, H, Hkv, type] = GetParam();
+  const Case param = GetParam();
+  const int32_t D = param.head_dim, H = param.n_head, Hkv = param.n_head_kv;
+  const DType type = param.kv_type;
   const int32_t G = H / Hkv, bs = 4, n_ctx = 40;
   auto pool = std::move(kv::BlockPool::create(kv::PoolShape{1, Hkv, D, bs, 32, type})).value();
   // Two sequences with interleaved (non-contiguous) blocks.
