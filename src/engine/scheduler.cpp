@@ -12,10 +12,14 @@ Scheduler::Scheduler(kv::BlockPool& pool, const SchedulerOptions& options) : poo
   PARLEY_CHECK_MSG(static_cast<int64_t>(pool.n_blocks()) * pool.block_size() >= options.n_ctx,
                    "KV pool smaller than one full context");
   running_.reserve(static_cast<size_t>(options.max_seqs));
+  order_.reserve(static_cast<size_t>(options.max_seqs));
+  finished_.reserve(static_cast<size_t>(options.max_seqs));
 }
 
 void Scheduler::add(std::unique_ptr<Sequence> seq) {
   PARLEY_CHECK(seq->n_prompt > 0 && seq->n_prompt < options_.n_ctx);
+  // Room for every token it can reach, so the step loop never grows it.
+  seq->tokens.reserve(static_cast<size_t>(std::min<int64_t>(options_.n_ctx, int64_t{seq->n_prompt} + seq->request.max_tokens)));
   waiting_.push_back(std::move(seq));
 }
 
@@ -107,8 +111,8 @@ void Scheduler::plan(std::vector<StepItem>& items) {
   const int32_t n_preempted_before = stats_.n_preempted;
   // Decoding sequences first, oldest first: one token each. Preemption may remove entries
   // after the current one, so iterate by index over a snapshot of pointers.
-  std::vector<Sequence*> order;
-  order.reserve(running_.size());
+  std::vector<Sequence*>& order = order_;
+  order.clear();
   for (auto& s : running_) order.push_back(s.get());
   auto still_running = [&](Sequence* s) {
     return std::any_of(running_.begin(), running_.end(), [&](const auto& r) { return r.get() == s; });

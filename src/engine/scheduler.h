@@ -103,6 +103,7 @@ class Scheduler {
   std::deque<std::unique_ptr<Sequence>> waiting_;   // arrival order
   std::vector<std::unique_ptr<Sequence>> running_;  // admission order (oldest first)
   std::vector<Sequence*> finished_;                 // finished during commit, retired after
+  std::vector<Sequence*> order_;                    // plan()'s snapshot of running_
   StepStats stats_;
 };
 
