@@ -226,14 +226,16 @@ void matmul(const WeightView& w, const float* x, int64_t n_tokens, float* y, Thr
   for (int t = 0; t < n_threads; t++) scratch.thread_scratch(t, scratch_floats, n_threads);
 
   if (kind != kernels::ActKind::f32) {
-    if (n_tokens == 1 || n_threads == 1) {
+    if (n_tokens < 8 || n_threads == 1) {
       quantize(path, acts, x, 0, n_tokens);
     } else {
-      pool.parallel_for(n_tokens, [&](int64_t t0, int64_t t1, int) { quantize(path, acts, x, t0, t1); });
+      pool.parallel_for_chunks(n_tokens, 8, [&](int64_t t0, int64_t t1, int) { quantize(path, acts, x, t0, t1); });
     }
   }
+  // About 4 chunks per thread: threads that finish early (or were preempted) even out.
   const int64_t n_tiles = (w.n_rows + kernels::kRowTile - 1) / kernels::kRowTile;
-  pool.parallel_for(n_tiles, [&](int64_t b, int64_t e, int thread) {
+  const int64_t grain = std::max<int64_t>(1, n_tiles / (4 * n_threads));
+  pool.parallel_for_chunks(n_tiles, grain, [&](int64_t b, int64_t e, int thread) {
     int64_t r0 = b * kernels::kRowTile, r1 = std::min(e * kernels::kRowTile, w.n_rows);
     kernel(w, r0, r1, acts, y, w.n_rows, scratch.thread_scratch(thread, scratch_floats, n_threads));
   });

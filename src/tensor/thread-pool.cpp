@@ -29,6 +29,9 @@ inline void relax(int spin) {
 // an idle server's threads sleep.
 constexpr auto kSpinTime = std::chrono::milliseconds(2);
 
+constexpr uint32_t job_of(uint64_t ticket) { return static_cast<uint32_t>(ticket >> 32); }
+constexpr uint32_t chunk_of(uint64_t ticket) { return static_cast<uint32_t>(ticket); }
+
 }  // namespace
 
 ThreadPool::ThreadPool(int n_threads) : n_threads_(n_threads < 1 ? 1 : n_threads) {
@@ -38,8 +41,9 @@ ThreadPool::ThreadPool(int n_threads) : n_threads_(n_threads < 1 ? 1 : n_threads
 ThreadPool::~ThreadPool() {
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    stop_ = true;
-    generation_.fetch_add(1, std::memory_order_acq_rel);
+    stop_.store(true, std::memory_order_seq_cst);
+    // A new job id with no chunks wakes the spinners; they see stop_ and leave.
+    ticket_.store(static_cast<uint64_t>(job_id_ + 1) << 32 | 0xFFFFFFFFu, std::memory_order_seq_cst);
   }
   wake_.notify_all();
   for (auto& t : threads_) t.join();
@@ -50,59 +54,92 @@ MatmulScratch& ThreadPool::matmul_scratch() {
   return *matmul_scratch_;
 }
 
-void ThreadPool::run_chunk(int index) {
-  int64_t begin = n_ * index / n_threads_;
-  int64_t end = n_ * (index + 1) / n_threads_;
-  if (begin < end) invoke_(ctx_, begin, end, index);
+void ThreadPool::work(uint64_t ticket, int thread) {
+  const uint32_t job = job_of(ticket);
+  Job& j = jobs_[job & 1];
+  while (true) {
+    // n_chunks was written before the ticket naming this job was published (and read with
+    // acquire); if the job has moved on since, the claim below fails.
+    const int64_t n_chunks = j.n_chunks.load(std::memory_order_relaxed);
+    if (job_of(ticket) != job || chunk_of(ticket) >= n_chunks) return;
+    if (!ticket_.compare_exchange_weak(ticket, ticket + 1, std::memory_order_acq_rel, std::memory_order_acquire)) {
+      continue;  // ticket now holds the current value
+    }
+    // The chunk is ours; the job cannot complete (and its slot cannot be reused) before we
+    // report it done, so its fields are stable.
+    const int64_t i = chunk_of(ticket);
+    const int64_t n = j.n.load(std::memory_order_relaxed);
+    const int64_t grain = j.grain.load(std::memory_order_relaxed);
+    int64_t begin, end;
+    if (grain > 0) {
+      begin = i * grain;
+      end = std::min(n, begin + grain);
+    } else {
+      begin = n * i / n_chunks;
+      end = n * (i + 1) / n_chunks;
+    }
+    if (begin < end) j.invoke.load(std::memory_order_relaxed)(j.ctx.load(std::memory_order_relaxed), begin, end, thread);
+    j.done.fetch_add(1, std::memory_order_release);
+    ticket = ticket_.load(std::memory_order_acquire);
+  }
 }
 
 void ThreadPool::worker(int index) {
-  uint64_t seen = 0;
+  uint32_t finished = 0;  // the last job this worker found without chunks left
   while (true) {
-    uint64_t gen = generation_.load(std::memory_order_acquire);
-    if (gen == seen) {
+    uint64_t ticket = ticket_.load(std::memory_order_acquire);
+    if (job_of(ticket) == finished) {
       // Spin (checking the clock only every so often), then sleep.
       auto deadline = std::chrono::steady_clock::now() + kSpinTime;
-      for (int spin = 1; gen == seen; spin++) {
+      for (int spin = 1; job_of(ticket) == finished; spin++) {
         relax(spin);
-        gen = generation_.load(std::memory_order_acquire);
-        if (gen == seen && spin % 1024 == 0 && std::chrono::steady_clock::now() > deadline) break;
+        ticket = ticket_.load(std::memory_order_acquire);
+        if (job_of(ticket) == finished && spin % 1024 == 0 && std::chrono::steady_clock::now() > deadline) break;
       }
-      if (gen == seen) {
+      if (job_of(ticket) == finished) {
         std::unique_lock<std::mutex> lock(mutex_);
         sleeping_.fetch_add(1, std::memory_order_seq_cst);
-        wake_.wait(lock, [&] { return generation_.load(std::memory_order_seq_cst) != seen; });
+        wake_.wait(lock, [&] { return job_of(ticket_.load(std::memory_order_seq_cst)) != finished; });
         sleeping_.fetch_sub(1, std::memory_order_relaxed);
-        gen = generation_.load(std::memory_order_acquire);
+        ticket = ticket_.load(std::memory_order_acquire);
       }
     }
-    seen = gen;
-    if (stop_) return;
-    run_chunk(index);
-    pending_.fetch_sub(1, std::memory_order_acq_rel);
+    if (stop_.load(std::memory_order_acquire)) return;
+    work(ticket, index);
+    finished = job_of(ticket);
   }
 }
 
-void ThreadPool::run(int64_t n, Invoke invoke, void* ctx) {
-  if (n_threads_ == 1 || n <= 1) {
-    if (n > 0) invoke(ctx, 0, n, 0);
+void ThreadPool::run(int64_t n, int64_t grain, Invoke invoke, void* ctx) {
+  if (n <= 0) return;
+  const int64_t n_chunks = grain > 0 ? (n + grain - 1) / grain : std::min<int64_t>(n, n_threads_);
+  if (n_threads_ == 1 || n_chunks <= 1) {
+    if (grain > 0) {
+      for (int64_t b = 0; b < n; b += grain) invoke(ctx, b, std::min(n, b + grain), 0);
+    } else {
+      invoke(ctx, 0, n, 0);
+    }
     return;
   }
-  invoke_ = invoke;
-  ctx_ = ctx;
-  n_ = n;
-  pending_.store(n_threads_ - 1, std::memory_order_relaxed);
-  generation_.fetch_add(1, std::memory_order_seq_cst);
-  // A worker that is about to sleep increments sleeping_ under the mutex before it checks the
-  // generation; taking the mutex here when any is (about to be) asleep closes the race.
+  PARLEY_CHECK(n_chunks < 0xFFFFFFFFll);
+  if (++job_id_ == 0) job_id_ = 1;  // 0 names "no job yet"
+  Job& j = jobs_[job_id_ & 1];
+  j.invoke.store(invoke, std::memory_order_relaxed);
+  j.ctx.store(ctx, std::memory_order_relaxed);
+  j.n.store(n, std::memory_order_relaxed);
+  j.grain.store(grain, std::memory_order_relaxed);
+  j.n_chunks.store(n_chunks, std::memory_order_relaxed);
+  j.done.store(0, std::memory_order_relaxed);
+  const uint64_t ticket = static_cast<uint64_t>(job_id_) << 32;
+  ticket_.store(ticket, std::memory_order_seq_cst);
+  // A worker about to sleep increments sleeping_ under the mutex before it checks the ticket;
+  // taking the mutex here when any is (about to be) asleep closes the race.
   if (sleeping_.load(std::memory_order_seq_cst) > 0) {
     { std::lock_guard<std::mutex> lock(mutex_); }
     wake_.notify_all();
   }
-  run_chunk(0);
-  for (int spin = 1; pending_.load(std::memory_order_acquire) != 0; spin++) relax(spin);
-  invoke_ = nullptr;
-  ctx_ = nullptr;
+  work(ticket, 0);
+  for (int spin = 1; j.done.load(std::memory_order_acquire) < n_chunks; spin++) relax(spin);
 }
 
 }  // namespace parley

@@ -1,10 +1,13 @@
-// A fixed pool of compute threads driven by one caller (the engine thread). parallel_for splits
-// a range into one contiguous chunk per thread; the caller runs chunk 0 itself.
+// A fixed pool of compute threads driven by one caller (the engine thread).
 //
-// Decode issues hundreds of small parallel_for calls per token, so wake-up latency matters more
-// than idle CPU: workers spin on an atomic generation counter for a while after each job (about
-// a millisecond) and only then sleep on a condition variable. The caller only takes the mutex
-// when some worker is asleep.
+// A job is a range split into chunks; the caller and the workers claim chunks from a shared
+// counter until none are left, so a thread the OS preempts (other processes on the machine)
+// delays at most the chunk it holds, never the whole job: the others take its share and the
+// caller returns as soon as every chunk is done, without waiting for idle workers to wake up.
+//
+// Decode issues hundreds of small jobs per token, so wake-up latency matters more than idle CPU:
+// workers spin on the job counter for a while after each job (about two milliseconds) and only
+// then sleep on a condition variable; the caller takes the mutex only when some worker sleeps.
 #pragma once
 
 #include <atomic>
@@ -32,21 +35,28 @@ class ThreadPool {
 
   int size() const { return n_threads_; }
 
-  // Scratch for matmul calls that do not pass their own (matmul.h): the pool has one driver, so
-  // one scratch per pool is never used by two calls at once.
-  MatmulScratch& matmul_scratch();
-
-  // fn(begin, end, thread) over [0, n) in n_threads contiguous chunks (chunk i goes to thread
-  // i; empty chunks are skipped); returns when all chunks are done. Must not be called
-  // concurrently or recursively.
+  // fn(begin, end, thread) over [0, n) split into min(n, size()) contiguous chunks of (nearly)
+  // equal length; returns when all are done. Each chunk runs on whichever thread claims it
+  // first, usually one per thread; `thread` (0 = the caller) is the index of the thread running
+  // it, so per-thread scratch indexed by it is never used by two chunks at once. Must not be
+  // called concurrently or recursively.
   using RangeFn = std::function<void(int64_t begin, int64_t end, int thread)>;
-  void parallel_for(int64_t n, const RangeFn& fn) { run(n, &call<RangeFn>, const_cast<RangeFn*>(&fn)); }
+  void parallel_for(int64_t n, const RangeFn& fn) { run(n, 0, &call<const RangeFn>, const_cast<RangeFn*>(&fn)); }
   // Same for any callable, without wrapping it in a std::function (no allocation).
   template <class F, class = std::enable_if_t<!std::is_same_v<std::decay_t<F>, RangeFn>>>
   void parallel_for(int64_t n, F&& fn) {
-    using Fn = std::remove_reference_t<F>;
-    run(n, &call<Fn>, const_cast<void*>(static_cast<const void*>(&fn)));
+    run(n, 0, &call<std::remove_reference_t<F>>, const_cast<void*>(static_cast<const void*>(&fn)));
   }
+  // Chunks of `grain` items ([0, grain), [grain, 2 * grain), ...): more chunks than threads
+  // balance uneven work and preemption.
+  template <class F>
+  void parallel_for_chunks(int64_t n, int64_t grain, F&& fn) {
+    run(n, grain < 1 ? 1 : grain, &call<std::remove_reference_t<F>>, const_cast<void*>(static_cast<const void*>(&fn)));
+  }
+
+  // Scratch for matmul calls that do not pass their own (matmul.h): the pool has one driver, so
+  // one scratch per pool is never used by two calls at once.
+  MatmulScratch& matmul_scratch();
 
  private:
   using Invoke = void (*)(void* ctx, int64_t begin, int64_t end, int thread);
@@ -55,23 +65,32 @@ class ThreadPool {
     (*static_cast<Fn*>(ctx))(begin, end, thread);
   }
 
-  void run(int64_t n, Invoke invoke, void* ctx);
+  // Two job slots: a late worker still reading the previous job's slot never sees it
+  // overwritten, because a slot is reused only after the job in the other slot completed.
+  struct Job {
+    std::atomic<Invoke> invoke{nullptr};
+    std::atomic<void*> ctx{nullptr};
+    std::atomic<int64_t> n{0};
+    std::atomic<int64_t> grain{0};  // 0: n_chunks equal parts
+    std::atomic<int64_t> n_chunks{0};
+    alignas(64) std::atomic<int64_t> done{0};
+  };
+
+  void run(int64_t n, int64_t grain, Invoke invoke, void* ctx);
+  // Claims and runs chunks of the job named in `ticket` until none are left.
+  void work(uint64_t ticket, int thread);
   void worker(int index);
-  void run_chunk(int index);
 
   int n_threads_;
+  uint32_t job_id_ = 0;  // caller only
   std::vector<std::thread> threads_;
   std::mutex mutex_;
   std::condition_variable wake_;
-  // Written by the caller, read by spinning workers; kept on its own cache line so the workers'
-  // completion count does not bounce it.
-  alignas(64) std::atomic<uint64_t> generation_{0};
-  alignas(64) std::atomic<int> pending_{0};
+  // job id << 32 | next unclaimed chunk. Its own cache line: every claim writes it.
+  alignas(64) std::atomic<uint64_t> ticket_{0};
   alignas(64) std::atomic<int> sleeping_{0};
-  bool stop_ = false;
-  Invoke invoke_ = nullptr;
-  void* ctx_ = nullptr;
-  int64_t n_ = 0;
+  std::atomic<bool> stop_{false};
+  Job jobs_[2];
   std::unique_ptr<MatmulScratch> matmul_scratch_;
 };
 

@@ -10,27 +10,42 @@
 namespace parley {
 namespace {
 
-TEST(ThreadPool, CoversTheRangeOnceInContiguousChunks) {
+TEST(ThreadPool, CoversTheRangeOnceInEvenContiguousChunks) {
   for (int threads : {1, 2, 3, 5}) {
     ThreadPool pool(threads);
     EXPECT_EQ(pool.size(), threads);
     for (int64_t n : {0, 1, 2, 3, 7, 100, 1001}) {
       std::vector<std::atomic<int>> hits(static_cast<size_t>(n));
-      std::vector<int> thread_of(static_cast<size_t>(n), -1);
+      std::atomic<int> chunks{0};
+      std::atomic<int64_t> shortest{n}, longest{0};
       pool.parallel_for(n, [&](int64_t begin, int64_t end, int thread) {
         ASSERT_LT(begin, end);
         ASSERT_GE(thread, 0);
         ASSERT_LT(thread, threads);
-        for (int64_t i = begin; i < end; i++) {
-          hits[static_cast<size_t>(i)]++;
-          thread_of[static_cast<size_t>(i)] = thread;
-        }
+        chunks++;
+        int64_t len = end - begin;
+        for (int64_t v = shortest.load(); len < v && !shortest.compare_exchange_weak(v, len);) {}
+        for (int64_t v = longest.load(); len > v && !longest.compare_exchange_weak(v, len);) {}
+        for (int64_t i = begin; i < end; i++) hits[static_cast<size_t>(i)]++;
       });
       for (int64_t i = 0; i < n; i++) ASSERT_EQ(hits[static_cast<size_t>(i)].load(), 1) << n << " " << i;
-      // Chunks are in thread order.
-      for (int64_t i = 1; i < n; i++) ASSERT_LE(thread_of[static_cast<size_t>(i - 1)], thread_of[static_cast<size_t>(i)]);
+      EXPECT_EQ(chunks.load(), std::min<int64_t>(n, threads));
+      if (n > 0) {
+        EXPECT_LE(longest.load() - shortest.load(), 1);
+      }
     }
   }
+}
+
+TEST(ThreadPool, ChunksOfAGrain) {
+  ThreadPool pool(3);
+  std::vector<std::atomic<int>> hits(103);
+  pool.parallel_for_chunks(103, 10, [&](int64_t begin, int64_t end, int) {
+    EXPECT_EQ(begin % 10, 0);
+    EXPECT_EQ(end, std::min<int64_t>(begin + 10, 103));
+    for (int64_t i = begin; i < end; i++) hits[static_cast<size_t>(i)]++;
+  });
+  for (auto& h : hits) EXPECT_EQ(h.load(), 1);
 }
 
 TEST(ThreadPool, ManyQuickCallsAndStdFunction) {
@@ -45,20 +60,44 @@ TEST(ThreadPool, ManyQuickCallsAndStdFunction) {
   EXPECT_EQ(total.load(), 6 * 20000 + 10);
 }
 
+TEST(ThreadPool, OtherThreadsTakeTheChunksOfAStuckOne) {
+  // The thread running chunk 0 waits until the last chunk has run. That only finishes because
+  // the other threads claim every remaining chunk instead of each waiting for its own share.
+  for (int threads : {2, 3}) {
+    ThreadPool pool(threads);
+    std::atomic<bool> last_done{false};
+    std::atomic<int> ran{0};
+    bool timed_out = false;
+    pool.parallel_for_chunks(50, 1, [&](int64_t begin, int64_t, int) {
+      if (begin == 0) {
+        auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+        while (!last_done.load() && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
+        timed_out = !last_done.load();
+      }
+      if (begin == 49) last_done = true;
+      ran++;
+    });
+    EXPECT_FALSE(timed_out);
+    EXPECT_EQ(ran.load(), 50);
+  }
+}
+
 TEST(ThreadPool, WakesWorkersThatWentToSleep) {
   ThreadPool pool(2);
-  std::atomic<int> used_worker{0};
-  // Long enough idle that the worker stops spinning and sleeps.
-  std::this_thread::sleep_for(std::chrono::milliseconds(30));
-  pool.parallel_for(2, [&](int64_t, int64_t, int thread) {
-    if (thread == 1) used_worker++;
-  });
-  EXPECT_EQ(used_worker.load(), 1);
-  std::this_thread::sleep_for(std::chrono::milliseconds(30));
-  pool.parallel_for(2, [&](int64_t, int64_t, int thread) {
-    if (thread == 1) used_worker++;
-  });
-  EXPECT_EQ(used_worker.load(), 2);
+  // Long enough idle that the worker stops spinning and sleeps; then a job whose two chunks
+  // each wait for the other proves both threads take part.
+  for (int round = 0; round < 2; round++) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(30));
+    std::atomic<int> arrived{0};
+    bool timed_out = false;
+    pool.parallel_for(2, [&](int64_t, int64_t, int) {
+      arrived++;
+      auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+      while (arrived.load() < 2 && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
+      if (arrived.load() < 2) timed_out = true;
+    });
+    EXPECT_FALSE(timed_out);
+  }
 }
 
 }  // namespace
