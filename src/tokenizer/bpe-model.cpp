@@ -165,11 +165,14 @@ void BpeModel::encode(std::string_view piece, bool ignore_merges, BpeScratch& sc
       return;
     }
   }
+  if (scratch.cache.get(piece, out)) return;
+  const size_t first = out.size();
   if (piece.size() <= kLinearMax) {
     encode_linear(piece, scratch, out);
   } else {
     encode_heap(piece, scratch, out);
   }
+  scratch.cache.put(piece, out, first);
 }
 
 // Repeatedly merges the adjacent pair with the lowest rank (the leftmost on a tie), which is

@@ -35,6 +35,7 @@ struct BpeScratch {
   std::vector<int32_t> sym, rank, prev, next;
   std::vector<uint32_t> start, len;
   std::vector<Bigram> heap;
+  PieceCache cache;
 };
 
 class BpeModel {

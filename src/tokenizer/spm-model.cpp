@@ -2,9 +2,16 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstring>
+#include <limits>
 
 namespace parley::tokenizer {
 namespace {
+
+constexpr std::string_view kSpace = "\xE2\x96\x81";  // U+2581
+// Segments up to this many characters merge by scanning; longer ones use a heap.
+constexpr size_t kLinearMax = 32;
+constexpr size_t kMemoSize = 16384;
 
 // Bytes a UTF-8 sequence claims from its first byte (llama.cpp's table: continuation and
 // invalid lead bytes count as 1, 0xF8..0xFF as 4; clipped at the end of the text).
@@ -33,6 +40,11 @@ SpmModel SpmModel::build(const std::vector<std::string>& tokens, const std::vect
     }
     m.byte_token_[b] = id;
   }
+  for (const std::string& t : tokens) {
+    for (size_t k = t.find(kSpace, 1); k != std::string::npos; k = t.find(kSpace, k + 1)) {
+      m.joins_space_[static_cast<unsigned char>(t[k - 1])] = true;
+    }
+  }
   return m;
 }
 
@@ -50,8 +62,34 @@ void SpmModel::emit(std::string_view text, uint32_t start, uint32_t len,
   }
 }
 
+int32_t SpmModel::lookup(std::string_view piece, SpmScratch& s) const {
+  if (piece.size() > 7) return map_.find(piece);
+  uint64_t key = static_cast<uint64_t>(piece.size()) << 56;
+  std::memcpy(&key, piece.data(), piece.size());
+  key |= static_cast<uint64_t>(piece.size()) << 56;
+  uint64_t h = key * 0x9E3779B97F4A7C15ull;
+  SpmScratch::Memo& m = s.memo[(h >> 52) & (kMemoSize - 1)];
+  if (m.key != key) {
+    m.key = key;
+    m.id = map_.find(piece);
+  }
+  return m.id;
+}
+
 void SpmModel::encode(std::string_view text, SpmScratch& s, std::vector<int32_t>& out) const {
-  if (text.empty()) return;
+  if (s.memo.empty()) s.memo.resize(kMemoSize);
+  size_t seg = 0;
+  for (size_t p = text.find(kSpace, 1); p != std::string_view::npos; p = text.find(kSpace, p + 1)) {
+    if (joins_space_[static_cast<unsigned char>(text[p - 1])]) continue;
+    encode_segment(text.substr(seg, p - seg), s, out);
+    seg = p;
+  }
+  encode_segment(text.substr(seg), s, out);
+}
+
+void SpmModel::encode_segment(std::string_view text, SpmScratch& s, std::vector<int32_t>& out) const {
+  if (text.empty() || s.cache.get(text, out)) return;
+  const size_t first = out.size();
   s.start.clear();
   s.len.clear();
   for (size_t pos = 0; pos < text.size();) {
@@ -60,6 +98,48 @@ void SpmModel::encode(std::string_view text, SpmScratch& s, std::vector<int32_t>
     s.len.push_back(static_cast<uint32_t>(n));
     pos += n;
   }
+  if (s.start.size() <= kLinearMax) {
+    encode_linear(text, s, out);
+  } else {
+    encode_heap(text, s, out);
+  }
+  s.cache.put(text, out, first);
+}
+
+// Repeatedly merges the adjacent pair whose concatenation is the best-scoring entry (the
+// leftmost on a tie): the order llama.cpp's priority queue pops them in.
+void SpmModel::encode_linear(std::string_view text, SpmScratch& s, std::vector<int32_t>& out) const {
+  size_t n = s.start.size();
+  s.score.resize(n);
+  std::vector<int32_t>& ok = s.next;  // 1 when the pair (i, i+1) is a vocabulary entry
+  ok.resize(n);
+  auto look = [&](size_t i) {
+    int32_t id = lookup(text.substr(s.start[i], s.len[i] + s.len[i + 1]), s);
+    ok[i] = id >= 0;
+    if (id >= 0) s.score[i] = scores_[static_cast<size_t>(id)];
+  };
+  for (size_t i = 0; i + 1 < n; i++) look(i);
+  while (n > 1) {
+    size_t best = n;
+    for (size_t i = 0; i + 1 < n; i++) {
+      if (ok[i] && (best == n || s.score[i] > s.score[best])) best = i;
+    }
+    if (best == n) break;
+    s.len[best] += s.len[best + 1];
+    for (size_t i = best + 1; i + 1 < n; i++) {
+      s.start[i] = s.start[i + 1];
+      s.len[i] = s.len[i + 1];
+      s.score[i] = s.score[i + 1];
+      ok[i] = ok[i + 1];
+    }
+    n--;
+    if (best > 0) look(best - 1);
+    if (best + 1 < n) look(best);
+  }
+  for (size_t i = 0; i < n; i++) emit(text, s.start[i], s.len[i], out);
+}
+
+void SpmModel::encode_heap(std::string_view text, SpmScratch& s, std::vector<int32_t>& out) const {
   const auto count = static_cast<int32_t>(s.start.size());
   s.prev.resize(static_cast<size_t>(count));
   s.next.resize(static_cast<size_t>(count));
@@ -76,7 +156,7 @@ void SpmModel::encode(std::string_view text, SpmScratch& s, std::vector<int32_t>
     if (left < 0 || right < 0) return;
     uint32_t start = s.start[static_cast<size_t>(left)];
     uint32_t size = s.len[static_cast<size_t>(left)] + s.len[static_cast<size_t>(right)];
-    int32_t id = map_.find(text.substr(start, size));
+    int32_t id = lookup(text.substr(start, size), s);
     if (id < 0) return;
     s.heap.push_back({scores_[static_cast<size_t>(id)], left, right, size});
     std::push_heap(s.heap.begin(), s.heap.end(), before);

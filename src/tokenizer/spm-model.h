@@ -22,6 +22,15 @@ struct SpmScratch {
   std::vector<uint32_t> start, len;
   std::vector<int32_t> prev, next;
   std::vector<Bigram> heap;
+  std::vector<float> score;  // linear merging: score of the pair (i, i+1)
+  PieceCache cache;
+  // Direct-mapped memo of vocabulary lookups for strings of up to 7 bytes (most candidate
+  // pairs): key = the bytes and the length packed in 64 bits.
+  struct Memo {
+    uint64_t key = 0;  // 0: empty (a real key has its length in the top byte)
+    int32_t id = -1;
+  };
+  std::vector<Memo> memo;
 };
 
 class SpmModel {
@@ -31,7 +40,10 @@ class SpmModel {
   static SpmModel build(const std::vector<std::string>& tokens, const std::vector<float>& scores,
                         int32_t unk_id);
 
-  // Appends the ids of text (already escaped).
+  // Appends the ids of text (already escaped). The text is cut before each U+2581 that no
+  // vocabulary entry can reach across (for Llama-style vocabularies: every word start), and
+  // each segment is merged on its own: a merge never spans such a cut, and merges in different
+  // segments do not interact, so the result is the same as merging the whole text at once.
   void encode(std::string_view text, SpmScratch& scratch, std::vector<int32_t>& out) const;
 
   int32_t find(std::string_view text) const { return map_.find(text); }
@@ -39,11 +51,18 @@ class SpmModel {
 
  private:
   void emit(std::string_view text, uint32_t start, uint32_t len, std::vector<int32_t>& out) const;
+  int32_t lookup(std::string_view piece, SpmScratch& s) const;
+  void encode_segment(std::string_view text, SpmScratch& s, std::vector<int32_t>& out) const;
+  void encode_linear(std::string_view text, SpmScratch& s, std::vector<int32_t>& out) const;
+  void encode_heap(std::string_view text, SpmScratch& s, std::vector<int32_t>& out) const;
 
   StringIdMap map_;
   std::vector<float> scores_;
   int32_t byte_token_[256] = {};
   int32_t unk_id_ = -1;
+  // joins_space_[b]: some vocabulary entry has byte b right before an inner U+2581, so a cut
+  // before a U+2581 that follows b is not safe.
+  bool joins_space_[256] = {};
 };
 
 }  // namespace parley::tokenizer

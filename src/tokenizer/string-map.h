@@ -41,100 +41,95 @@ class StringIdMap {
 
   // Sets key -> id (a key set twice keeps the last id, as llama.cpp's token map does).
   void set(std::string_view key, int32_t id) {
-    if ((count_ + 1) * 4 > slots_.size() * 3) rehash(slots_.size() * 2);
-    uint64_t h = hash_bytes(key);
-    size_t i = h & mask_;
-    while (true) {
-      Slot& s = slots_[i];
-      if (s.length == kEmpty) {
-        s.hash = static_cast<uint32_t>(h);
-        s.offset = arena_.size();
-        s.length = static_cast<uint32_t>(key.size());
-        s.id = id;
-        arena_.append(key);
-        count_++;
-        return;
-      }
-      if (s.hash == static_cast<uint32_t>(h) && view(s) == key) {
-        s.id = id;
-        return;
-      }
-      i = (i + 1) & mask_;
+    int32_t e = find_entry(key);
+    if (e >= 0) {
+      entries_[static_cast<size_t>(e)].value = id;
+      return;
     }
+    insert(key, id);
   }
 
-  // Id of key; when absent, inserts it with `id` and returns -1 (one probe sequence for both).
+  // Id of key; when absent, inserts it with `id` and returns -1.
   int32_t find_or_insert(std::string_view key, int32_t id) {
-    if ((count_ + 1) * 4 > slots_.size() * 3) rehash(slots_.size() * 2);
-    uint64_t h = hash_bytes(key);
-    size_t i = h & mask_;
-    while (true) {
-      Slot& s = slots_[i];
-      if (s.length == kEmpty) {
-        s.hash = static_cast<uint32_t>(h);
-        s.offset = arena_.size();
-        s.length = static_cast<uint32_t>(key.size());
-        s.id = id;
-        arena_.append(key);
-        count_++;
-        return -1;
-      }
-      if (s.hash == static_cast<uint32_t>(h) && view(s) == key) return s.id;
-      i = (i + 1) & mask_;
-    }
+    int32_t e = find_entry(key);
+    if (e >= 0) return entries_[static_cast<size_t>(e)].value;
+    insert(key, id);
+    return -1;
   }
 
   // Id of key, or -1.
   int32_t find(std::string_view key) const {
-    uint64_t h = hash_bytes(key);
-    size_t i = h & mask_;
-    while (true) {
-      const Slot& s = slots_[i];
-      if (s.length == kEmpty) return -1;
-      if (s.hash == static_cast<uint32_t>(h) && s.length == key.size() &&
-          std::memcmp(arena_.data() + s.offset, key.data(), key.size()) == 0) {
-        return s.id;
-      }
-      i = (i + 1) & mask_;
-    }
+    int32_t e = find_entry(key);
+    return e < 0 ? -1 : entries_[static_cast<size_t>(e)].value;
   }
 
-  size_t size() const { return count_; }
+  size_t size() const { return entries_.size(); }
 
   void reserve(size_t n) {
     size_t want = 16;
     while (want * 3 < n * 4 + 4) want *= 2;
     if (want > slots_.size()) rehash(want);
+    entries_.reserve(n);
   }
 
  private:
-  static constexpr uint32_t kEmpty = 0xFFFFFFFFu;
+  // A slot holds the hash and the entry number; the key bytes live in the arena. 8-byte slots
+  // keep a 150k-entry table at ~2 MB, so probes mostly stay in cache.
   struct Slot {
-    uint64_t offset = 0;
-    uint32_t length = kEmpty;
     uint32_t hash = 0;
-    int32_t id = -1;
+    uint32_t entry = kEmpty;
   };
+  static constexpr uint32_t kEmpty = 0xFFFFFFFFu;
 
-  std::string_view view(const Slot& s) const { return {arena_.data() + s.offset, s.length}; }
-
-  void rehash(size_t n) {
-    std::vector<Slot> old;
-    old.swap(slots_);
-    slots_.assign(n, Slot{});
-    mask_ = n - 1;
-    for (const Slot& s : old) {
-      if (s.length == kEmpty) continue;
-      size_t i = hash_bytes(view(s)) & mask_;
-      while (slots_[i].length != kEmpty) i = (i + 1) & mask_;
-      slots_[i] = s;
+  int32_t find_entry(std::string_view key) const {
+    uint64_t h = hash_bytes(key);
+    auto h32 = static_cast<uint32_t>(h);
+    size_t i = h & mask_;
+    while (true) {
+      const Slot& s = slots_[i];
+      if (s.entry == kEmpty) return -1;
+      if (s.hash == h32) {
+        const Entry& e = entries_[s.entry];
+        if (e.length == key.size() && std::memcmp(arena_.data() + e.offset, key.data(), key.size()) == 0) {
+          return static_cast<int32_t>(s.entry);
+        }
+      }
+      i = (i + 1) & mask_;
     }
   }
 
+  void insert(std::string_view key, int32_t id) {
+    if ((entries_.size() + 1) * 4 > slots_.size() * 3) rehash(slots_.size() * 2);
+    uint64_t h = hash_bytes(key);
+    size_t i = h & mask_;
+    while (slots_[i].entry != kEmpty) i = (i + 1) & mask_;
+    slots_[i] = {static_cast<uint32_t>(h), static_cast<uint32_t>(entries_.size())};
+    entries_.push_back({arena_.size(), static_cast<uint32_t>(key.size()), id});
+    arena_.append(key);
+  }
+
+  void rehash(size_t n) {
+    slots_.assign(n, Slot{});
+    mask_ = n - 1;
+    for (size_t e = 0; e < entries_.size(); e++) {
+      uint64_t h = hash_bytes(std::string_view(arena_.data() + entries_[e].offset, entries_[e].length));
+      size_t i = h & mask_;
+      while (slots_[i].entry != kEmpty) i = (i + 1) & mask_;
+      slots_[i] = {static_cast<uint32_t>(h), static_cast<uint32_t>(e)};
+    }
+  }
+
+  // Entry: where the key is and its value, together so a hit touches one line besides the key.
+  struct Entry {
+    uint64_t offset;
+    uint32_t length;
+    int32_t value;
+  };
+
   std::vector<Slot> slots_;
+  std::vector<Entry> entries_;
   std::string arena_;
   size_t mask_ = 0;
-  size_t count_ = 0;
 };
 
 // (left, right) symbol pair -> merge rank and merged symbol. The first insertion of a pair wins
@@ -210,6 +205,35 @@ class PairMap {
   std::vector<Slot> slots_;
   size_t mask_ = 0;
   size_t count_ = 0;
+};
+
+// Token ids of pieces already encoded during one encode call: a request repeats most of its
+// words, and a hit costs one hash lookup instead of a merge loop. Pieces longer than kMaxKey
+// are not kept.
+class PieceCache {
+ public:
+  static constexpr size_t kMaxKey = 128;
+
+  // Appends the cached ids of key to out; false when key is not cached.
+  bool get(std::string_view key, std::vector<int32_t>& out) const {
+    int32_t i = map_.find(key);
+    if (i < 0) return false;
+    const auto [start, len] = ranges_[static_cast<size_t>(i)];
+    out.insert(out.end(), ids_.begin() + start, ids_.begin() + start + len);
+    return true;
+  }
+  // Remembers that key encodes to ids[from..].
+  void put(std::string_view key, const std::vector<int32_t>& ids, size_t from) {
+    if (key.size() > kMaxKey) return;
+    map_.set(key, static_cast<int32_t>(ranges_.size()));
+    ranges_.push_back({static_cast<uint32_t>(ids_.size()), static_cast<uint32_t>(ids.size() - from)});
+    ids_.insert(ids_.end(), ids.begin() + static_cast<std::ptrdiff_t>(from), ids.end());
+  }
+
+ private:
+  StringIdMap map_;
+  std::vector<std::pair<uint32_t, uint32_t>> ranges_;
+  std::vector<int32_t> ids_;
 };
 
 }  // namespace parley::tokenizer
