@@ -51,7 +51,7 @@ struct List {
   size_t pos = 0;  // generator: items before pos were consumed
   int64_t range_start = 0, range_stop = 0, range_step = 1;
   // The elements not yet consumed (everything but a generator's consumed prefix).
-  size_t size() const { return items.size() - pos; }
+  size_t size() const;
 };
 
 // Insertion-ordered mapping with Python key equality (1, 1.0 and True are the same key).
@@ -142,6 +142,8 @@ class Value {
   explicit Value(Storage v) : v_(std::move(v)) {}
   Storage v_;
 };
+
+inline size_t List::size() const { return items.size() - pos; }
 
 // Positional and keyword arguments of a call.
 struct CallArgs {
