@@ -245,17 +245,20 @@ inline __m256i dot8(const __m256i W[8], const __m256i A[8], const int8_t* x) {
 #endif
 }
 
-// out[t] lane r = row r . token t0 + t over all blocks.
+// out[t] lane r = row r . token t0 + t over all blocks. RN = 8 spans two token groups (t0 a
+// multiple of 4, a.group == 4): the block transposes are then shared by 8 tokens.
 template <class D, int RN>
 void tile8(const uint8_t* const* rows, const Acts& a, int64_t t0, __m256 out[]) {
+  static_assert(RN <= 4 || RN == 8);
   __m256 acc[RN];
-#pragma GCC unroll 4
+#pragma GCC unroll 8
   for (int t = 0; t < RN; t++) acc[t] = _mm256_setzero_ps();
-  const int8_t* xq = a.qs_at(t0, 0);
-  const float* xd = a.d_at(t0, 0);
-  const float* xs = D::kOffset ? a.s_at(t0, 0) : nullptr;
   const int64_t g = a.group;
-  for (int64_t b = 0; b < a.n_blocks; b++, xq += g * kQK, xd += g) {
+  // Token t's data: group t / 4 (second group only when RN == 8), slot t % 4.
+  const int8_t* xq[2] = {a.qs_at(t0, 0), RN == 8 ? a.qs_at(t0 + 4, 0) : nullptr};
+  const float* xd[2] = {a.d_at(t0, 0), RN == 8 ? a.d_at(t0 + 4, 0) : nullptr};
+  const float* xs[2] = {D::kOffset ? a.s_at(t0, 0) : nullptr, D::kOffset && RN == 8 ? a.s_at(t0 + 4, 0) : nullptr};
+  for (int64_t b = 0; b < a.n_blocks; b++) {
     __m256i W[8], A[8];
     D::quants(rows, b, W);
     if constexpr (D::kSigned) {
@@ -264,15 +267,16 @@ void tile8(const uint8_t* const* rows, const Acts& a, int64_t t0, __m256 out[]) 
     }
     __m256 sc, off;
     D::scales8(rows, b, &sc, &off);
-#pragma GCC unroll 4
+#pragma GCC unroll 8
     for (int t = 0; t < RN; t++) {
-      const __m256i isum = dot8<D>(W, A, xq + t * kQK);
-      acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), _mm256_mul_ps(sc, _mm256_broadcast_ss(xd + t)), acc[t]);
-      if constexpr (D::kOffset) acc[t] = _mm256_fmadd_ps(off, _mm256_broadcast_ss(xs + t), acc[t]);
+      const int grp = t / 4, slot = t % 4;
+      const __m256i isum = dot8<D>(W, A, xq[grp] + (b * g + slot) * kQK);
+      acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), _mm256_mul_ps(sc, _mm256_broadcast_ss(xd[grp] + b * g + slot)),
+                               acc[t]);
+      if constexpr (D::kOffset) acc[t] = _mm256_fmadd_ps(off, _mm256_broadcast_ss(xs[grp] + b * g + slot), acc[t]);
     }
-    if constexpr (D::kOffset) xs += g;
   }
-#pragma GCC unroll 4
+#pragma GCC unroll 8
   for (int t = 0; t < RN; t++) out[t] = acc[t];
 }
 
@@ -282,7 +286,8 @@ void tile8_rn(int rn, const uint8_t* const* rows, const Acts& a, int64_t t0, __m
     case 1: tile8<D, 1>(rows, a, t0, acc); return;
     case 2: tile8<D, 2>(rows, a, t0, acc); return;
     case 3: tile8<D, 3>(rows, a, t0, acc); return;
-    default: tile8<D, 4>(rows, a, t0, acc); return;
+    case 4: tile8<D, 4>(rows, a, t0, acc); return;
+    default: tile8<D, 8>(rows, a, t0, acc); return;
   }
 }
 
@@ -294,8 +299,8 @@ int64_t token_block(int64_t bytes_per_token, int rn) {
 
 template <class D>
 void kernel32(const WeightView& w, int64_t r0, int64_t r1, const Acts& a, float* y, int64_t ldy, float*) {
-  const int rn_max = static_cast<int>(std::min<int64_t>(4, a.group));
-  const int64_t tb = token_block(a.n_cols + 8 * a.n_blocks, 4);
+  const int rn_max = a.group == 4 ? 8 : static_cast<int>(a.group);
+  const int64_t tb = token_block(a.n_cols + 8 * a.n_blocks, 8);
   for (int64_t tb0 = 0; tb0 < a.n_tokens; tb0 += tb) {
     const int64_t tb1 = std::min(a.n_tokens, tb0 + tb);
     for (int64_t rt = r0; rt < r1; rt += kRows8) {
@@ -303,9 +308,11 @@ void kernel32(const WeightView& w, int64_t r0, int64_t r1, const Acts& a, float*
       // Missing rows of a partial tile repeat the last row; their lanes are not stored.
       const uint8_t* rows[kRows8];
       for (int r = 0; r < kRows8; r++) rows[r] = w.row(rt + std::min(r, rm - 1));
-      for (int64_t t = tb0; t < tb1; t += rn_max) {
-        const int rn = static_cast<int>(std::min<int64_t>(rn_max, tb1 - t));
-        __m256 acc[4];
+      for (int64_t t = tb0; t < tb1;) {
+        // 8 tokens when two whole groups remain, else what is left of the current group.
+        int rn = static_cast<int>(std::min<int64_t>(rn_max, tb1 - t));
+        if (rn < 8 && rn > 4) rn = 4;
+        __m256 acc[8];
         tile8_rn<D>(rn, rows, a, t, acc);
         for (int j = 0; j < rn; j++) {
           float* out = y + (t + j) * ldy + rt;
@@ -317,6 +324,7 @@ void kernel32(const WeightView& w, int64_t r0, int64_t r1, const Acts& a, float*
             for (int r = 0; r < rm; r++) out[r] = v[r];
           }
         }
+        t += rn;
       }
     }
   }
