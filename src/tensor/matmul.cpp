@@ -202,29 +202,23 @@ bool can_matmul(DType t) { return can_dequantize(t); }
 
 // ---- matmul -----------------------------------------------------------------------------------
 
-void matmul(const WeightView& w, const float* x, int64_t n_tokens, float* y, ThreadPool& pool,
-            MatmulScratch& scratch, MatmulPath path) {
+namespace {
+
+void check_weights(const WeightView& w) {
   PARLEY_CHECK_MSG(can_matmul(w.type), "matmul: unsupported weight type");
   PARLEY_CHECK(w.n_cols % static_cast<int64_t>(dtype_info(w.type).block_elems) == 0);
   PARLEY_CHECK(w.row_bytes == dtype_row_bytes(w.type, static_cast<uint64_t>(w.n_cols)));
   PARLEY_CHECK_MSG(reinterpret_cast<uintptr_t>(w.data) % 2 == 0, "matmul: weights must be 2-byte aligned");
-  PARLEY_CHECK_MSG(matmul_path_available(path), "matmul: path not available on this CPU/build");
-  if (n_tokens <= 0 || w.n_rows <= 0) return;
-  path = resolve(path);
-  kernels::Kernel kernel = kernel_for(path, w.type);
-  if (kernel == nullptr) {  // a SIMD path without a kernel for this type falls back to scalar
-    path = MatmulPath::scalar;
-    kernel = kernels::scalar_kernel(w.type);
-  }
+}
 
+// The activations of x quantized for `kind` (all tokens), in the scratch.
+kernels::Acts prepare_acts(kernels::ActKind kind, const float* x, int64_t n_tokens, int64_t n_cols, MatmulPath path,
+                           ThreadPool& pool, MatmulScratch& scratch) {
   const int n_threads = pool.size();
-  kernels::ActKind kind = kernels::act_kind(w.type);
-  void* buffer = scratch.acts(kernels::acts_bytes(kind, n_tokens, w.n_cols));
-  kernels::Acts acts = kernels::make_acts(kind, x, n_tokens, w.n_cols, buffer);
+  void* buffer = scratch.acts(kernels::acts_bytes(kind, n_tokens, n_cols));
+  kernels::Acts acts = kernels::make_acts(kind, x, n_tokens, n_cols, buffer);
   // Grow every thread's scratch here, before the workers start; inside they only look it up.
-  const int64_t scratch_floats = kernels::kernel_scratch_floats(w.n_cols);
-  for (int t = 0; t < n_threads; t++) scratch.thread_scratch(t, scratch_floats, n_threads);
-
+  for (int t = 0; t < n_threads; t++) scratch.thread_scratch(t, kernels::kernel_scratch_floats(n_cols), n_threads);
   if (kind != kernels::ActKind::f32) {
     if (n_tokens < 8 || n_threads == 1) {
       quantize(path, acts, x, 0, n_tokens);
@@ -232,12 +226,78 @@ void matmul(const WeightView& w, const float* x, int64_t n_tokens, float* y, Thr
       pool.parallel_for_chunks(n_tokens, 8, [&](int64_t t0, int64_t t1, int) { quantize(path, acts, x, t0, t1); });
     }
   }
-  // About 4 chunks per thread: threads that finish early (or were preempted) even out.
-  const int64_t n_tiles = (w.n_rows + kernels::kRowTile - 1) / kernels::kRowTile;
-  const int64_t grain = std::max<int64_t>(1, n_tiles / (4 * n_threads));
-  pool.parallel_for_chunks(n_tiles, grain, [&](int64_t b, int64_t e, int thread) {
-    int64_t r0 = b * kernels::kRowTile, r1 = std::min(e * kernels::kRowTile, w.n_rows);
-    kernel(w, r0, r1, acts, y, w.n_rows, scratch.thread_scratch(thread, scratch_floats, n_threads));
+  return acts;
+}
+
+// The kernel for w on `path`; a SIMD path without one for the type would fall back to scalar
+// (every type has an AVX2 kernel today).
+kernels::Kernel pick_kernel(MatmulPath& path, DType t) {
+  kernels::Kernel kernel = kernel_for(path, t);
+  if (kernel == nullptr) {
+    path = MatmulPath::scalar;
+    kernel = kernels::scalar_kernel(t);
+  }
+  return kernel;
+}
+
+}  // namespace
+
+void matmul(const WeightView& w, const float* x, int64_t n_tokens, float* y, ThreadPool& pool,
+            MatmulScratch& scratch, MatmulPath path) {
+  const WeightView* ws[1] = {&w};
+  float* ys[1] = {y};
+  matmul_multi(ws, ys, 1, x, n_tokens, pool, scratch, path);
+}
+
+void matmul_multi(const WeightView* const* w, float* const* y, int n, const float* x, int64_t n_tokens,
+                  ThreadPool& pool, MatmulScratch& scratch, MatmulPath path) {
+  constexpr int kMax = 8;
+  PARLEY_CHECK(n >= 1 && n <= kMax);
+  PARLEY_CHECK_MSG(matmul_path_available(path), "matmul: path not available on this CPU/build");
+  for (int i = 0; i < n; i++) {
+    check_weights(*w[i]);
+    PARLEY_CHECK_MSG(w[i]->n_cols == w[0]->n_cols, "matmul_multi: matrices must share the input width");
+  }
+  if (n_tokens <= 0) return;
+  path = resolve(path);
+  const kernels::ActKind kind = kernels::act_kind(w[0]->type);
+  kernels::Kernel kernel[kMax];
+  MatmulPath kernel_path = path;
+  for (int i = 0; i < n; i++) {
+    MatmulPath p = path;
+    kernel[i] = pick_kernel(p, w[i]->type);
+    if (p != path) kernel_path = p;
+    if (kernels::act_kind(w[i]->type) != kind) {
+      // Different activation formats: one product at a time.
+      for (int k = 0; k < n; k++) matmul(*w[k], x, n_tokens, y[k], pool, scratch, path);
+      return;
+    }
+  }
+  // Quantize with the path of the kernels that read the activations (the layouts agree; the
+  // quantizers give identical bytes).
+  const kernels::Acts acts = prepare_acts(kind, x, n_tokens, w[0]->n_cols, kernel_path, pool, scratch);
+
+  // Row tiles of all matrices in chunks of `grain` tiles (about 4 chunks per thread; threads that
+  // finish early, or were preempted, even out); a chunk never spans two matrices.
+  const int n_threads = pool.size();
+  int64_t tiles[kMax], first_chunk[kMax + 1], total_tiles = 0;
+  for (int i = 0; i < n; i++) {
+    tiles[i] = (w[i]->n_rows + kernels::kRowTile - 1) / kernels::kRowTile;
+    total_tiles += tiles[i];
+  }
+  const int64_t grain = std::max<int64_t>(1, total_tiles / (4 * n_threads));
+  first_chunk[0] = 0;
+  for (int i = 0; i < n; i++) first_chunk[i + 1] = first_chunk[i] + (tiles[i] + grain - 1) / grain;
+  const int64_t scratch_floats = kernels::kernel_scratch_floats(w[0]->n_cols);
+  pool.parallel_for_chunks(first_chunk[n], 1, [&](int64_t c0, int64_t c1, int thread) {
+    float* ts = scratch.thread_scratch(thread, scratch_floats, n_threads);
+    for (int64_t c = c0; c < c1; c++) {
+      int i = 0;
+      while (c >= first_chunk[i + 1]) i++;
+      const int64_t t0 = (c - first_chunk[i]) * grain, t1 = std::min(tiles[i], t0 + grain);
+      const int64_t r0 = t0 * kernels::kRowTile, r1 = std::min(t1 * kernels::kRowTile, w[i]->n_rows);
+      kernel[i](*w[i], r0, r1, acts, y[i], w[i]->n_rows, ts);
+    }
   });
 }
 

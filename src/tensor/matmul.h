@@ -66,7 +66,15 @@ const char* matmul_path_name(MatmulPath path);  // best resolves to the path it 
 // x is n_tokens x n_cols (row-major, stride n_cols), y is n_tokens x n_rows (stride n_rows).
 void matmul(const WeightView& w, const float* x, int64_t n_tokens, float* y, ThreadPool& pool,
             MatmulScratch& scratch, MatmulPath path = MatmulPath::best);
-// Same, with the pool's own scratch (ThreadPool::matmul_scratch): allocation-free once warm.
+// Products of up to 8 weight matrices with the same activations (q, k and v; gate and up):
+// x is quantized once and all their rows run as one parallel job (fewer wake-ups in decode).
+// y[i] is n_tokens x w[i]->n_rows; the results are the same as separate matmul calls. All
+// matrices must have the same n_cols; types whose activation formats differ (F16 next to
+// Q8_0) are simply multiplied one after the other.
+void matmul_multi(const WeightView* const* w, float* const* y, int n, const float* x, int64_t n_tokens,
+                  ThreadPool& pool, MatmulScratch& scratch, MatmulPath path = MatmulPath::best);
+// Same as matmul with the pool's own scratch (ThreadPool::matmul_scratch): allocation-free once
+// warm.
 void matmul(const WeightView& w, const float* x, int64_t n_tokens, float* y, ThreadPool& pool);
 
 // Scalar reference: dequantize each row to f32 and dot with the f32 activations in double (no

@@ -207,6 +207,35 @@ TEST(Matmul, ConvenienceOverloadAndEmptyInputs) {
   EXPECT_EQ(pool.matmul_scratch().capacity_bytes(), warm);
 }
 
+TEST(Matmul, MultiEqualsSeparateProducts) {
+  // Same activation format (Q4_K and Q6_K, like attn_q / attn_v of a Q4_K_M file), and mixed
+  // formats (F16 next to Q8_0), rows not a multiple of the tile.
+  for (auto types : {std::vector<DType>{DType::q4_k, DType::q6_k, DType::q4_k},
+                     std::vector<DType>{DType::f16, DType::q8_0}, std::vector<DType>{DType::q4_0}}) {
+    std::vector<Matrix> ms;
+    for (size_t i = 0; i < types.size(); i++) ms.push_back(make_matrix(types[i], 13 + 8 * static_cast<int64_t>(i), 512, i));
+    ThreadPool pool(2);
+    MatmulScratch scratch;
+    for (int64_t n : {1, 5, 17}) {
+      std::vector<float> x = make_acts(n, 512, 4);
+      std::vector<std::vector<float>> sep(ms.size()), multi(ms.size());
+      std::vector<const WeightView*> ws;
+      std::vector<WeightView> views;
+      for (const auto& m : ms) views.push_back(m.view());
+      std::vector<float*> ys;
+      for (size_t i = 0; i < ms.size(); i++) {
+        sep[i].resize(static_cast<size_t>(n * ms[i].rows));
+        multi[i].assign(sep[i].size(), NAN);
+        matmul(views[i], x.data(), n, sep[i].data(), pool, scratch);
+        ws.push_back(&views[i]);
+        ys.push_back(multi[i].data());
+      }
+      matmul_multi(ws.data(), ys.data(), static_cast<int>(ws.size()), x.data(), n, pool, scratch);
+      for (size_t i = 0; i < ms.size(); i++) EXPECT_EQ(multi[i], sep[i]) << dtype_name(types[i]) << " n " << n;
+    }
+  }
+}
+
 TEST(Matmul, ScratchStopsGrowingOnceWarm) {
   Matrix m = make_matrix(DType::q4_k, 8, 512, 3);
   std::vector<float> x = make_acts(64, 512, 1);
