@@ -12,6 +12,7 @@ parley=build/release/parley
 
 model=${1:-}
 if [ -n "$model" ]; then shift; fi
+demo_flags=()
 if [ -z "$model" ]; then
   model=build/demo/demo-smollm2.gguf
   if [ ! -f "$model" ]; then
@@ -22,7 +23,11 @@ if [ -z "$model" ]; then
       --tokenizer "$shared/tokenizers/SmolLM2-135M-Instruct/tokenizer.json" \
       --template "$shared/templates/SmolLM2-Instruct.jinja"
   fi
+  # Random weights never end a turn on their own: cap answers (as finished turns) so Claude Code
+  # gets short nonsense instead of 8000-token nonsense; the context holds its ~5K-token prompts.
+  demo_flags=(--ctx 8192 --max-output 200 --max-output-ends-turn)
 fi
 
-# The server has not landed yet: show what the model holds.
-exec "$parley" inspect "$model" "$@"
+# Serves http://127.0.0.1:8080 (see README: parley serve); the log prints the line to use it with
+# Claude Code: ANTHROPIC_BASE_URL=http://127.0.0.1:8080 claude
+exec "$parley" serve -m "$model" "${demo_flags[@]}" "$@"

@@ -98,6 +98,12 @@ HttpResponse Service::route(const HttpRequest& request, const std::string& reque
     v["model"] = config_.model_id;
     return json_response(v, request_id);
   }
+  // Claude Code 2.1.3xx checks connectivity with HEAD /api/hello (no credentials).
+  if (path == "/api/hello" && (method == "HEAD" || method == "GET")) {
+    json::Value v = json::Value::object();
+    v["message"] = "hello";
+    return json_response(v, request_id);
+  }
   if (path == "/health" && (method == "GET" || method == "HEAD")) {
     json::Value v = json::Value::object();
     v["status"] = "ok";

@@ -119,14 +119,18 @@ struct Server::Impl {
   void session_ended(Session* s);
 };
 
+// The wake function may outlive the server (a generation holds it until it is destroyed), so it
+// holds no executor (a strand executor must not outlive its io_context): only the session, weakly.
 std::function<void()> Server::Impl::make_wake(const std::shared_ptr<Session>& s) {
-  return [hub = hub, weak = std::weak_ptr<Session>(s), ex = s->stream.get_executor()] {
+  return [hub = hub, weak = std::weak_ptr<Session>(s)] {
     std::lock_guard lock(hub->mu);
     if (!hub->alive) return;
-    net::post(ex, [weak] {
-      if (auto p = weak.lock()) {
-        p->woken = true;
-        p->timer.cancel();
+    auto p = weak.lock();
+    if (!p) return;
+    net::post(p->stream.get_executor(), [weak] {
+      if (auto q = weak.lock()) {
+        q->woken = true;
+        q->timer.cancel();
       }
     });
   };

@@ -268,6 +268,7 @@ TEST_F(ServiceTest, AuthAcceptsBothHeadersAndAnswers401InEachShape) {
   EXPECT_TRUE(starts_with(o.body, "{\"error\":{\"message\":\"Incorrect API key provided\"")) << o.body;
   // Claude Code's HEAD / preconnect and health checks carry no key.
   EXPECT_EQ(call("HEAD", "/").status, 200);
+  EXPECT_EQ(call("HEAD", "/api/hello").status, 200);
   EXPECT_EQ(call("GET", "/health").status, 200);
 }
 
