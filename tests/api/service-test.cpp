@@ -36,14 +36,25 @@ const char* kTokenizer = "tokenizers/SmolLM2-135M-Instruct/tokenizer.json";
 
 class ServiceTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    set_log_level(LogLevel::warn);
-    PARLEY_REQUIRE_SHARED(kTokenizer);
+  // The tokenizer is loaded once for the suite (seconds under ASan).
+  static void SetUpTestSuite() {
+    if (!std::filesystem::exists(test::shared_dir() / kTokenizer)) return;
     auto spec = tokenizer::vocab_from_hf((test::shared_dir() / kTokenizer).string());
     ASSERT_TRUE(spec.ok()) << spec.error().message;
     auto tok = tokenizer::Tokenizer::from_spec(*spec);
     ASSERT_TRUE(tok.ok()) << tok.error().message;
-    tokenizer_ = std::make_unique<tokenizer::Tokenizer>(std::move(tok).value());
+    shared_tokenizer_ = new tokenizer::Tokenizer(std::move(tok).value());
+  }
+  static void TearDownTestSuite() {
+    delete shared_tokenizer_;
+    shared_tokenizer_ = nullptr;
+  }
+
+  void SetUp() override {
+    set_log_level(LogLevel::warn);
+    PARLEY_REQUIRE_SHARED(kTokenizer);
+    ASSERT_NE(shared_tokenizer_, nullptr);
+    tokenizer_ = shared_tokenizer_;
     engine_ = std::make_unique<test::FakeEngine>(256);
     set_script("Hello there! The answer is 42. STOP here, and more text follows.", true);
     make_service({});
@@ -110,8 +121,9 @@ class ServiceTest : public ::testing::Test {
     EXPECT_EQ(test::read_file(path), actual) << "golden " << name;
   }
 
+  static inline tokenizer::Tokenizer* shared_tokenizer_ = nullptr;
   ChatMLRenderer renderer_;
-  std::unique_ptr<tokenizer::Tokenizer> tokenizer_;
+  tokenizer::Tokenizer* tokenizer_ = nullptr;
   std::unique_ptr<test::FakeEngine> engine_;
   std::unique_ptr<Service> service_;
 };
