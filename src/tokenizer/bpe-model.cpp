@@ -75,6 +75,7 @@ int32_t BpeModel::intern(std::string_view raw) {
 BpeModel BpeModel::build(const std::vector<std::string>& tokens,
                          const std::vector<std::string>& merges, bool byte_encode) {
   BpeModel m;
+  m.byte_pairs_.assign(256 * 256, PairMap::Value{});
   m.syms_.reserve(tokens.size() + 256);
   m.sym_token_.reserve(tokens.size() + 256);
   std::string raw, left, right, joined;
@@ -82,6 +83,11 @@ BpeModel BpeModel::build(const std::vector<std::string>& tokens,
   one_char.fill(-1);
   std::array<int32_t, 256> hex_byte;  // <0xNN> tokens
   hex_byte.fill(-1);
+  // Single bytes first: their symbols are 0..255, so pairs of bytes use a direct table.
+  for (int b = 0; b < 256; b++) {
+    char c = static_cast<char>(b);
+    m.byte_sym_[b] = m.intern(std::string_view(&c, 1));
+  }
   for (size_t id = 0; id < tokens.size(); id++) {
     const std::string& t = tokens[id];
     if (t.size() == 1) one_char[static_cast<unsigned char>(t[0])] = static_cast<int32_t>(id);
@@ -95,8 +101,6 @@ BpeModel BpeModel::build(const std::vector<std::string>& tokens,
     m.sym_token_[static_cast<size_t>(s)] = static_cast<int32_t>(id);
   }
   for (int b = 0; b < 256; b++) {
-    char c = static_cast<char>(b);
-    m.byte_sym_[b] = m.intern(std::string_view(&c, 1));
     if (byte_encode) {
       std::string mapped;
       utf8::append(mapped, gpt2_byte_to_cp(static_cast<uint8_t>(b)));
@@ -127,12 +131,19 @@ BpeModel BpeModel::build(const std::vector<std::string>& tokens,
     if (m.merges_.insert(static_cast<uint32_t>(sa), static_cast<uint32_t>(sb),
                          {static_cast<int32_t>(r), sc})) {
       m.n_merges_++;
+      if (sa < 256 && sb < 256) m.byte_pairs_[static_cast<size_t>(sa * 256 + sb)] = {static_cast<int32_t>(r), sc};
     }
   }
   return m;
 }
 
 int32_t BpeModel::rank_of(int32_t a, int32_t b, int32_t* result) const {
+  if ((a | b) < 256) {
+    const PairMap::Value& v = byte_pairs_[static_cast<size_t>(a * 256 + b)];
+    if (v.rank < 0) return INT32_MAX;
+    *result = v.result;
+    return v.rank;
+  }
   const PairMap::Value* v = merges_.find(static_cast<uint32_t>(a), static_cast<uint32_t>(b));
   if (v == nullptr) return INT32_MAX;
   *result = v->result;

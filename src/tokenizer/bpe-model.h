@@ -68,6 +68,7 @@ class BpeModel {
   std::vector<int32_t> sym_token_;   // symbol -> token id (-1: not a token)
   int32_t byte_sym_[256] = {};       // symbol of each single byte
   PairMap merges_;
+  std::vector<PairMap::Value> byte_pairs_;  // merges of two single bytes (symbols 0..255)
   size_t n_merges_ = 0;
   // Ids emitted for a byte of a symbol that is not a token (llama.cpp's fallback: each byte of
   // the byte-mapped text looked up as a one-character token, or <0xNN> without byte mapping).

@@ -11,7 +11,7 @@ namespace {
 constexpr std::string_view kSpace = "\xE2\x96\x81";  // U+2581
 // Segments up to this many characters merge by scanning; longer ones use a heap.
 constexpr size_t kLinearMax = 32;
-constexpr size_t kMemoSize = 16384;
+constexpr size_t kMemoSize = 8192;
 
 // Bytes a UTF-8 sequence claims from its first byte (llama.cpp's table: continuation and
 // invalid lead bytes count as 1, 0xF8..0xFF as 4; clipped at the end of the text).
@@ -25,10 +25,11 @@ size_t char_len(unsigned char c) {
 SpmModel SpmModel::build(const std::vector<std::string>& tokens, const std::vector<float>& scores,
                          int32_t unk_id) {
   SpmModel m;
-  m.map_.reserve(tokens.size());
-  for (size_t id = 0; id < tokens.size(); id++) m.map_.set(tokens[id], static_cast<int32_t>(id));
+  const size_t n = tokens.size();
+  m.map_.reserve(n);
+  for (size_t id = 0; id < n; id++) m.map_.set(tokens[id], static_cast<int32_t>(id));
   m.scores_ = scores;
-  m.scores_.resize(tokens.size(), 0.0f);
+  m.scores_.resize(n, 0.0f);
   m.unk_id_ = unk_id;
   for (int b = 0; b < 256; b++) {
     char hex[8];
@@ -45,12 +46,67 @@ SpmModel SpmModel::build(const std::vector<std::string>& tokens, const std::vect
       m.joins_space_[static_cast<unsigned char>(t[k - 1])] = true;
     }
   }
+  // Symbols: the entries (by the id their text maps to), then the characters inside them.
+  m.syms_.reserve(n + 4096);
+  m.token_sym_.assign(n, -1);
+  auto intern = [&](std::string_view text) {
+    auto next = static_cast<int32_t>(m.sym_token_.size());
+    int32_t s = m.syms_.find_or_insert(text, next);
+    if (s >= 0) return s;
+    m.sym_token_.push_back(-1);
+    return next;
+  };
+  for (size_t id = 0; id < n; id++) {
+    int32_t s = intern(tokens[id]);
+    if (m.map_.find(tokens[id]) == static_cast<int32_t>(id)) m.sym_token_[static_cast<size_t>(s)] = static_cast<int32_t>(id);
+    m.token_sym_[id] = s;
+  }
+  for (const std::string& t : tokens) {
+    for (size_t pos = 0; pos < t.size();) {
+      size_t len = std::min(char_len(static_cast<unsigned char>(t[pos])), t.size() - pos);
+      intern(std::string_view(t).substr(pos, len));
+      pos += len;
+    }
+  }
+  for (int c = 0; c < 128; c++) {
+    char ch = static_cast<char>(c);
+    m.ascii_sym_[c] = m.syms_.find(std::string_view(&ch, 1));
+  }
+  // Every split of an entry into two symbols, at a character boundary, is a candidate merge.
+  for (size_t id = 0; id < n; id++) {
+    const std::string& t = tokens[id];
+    if (m.map_.find(t) != static_cast<int32_t>(id)) continue;  // a repeated text: the last id
+    for (size_t k = std::min(char_len(static_cast<unsigned char>(t[0])), t.size()); k < t.size();) {
+      int32_t a = m.syms_.find(std::string_view(t).substr(0, k));
+      int32_t b = a < 0 ? -1 : m.syms_.find(std::string_view(t).substr(k));
+      if (b >= 0) {
+        int32_t bits;
+        std::memcpy(&bits, &m.scores_[id], sizeof bits);
+        m.pairs_.insert(static_cast<uint32_t>(a), static_cast<uint32_t>(b), {bits, static_cast<int32_t>(id)});
+      }
+      k += std::min(char_len(static_cast<unsigned char>(t[k])), t.size() - k);
+    }
+  }
   return m;
 }
 
-void SpmModel::emit(std::string_view text, uint32_t start, uint32_t len,
+int32_t SpmModel::pair_token(int32_t a, int32_t b, float* score, SpmScratch& s) const {
+  if (a < 0 || b < 0) return -1;
+  uint64_t key = (static_cast<uint64_t>(static_cast<uint32_t>(a)) << 32) | static_cast<uint32_t>(b);
+  SpmScratch::Memo& m = s.memo[((key * 0x9E3779B97F4A7C15ull) >> 40) & (kMemoSize - 1)];
+  if (m.key != key) {
+    const PairMap::Value* v = pairs_.find(static_cast<uint32_t>(a), static_cast<uint32_t>(b));
+    m.key = key;
+    m.token = v ? v->result : -1;
+    if (v) std::memcpy(&m.score, &v->rank, sizeof m.score);
+  }
+  *score = m.score;
+  return m.token;
+}
+
+void SpmModel::emit(std::string_view text, uint32_t start, uint32_t len, int32_t sym,
                     std::vector<int32_t>& out) const {
-  int32_t id = map_.find(text.substr(start, len));
+  int32_t id = sym >= 0 ? sym_token_[static_cast<size_t>(sym)] : -1;
   if (id >= 0) {
     out.push_back(id);
     return;
@@ -60,20 +116,6 @@ void SpmModel::emit(std::string_view text, uint32_t start, uint32_t len,
     if (b < 0) b = unk_id_;
     if (b >= 0) out.push_back(b);
   }
-}
-
-int32_t SpmModel::lookup(std::string_view piece, SpmScratch& s) const {
-  if (piece.size() > 7) return map_.find(piece);
-  uint64_t key = static_cast<uint64_t>(piece.size()) << 56;
-  std::memcpy(&key, piece.data(), piece.size());
-  key |= static_cast<uint64_t>(piece.size()) << 56;
-  uint64_t h = key * 0x9E3779B97F4A7C15ull;
-  SpmScratch::Memo& m = s.memo[(h >> 52) & (kMemoSize - 1)];
-  if (m.key != key) {
-    m.key = key;
-    m.id = map_.find(piece);
-  }
-  return m.id;
 }
 
 void SpmModel::encode(std::string_view text, SpmScratch& s, std::vector<int32_t>& out) const {
@@ -92,10 +134,13 @@ void SpmModel::encode_segment(std::string_view text, SpmScratch& s, std::vector<
   const size_t first = out.size();
   s.start.clear();
   s.len.clear();
+  s.sym.clear();
   for (size_t pos = 0; pos < text.size();) {
-    size_t n = std::min(char_len(static_cast<unsigned char>(text[pos])), text.size() - pos);
+    auto c = static_cast<unsigned char>(text[pos]);
+    size_t n = std::min(char_len(c), text.size() - pos);
     s.start.push_back(static_cast<uint32_t>(pos));
     s.len.push_back(static_cast<uint32_t>(n));
+    s.sym.push_back(c < 0x80 ? ascii_sym_[c] : syms_.find(text.substr(pos, n)));
     pos += n;
   }
   if (s.start.size() <= kLinearMax) {
@@ -111,32 +156,29 @@ void SpmModel::encode_segment(std::string_view text, SpmScratch& s, std::vector<
 void SpmModel::encode_linear(std::string_view text, SpmScratch& s, std::vector<int32_t>& out) const {
   size_t n = s.start.size();
   s.score.resize(n);
-  std::vector<int32_t>& ok = s.next;  // 1 when the pair (i, i+1) is a vocabulary entry
-  ok.resize(n);
-  auto look = [&](size_t i) {
-    int32_t id = lookup(text.substr(s.start[i], s.len[i] + s.len[i + 1]), s);
-    ok[i] = id >= 0;
-    if (id >= 0) s.score[i] = scores_[static_cast<size_t>(id)];
-  };
+  s.pair.resize(n);
+  auto look = [&](size_t i) { s.pair[i] = pair_token(s.sym[i], s.sym[i + 1], &s.score[i], s); };
   for (size_t i = 0; i + 1 < n; i++) look(i);
   while (n > 1) {
     size_t best = n;
     for (size_t i = 0; i + 1 < n; i++) {
-      if (ok[i] && (best == n || s.score[i] > s.score[best])) best = i;
+      if (s.pair[i] >= 0 && (best == n || s.score[i] > s.score[best])) best = i;
     }
     if (best == n) break;
     s.len[best] += s.len[best + 1];
+    s.sym[best] = token_sym_[static_cast<size_t>(s.pair[best])];
     for (size_t i = best + 1; i + 1 < n; i++) {
       s.start[i] = s.start[i + 1];
       s.len[i] = s.len[i + 1];
+      s.sym[i] = s.sym[i + 1];
       s.score[i] = s.score[i + 1];
-      ok[i] = ok[i + 1];
+      s.pair[i] = s.pair[i + 1];
     }
     n--;
     if (best > 0) look(best - 1);
     if (best + 1 < n) look(best);
   }
-  for (size_t i = 0; i < n; i++) emit(text, s.start[i], s.len[i], out);
+  for (size_t i = 0; i < n; i++) emit(text, s.start[i], s.len[i], s.sym[i], out);
 }
 
 void SpmModel::encode_heap(std::string_view text, SpmScratch& s, std::vector<int32_t>& out) const {
@@ -154,11 +196,11 @@ void SpmModel::encode_heap(std::string_view text, SpmScratch& s, std::vector<int
   };
   auto push = [&](int32_t left, int32_t right) {
     if (left < 0 || right < 0) return;
-    uint32_t start = s.start[static_cast<size_t>(left)];
+    float score = 0;
+    int32_t token = pair_token(s.sym[static_cast<size_t>(left)], s.sym[static_cast<size_t>(right)], &score, s);
+    if (token < 0) return;
     uint32_t size = s.len[static_cast<size_t>(left)] + s.len[static_cast<size_t>(right)];
-    int32_t id = lookup(text.substr(start, size), s);
-    if (id < 0) return;
-    s.heap.push_back({scores_[static_cast<size_t>(id)], left, right, size});
+    s.heap.push_back({score, left, right, size, token});
     std::push_heap(s.heap.begin(), s.heap.end(), before);
   };
   for (int32_t i = 0; i + 1 < count; i++) push(i, i + 1);
@@ -171,6 +213,7 @@ void SpmModel::encode_heap(std::string_view text, SpmScratch& s, std::vector<int
     if (s.len[L] == 0 || s.len[R] == 0 || s.len[L] + s.len[R] != b.size) continue;
     s.len[L] += s.len[R];
     s.len[R] = 0;
+    s.sym[L] = token_sym_[static_cast<size_t>(b.token)];
     s.next[L] = s.next[R];
     if (s.next[R] >= 0) s.prev[static_cast<size_t>(s.next[R])] = b.left;
     push(s.prev[L], b.left);
@@ -178,7 +221,7 @@ void SpmModel::encode_heap(std::string_view text, SpmScratch& s, std::vector<int
   }
   for (int32_t i = 0; i >= 0; i = s.next[static_cast<size_t>(i)]) {
     auto k = static_cast<size_t>(i);
-    emit(text, s.start[k], s.len[k], out);
+    emit(text, s.start[k], s.len[k], s.sym[k], out);
   }
 }
 

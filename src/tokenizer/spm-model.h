@@ -2,6 +2,10 @@
 // (spaces already escaped to U+2581) starts as one symbol per UTF-8 character; the adjacent
 // pair whose concatenation is a vocabulary entry with the highest score is merged (the leftmost
 // on a tie) until no pair is; a symbol that is not a token falls back to its bytes (<0xNN>).
+//
+// Symbols are ids: every entry, and every character that occurs in an entry. A symbol is always
+// one of those (a merge makes an entry), so "the concatenation is an entry" is precomputed at
+// load as a table of (left, right) symbol pairs -> entry, one probe per candidate pair.
 #pragma once
 
 #include <cstdint>
@@ -18,17 +22,21 @@ struct SpmScratch {
     float score;
     int32_t left, right;
     uint32_t size;
+    int32_t token;  // the entry the pair forms
   };
   std::vector<uint32_t> start, len;
+  std::vector<int32_t> sym;    // symbol of each position (-1: a character no entry contains)
+  std::vector<int32_t> pair;   // linear merging: entry of the pair (i, i+1), -1: none
   std::vector<int32_t> prev, next;
   std::vector<Bigram> heap;
-  std::vector<float> score;  // linear merging: score of the pair (i, i+1)
+  std::vector<float> score;    // linear merging: score of the pair (i, i+1)
   PieceCache cache;
-  // Direct-mapped memo of vocabulary lookups for strings of up to 7 bytes (most candidate
-  // pairs): key = the bytes and the length packed in 64 bits.
+  // Direct-mapped memo of pair lookups (text repeats the same pairs; the pair table does not
+  // fit in cache).
   struct Memo {
-    uint64_t key = 0;  // 0: empty (a real key has its length in the top byte)
-    int32_t id = -1;
+    uint64_t key = ~0ull;
+    int32_t token = -1;
+    float score = 0;
   };
   std::vector<Memo> memo;
 };
@@ -50,13 +58,21 @@ class SpmModel {
   int32_t byte_token(uint8_t b) const { return byte_token_[b]; }
 
  private:
-  void emit(std::string_view text, uint32_t start, uint32_t len, std::vector<int32_t>& out) const;
-  int32_t lookup(std::string_view piece, SpmScratch& s) const;
+  // Appends the symbol's entry, or the ids of its bytes when it is not an entry.
+  void emit(std::string_view text, uint32_t start, uint32_t len, int32_t sym,
+            std::vector<int32_t>& out) const;
+  // The entry symbols a and b form, or -1 (score in *score).
+  int32_t pair_token(int32_t a, int32_t b, float* score, SpmScratch& s) const;
   void encode_segment(std::string_view text, SpmScratch& s, std::vector<int32_t>& out) const;
   void encode_linear(std::string_view text, SpmScratch& s, std::vector<int32_t>& out) const;
   void encode_heap(std::string_view text, SpmScratch& s, std::vector<int32_t>& out) const;
 
-  StringIdMap map_;
+  StringIdMap map_;   // entry text -> id (the last id of a repeated text, as llama.cpp)
+  StringIdMap syms_;  // entry or character -> symbol
+  std::vector<int32_t> sym_token_;  // symbol -> entry id, -1 for a character that is none
+  std::vector<int32_t> token_sym_;  // entry id -> symbol
+  int32_t ascii_sym_[128] = {};
+  PairMap pairs_;                   // (symbol, symbol) -> entry (rank field: score bits)
   std::vector<float> scores_;
   int32_t byte_token_[256] = {};
   int32_t unk_id_ = -1;

@@ -41,9 +41,9 @@ class StringIdMap {
 
   // Sets key -> id (a key set twice keeps the last id, as llama.cpp's token map does).
   void set(std::string_view key, int32_t id) {
-    int32_t e = find_entry(key);
-    if (e >= 0) {
-      entries_[static_cast<size_t>(e)].value = id;
+    size_t i = probe(key);
+    if (slots_[i].tag != 0) {
+      slots_[i].value = id;
       return;
     }
     insert(key, id);
@@ -51,16 +51,16 @@ class StringIdMap {
 
   // Id of key; when absent, inserts it with `id` and returns -1.
   int32_t find_or_insert(std::string_view key, int32_t id) {
-    int32_t e = find_entry(key);
-    if (e >= 0) return entries_[static_cast<size_t>(e)].value;
+    size_t i = probe(key);
+    if (slots_[i].tag != 0) return slots_[i].value;
     insert(key, id);
     return -1;
   }
 
   // Id of key, or -1.
   int32_t find(std::string_view key) const {
-    int32_t e = find_entry(key);
-    return e < 0 ? -1 : entries_[static_cast<size_t>(e)].value;
+    const Slot& s = slots_[probe(key)];
+    return s.tag != 0 ? s.value : -1;
   }
 
   size_t size() const { return entries_.size(); }
@@ -73,25 +73,42 @@ class StringIdMap {
   }
 
  private:
-  // A slot holds the hash and the entry number; the key bytes live in the arena. 8-byte slots
-  // keep a 150k-entry table at ~2 MB, so probes mostly stay in cache.
+  // A slot holds the first 8 key bytes, a tag (hash bits, the length up to 9, never 0) and the
+  // value: a key of up to 8 bytes (most lookups while merging) is found and compared within
+  // one cache line. Longer keys are compared against the arena through slot_entry_.
   struct Slot {
-    uint32_t hash = 0;
-    uint32_t entry = kEmpty;
+    uint64_t prefix = 0;
+    uint32_t tag = 0;  // 0: empty
+    int32_t value = -1;
   };
-  static constexpr uint32_t kEmpty = 0xFFFFFFFFu;
+  struct Entry {
+    uint64_t offset;
+    uint32_t length;
+  };
 
-  int32_t find_entry(std::string_view key) const {
+  static uint32_t make_tag(uint64_t h, size_t len) {
+    return (static_cast<uint32_t>(h >> 32) & ~0x1Fu) | 0x10u | static_cast<uint32_t>(len < 9 ? len : 9);
+  }
+  static uint64_t prefix_of(std::string_view key) {
+    uint64_t p = 0;
+    std::memcpy(&p, key.data(), key.size() < 8 ? key.size() : 8);
+    return p;
+  }
+
+  // The slot holding key, or the empty slot where it would go.
+  size_t probe(std::string_view key) const {
     uint64_t h = hash_bytes(key);
-    auto h32 = static_cast<uint32_t>(h);
+    uint32_t tag = make_tag(h, key.size());
+    uint64_t prefix = prefix_of(key);
     size_t i = h & mask_;
     while (true) {
       const Slot& s = slots_[i];
-      if (s.entry == kEmpty) return -1;
-      if (s.hash == h32) {
-        const Entry& e = entries_[s.entry];
+      if (s.tag == 0) return i;
+      if (s.tag == tag && s.prefix == prefix) {
+        if (key.size() <= 8) return i;
+        const Entry& e = entries_[slot_entry_[i]];
         if (e.length == key.size() && std::memcmp(arena_.data() + e.offset, key.data(), key.size()) == 0) {
-          return static_cast<int32_t>(s.entry);
+          return i;
         }
       }
       i = (i + 1) & mask_;
@@ -100,33 +117,32 @@ class StringIdMap {
 
   void insert(std::string_view key, int32_t id) {
     if ((entries_.size() + 1) * 4 > slots_.size() * 3) rehash(slots_.size() * 2);
+    size_t i = probe(key);
     uint64_t h = hash_bytes(key);
-    size_t i = h & mask_;
-    while (slots_[i].entry != kEmpty) i = (i + 1) & mask_;
-    slots_[i] = {static_cast<uint32_t>(h), static_cast<uint32_t>(entries_.size())};
-    entries_.push_back({arena_.size(), static_cast<uint32_t>(key.size()), id});
+    slots_[i] = {prefix_of(key), make_tag(h, key.size()), id};
+    slot_entry_[i] = static_cast<uint32_t>(entries_.size());
+    entries_.push_back({arena_.size(), static_cast<uint32_t>(key.size())});
     arena_.append(key);
   }
 
   void rehash(size_t n) {
-    slots_.assign(n, Slot{});
+    std::vector<Slot> old_slots(n);
+    std::vector<uint32_t> old_entry(n);
+    old_slots.swap(slots_);
+    old_entry.swap(slot_entry_);
     mask_ = n - 1;
-    for (size_t e = 0; e < entries_.size(); e++) {
-      uint64_t h = hash_bytes(std::string_view(arena_.data() + entries_[e].offset, entries_[e].length));
-      size_t i = h & mask_;
-      while (slots_[i].entry != kEmpty) i = (i + 1) & mask_;
-      slots_[i] = {static_cast<uint32_t>(h), static_cast<uint32_t>(e)};
+    for (size_t k = 0; k < old_slots.size(); k++) {
+      if (old_slots[k].tag == 0) continue;
+      const Entry& e = entries_[old_entry[k]];
+      size_t i = hash_bytes(std::string_view(arena_.data() + e.offset, e.length)) & mask_;
+      while (slots_[i].tag != 0) i = (i + 1) & mask_;
+      slots_[i] = old_slots[k];
+      slot_entry_[i] = old_entry[k];
     }
   }
 
-  // Entry: where the key is and its value, together so a hit touches one line besides the key.
-  struct Entry {
-    uint64_t offset;
-    uint32_t length;
-    int32_t value;
-  };
-
   std::vector<Slot> slots_;
+  std::vector<uint32_t> slot_entry_;  // entry of each slot (key bytes in the arena)
   std::vector<Entry> entries_;
   std::string arena_;
   size_t mask_ = 0;
@@ -213,6 +229,12 @@ class PairMap {
 class PieceCache {
  public:
   static constexpr size_t kMaxKey = 128;
+
+  // Room for about n pieces without rehashing.
+  void reserve(size_t n) {
+    map_.reserve(n);
+    ranges_.reserve(n);
+  }
 
   // Appends the cached ids of key to out; false when key is not cached.
   bool get(std::string_view key, std::vector<int32_t>& out) const {

@@ -62,6 +62,7 @@ void Tokenizer::encode_into(std::string_view text, const EncodeOptions& options,
   if (options.add_special && t.add_bos && t.bos >= 0) out.push_back(t.bos);
   if (t.kind == Impl::Kind::spm) {
     SpmScratch scratch;
+    scratch.cache.reserve(text.size() / 16);
     std::string escaped;
     bool prev_special = true;  // text at the start gets the space prefix too
     for (const Fragment& f : fragments) {
@@ -84,6 +85,7 @@ void Tokenizer::encode_into(std::string_view text, const EncodeOptions& options,
     }
   } else {
     BpeScratch scratch;
+    scratch.cache.reserve(text.size() / 16);
     std::vector<size_t> ends;
     std::string clean;
     for (const Fragment& f : fragments) {
