@@ -239,6 +239,16 @@ TEST_F(ServiceTest, OperatorOutputCapGivesMaxTokens) {
   EXPECT_EQ(msg.find("usage")->find("output_tokens")->as_int(), 3);
 }
 
+TEST_F(ServiceTest, MaxTokensZeroAnswersWithoutGenerating) {
+  json::Value msg = finish_json(call("POST", "/v1/messages",
+      R"({"model":"claude-x","max_tokens":0,"messages":[{"role":"user","content":"hi"}]})"));
+  EXPECT_EQ(msg.find("stop_reason")->as_string(), "max_tokens");
+  EXPECT_EQ(msg.find("content")->size(), 0u);
+  EXPECT_EQ(msg.find("usage")->find("output_tokens")->as_int(), 0);
+  EXPECT_GT(msg.find("usage")->find("input_tokens")->as_int(), 0);
+  EXPECT_TRUE(engine_->last.prompt.empty());  // the engine was not asked
+}
+
 TEST_F(ServiceTest, OverloadedIs529WithRetryAfter) {
   engine_->overloaded = true;
   HttpResponse r = call("POST", "/v1/messages", kHello);
