@@ -122,6 +122,7 @@ Status Parser::parse_message(const Value& m, const FieldPath& path) {
 
   if (role == "system" || role == "developer") {
     // Folded into one system prompt, as for Anthropic system-role messages.
+    if (content == nullptr) return path.key("content").error("field required");
     Message tmp;
     PARLEY_CHECK_OK(parse_content(content, cp, tmp, false));
     std::string text = tmp.text();
@@ -384,6 +385,7 @@ Result<ChatRequest> Parser::run(const Value& body) {
   auto& msgs = req_.conversation.messages;
   if (!system_.content.empty()) msgs.insert(msgs.begin(), std::move(system_));
   // A final assistant message is continued, as with Anthropic prefill.
+  if (msgs.empty()) return mp.error("the messages hold no content (only empty system messages)");
   if (msgs.back().role == Role::assistant) req_.continue_final_message = true;
   return std::move(req_);
 }

@@ -61,6 +61,11 @@ Result<std::string> read_text_file(const std::string& path) {
 
 int run_serve(const ServeOptions& opt) {
   if (opt.port < 0 || opt.port > 65535) return fail("--port must be between 0 and 65535");
+  if (!(opt.ping_seconds >= 0.05)) return fail("--ping-interval must be at least 0.05 seconds");
+  if (!(opt.timeout_seconds >= 1)) return fail("--timeout must be at least 1 second");
+  if (opt.http_threads < 1 || opt.http_threads > 64) return fail("--http-threads must be 1..64");
+  if (opt.max_output < 0) return fail("--max-output must not be negative");
+  if (opt.max_body_mb < 1 || opt.max_body_mb > 4096) return fail("--max-body-mb must be 1..4096");
   auto loaded = model::Model::load(opt.model);
   if (!loaded) return fail(loaded.error().message);
   std::shared_ptr<const model::Model> model(std::move(*loaded));

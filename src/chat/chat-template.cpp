@@ -81,7 +81,7 @@ Result<std::string> ChatTemplate::render(const Conversation& conv, const ChatRen
   hint += conv.tools.size() * 3072;
   ropt.output_size_hint = hint;
   PARLEY_TRY(std::string out, render_vars(vars, ropt, detail));
-  if (!options.continue_final_message) return out;
+  if (!options.continue_final_message || conv.messages.empty()) return out;
   return cut_after_final_message(std::move(out), conv.messages.back().text());
 }
 

@@ -76,5 +76,17 @@ TEST(OpenAIRequest, ErrorsUseBracketPaths) {
             "presence_penalty: penalties are not supported yet (only 0)");
 }
 
+// Found by fuzz-request: a conversation of system messages only left no message at all.
+TEST(OpenAIRequest, OnlyEmptySystemMessagesIsAnError) {
+  EXPECT_EQ(error_of(R"({"model":"m","messages":[{"role":"developer","contentx":false}]})"),
+            "messages[0].content: field required");
+  EXPECT_EQ(error_of(R"({"model":"m","messages":[{"role":"system","content":""}]})"),
+            "messages: the messages hold no content (only empty system messages)");
+  auto r = parse(R"({"model":"m","messages":[{"role":"system","content":"only a system prompt"}]})");
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->conversation.messages.size(), 1u);
+  EXPECT_FALSE(r->continue_final_message);
+}
+
 }  // namespace
 }  // namespace parley::api

@@ -45,6 +45,9 @@ struct GetattrExpr : Expr {
   GetattrExpr(uint32_t l) : Expr(ExprKind::getattr, l) {}
   ExprPtr object;
   std::string attr;
+  // What a dict without this key gives ("'dict object' has no attribute 'x'"), built once at
+  // parse time: templates probe optional message keys constantly.
+  std::shared_ptr<const UndefinedInfo> missing_on_dict;
 };
 
 struct GetitemExpr : Expr {
@@ -179,6 +182,7 @@ struct ForStmt : Stmt {
   bool recursive = false;
   Body body, else_body;
   uint32_t loop_sym = 0;
+  bool uses_loop = true;  // the body mentions `loop` (else the per-item update is skipped)
 };
 
 struct SetStmt : Stmt {

@@ -300,6 +300,10 @@ Value Interp::eval(const Expr* e, Scope* sc) {
       auto* g = static_cast<const GetattrExpr*>(e);
       Value obj = eval(g->object.get(), sc);
       line_ = e->line;
+      if (obj.is_dict() && method_kind(obj, g->attr) == MethodKind::none && !is_dunder(g->attr)) {
+        if (const Value* v = obj.dict().find(g->attr)) return *v;
+        return Value::undefined(g->missing_on_dict);
+      }
       return getattr(obj, g->attr);
     }
     case ExprKind::getitem: {

@@ -281,7 +281,7 @@ void Interp::exec_for(const ForStmt* s, Scope* sc, const Value& iterable, int de
     loop->index0 = i;
     Scope* it = push_scope(sc);
     assign(s->target, loop->items[i], it);
-    it->set(s->loop_sym, loop_value);
+    if (s->uses_loop) it->set(s->loop_sym, loop_value);
     Flow f = exec_body(s->body, it);
     pop_scope(it);
     if (f == Flow::break_) break;

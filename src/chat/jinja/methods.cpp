@@ -35,7 +35,19 @@ const char* find_name(const std::string_view (&names)[N], std::string_view name)
   return nullptr;
 }
 
+// Cheap pre-check before the table scans: every method name starts with a lower-case letter
+// from this set and is 3..12 characters long.
+bool could_be_method(std::string_view name) {
+  if (name.size() < 3 || name.size() > 12) return false;
+  switch (name[0]) {
+    case 'a': case 'c': case 'e': case 'f': case 'g': case 'i': case 'j': case 'k': case 'l':
+    case 'm': case 'p': case 'r': case 's': case 't': case 'u': case 'v': case 'z': return true;
+    default: return false;
+  }
+}
+
 const char* static_method_name(const Value& self, std::string_view name) {
+  if (!could_be_method(name)) return nullptr;
   if (self.is_string()) return find_name(kStrMethods, name);
   if (self.is_dict()) return find_name(kDictSafe, name);
   if (self.is_list()) {
@@ -616,6 +628,7 @@ std::vector<std::optional<Value>> bind_args(CallArgs& args, const char* func,
 }
 
 MethodKind method_kind(const Value& self, std::string_view name) {
+  if (!could_be_method(name)) return MethodKind::none;
   if (static_method_name(self, name)) return MethodKind::safe;
   if (self.is_dict() && find_name(kDictUnsafe, name)) return MethodKind::unsafe;
   if (self.is_list() && self.list().kind == ListKind::list && find_name(kListUnsafe, name)) {

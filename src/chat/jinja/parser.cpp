@@ -362,6 +362,8 @@ class Parser {
     loop_depth_++;
     s->body = parse_statements({"endfor", "else"}, false);
     loop_depth_--;
+    s->uses_loop = s->recursive;
+    walk_body(s->body, [&](uint32_t sym) { s->uses_loop |= sym == s->loop_sym; });
     bool has_else = cur().value == "else";
     next();
     if (has_else) {
@@ -808,6 +810,8 @@ class Parser {
         auto g = std::make_unique<GetattrExpr>(line);
         g->object = std::move(node);
         g->attr = cur().value;
+        g->missing_on_dict = std::make_shared<const UndefinedInfo>(
+            UndefinedInfo{"'dict object' has no attribute '" + g->attr + "'", false});
         next();
         return g;
       }

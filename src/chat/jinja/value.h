@@ -96,6 +96,9 @@ class Value {
   static Value dict(DictPtr d) { return Value(Storage(std::in_place_index<7>, std::move(d))); }
   static Value object(ObjectPtr o) { return Value(Storage(std::in_place_index<8>, std::move(o))); }
   static Value undefined(std::string message, bool unsafe = false);
+  static Value undefined(std::shared_ptr<const UndefinedInfo> info) {
+    return Value(Storage(std::in_place_index<0>, std::move(info)));
+  }
   // markupsafe.Markup: a str that HTML-escapes plain strings combined with it (|safe, |escape).
   static Value markup(std::string s);
   static Value markup(StrPtr s) { return Value(Storage(std::in_place_index<9>, std::move(s))); }
