@@ -17,7 +17,7 @@ step "dependencies"
 ./scripts/setup.sh
 
 step "release build"
-cmake -S . -B build/release -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake -S . -B build/release -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build/release
 
 step "unit tests (release)"

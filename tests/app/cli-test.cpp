@@ -8,7 +8,7 @@ namespace parley {
 namespace {
 
 test::CommandResult parley(const std::string& args) {
-  return test::run_command(test::shell_quote(PARLEY_EXE) + " " + args);
+  return test::run_command(test::shell_quote(PARLEY_BINARY_DIR "/parley") + " " + args);
 }
 
 std::string shared(const std::string& rel) { return test::shell_quote((test::shared_dir() / rel).string()); }

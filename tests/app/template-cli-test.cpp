@@ -9,7 +9,7 @@ namespace parley {
 namespace {
 
 test::CommandResult parley(const std::string& args) {
-  return test::run_command(test::shell_quote(PARLEY_EXE) + " " + args);
+  return test::run_command(test::shell_quote(PARLEY_BINARY_DIR "/parley") + " " + args);
 }
 
 std::string q(const std::filesystem::path& p) { return test::shell_quote(p.string()); }
