@@ -1,6 +1,8 @@
 // End-to-end tests of the `parley` executable: inspect and make-model as a user runs them.
 #include <gtest/gtest.h>
 
+#include <cctype>
+
 #include "base/json.h"
 #include "support/test-support.h"
 
@@ -18,6 +20,28 @@ TEST(Cli, HelpListsEveryCommand) {
   EXPECT_EQ(r.exit_code, 0);
   for (const char* cmd : {"serve", "run", "bench", "inspect", "tokenize", "template", "make-model"}) {
     EXPECT_NE(r.out.find(cmd), std::string::npos) << cmd;
+  }
+}
+
+// The README documents every flag of every command: each `--flag` that `parley CMD --help`
+// lists appears in README.md (as `--flag` followed by a space, comma, `=` or backquote).
+TEST(Cli, ReadmeDocumentsEveryFlag) {
+  std::string readme = test::read_file(PARLEY_SOURCE_DIR "/README.md");
+  for (const char* cmd : {"serve", "run", "bench", "inspect", "tokenize", "template", "make-model"}) {
+    auto r = parley(std::string(cmd) + " --help");
+    ASSERT_EQ(r.exit_code, 0) << cmd;
+    size_t n = 0;
+    for (size_t at = r.out.find("--"); at != std::string::npos; at = r.out.find("--", at + 2)) {
+      size_t end = at + 2;
+      while (end < r.out.size() && (std::isalnum(static_cast<unsigned char>(r.out[end])) || r.out[end] == '-')) end++;
+      std::string flag = r.out.substr(at, end - at);
+      if (flag.size() < 3 || !std::islower(static_cast<unsigned char>(flag[2]))) continue;
+      n++;
+      bool found = false;
+      for (char after : {' ', ',', '=', '`'}) found |= readme.find(flag + after) != std::string::npos;
+      EXPECT_TRUE(found) << "README.md does not document `parley " << cmd << " " << flag << "`";
+    }
+    EXPECT_GT(n, 1u) << cmd;
   }
 }
 
