@@ -7,28 +7,15 @@
 
 #include "base/json.h"
 #include "chat/jinja/template.h"
+#include "chat/template-test-data.h"
 #include "support/test-support.h"
 
 namespace parley::chat::jinja {
 namespace {
 
-const std::filesystem::path kData = test::source_dir() / "tests/data/templates";
-
-json::Value load_json(const std::filesystem::path& p) {
-  auto j = json::parse(test::read_file(p));
-  if (!j.ok()) ADD_FAILURE() << p << ": " << j.error().message;
-  return j.ok() ? *j : json::Value::object();
-}
-
-int64_t golden_now() {
-  std::tm tm{};
-  tm.tm_year = 2025 - 1900;
-  tm.tm_mon = 5;
-  tm.tm_mday = 15;
-  tm.tm_hour = 10;
-  tm.tm_min = 30;
-  return static_cast<int64_t>(timegm(&tm));
-}
+const std::filesystem::path kData = test_data::templates_dir();
+using test_data::golden_now;
+using test_data::load_json;
 
 struct Outcome {
   int cases = 0, equal = 0, errors = 0, errors_matched = 0;

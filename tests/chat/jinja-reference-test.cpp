@@ -7,16 +7,13 @@
 
 #include "base/json.h"
 #include "chat/jinja/template.h"
+#include "chat/template-test-data.h"
 #include "support/test-support.h"
 
 namespace parley::chat::jinja {
 namespace {
 
-json::Value load_json(const std::filesystem::path& p) {
-  auto j = json::parse(test::read_file(p));
-  EXPECT_TRUE(j.ok()) << p << ": " << (j.ok() ? "" : j.error().message);
-  return j.ok() ? *j : json::Value();
-}
+using test_data::load_json;
 
 int64_t date_seconds(const std::string& ymd) {
   std::tm tm{};
