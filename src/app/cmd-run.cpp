@@ -10,6 +10,7 @@
 #include <random>
 
 #include "app/commands.h"
+#include "app/loaded-model.h"
 #include "base/strings.h"
 #include "engine/engine.h"
 #include "model/model.h"
@@ -58,13 +59,10 @@ class EventQueue {
 
 int run_run(const RunOptions& opt) {
   using Clock = std::chrono::steady_clock;
-  auto loaded = model::Model::load(opt.model);
+  auto loaded = load_model_with_tokenizer(opt.model);
   if (!loaded) return fail(loaded.error().message);
-  std::shared_ptr<const model::Model> model(std::move(*loaded));
-  auto vocab = tokenizer::vocab_from_gguf(model->file());
-  if (!vocab) return fail(opt.model + ": " + vocab.error().message);
-  auto tok = tokenizer::Tokenizer::from_spec(*vocab);
-  if (!tok) return fail(opt.model + ": " + tok.error().message);
+  const std::shared_ptr<const model::Model>& model = loaded->model;
+  const tokenizer::Tokenizer& tok = loaded->tok;
 
   auto kv_type = dtype_from_name(opt.kv_type);
   if (!kv_type || (*kv_type != DType::f16 && *kv_type != DType::f32)) return fail("--kv-type must be F16 or F32");
@@ -88,7 +86,7 @@ int run_run(const RunOptions& opt) {
   tokenizer::EncodeOptions enc;
   enc.add_special = !opt.no_bos;
   enc.parse_special = opt.parse_special;
-  std::vector<tokenizer::TokenId> prompt = tok->encode(opt.prompt, enc);
+  std::vector<tokenizer::TokenId> prompt = tok.encode(opt.prompt, enc);
   if (prompt.empty()) return fail("the prompt is empty (and the model adds no BOS token)");
 
   uint64_t seed = opt.seed ? *opt.seed : std::random_device{}();
@@ -97,13 +95,13 @@ int run_run(const RunOptions& opt) {
   req.prompt = prompt;
   req.max_tokens = opt.n_predict;
   req.sampling = {opt.temperature, opt.top_k, opt.top_p, opt.min_p, seed};
-  if (!opt.ignore_eos) req.stop_tokens = tok->eog_ids();
+  if (!opt.ignore_eos) req.stop_tokens = tok.eog_ids();
   req.on_event = [&queue](const engine::Event& e) { queue.push(e); };
   auto t0 = Clock::now();
   auto id = eng.submit(std::move(req));
   if (!id) return fail(id.error().message);
 
-  tokenizer::IncrementalDecoder decoder(*tok);
+  tokenizer::IncrementalDecoder decoder(tok);
   std::optional<Clock::time_point> t_first;
   engine::Event last;
   while (true) {

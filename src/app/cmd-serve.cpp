@@ -13,6 +13,7 @@
 #include "api/service.h"
 #include "api/template-renderer.h"
 #include "app/commands.h"
+#include "app/loaded-model.h"
 #include "base/log.h"
 #include "base/strings.h"
 #include "engine/engine.h"
@@ -66,15 +67,13 @@ int run_serve(const ServeOptions& opt) {
   if (opt.http_threads < 1 || opt.http_threads > 64) return fail("--http-threads must be 1..64");
   if (opt.max_output < 0) return fail("--max-output must not be negative");
   if (opt.max_body_mb < 1 || opt.max_body_mb > 4096) return fail("--max-body-mb must be 1..4096");
-  auto loaded = model::Model::load(opt.model);
+  auto loaded = load_model_with_tokenizer(opt.model);
   if (!loaded) return fail(loaded.error().message);
-  std::shared_ptr<const model::Model> model(std::move(*loaded));
-  auto vocab = tokenizer::vocab_from_gguf(model->file());
-  if (!vocab) return fail(opt.model + ": " + vocab.error().message);
-  auto tok = tokenizer::Tokenizer::from_spec(*vocab);
-  if (!tok) return fail(opt.model + ": " + tok.error().message);
+  const std::shared_ptr<const model::Model>& model = loaded->model;
+  const tokenizer::VocabSpec& vocab = loaded->vocab;
+  const tokenizer::Tokenizer& tok = loaded->tok;
 
-  std::string template_source = vocab->chat_template;
+  std::string template_source = vocab.chat_template;
   if (!opt.chat_template.empty()) {
     auto src = read_text_file(opt.chat_template);
     if (!src) return fail(src.error().message);
@@ -84,7 +83,7 @@ int run_serve(const ServeOptions& opt) {
     return fail(opt.model + " has no chat template (tokenizer.chat_template); give one with "
                 "--chat-template FILE.jinja");
   }
-  auto tpl = chat::ChatTemplate::parse(template_source, api::special_tokens_of(*tok));
+  auto tpl = chat::ChatTemplate::parse(template_source, api::special_tokens_of(tok));
   if (!tpl) {
     return fail((opt.chat_template.empty() ? opt.model : opt.chat_template) + ": " +
                 tpl.error().message);
@@ -125,7 +124,7 @@ int run_serve(const ServeOptions& opt) {
   cfg.max_output_ends_turn = opt.max_output_ends_turn;
   uint64_t seed = opt.seed ? *opt.seed : (static_cast<uint64_t>(std::random_device{}()) << 32) ^
                                              std::random_device{}();
-  api::Service service(cfg, api::ServiceDeps{eng, *tok, renderer, seed, unix_now});
+  api::Service service(cfg, api::ServiceDeps{eng, tok, renderer, seed, unix_now});
 
   http::ServerOptions so;
   so.host = opt.host;
