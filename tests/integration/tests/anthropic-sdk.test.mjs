@@ -211,3 +211,22 @@ test('SSE on the wire: named events, ping right after message_start, no [DONE]',
   assert.equal(frames[1].event, 'ping');
   assert.ok(!r.text.includes('[DONE]'));
 });
+
+test('auth: --api-key accepts x-api-key and Bearer, the SDK raises AuthenticationError otherwise', async () => {
+  const guarded = await startServer({ args: ['--api-key', 'sk-ant-test'] });
+  try {
+    const wrong = new Anthropic({ baseURL: guarded.url, apiKey: 'nope', maxRetries: 0 });
+    await assert.rejects(wrong.messages.create({ model: 'smol-it', max_tokens: 2, messages: user('x') }),
+      (e) => e instanceof Anthropic.AuthenticationError && e.status === 401 && e.type === 'authentication_error');
+    await assert.rejects(wrong.messages.countTokens({ model: 'smol-it', messages: user('x') }), Anthropic.AuthenticationError);
+    const byKey = new Anthropic({ baseURL: guarded.url, apiKey: 'sk-ant-test', maxRetries: 0 });
+    const msg = await byKey.messages.create({ model: 'smol-it', max_tokens: 2, messages: user('x') });
+    assert.equal(msg.type, 'message');
+    const byToken = new Anthropic({ baseURL: guarded.url, apiKey: null, authToken: 'sk-ant-test', maxRetries: 0 });
+    const count = await byToken.messages.countTokens({ model: 'smol-it', messages: user('x') });
+    assert.ok(count.input_tokens > 0);
+  } finally {
+    const { code } = await guarded.stop();
+    assert.equal(code, 0);
+  }
+});
