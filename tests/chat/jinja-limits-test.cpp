@@ -87,6 +87,44 @@ TEST(JinjaLimits, HugeStringsAndListsAreRefusedBeforeAllocating) {
   }
 }
 
+// A NUL byte inside a %-format or strftime format (fuzz finding): Python reports an unsupported
+// format character, and strftime ends at the NUL; printf must never see a cut-off spec.
+TEST(JinjaErrors, NulBytesInFormatStrings) {
+  using namespace std::string_literals;
+  for (std::string src : {"{{ '%0\0005d' % 3 }}"s, "{{ '%\0' % 3 }}"s, "{{ '%-\0f' % 1.5 }}"s}) {
+    Rendered r = render(src);
+    ASSERT_FALSE(r.ok) << src;
+    EXPECT_NE(r.error.message.find("unsupported format character '?' (0x0)"), std::string::npos)
+        << r.error.message;
+  }
+  RenderOptions opt;
+  opt.now_unix_seconds = 0;
+  Rendered t = render("{{ strftime_now('a%Y\0%m') }}"s, opt);
+  ASSERT_TRUE(t.ok) << t.error.message;
+  EXPECT_EQ(t.text, "a1970");
+}
+
+// Floats past int64 (fuzz finding: a 21-digit string through int(0, 16) fell back to float and
+// was converted out of range). Python would make a big integer; we stop with a limit error.
+TEST(JinjaLimits, FloatsPastInt64AreALimitNotAConversion) {
+  for (const char* src : {"{{ '022222222222222222222'|int(0, 16) }}", "{{ 1e30|int }}",
+                          "{{ '-1e19'|int }}", "{{ '%d' % 1e30 }}", "{{ 9223372036854775807|round(-1) }}"}) {
+    Rendered r = render(src);
+    ASSERT_FALSE(r.ok) << src;
+    EXPECT_EQ(r.error.kind, ErrorKind::limit) << src << ": " << r.error.message;
+  }
+  Rendered r = render("{{ 5|round(-1000) }}|{{ 125|round(-1) }}|{{ -9.2e18|int }}|{{ 'nan'|int(7) }}");
+  ASSERT_TRUE(r.ok) << r.error.message;
+  EXPECT_EQ(r.text, "0|120|-9200000000000000000|7");
+  EXPECT_FALSE(render("{{ 'inf'|int }}").ok);
+}
+
+TEST(JinjaFormat, WideIntegersAreNotCut) {
+  Rendered r = render("{{ '%300d' % 7 }}|{{ '%-300x' % 255 }}");
+  ASSERT_TRUE(r.ok) << r.error.message;
+  EXPECT_EQ(r.text, std::string(299, ' ') + "7|ff" + std::string(298, ' '));
+}
+
 TEST(JinjaLimits, ExponentialValuesAreBounded) {
   // Each step doubles a shared list; printing it would be 2^40 items.
   std::string src = "{% set a = [1] %}";

@@ -32,6 +32,10 @@ AttrGetter make_attrgetter(const std::optional<Value>& attribute, bool lower_str
 // A value that is a Python int (or bool), else a TypeError naming what.
 int64_t require_int(const Value& v, const char* what);
 
+// int(x) for a float: truncates toward zero. NaN and infinity are Python's errors; a value past
+// int64 is a limit error (Python would make a big integer), never an out-of-range conversion.
+int64_t float_to_int(double x);
+
 // Builds a single-use iterator value (Python generator) from items.
 Value make_generator(Interp& in, std::vector<Value> items);
 

@@ -304,14 +304,14 @@ Value f_int(Interp& in, const Value& v, CallArgs& a) {
       if (std::isnan(v.as_float())) return dflt;
       runtime_error("cannot convert float infinity to integer");
     }
-    return Value::integer(static_cast<int64_t>(v.as_float()));
+    return Value::integer(float_to_int(v.as_float()));
   }
   if (v.is_string()) {
     if (auto i = parse_py_int(v.str(), base)) return Value::integer(*i);
     if (auto d = parse_py_float(v.str())) {
       if (std::isnan(*d)) return dflt;
       if (std::isinf(*d)) runtime_error("cannot convert float infinity to integer");
-      return Value::integer(static_cast<int64_t>(*d));
+      return Value::integer(float_to_int(*d));
     }
   }
   return dflt;
@@ -351,8 +351,9 @@ Value f_round(Interp& in, const Value& v, CallArgs& a) {
   if (method == "common") {
     if (v.is_integral()) {
       if (precision >= 0) return Value::integer(v.integral());
+      if (precision < -300) return Value::integer(0);  // |v| < 1e19: rounds to 0 long before
       double scale = std::pow(10.0, static_cast<double>(-precision));
-      return Value::integer(static_cast<int64_t>(std::nearbyint(static_cast<double>(v.integral()) / scale) * scale));
+      return Value::integer(float_to_int(std::nearbyint(static_cast<double>(v.integral()) / scale) * scale));
     }
     double x = v.as_float();
     if (!std::isfinite(x) || precision > 300) return Value::floating(x);
@@ -540,6 +541,16 @@ const TestDef* find_test(std::string_view name) {
 std::string soft_str(Interp& in, const Value& v) {
   if (v.is_string()) return v.str();
   return to_str(v, in.max_bytes());
+}
+
+int64_t float_to_int(double x) {
+  if (std::isnan(x)) runtime_error("cannot convert float NaN to integer");
+  if (std::isinf(x)) runtime_error("cannot convert float infinity to integer");
+  // [-2^63, 2^63) is exactly the doubles that convert without overflow.
+  if (x < -9223372036854775808.0 || x >= 9223372036854775808.0) {
+    throw_error(ErrorKind::limit, "integer overflow (Python would use a big integer here)");
+  }
+  return static_cast<int64_t>(x);
 }
 
 int64_t require_int(const Value& v, const char* what) {

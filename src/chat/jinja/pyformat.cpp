@@ -1,5 +1,6 @@
 // Python string formatting: `str % args`, str.format (as jinja2's sandbox allows it) and
 // datetime.strftime.
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <ctime>
@@ -18,20 +19,22 @@ std::string pad_to(std::string s, int64_t width, bool left_align, char fill = ' 
   return left_align ? s + fillstr : fillstr + s;
 }
 
-std::string c_format(const std::string& spec, int64_t v) {
-  char buf[128];
-  std::snprintf(buf, sizeof buf, spec.c_str(), static_cast<long long>(v));
-  return buf;
-}
+// True when c is one of the characters of set. Unlike strchr, the NUL byte is never a member
+// (strchr finds every set's terminator, which let a NUL in a template's format string through as a
+// flag or a conversion type and handed printf a cut-off spec).
+bool one_of(std::string_view set, char c) { return set.find(c) != std::string_view::npos; }
 
-std::string c_format(const std::string& spec, double v) {
-  std::vector<char> buf(512);
+// printf with a spec built by percent_one: the spec is always complete and NUL-free.
+template <typename T>
+std::string c_format(const std::string& spec, T v) {
+  std::vector<char> buf(256);
   int n = std::snprintf(buf.data(), buf.size(), spec.c_str(), v);
+  if (n < 0) runtime_error("invalid format");
   if (n >= static_cast<int>(buf.size())) {
     buf.resize(static_cast<size_t>(n) + 1);
     std::snprintf(buf.data(), buf.size(), spec.c_str(), v);
   }
-  return buf.data();
+  return std::string(buf.data(), static_cast<size_t>(n));
 }
 
 // One %-conversion of v with flags/width/precision.
@@ -67,8 +70,8 @@ std::string percent_one(Interp& in, char type, const std::string& flags, int64_t
     if (!v.is_number()) {
       runtime_error(std::string("%") + type + " format: a real number is required, not " + type_name(v));
     }
-    int64_t i = v.is_float() ? static_cast<int64_t>(v.as_float()) : v.integral();
-    return c_format(spec + "lld", i);
+    int64_t i = v.is_float() ? float_to_int(v.as_float()) : v.integral();
+    return c_format(spec + "lld", static_cast<long long>(i));
   }
   if (type == 'x' || type == 'X' || type == 'o') {
     if (!v.is_integral()) {
@@ -80,8 +83,7 @@ std::string percent_one(Interp& in, char type, const std::string& flags, int64_t
     std::string f = flags;
     bool alt = f.find('#') != std::string::npos;
     if (alt) f.erase(f.find('#'), 1);
-    std::string digits = c_format("%" + std::string(precision >= 0 ? "." + std::to_string(precision) : "") + "ll" + type,
-                                  static_cast<int64_t>(mag));
+    std::string digits = c_format("%" + std::string(precision >= 0 ? "." + std::to_string(precision) : "") + "ll" + type, mag);
     std::string prefix = neg ? "-" : f.find('+') != std::string::npos ? "+" : f.find(' ') != std::string::npos ? " " : "";
     if (alt) prefix += type == 'o' ? "0o" : type == 'x' ? "0x" : "0X";
     std::string body = prefix + digits;
@@ -90,13 +92,16 @@ std::string percent_one(Interp& in, char type, const std::string& flags, int64_t
     }
     return pad_to(body, width, left);
   }
-  if (std::strchr("eEfFgG", type)) {
+  if (one_of("eEfFgG", type)) {
     if (v.is_undefined()) in.fail_undefined(v);
     if (!v.is_number()) runtime_error("must be real number, not " + type_name(v));
     if (precision < 0) spec += ".6";
     return c_format(spec + type, v.number());
   }
-  runtime_error(std::string("unsupported format character '") + type + "'");
+  char hex[8];
+  std::snprintf(hex, sizeof hex, "0x%x", static_cast<unsigned>(static_cast<unsigned char>(type)));
+  bool printable = type > 0x20 && type < 0x7f;
+  runtime_error(std::string("unsupported format character '") + (printable ? type : '?') + "' (" + hex + ")");
 }
 
 }  // namespace
@@ -144,7 +149,7 @@ std::string py_percent_format(Interp& in, std::string_view fmt, const Value& arg
       keyed = *v;
     }
     std::string flags;
-    while (i < fmt.size() && std::strchr("-+ #0", fmt[i])) flags += fmt[i++];
+    while (i < fmt.size() && one_of("-+ #0", fmt[i])) flags += fmt[i++];
     int64_t width = -1, precision = -1;
     if (i < fmt.size() && fmt[i] == '*') {
       width = require_int(next_arg(), "* width");
@@ -408,6 +413,8 @@ std::string py_str_format(Interp& in, std::string_view fmt, CallArgs& args) {
 }
 
 std::string py_strftime(std::string_view fmt, int64_t unix_seconds) {
+  // Python hands the format to the C library, which ends it at the first NUL.
+  fmt = fmt.substr(0, std::min(fmt.size(), fmt.find('\0')));
   std::time_t t = static_cast<std::time_t>(unix_seconds);
   std::tm tm{};
   gmtime_r(&t, &tm);
@@ -419,7 +426,7 @@ std::string py_strftime(std::string_view fmt, int64_t unix_seconds) {
     }
     size_t j = i + 1;
     std::string directive = "%";
-    while (j < fmt.size() && std::strchr("-_0^#", fmt[j])) directive += fmt[j++];
+    while (j < fmt.size() && one_of("-_0^#", fmt[j])) directive += fmt[j++];
     if (j >= fmt.size()) {
       out += fmt.substr(i);
       break;
