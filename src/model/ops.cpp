@@ -101,6 +101,20 @@ void add_bias(float* x, const float* b, int64_t n_rows, int64_t n) {
   for (int64_t r = 0; r < n_rows; r++) add(x + r * n, b, n);
 }
 
+void project_qkv(const LayerWeights& L, const float* h, int64_t n_rows, float* q, float* k, float* v,
+                 ThreadPool& pool, MatmulScratch& mm) {
+  const WeightView* w[3] = {&L.wq, &L.wk, &L.wv};
+  float* y[3] = {q, k, v};
+  matmul_multi(w, y, 3, h, n_rows, pool, mm);
+}
+
+void project_gate_up(const LayerWeights& L, const float* h, int64_t n_rows, float* gate, float* up,
+                     ThreadPool& pool, MatmulScratch& mm) {
+  const WeightView* w[2] = {&L.w_gate, &L.w_up};
+  float* y[2] = {gate, up};
+  matmul_multi(w, y, 2, h, n_rows, pool, mm);
+}
+
 void add(float* x, const float* y, int64_t n) {
   for (int64_t i = 0; i < n; i++) x[i] += y[i];
 }

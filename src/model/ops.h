@@ -45,6 +45,14 @@ void attention(const float* q, float* out, const KvView& kv, int32_t layer, cons
                std::span<const SeqKv> seqs, int32_t n_head, int32_t n_head_kv, int32_t head_dim,
                float* scores, int32_t n_ctx, ThreadPool& pool);
 
+// The projections that read the same normalized rows h ([n_rows, n_embd]) as one matmul_multi
+// call: h is quantized once and all their rows share one parallel job (identical results to
+// separate matmuls, fewer thread wake-ups in decode).
+void project_qkv(const LayerWeights& L, const float* h, int64_t n_rows, float* q, float* k, float* v,
+                 ThreadPool& pool, MatmulScratch& mm);
+void project_gate_up(const LayerWeights& L, const float* h, int64_t n_rows, float* gate, float* up,
+                     ThreadPool& pool, MatmulScratch& mm);
+
 // gate = silu(gate) * up over n_rows rows of n.
 void swiglu(float* gate, const float* up, int64_t n_rows, int64_t n, ThreadPool& pool);
 

@@ -20,9 +20,7 @@ void forward_qwen3(const ForwardArgs& a) {
     const LayerWeights& L = w.layers[static_cast<size_t>(l)];
     // Attention.
     ops::rmsnorm(x, L.attn_norm, h, T, E, c.rms_eps, a.pool);                               // h [T, E]
-    matmul(L.wq, h, T, q, a.pool, s.mm);                                                    // q [T, H*D]
-    matmul(L.wk, h, T, k, a.pool, s.mm);                                                    // k [T, Hkv*D]
-    matmul(L.wv, h, T, v, a.pool, s.mm);                                                    // v [T, Hkv*D]
+    ops::project_qkv(L, h, T, q, k, v, a.pool, s.mm);                                       // q [T, H*D], k v [T, Hkv*D]
     ops::rmsnorm(q, L.q_norm, q, T * c.n_head, c.head_dim, c.rms_eps, a.pool);         // per head
     ops::rmsnorm(k, L.k_norm, k, T * c.n_head_kv, c.head_dim, c.rms_eps, a.pool);
     ops::rope(q, T, c.n_head, c.head_dim, c.n_rot, c.rope_style, s.rope_cs.data(), a.pool);
@@ -34,8 +32,7 @@ void forward_qwen3(const ForwardArgs& a) {
     ops::add(x, h, T * E);
     // Gated feed-forward.
     ops::rmsnorm(x, L.ffn_norm, h, T, E, c.rms_eps, a.pool);                                // h [T, E]
-    matmul(L.w_gate, h, T, gate, a.pool, s.mm);                                             // gate [T, F]
-    matmul(L.w_up, h, T, up, a.pool, s.mm);                                                 // up [T, F]
+    ops::project_gate_up(L, h, T, gate, up, a.pool, s.mm);                                  // gate, up [T, F]
     ops::swiglu(gate, up, T, F, a.pool);                                                    // gate [T, F]
     matmul(L.w_down, gate, T, h, a.pool, s.mm);                                             // h [T, E]
     ops::add(x, h, T * E);
