@@ -119,6 +119,24 @@ TEST(JinjaLimits, FloatsPastInt64AreALimitNotAConversion) {
   EXPECT_FALSE(render("{{ 'inf'|int }}").ok);
 }
 
+// str.format field numbers (fuzz finding: a 74-digit index threw std::out_of_range from stoul
+// through the whole engine). Expected values are Python's.
+TEST(JinjaFormat, FieldIndexesAreDigitsOnlyAndBounded) {
+  Rendered big = render("{{ '{44444444444444444444444444} {}'.format('i', 1) }}");
+  ASSERT_FALSE(big.ok);
+  EXPECT_NE(big.error.message.find("Too many decimal digits in format string"), std::string::npos)
+      << big.error.message;
+  Rendered item = render("{{ '{0[99999999999999999999999]}'.format([1]) }}");
+  ASSERT_FALSE(item.ok);
+  EXPECT_NE(item.error.message.find("Too many decimal digits"), std::string::npos) << item.error.message;
+  Rendered key = render("{{ '{0a}'.format(1) }}");
+  ASSERT_FALSE(key.ok);
+  EXPECT_NE(key.error.message.find("KeyError: '0a'"), std::string::npos) << key.error.message;
+  Rendered ok = render("{{ '{0[01]}|{1}{0}'.format([1, 2], 'b') }}");
+  ASSERT_TRUE(ok.ok) << ok.error.message;
+  EXPECT_EQ(ok.text, "2|b[1, 2]");
+}
+
 TEST(JinjaFormat, WideIntegersAreNotCut) {
   Rendered r = render("{{ '%300d' % 7 }}|{{ '%-300x' % 255 }}");
   ASSERT_TRUE(r.ok) << r.error.message;

@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <cstdint>
 #include <ctime>
+#include <optional>
 
 #include "base/utf8.h"
 #include "chat/jinja/filter-util.h"
@@ -35,6 +37,19 @@ std::string c_format(const std::string& spec, T v) {
     std::snprintf(buf.data(), buf.size(), spec.c_str(), v);
   }
   return std::string(buf.data(), static_cast<size_t>(n));
+}
+
+// A field name or element index of str.format: all digits is a number (Python's "Too many decimal
+// digits" past int64), anything else is not.
+std::optional<int64_t> format_index(std::string_view s) {
+  if (s.empty()) return std::nullopt;
+  int64_t v = 0;
+  for (char d : s) {
+    if (d < '0' || d > '9') return std::nullopt;
+    if (v > (INT64_MAX - (d - '0')) / 10) runtime_error("Too many decimal digits in format string");
+    v = v * 10 + (d - '0');
+  }
+  return v;
 }
 
 // One %-conversion of v with flags/width/precision.
@@ -358,7 +373,8 @@ std::string py_str_format(Interp& in, std::string_view fmt, CallArgs& args) {
     size_t name_end = field.find_first_of(".[");
     std::string_view name = field.substr(0, name_end);
     Value v;
-    if (name.empty() || isdigit(static_cast<unsigned char>(name[0]))) {
+    const std::optional<int64_t> index = format_index(name);
+    if (name.empty() || index) {
       size_t idx;
       if (name.empty()) {
         if (manual) runtime_error("cannot switch from manual field specification to automatic field numbering");
@@ -367,7 +383,7 @@ std::string py_str_format(Interp& in, std::string_view fmt, CallArgs& args) {
       } else {
         if (automatic) runtime_error("cannot switch from automatic field numbering to manual field specification");
         manual = true;
-        idx = static_cast<size_t>(std::stoul(std::string(name)));
+        idx = static_cast<size_t>(*index);
       }
       if (idx >= args.pos.size()) runtime_error("Replacement index " + std::to_string(idx) + " out of range for positional args tuple");
       v = args.pos[idx];
@@ -392,10 +408,9 @@ std::string py_str_format(Interp& in, std::string_view fmt, CallArgs& args) {
       } else {
         size_t e = rest.find(']');
         if (e == std::string_view::npos) runtime_error("Missing ']' in format string");
-        std::string key(rest.substr(1, e - 1));
-        bool digits = !key.empty();
-        for (char d : key) digits = digits && isdigit(static_cast<unsigned char>(d));
-        v = in.getitem(v, digits ? Value::integer(std::stoll(key)) : Value::string(key));
+        std::string_view key = rest.substr(1, e - 1);
+        const std::optional<int64_t> item = format_index(key);
+        v = in.getitem(v, item ? Value::integer(*item) : Value::string(std::string(key)));
         rest = rest.substr(e + 1);
       }
     }

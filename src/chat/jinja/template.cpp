@@ -1,5 +1,7 @@
 #include "chat/jinja/template.h"
 
+#include <exception>
+
 #include "base/utf8.h"
 #include "chat/jinja/ast.h"
 #include "chat/jinja/builtins.h"
@@ -12,6 +14,7 @@ std::string describe_error(const TemplateError& e) {
   const char* what = e.kind == ErrorKind::syntax   ? "template syntax error"
                      : e.kind == ErrorKind::raised ? "template raised"
                      : e.kind == ErrorKind::limit  ? "template limit"
+                     : e.kind == ErrorKind::internal ? "template internal error"
                                                    : "template error";
   if (e.line == 0) return std::string(what) + ": " + e.message;
   return std::string(what) + " at line " + std::to_string(e.line) + ": " + e.message;
@@ -42,6 +45,8 @@ Result<Template> Template::parse(std::string_view source, const TemplateOptions&
     TemplateError s = e;
     s.kind = ErrorKind::syntax;
     return Error{describe_error(s)};
+  } catch (const std::exception& e) {
+    return Error{describe_error(TemplateError{ErrorKind::internal, e.what(), 0})};
   }
 }
 
@@ -70,6 +75,10 @@ Result<std::string> Template::render(const Variables& vars, const RenderOptions&
   } catch (const TemplateError& e) {
     TemplateError full = e;
     if (full.line == 0) full.line = in.line();
+    if (detail) *detail = full;
+    return Error{describe_error(full)};
+  } catch (const std::exception& e) {
+    TemplateError full{ErrorKind::internal, e.what(), in.line()};
     if (detail) *detail = full;
     return Error{describe_error(full)};
   }
