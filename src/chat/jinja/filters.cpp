@@ -300,17 +300,13 @@ Value f_int(Interp& in, const Value& v, CallArgs& a) {
   if (v.is_undefined()) in.fail_undefined(v);
   if (v.is_integral()) return Value::integer(v.integral());
   if (v.is_float()) {
-    if (!std::isfinite(v.as_float())) {
-      if (std::isnan(v.as_float())) return dflt;
-      runtime_error("cannot convert float infinity to integer");
-    }
+    if (std::isnan(v.as_float())) return dflt;  // ValueError, which jinja2 turns into the default
     return Value::integer(float_to_int(v.as_float()));
   }
   if (v.is_string()) {
     if (auto i = parse_py_int(v.str(), base)) return Value::integer(*i);
     if (auto d = parse_py_float(v.str())) {
       if (std::isnan(*d)) return dflt;
-      if (std::isinf(*d)) runtime_error("cannot convert float infinity to integer");
       return Value::integer(float_to_int(*d));
     }
   }

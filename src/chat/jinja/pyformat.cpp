@@ -2,11 +2,11 @@
 // datetime.strftime.
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 #include <cstdint>
 #include <ctime>
 #include <optional>
 
+#include "base/strings.h"
 #include "base/utf8.h"
 #include "chat/jinja/filter-util.h"
 #include "chat/jinja/format.h"
@@ -25,19 +25,6 @@ std::string pad_to(std::string s, int64_t width, bool left_align, char fill = ' 
 // (strchr finds every set's terminator, which let a NUL in a template's format string through as a
 // flag or a conversion type and handed printf a cut-off spec).
 bool one_of(std::string_view set, char c) { return set.find(c) != std::string_view::npos; }
-
-// printf with a spec built by percent_one: the spec is always complete and NUL-free.
-template <typename T>
-std::string c_format(const std::string& spec, T v) {
-  std::vector<char> buf(256);
-  int n = std::snprintf(buf.data(), buf.size(), spec.c_str(), v);
-  if (n < 0) runtime_error("invalid format");
-  if (n >= static_cast<int>(buf.size())) {
-    buf.resize(static_cast<size_t>(n) + 1);
-    std::snprintf(buf.data(), buf.size(), spec.c_str(), v);
-  }
-  return std::string(buf.data(), static_cast<size_t>(n));
-}
 
 // A field name or element index of str.format: all digits is a number (Python's "Too many decimal
 // digits" past int64), anything else is not.
@@ -86,7 +73,7 @@ std::string percent_one(Interp& in, char type, const std::string& flags, int64_t
       runtime_error(std::string("%") + type + " format: a real number is required, not " + type_name(v));
     }
     int64_t i = v.is_float() ? float_to_int(v.as_float()) : v.integral();
-    return c_format(spec + "lld", static_cast<long long>(i));
+    return str_printf((spec + "lld").c_str(), static_cast<long long>(i));
   }
   if (type == 'x' || type == 'X' || type == 'o') {
     if (!v.is_integral()) {
@@ -98,7 +85,8 @@ std::string percent_one(Interp& in, char type, const std::string& flags, int64_t
     std::string f = flags;
     bool alt = f.find('#') != std::string::npos;
     if (alt) f.erase(f.find('#'), 1);
-    std::string digits = c_format("%" + std::string(precision >= 0 ? "." + std::to_string(precision) : "") + "ll" + type, mag);
+    std::string digits_spec = "%" + std::string(precision >= 0 ? "." + std::to_string(precision) : "") + "ll" + type;
+    std::string digits = str_printf(digits_spec.c_str(), mag);
     std::string prefix = neg ? "-" : f.find('+') != std::string::npos ? "+" : f.find(' ') != std::string::npos ? " " : "";
     if (alt) prefix += type == 'o' ? "0o" : type == 'x' ? "0x" : "0X";
     std::string body = prefix + digits;
@@ -111,12 +99,11 @@ std::string percent_one(Interp& in, char type, const std::string& flags, int64_t
     if (v.is_undefined()) in.fail_undefined(v);
     if (!v.is_number()) runtime_error("must be real number, not " + type_name(v));
     if (precision < 0) spec += ".6";
-    return c_format(spec + type, v.number());
+    return str_printf((spec + type).c_str(), v.number());
   }
-  char hex[8];
-  std::snprintf(hex, sizeof hex, "0x%x", static_cast<unsigned>(static_cast<unsigned char>(type)));
-  bool printable = type > 0x20 && type < 0x7f;
-  runtime_error(std::string("unsupported format character '") + (printable ? type : '?') + "' (" + hex + ")");
+  const bool printable = type > 0x20 && type < 0x7f;
+  runtime_error(str_printf("unsupported format character '%c' (0x%x)", printable ? type : '?',
+                           static_cast<unsigned>(static_cast<unsigned char>(type))));
 }
 
 }  // namespace
