@@ -231,7 +231,8 @@ HttpResponse Service::generate(ChatRequest req, Shape shape, const std::string& 
 
   auto gen = std::make_unique<Generation>(engine_, tokenizer_, std::move(spec));
   if (Status s = gen->submit(); !s.ok()) {
-    bool overloaded = starts_with(s.error().message, "overloaded");
+    const ErrorCode code = s.error().code;
+    bool overloaded = code == ErrorCode::overloaded || code == ErrorCode::unavailable;
     ApiError e{overloaded ? ErrorKind::overloaded : ErrorKind::invalid_request,
                overloaded ? "Overloaded: " + s.error().message : s.error().message,
                {}};

@@ -11,8 +11,18 @@
 
 namespace parley {
 
+// What kind of failure, for callers that react differently (a server maps it to a status):
+// never decided from the message's wording.
+enum class ErrorCode {
+  unspecified,  // the message says it all (most parse errors)
+  invalid,      // the caller's input cannot work (bad request)
+  overloaded,   // try again later: a queue is full
+  unavailable,  // shutting down
+};
+
 struct Error {
   std::string message;
+  ErrorCode code = ErrorCode::unspecified;
 
   // printf-style constructor: Error::fmt("tensor '%s': expected %d dims", name, n)
   template <class... Args>
@@ -20,7 +30,8 @@ struct Error {
     return Error{str_printf(format, std::forward<Args>(args)...)};
   }
   // Adds context in front: "reading X: <message>".
-  Error wrap(const std::string& context) const { return Error{context + ": " + message}; }
+  Error wrap(const std::string& context) const { return Error{context + ": " + message, code}; }
+  Error with_code(ErrorCode c) const { return Error{message, c}; }
 };
 
 template <class T>

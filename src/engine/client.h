@@ -14,19 +14,16 @@
 #include <vector>
 
 #include "base/result.h"
+#include "sampling/constraint.h"
+#include "sampling/sampler.h"
 
 namespace parley::engine {
 
 using TokenId = int32_t;
 using RequestId = uint64_t;
 
-struct SamplingParams {
-  float temperature = 1.0f;  // 0: greedy
-  int32_t top_k = 0;         // 0: off
-  float top_p = 1.0f;        // 1: off
-  float min_p = 0.0f;        // 0: off
-  uint64_t seed = 0;         // per-request RNG seed: same seed, same output
-};
+// One type from the API to the sampler (seed: per-request RNG, same seed, same output).
+using SamplingParams = sampling::Params;
 
 enum class FinishReason {
   stop_token,     // an end-of-generation token was sampled (it is not emitted as a token event)
@@ -58,6 +55,9 @@ struct GenerateRequest {
   std::vector<TokenId> prompt;          // full prompt, BOS included when the model wants it
   int32_t max_tokens = 256;             // generation budget
   SamplingParams sampling;
+  // Logits processors applied before sampling, in order (grammar, banned tokens, a forced
+  // end of thinking): the engine makes one state per sequence from each.
+  std::vector<std::shared_ptr<const sampling::ConstraintFactory>> constraints;
   std::vector<TokenId> stop_tokens;     // end-of-generation ids (tokenizer's EOG set)
   std::string cache_namespace;          // prefix-cache isolation key
   std::function<void(const Event&)> on_event;
@@ -73,8 +73,9 @@ struct ModelInfo {
 class Client {
  public:
   virtual ~Client() = default;
-  // Queues a request. Errors: the queue is full (overloaded: message starts "overloaded"), or
-  // the request cannot run (empty prompt, prompt + 1 > n_ctx, ...). On success events follow.
+  // Queues a request. Errors: the queue is full (ErrorCode::overloaded), the engine is shutting
+  // down (ErrorCode::unavailable), or the request cannot run (ErrorCode::invalid: empty prompt,
+  // prompt + 1 > n_ctx, ...). On success events follow.
   virtual Result<RequestId> submit(GenerateRequest request) = 0;
   // Ends a request within one engine step; a `finished` event with reason cancelled follows
   // unless the request had already finished. Unknown ids are ignored.

@@ -31,7 +31,8 @@ struct Engine::Impl {
         kv(std::move(kv_pool)),
         forward(m, model::ForwardOptions{o.max_batch_tokens, o.max_seqs, o.n_ctx}, pool),
         scheduler(*kv, SchedulerOptions{o.max_batch_tokens, o.max_seqs, o.n_ctx}),
-        sampler(m.config().n_vocab) {
+        sampler(m.config().n_vocab),
+        n_vocab(m.config().n_vocab) {
     view.type = kv->shape().type;
     view.block_size = kv->block_size();
     for (int32_t l = 0; l < m.config().n_layer; l++) {
@@ -67,9 +68,13 @@ struct Engine::Impl {
     int32_t row = 0;
     for (const StepItem& it : items) {
       if (!it.sample) continue;
-      const SamplingParams& sp = it.seq->request.sampling;
-      sampling::Params p{sp.temperature, sp.top_k, sp.top_p, sp.min_p};
-      sampled.push_back(sampler.sample(forward.logits(row++), p, it.seq->rng));
+      float* logits = forward.logits(row++);
+      Sequence& seq = *it.seq;
+      sampling::apply_all(seq.constraints, logits, n_vocab);
+      // -1 (the constraints left no token) finishes the request with an error in commit().
+      const TokenId token = sampler.sample(logits, seq.request.sampling, seq.rng);
+      if (token >= 0) sampling::accept_all(seq.constraints, token);
+      sampled.push_back(token);
     }
     scheduler.commit(items, sampled);
     return true;
@@ -80,6 +85,7 @@ struct Engine::Impl {
   model::Forward forward;
   Scheduler scheduler;
   sampling::Sampler sampler;
+  int32_t n_vocab;
   model::KvView view;
   model::Batch batch;
   std::vector<StepItem> items;
@@ -155,7 +161,7 @@ Status Engine::validate(const GenerateRequest& r) const {
 }
 
 Result<RequestId> Engine::submit(GenerateRequest request) {
-  PARLEY_CHECK_OK(validate(request));
+  if (Status s = validate(request); !s.ok()) return s.error().with_code(ErrorCode::invalid);
   // Count the request as queued until it starts (or finishes first); the wrapper runs on the
   // engine thread only.
   auto user = std::move(request.on_event);
@@ -170,10 +176,11 @@ Result<RequestId> Engine::submit(GenerateRequest request) {
   RequestId id;
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    if (stop_) return Error{"the engine is shutting down"};
+    if (stop_) return Error{"the engine is shutting down", ErrorCode::unavailable};
     if (n_queued_.load() >= options_.queue_capacity) {
       return Error::fmt("overloaded: %d requests are waiting to start (queue capacity %d)", n_queued_.load(),
-                        options_.queue_capacity);
+                        options_.queue_capacity)
+          .with_code(ErrorCode::overloaded);
     }
     n_queued_.fetch_add(1);
     id = next_id_++;

@@ -176,6 +176,10 @@ void Scheduler::commit(std::span<const StepItem> items, std::span<const TokenId>
     PARLEY_CHECK(k < sampled.size());
     TokenId token = sampled[k++];
     s.state = SeqState::decoding;
+    if (token < 0) {
+      finish(s, FinishReason::error, "the output constraint (grammar) allows no next token");
+      continue;
+    }
     const auto& stops = s.request.stop_tokens;
     if (std::find(stops.begin(), stops.end(), token) != stops.end()) {
       finish(s, FinishReason::stop_token);

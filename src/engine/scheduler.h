@@ -26,7 +26,9 @@ enum class SeqState { waiting, prefilling, decoding };
 struct Sequence {
   Sequence(RequestId id_, GenerateRequest request_, kv::BlockPool& pool)
       : id(id_), request(std::move(request_)), tokens(request.prompt),
-        n_prompt(static_cast<int32_t>(request.prompt.size())), blocks(pool), rng(request.sampling.seed) {}
+        n_prompt(static_cast<int32_t>(request.prompt.size())), blocks(pool), rng(request.sampling.seed) {
+    for (const auto& factory : request.constraints) constraints.push_back(factory->make());
+  }
 
   RequestId id;
   GenerateRequest request;
@@ -39,6 +41,10 @@ struct Sequence {
   int32_t n_prefilled_reported = 0;  // progress already reported (recompute reports nothing new)
   kv::BlockTable blocks;
   Rng rng;                      // per-request: same seed, same output
+  // Per-sequence logits processor states (grammar, bans, forced end of thinking), in request
+  // order. They have accepted every generated token; recomputation after preemption re-feeds
+  // tokens to the model only, so they stay valid.
+  std::vector<std::unique_ptr<sampling::TokenConstraint>> constraints;
 
   int32_t n_tokens() const { return static_cast<int32_t>(tokens.size()); }
 };

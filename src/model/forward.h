@@ -69,6 +69,8 @@ class Forward {
   void run(const Batch& batch, const KvView& kv, std::span<const SeqKv> seqs);
 
   const float* logits(int32_t i) const { return logits_.data() + static_cast<size_t>(i) * static_cast<size_t>(n_vocab_); }
+  // Writable: the sampler's logits processors (constraints) mask rows in place.
+  float* logits(int32_t i) { return logits_.data() + static_cast<size_t>(i) * static_cast<size_t>(n_vocab_); }
   int32_t n_logits() const { return n_logits_; }
   const Model& model() const { return *model_; }
   const ForwardOptions& options() const { return options_; }

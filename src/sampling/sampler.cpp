@@ -28,7 +28,9 @@ Sampler::Sampler(int32_t n_vocab) : n_vocab_(n_vocab) {
 }
 
 int32_t Sampler::sample(const float* logits, const Params& p, Rng& rng) {
-  if (p.temperature <= 0.0f || p.top_k == 1) return argmax(logits, n_vocab_);
+  const int32_t best = argmax(logits, n_vocab_);
+  if (logits[best] == -INFINITY) return -1;
+  if (p.temperature <= 0.0f || p.top_k == 1) return best;
   cand_.clear();
   for (int32_t i = 0; i < n_vocab_; i++) cand_.emplace_back(logits[i], i);
   bool sorted = false;

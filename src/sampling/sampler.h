@@ -19,6 +19,7 @@ struct Params {
   int32_t top_k = 0;         // 0: off
   float top_p = 1.0f;        // >= 1: off
   float min_p = 0.0f;        // <= 0: off
+  uint64_t seed = 0;         // the request's RNG seed (the engine seeds one Rng per request)
 };
 
 // Index of the largest value (the first one on ties).
@@ -29,6 +30,7 @@ class Sampler {
   // Candidate buffers for n_vocab tokens are allocated here, once.
   explicit Sampler(int32_t n_vocab);
 
+  // -1 when every logit is -infinity (a constraint left no token).
   int32_t sample(const float* logits, const Params& params, Rng& rng);
 
   // The candidates that survived the filters of the last non-greedy sample() with their

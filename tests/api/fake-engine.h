@@ -28,9 +28,9 @@ class FakeEngine final : public engine::Client {
   std::vector<engine::RequestId> cancelled;
 
   Result<engine::RequestId> submit(engine::GenerateRequest r) override {
-    if (overloaded) return Error{"overloaded: 4 requests are waiting"};
+    if (overloaded) return Error{"overloaded: 4 requests are waiting", ErrorCode::overloaded};
     const int32_t n_prompt = static_cast<int32_t>(r.prompt.size());
-    if (n_prompt + 1 > info_.n_ctx) return Error{"prompt does not fit the context"};
+    if (n_prompt + 1 > info_.n_ctx) return Error{"prompt does not fit the context", ErrorCode::invalid};
     engine::RequestId id = next_id_++;
     auto send = [&](engine::Event ev) {
       ev.n_prompt_tokens = n_prompt;

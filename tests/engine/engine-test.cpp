@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <condition_variable>
 #include <map>
 #include <mutex>
@@ -181,6 +182,35 @@ TEST(Engine, SameSeedSameTokens) {
   EXPECT_NE(c.tokens(0), c.tokens(2));
 }
 
+TEST(Engine, ConstraintsMaskTheLogitsOfEachSequence) {
+  PARLEY_REQUIRE_SHARED("models/stories260K.gguf");
+  auto engine = Engine::start(stories(), EngineOptions{2, 128});
+  ASSERT_TRUE(engine.ok());
+  Collector c;
+  ASSERT_TRUE((*engine)->submit(request({1}, 12, c.sink(0))).ok());
+  c.wait(0);
+  const auto greedy = c.tokens(0);
+  // Banning the greedy choices changes the output and none of them comes out; a request
+  // beside it without constraints is unchanged.
+  GenerateRequest banned = request({1}, 12, c.sink(1));
+  banned.constraints.push_back(sampling::ban_tokens(greedy));
+  ASSERT_TRUE((*engine)->submit(std::move(banned)).ok());
+  ASSERT_TRUE((*engine)->submit(request({1}, 12, c.sink(2))).ok());
+  c.wait(1);
+  c.wait(2);
+  for (TokenId t : c.tokens(1)) EXPECT_EQ(std::count(greedy.begin(), greedy.end(), t), 0) << t;
+  EXPECT_EQ(c.tokens(2), greedy);
+  // Banning every token ends the request with an error, not a crash or a garbage token.
+  std::vector<int32_t> all((*engine)->model_info().n_vocab);
+  for (size_t i = 0; i < all.size(); i++) all[i] = static_cast<int32_t>(i);
+  GenerateRequest none = request({1}, 12, c.sink(3));
+  none.constraints.push_back(sampling::ban_tokens(all));
+  ASSERT_TRUE((*engine)->submit(std::move(none)).ok());
+  const Event& end = c.wait(3);
+  EXPECT_EQ(end.reason, FinishReason::error);
+  EXPECT_TRUE(c.tokens(3).empty());
+}
+
 TEST(Engine, StopTokensAndContextFull) {
   PARLEY_REQUIRE_SHARED("models/stories260K.gguf");
   auto engine = Engine::start(stories(), EngineOptions{2, 24});
@@ -252,7 +282,7 @@ TEST(Engine, BoundedQueueSaysOverloaded) {
   ASSERT_TRUE((*engine)->submit(request({1}, 2, c.sink(2))).ok());
   auto third = (*engine)->submit(request({1}, 2, c.sink(3)));
   ASSERT_FALSE(third.ok());
-  EXPECT_EQ(third.error().message.rfind("overloaded", 0), 0u) << third.error().message;
+  EXPECT_EQ(third.error().code, ErrorCode::overloaded) << third.error().message;
   gate.open();
   for (int k = 0; k < 3; k++) EXPECT_EQ(c.wait(k).reason, FinishReason::max_tokens);
   // The queue drained: submitting works again.

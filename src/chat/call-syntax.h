@@ -1,0 +1,43 @@
+// How a model family writes tool calls and reasoning in its output: the data both the output
+// parser (chat/output-parser.h) and the constrained-decoding grammar (sampling/) are built from,
+// so that what the grammar forces is exactly what the parser reads back.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace parley::chat {
+
+// One or more calls are written as
+//   begin  call  (separator call)*  end
+//   call = call_prefix NAME name_suffix ARGS call_suffix
+// ARGS is the arguments object: JSON (args == json), or, for XML-style families
+// (Qwen3-Coder, GLM, MiniMax), a sequence of
+//   arg_prefix KEY arg_middle VALUE arg_suffix
+// where a string VALUE is written raw and any other VALUE as JSON.
+struct CallSyntax {
+  enum class Args { json, xml };
+  Args args = Args::json;
+  std::string begin;
+  std::string call_prefix;
+  std::string name_suffix;
+  std::string call_suffix;
+  std::string separator;
+  std::string end;
+  std::string arg_prefix;
+  std::string arg_middle;
+  std::string arg_suffix;
+  // Text that, once generated, means a tool call has started (the lazy grammar's trigger under
+  // tool_choice auto; masked under tool_choice none when it is one token). Usually `begin`'s
+  // first marker ("<tool_call>", "[TOOL_CALLS]").
+  std::vector<std::string> triggers;
+};
+
+// Reasoning written as think_open ... think_close ("<think>" / "</think>", "[THINK]" /
+// "[/THINK]"); empty when the family has none (or uses channels, see OutputFormat::family).
+struct ReasoningSyntax {
+  std::string think_open;
+  std::string think_close;
+};
+
+}  // namespace parley::chat
