@@ -1,12 +1,14 @@
 #include "api/anthropic-stream.h"
 
 #include "base/check.h"
+#include "base/log.h"
 
 namespace parley::api {
 
 const char* anthropic_stop_reason(StopReason r) {
   switch (r) {
     case StopReason::end_turn: return "end_turn";
+    case StopReason::tool_use: return "tool_use";
     case StopReason::max_tokens: return "max_tokens";
     case StopReason::stop_sequence: return "stop_sequence";
     case StopReason::context_window: return "model_context_window_exceeded";
@@ -70,38 +72,80 @@ void AnthropicEmitter::on_started(int32_t n_prompt, int32_t n_cached) {
   start_message();
 }
 
-void AnthropicEmitter::on_text(std::string_view text) {
-  if (done_ || text.empty()) return;
+void AnthropicEmitter::on_block_start(const BlockStart& block) {
+  if (done_) return;
   start_message();
-  if (!block_open_) {
-    json::Value block = json::Value::object();
-    block["type"] = "text";
-    block["text"] = "";
-    json::Value ev = json::Value::object();
-    ev["type"] = "content_block_start";
-    ev["index"] = block_count_;
-    ev["content_block"] = std::move(block);
-    sink_.event(ev);
-    block_open_ = true;
+  PARLEY_CHECK_MSG(!open_, "a block starts while another is open");
+  json::Value b = json::Value::object();
+  switch (block.kind) {
+    case BlockKind::text:
+      b["type"] = "text";
+      b["text"] = "";
+      break;
+    case BlockKind::thinking:
+      b["type"] = "thinking";
+      b["thinking"] = "";
+      b["signature"] = "";
+      break;
+    case BlockKind::tool_use:
+      b["type"] = "tool_use";
+      b["id"] = block.id;
+      b["name"] = block.name;
+      b["input"] = json::Value::object();
+      break;
   }
+  json::Value ev = json::Value::object();
+  ev["type"] = "content_block_start";
+  ev["index"] = block_count_;
+  ev["content_block"] = std::move(b);
+  sink_.event(ev);
+  open_ = block.kind;
+  block_count_++;
+}
+
+void AnthropicEmitter::on_delta(std::string_view text) {
+  if (done_ || text.empty()) return;
+  PARLEY_CHECK_MSG(open_.has_value(), "a delta without an open block");
   json::Value delta = json::Value::object();
-  delta["type"] = "text_delta";
-  delta["text"] = std::string(text);
+  switch (*open_) {
+    case BlockKind::text:
+      delta["type"] = "text_delta";
+      delta["text"] = std::string(text);
+      break;
+    case BlockKind::thinking:
+      delta["type"] = "thinking_delta";
+      delta["thinking"] = std::string(text);
+      break;
+    case BlockKind::tool_use:
+      delta["type"] = "input_json_delta";
+      delta["partial_json"] = std::string(text);
+      break;
+  }
   json::Value ev = json::Value::object();
   ev["type"] = "content_block_delta";
-  ev["index"] = block_count_;
+  ev["index"] = block_count_ - 1;
   ev["delta"] = std::move(delta);
   sink_.event(ev);
 }
 
-void AnthropicEmitter::close_block() {
-  if (!block_open_) return;
+void AnthropicEmitter::on_block_stop(const std::string& signature) {
+  if (done_ || !open_) return;
+  if (*open_ == BlockKind::thinking) {
+    // As the API: the signature arrives as the block's last delta.
+    json::Value delta = json::Value::object();
+    delta["type"] = "signature_delta";
+    delta["signature"] = signature;
+    json::Value ev = json::Value::object();
+    ev["type"] = "content_block_delta";
+    ev["index"] = block_count_ - 1;
+    ev["delta"] = std::move(delta);
+    sink_.event(ev);
+  }
   json::Value ev = json::Value::object();
   ev["type"] = "content_block_stop";
-  ev["index"] = block_count_;
+  ev["index"] = block_count_ - 1;
   sink_.event(ev);
-  block_open_ = false;
-  block_count_++;
+  open_.reset();
 }
 
 void AnthropicEmitter::on_finished(const Finish& finish) {
@@ -117,7 +161,7 @@ void AnthropicEmitter::on_finished(const Finish& finish) {
   n_prompt_ = finish.n_prompt;
   n_cached_ = finish.n_cached;
   start_message();
-  close_block();
+  on_block_stop({});
   json::Value delta = json::Value::object();
   delta["stop_reason"] = anthropic_stop_reason(finish.reason);
   delta["stop_sequence"] = finish.stop_sequence ? json::Value(*finish.stop_sequence) : json::Value();
@@ -186,8 +230,14 @@ void AnthropicFold::event(const json::Value& ev) {
     size_t i = static_cast<size_t>(ev.find("index")->as_int());
     if (!partial_json_.at(i).empty()) {
       auto input = json::parse(partial_json_[i]);
-      PARLEY_CHECK_MSG(input.ok(), "tool input JSON built by the emitter must parse");
-      message_["content"].as_array().at(i)["input"] = std::move(input).value();
+      if (input.ok()) {
+        message_["content"].as_array().at(i)["input"] = std::move(input).value();
+      } else {
+        // The output parser promises valid JSON; if it ever breaks that, one answer has an
+        // empty input (and the log says why) rather than the server going down.
+        log_error("tool input is not valid JSON (%s): %s", input.error().message.c_str(),
+                  partial_json_[i].c_str());
+      }
     }
   } else if (type == "message_delta") {
     const json::Value& delta = *ev.find("delta");

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "api/event-sink.h"
@@ -23,7 +24,9 @@ class AnthropicEmitter final : public Emitter {
                    int32_t n_prompt, EventSink& sink);
 
   void on_started(int32_t n_prompt, int32_t n_cached) override;
-  void on_text(std::string_view text) override;
+  void on_block_start(const BlockStart& block) override;
+  void on_delta(std::string_view delta) override;
+  void on_block_stop(const std::string& signature) override;
   void on_finished(const Finish& finish) override;
   void heartbeat() override;
   void fail(ErrorKind kind, const std::string& message) override;
@@ -31,15 +34,14 @@ class AnthropicEmitter final : public Emitter {
 
  private:
   void start_message();
-  void close_block();
   json::Value usage(int32_t n_output) const;
 
   std::string message_id_, model_, request_id_;
   EventSink& sink_;
   int32_t n_prompt_ = 0, n_cached_ = 0;
   bool started_ = false, done_ = false;
-  int block_count_ = 0;
-  bool block_open_ = false;
+  int block_count_ = 0;  // blocks started so far; the open one is block_count_ - 1
+  std::optional<BlockKind> open_;
 };
 
 // "event: <type>\ndata: <json>\n\n" for each event.

@@ -82,9 +82,27 @@ void Generation::cancel() {
   inbox_->wake = nullptr;  // the transport's wake target may be going away
 }
 
+void Generation::block_delta(BlockKind kind, std::string_view delta, GenerationSink& sink) {
+  if (delta.empty()) return;
+  if (open_block_ != kind) {
+    close_block(sink);
+    BlockStart b;
+    b.kind = kind;
+    sink.on_block_start(b);
+    open_block_ = kind;
+  }
+  sink.on_delta(delta);
+}
+
+void Generation::close_block(GenerationSink& sink) {
+  if (!open_block_) return;
+  open_block_.reset();
+  sink.on_block_stop({});
+}
+
 void Generation::emit_text(std::string text, GenerationSink& sink) {
   StopMatcher::Output out = stops_.push(text);
-  if (!out.text.empty()) sink.on_text(out.text);
+  block_delta(BlockKind::text, out.text, sink);
   if (out.match) {
     Finish f;
     f.reason = StopReason::stop_sequence;
@@ -99,6 +117,7 @@ void Generation::finish(Finish f, GenerationSink& sink) {
   f.n_cached = n_cached_;
   f.n_generated = n_generated_;
   finished_ = true;
+  if (f.reason != StopReason::error && f.reason != StopReason::cancelled) close_block(sink);
   sink.on_finished(f);
 }
 
@@ -127,7 +146,7 @@ void Generation::handle(const engine::Event& ev, GenerationSink& sink) {
       if (!tail.empty()) emit_text(std::move(tail), sink);
       if (finished_) return;  // the tail completed a stop string
       std::string held = stops_.flush();
-      if (!held.empty()) sink.on_text(held);
+      block_delta(BlockKind::text, held, sink);
       Finish f;
       switch (ev.reason) {
         case engine::FinishReason::stop_token: f.reason = StopReason::end_turn; break;

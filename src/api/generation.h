@@ -22,6 +22,7 @@ namespace parley::api {
 
 enum class StopReason {
   end_turn,        // end-of-generation token
+  tool_use,        // the turn ended with tool calls (the client runs them and answers)
   max_tokens,      // the request's (or the operator's) output budget
   stop_sequence,   // a stop string matched
   context_window,  // the context filled up before max_tokens
@@ -38,11 +39,26 @@ struct Finish {
   int32_t n_generated = 0;
 };
 
+// The content blocks of an answer, in order: at most one is open at a time, and every
+// delta belongs to the open one.
+enum class BlockKind { text, thinking, tool_use };
+
+struct BlockStart {
+  BlockKind kind = BlockKind::text;
+  std::string id;    // tool_use: "toolu_..."
+  std::string name;  // tool_use: the tool's name
+};
+
 class GenerationSink {
  public:
   virtual ~GenerationSink() = default;
   virtual void on_started(int32_t n_prompt, int32_t n_cached) = 0;
-  virtual void on_text(std::string_view text) = 0;
+  virtual void on_block_start(const BlockStart& block) = 0;
+  // More of the open block: text, thinking text, or a fragment of the tool input's JSON (the
+  // fragments of one tool_use block concatenate to one JSON object).
+  virtual void on_delta(std::string_view delta) = 0;
+  // The open block is complete; a thinking block carries its signature.
+  virtual void on_block_stop(const std::string& signature) = 0;
   virtual void on_finished(const Finish& finish) = 0;
 };
 
@@ -84,6 +100,9 @@ class Generation {
   };
   void handle(const engine::Event& ev, GenerationSink& sink);
   void emit_text(std::string text, GenerationSink& sink);
+  // Block bookkeeping: opens a block of `kind` (closing another one first) and sends `delta`.
+  void block_delta(BlockKind kind, std::string_view delta, GenerationSink& sink);
+  void close_block(GenerationSink& sink);
   void finish(Finish f, GenerationSink& sink);
 
   engine::Client& engine_;
@@ -95,6 +114,7 @@ class Generation {
   StopMatcher stops_;
   bool started_ = false;
   bool finished_ = false;
+  std::optional<BlockKind> open_block_;
   int32_t n_cached_ = 0;
   int32_t n_generated_ = 0;
 };

@@ -6,6 +6,7 @@ const char* openai_finish_reason(StopReason r) {
   switch (r) {
     case StopReason::end_turn:
     case StopReason::stop_sequence: return "stop";
+    case StopReason::tool_use: return "tool_calls";
     case StopReason::max_tokens:
     case StopReason::context_window: return "length";
     case StopReason::cancelled:
@@ -53,11 +54,43 @@ void OpenAIEmitter::on_started(int32_t, int32_t) {
   if (!done_) send_role();
 }
 
-void OpenAIEmitter::on_text(std::string_view text) {
-  if (done_ || text.empty()) return;
+void OpenAIEmitter::on_block_start(const BlockStart& block) {
+  if (done_) return;
   send_role();
+  open_ = block.kind;
+  if (block.kind != BlockKind::tool_use) return;
+  // The call's first chunk names it; its arguments follow as string fragments.
+  json::Value fn = json::Value::object();
+  fn["name"] = block.name;
+  fn["arguments"] = "";
+  json::Value call = json::Value::object();
+  call["index"] = n_tool_calls_++;
+  call["id"] = block.id;
+  call["type"] = "function";
+  call["function"] = std::move(fn);
   json::Value delta = json::Value::object();
-  delta["content"] = std::string(text);
+  delta["tool_calls"] = json::Value::array();
+  delta["tool_calls"].push_back(std::move(call));
+  sink_.event(chunk(std::move(delta), nullptr));
+}
+
+void OpenAIEmitter::on_delta(std::string_view text) {
+  if (done_ || text.empty() || !open_) return;
+  json::Value delta = json::Value::object();
+  switch (*open_) {
+    case BlockKind::text: delta["content"] = std::string(text); break;
+    case BlockKind::thinking: delta["reasoning_content"] = std::string(text); break;
+    case BlockKind::tool_use: {
+      json::Value fn = json::Value::object();
+      fn["arguments"] = std::string(text);
+      json::Value call = json::Value::object();
+      call["index"] = n_tool_calls_ - 1;
+      call["function"] = std::move(fn);
+      delta["tool_calls"] = json::Value::array();
+      delta["tool_calls"].push_back(std::move(call));
+      break;
+    }
+  }
   sink_.event(chunk(std::move(delta), nullptr));
 }
 
@@ -125,6 +158,24 @@ void OpenAIFold::event(const json::Value& ev) {
     if (const json::Value* c = delta.find("content"); c != nullptr && c->is_string()) {
       content_ += c->as_string();
     }
+    if (const json::Value* r = delta.find("reasoning_content"); r != nullptr && r->is_string()) {
+      reasoning_ += r->as_string();
+    }
+    if (const json::Value* calls = delta.find("tool_calls")) {
+      for (const auto& c : calls->as_array()) {
+        const auto index = static_cast<size_t>(c.find("index")->as_int());
+        if (index == tool_calls_.as_array().size()) {
+          json::Value call = json::Value::object();
+          call["id"] = *c.find("id");
+          call["type"] = "function";
+          call["function"] = *c.find("function");
+          tool_calls_.push_back(std::move(call));
+        } else {
+          tool_calls_.as_array().at(index)["function"]["arguments"].as_string() +=
+              c.find("function")->find("arguments")->as_string();
+        }
+      }
+    }
     if (const json::Value* fr = choice.find("finish_reason"); fr != nullptr && !fr->is_null()) {
       finish_reason_ = *fr;
     }
@@ -144,7 +195,10 @@ HttpResponse OpenAIFold::response(const std::string&) {
   }
   json::Value message = json::Value::object();
   message["role"] = "assistant";
-  message["content"] = content_;
+  // As OpenAI: content is null when the answer is only tool calls.
+  message["content"] = content_.empty() && !tool_calls_.as_array().empty() ? json::Value() : json::Value(content_);
+  if (!reasoning_.empty()) message["reasoning_content"] = reasoning_;
+  if (!tool_calls_.as_array().empty()) message["tool_calls"] = tool_calls_;
   message["refusal"] = nullptr;
   json::Value choice = json::Value::object();
   choice["index"] = 0;

@@ -1,16 +1,18 @@
 // The OpenAI chat-completions event emitter: chat.completion.chunk objects (role chunk, content
-// chunks, a finish chunk, a usage chunk), encoded as "data: {...}" frames ending with
+// chunks: content, reasoning_content (thinking) and tool_calls with streamed arguments; a
+// finish chunk, a usage chunk), encoded as "data: {...}" frames ending with
 // "data: [DONE]", or folded into one chat.completion object.
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "api/event-sink.h"
 
 namespace parley::api {
 
-const char* openai_finish_reason(StopReason r);  // "stop", "length"
+const char* openai_finish_reason(StopReason r);  // "stop", "length", "tool_calls"
 
 class OpenAIEmitter final : public Emitter {
  public:
@@ -19,7 +21,9 @@ class OpenAIEmitter final : public Emitter {
                 EventSink& sink);
 
   void on_started(int32_t n_prompt, int32_t n_cached) override;
-  void on_text(std::string_view text) override;
+  void on_block_start(const BlockStart& block) override;
+  void on_delta(std::string_view delta) override;
+  void on_block_stop(const std::string&) override { open_.reset(); }
   void on_finished(const Finish& finish) override;
   void heartbeat() override;
   void fail(ErrorKind kind, const std::string& message) override;
@@ -34,6 +38,8 @@ class OpenAIEmitter final : public Emitter {
   bool include_usage_;
   EventSink& sink_;
   bool role_sent_ = false, done_ = false;
+  std::optional<BlockKind> open_;
+  int n_tool_calls_ = 0;  // tool_calls[].index of the next call
 };
 
 class OpenAISseEncoder final : public SseEncoder {
@@ -51,6 +57,8 @@ class OpenAIFold final : public EventFold {
  private:
   json::Value completion_;
   std::string content_;
+  std::string reasoning_;
+  json::Value tool_calls_ = json::Value::array();
   json::Value finish_reason_;
   json::Value usage_;
   json::Value error_;

@@ -12,8 +12,10 @@ namespace {
 void drive(Emitter& e, bool with_heartbeat_first) {
   if (with_heartbeat_first) e.heartbeat();
   e.on_started(12, 4);
-  e.on_text("Hel");
-  e.on_text("lo \"world\"\n");
+  e.on_block_start(BlockStart{});
+  e.on_delta("Hel");
+  e.on_delta("lo \"world\"\n");
+  e.on_block_stop({});
   Finish f;
   f.reason = StopReason::stop_sequence;
   f.stop_sequence = "END";
@@ -88,13 +90,14 @@ TEST(AnthropicEmitter, FailureMidStreamIsAnErrorEventAndEndsTheStream) {
   AnthropicSseEncoder sse;
   AnthropicEmitter e("msg_3", "m", "req_3", 5, sse);
   e.on_started(5, 0);
-  e.on_text("partial");
+  e.on_block_start(BlockStart{});
+  e.on_delta("partial");
   Finish f;
   f.reason = StopReason::error;
   f.error = "kv cache exhausted";
   e.on_finished(f);
   EXPECT_TRUE(e.done());
-  e.on_text("ignored");
+  e.on_delta("ignored");
   std::string out = sse.take();
   EXPECT_NE(out.find("event: content_block_delta"), std::string::npos);
   const std::string tail =
@@ -153,6 +156,103 @@ TEST(OpenAIEmitter, FoldIsAChatCompletion) {
             "\"Hello \\\"world\\\"\\n\",\"refusal\":null},\"logprobs\":null,\"finish_reason\":\"stop\"}],"
             "\"usage\":{\"prompt_tokens\":12,\"completion_tokens\":3,\"total_tokens\":15,"
             "\"prompt_tokens_details\":{\"cached_tokens\":4}},\"system_fingerprint\":null}");
+}
+
+// thinking, text, then two tool calls whose inputs stream in fragments.
+void drive_blocks(Emitter& e) {
+  e.on_started(10, 0);
+  e.on_block_start(BlockStart{BlockKind::thinking, "", ""});
+  e.on_delta("Let me ");
+  e.on_delta("look.");
+  e.on_block_stop("sig-1");
+  e.on_block_start(BlockStart{});
+  e.on_delta("Checking.");
+  e.on_block_stop({});
+  e.on_block_start(BlockStart{BlockKind::tool_use, "toolu_a", "Bash"});
+  e.on_delta("{\"command\": ");
+  e.on_delta("\"ls\"}");
+  e.on_block_stop({});
+  e.on_block_start(BlockStart{BlockKind::tool_use, "toolu_b", "Read"});
+  e.on_delta("{\"file_path\": \"/a\", \"limit\": 3}");
+  e.on_block_stop({});
+  Finish f;
+  f.reason = StopReason::tool_use;
+  f.n_prompt = 10;
+  f.n_generated = 9;
+  e.on_finished(f);
+}
+
+TEST(AnthropicEmitter, ThinkingAndToolUseBlocksStreamWithIndicesInOrder) {
+  AnthropicSseEncoder sse;
+  AnthropicEmitter e("msg_5", "m", "req_5", 10, sse);
+  drive_blocks(e);
+  std::string out = sse.take();
+  auto expect_in_order = [&](const std::vector<std::string>& parts) {
+    size_t at = 0;
+    for (const auto& p : parts) {
+      size_t found = out.find(p, at);
+      ASSERT_NE(found, std::string::npos) << "missing after byte " << at << ": " << p << "\n" << out;
+      at = found + p.size();
+    }
+  };
+  expect_in_order({
+      R"({"type":"content_block_start","index":0,"content_block":{"type":"thinking","thinking":"","signature":""}})",
+      R"({"type":"content_block_delta","index":0,"delta":{"type":"thinking_delta","thinking":"Let me "}})",
+      R"({"type":"content_block_delta","index":0,"delta":{"type":"signature_delta","signature":"sig-1"}})",
+      R"({"type":"content_block_stop","index":0})",
+      R"({"type":"content_block_start","index":1,"content_block":{"type":"text","text":""}})",
+      R"({"type":"content_block_stop","index":1})",
+      R"({"type":"content_block_start","index":2,"content_block":{"type":"tool_use","id":"toolu_a","name":"Bash","input":{}}})",
+      R"({"type":"content_block_delta","index":2,"delta":{"type":"input_json_delta","partial_json":"{\"command\": "}})",
+      R"({"type":"content_block_stop","index":2})",
+      R"({"type":"content_block_start","index":3,"content_block":{"type":"tool_use","id":"toolu_b","name":"Read","input":{}}})",
+      R"({"type":"content_block_stop","index":3})",
+      R"("delta":{"stop_reason":"tool_use","stop_sequence":null})",
+      R"({"type":"message_stop"})",
+  });
+}
+
+TEST(AnthropicEmitter, FoldParsesToolInputsAndKeepsTheSignature) {
+  AnthropicFold fold;
+  AnthropicEmitter e("msg_6", "m", "req_6", 10, fold);
+  drive_blocks(e);
+  auto msg = json::parse(fold.response("req_6").body);
+  ASSERT_TRUE(msg.ok());
+  const auto& content = msg->find("content")->as_array();
+  ASSERT_EQ(content.size(), 4u);
+  EXPECT_EQ(json::write(content[0]), R"({"type":"thinking","thinking":"Let me look.","signature":"sig-1"})");
+  EXPECT_EQ(json::write(content[1]), R"({"type":"text","text":"Checking."})");
+  EXPECT_EQ(json::write(content[2]), R"({"type":"tool_use","id":"toolu_a","name":"Bash","input":{"command":"ls"}})");
+  EXPECT_EQ(json::write(content[3]),
+            R"({"type":"tool_use","id":"toolu_b","name":"Read","input":{"file_path":"/a","limit":3}})");
+  EXPECT_EQ(msg->find("stop_reason")->as_string(), "tool_use");
+}
+
+TEST(OpenAIEmitter, ToolCallsAndReasoningStreamAndFold) {
+  OpenAISseEncoder sse;
+  OpenAIEmitter e("chatcmpl-2", "m", 1, false, sse);
+  drive_blocks(e);
+  std::string out = sse.take();
+  EXPECT_NE(out.find(R"("delta":{"reasoning_content":"Let me "})"), std::string::npos) << out;
+  EXPECT_NE(out.find(R"("delta":{"tool_calls":[{"index":0,"id":"toolu_a","type":"function","function":{"name":"Bash","arguments":""}}]})"),
+            std::string::npos) << out;
+  EXPECT_NE(out.find(R"("delta":{"tool_calls":[{"index":1,"function":{"arguments":"{\"file_path\": \"/a\", \"limit\": 3}"}}]})"),
+            std::string::npos) << out;
+  EXPECT_NE(out.find(R"("finish_reason":"tool_calls")"), std::string::npos);
+
+  OpenAIFold fold;
+  OpenAIEmitter f("chatcmpl-3", "m", 1, true, fold);
+  drive_blocks(f);
+  auto c = json::parse(fold.response("req").body);
+  ASSERT_TRUE(c.ok());
+  const json::Value& choice = (*c)["choices"].as_array().at(0);
+  const json::Value& message = *choice.find("message");
+  EXPECT_EQ(message.find("content")->as_string(), "Checking.");
+  EXPECT_EQ(message.find("reasoning_content")->as_string(), "Let me look.");
+  EXPECT_EQ(json::write(*message.find("tool_calls")),
+            R"([{"id":"toolu_a","type":"function","function":{"name":"Bash","arguments":"{\"command\": \"ls\"}"}},)"
+            R"({"id":"toolu_b","type":"function","function":{"name":"Read","arguments":"{\"file_path\": \"/a\", \"limit\": 3}"}}])");
+  EXPECT_EQ(choice.find("finish_reason")->as_string(), "tool_calls");
 }
 
 }  // namespace
