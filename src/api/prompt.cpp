@@ -8,13 +8,18 @@ Result<Prompt> PromptBuilder::build(const ChatRequest& request) const {
   flags.continue_final_message = request.continue_final_message;
   flags.enable_thinking = request.enable_thinking;
   flags.effort = request.effort;
-  PARLEY_TRY(std::string text, renderer_.render(request.conversation, flags));
+  std::vector<std::string> originals;
+  const chat::Conversation protected_conversation = guard_.protect(request.conversation, originals);
+  PARLEY_TRY(std::string rendered, renderer_.render(protected_conversation, flags));
+  std::vector<tokenizer::TextRange> plain;
+  std::string text = guard_.restore(rendered, originals, plain);
   Prompt p;
-  // Special-token text in the rendering ("<|im_start|>") is the template's structure; in user
-  // content it would be too, which is how every template-based server behaves.
+  // Special-token text in the rendering ("<|im_start|>") is the template's structure; the same
+  // spelling inside request text is plain text (api/plain-text.h).
   tokenizer::EncodeOptions opt;
   opt.add_special = false;  // BOS is handled below; EOS must never end a chat prompt
   opt.parse_special = true;
+  opt.plain = plain;
   p.tokens = tokenizer_.encode(text, opt);
   // Templates that write {{ bos_token }} themselves already start with it.
   if (tokenizer_.add_bos() && tokenizer_.bos() >= 0 &&

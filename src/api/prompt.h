@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "api/chat-request.h"
+#include "api/plain-text.h"
 #include "base/result.h"
 #include "chat/conversation.h"
 #include "tokenizer/tokenizer.h"
@@ -38,7 +39,7 @@ struct Prompt {
 class PromptBuilder {
  public:
   PromptBuilder(const PromptRenderer& renderer, const tokenizer::Tokenizer& tokenizer)
-      : renderer_(renderer), tokenizer_(tokenizer) {}
+      : renderer_(renderer), tokenizer_(tokenizer), guard_(tokenizer) {}
 
   // Errors are the template's (a template that raises on this conversation) and mean a 400.
   Result<Prompt> build(const ChatRequest& request) const;
@@ -46,6 +47,7 @@ class PromptBuilder {
  private:
   const PromptRenderer& renderer_;
   const tokenizer::Tokenizer& tokenizer_;
+  PlainTextGuard guard_;  // request text that spells special tokens stays text
 };
 
 }  // namespace parley::api

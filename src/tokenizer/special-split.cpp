@@ -17,10 +17,17 @@ struct Occurrence {
   size_t pos;
 };
 
+// Whether [pos, pos + len) shares a byte with one of the sorted, disjoint ranges.
+bool touches(std::span<const TextRange> ranges, size_t pos, size_t len) {
+  auto it = std::lower_bound(ranges.begin(), ranges.end(), pos,
+                             [](const TextRange& r, size_t p) { return r.end <= p; });
+  return it != ranges.end() && it->begin < pos + len;
+}
+
 }  // namespace
 
 void split_special(const Tokenizer::Impl& impl, const SpecialIndex& index, std::string_view text,
-                   std::vector<Fragment>& out) {
+                   std::vector<Fragment>& out, std::span<const TextRange> plain) {
   out.clear();
   if (text.empty()) return;
   out.push_back({-1, 0, text.size()});
@@ -31,7 +38,8 @@ void split_special(const Tokenizer::Impl& impl, const SpecialIndex& index, std::
     const auto& bucket = index.by_first_byte[static_cast<unsigned char>(text[pos])];
     for (const SpecialIndex::Entry& e : bucket) {
       const std::string& t = impl.text[static_cast<size_t>(e.id)];
-      if (t.size() <= text.size() - pos && std::memcmp(text.data() + pos, t.data(), t.size()) == 0) {
+      if (t.size() <= text.size() - pos && std::memcmp(text.data() + pos, t.data(), t.size()) == 0 &&
+          (plain.empty() || !touches(plain, pos, t.size()))) {
         occ.push_back({e.rank, pos});
       }
     }

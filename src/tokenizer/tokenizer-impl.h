@@ -80,8 +80,9 @@ struct Tokenizer::Impl {
 Status load_vocab(Tokenizer::Impl& impl, const VocabSpec& spec, const PreTokenizerFamily* family);
 
 // Splits text at the special tokens of `index` (llama.cpp's order: longest token first, each
-// one's occurrences left to right within what is still raw text).
+// one's occurrences left to right within what is still raw text). Occurrences that touch a
+// `plain` range are not tokens.
 void split_special(const Tokenizer::Impl& impl, const SpecialIndex& index, std::string_view text,
-                   std::vector<Fragment>& out);
+                   std::vector<Fragment>& out, std::span<const TextRange> plain = {});
 
 }  // namespace parley::tokenizer

@@ -58,7 +58,7 @@ void Tokenizer::encode_into(std::string_view text, const EncodeOptions& options,
                             std::vector<TokenId>& out) const {
   const Impl& t = *impl_;
   std::vector<Fragment> fragments;
-  split_special(t, options.parse_special ? t.special_all : t.special_text, text, fragments);
+  split_special(t, options.parse_special ? t.special_all : t.special_text, text, fragments, options.plain);
   if (options.add_special && t.add_bos && t.bos >= 0) out.push_back(t.bos);
   if (t.kind == Impl::Kind::spm) {
     SpmScratch scratch;

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -15,9 +16,19 @@ namespace parley::tokenizer {
 
 using TokenId = int32_t;
 
+// A byte range [begin, end) of an input text.
+struct TextRange {
+  size_t begin = 0;
+  size_t end = 0;
+};
+
 struct EncodeOptions {
   bool add_special = false;    // add BOS/EOS as the vocabulary's add_bos/add_eos flags say
   bool parse_special = false;  // recognise special/control token text ("<|im_start|>") in input
+  // Ranges (sorted, disjoint) that are plain text whatever they spell: no special or
+  // user-defined token is matched across any byte of them. A chat prompt marks the text that
+  // came from a request this way, so "<|im_end|>" in a tool result cannot forge a turn.
+  std::span<const TextRange> plain = {};
 };
 
 class Tokenizer {
