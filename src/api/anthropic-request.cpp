@@ -296,7 +296,7 @@ Status Parser::parse_block(const Value& block, const FieldPath& path, Turn& turn
   if (type == "thinking") {
     PARLEY_TRY(std::string_view thinking, read_string(block, "thinking", path, true));
     PARLEY_TRY(std::string_view signature, read_string(block, "signature", path, true));
-    (void)signature;
+    req_.thinking_blocks.push_back({path.str(), std::string(thinking), std::string(signature)});
     // Thinking history goes back into the template (reasoning_content), which keeps the
     // rendered prefix identical to what was generated.
     if (assistant) {

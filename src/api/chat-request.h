@@ -28,6 +28,13 @@ struct MediaRef {
   std::string what;  // "image", "PDF document"
 };
 
+// A thinking block sent back in the history, with the signature this server gave it.
+struct SignedThinking {
+  std::string path;  // "messages.1.content.0"
+  std::string thinking;
+  std::string signature;
+};
+
 struct ChatRequest {
   std::string model;  // as sent; echoed in the response
   chat::Conversation conversation;
@@ -53,6 +60,7 @@ struct ChatRequest {
   json::Value output_schema;            // output_config.format / response_format (null: none)
   std::string user_id;                  // metadata.user_id / user
 
+  std::vector<SignedThinking> thinking_blocks;  // verified by the service
   std::vector<MediaRef> media;          // images/documents that need a path we do not have yet
 };
 

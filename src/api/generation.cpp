@@ -1,5 +1,7 @@
 #include "api/generation.h"
 
+#include <algorithm>
+
 #include "base/log.h"
 
 namespace parley::api {
@@ -11,7 +13,15 @@ Generation::Generation(engine::Client& engine, const tokenizer::Tokenizer& token
       spec_(std::move(spec)),
       inbox_(std::make_shared<Inbox>()),
       decoder_(tokenizer, false),
-      stops_(spec_.stop_sequences) {}
+      stops_(spec_.stop_sequences) {
+  if (spec_.format) {
+    chat::ParserOptions opt;
+    opt.starts_in_thinking = spec_.starts_in_thinking;
+    opt.parse_tool_calls = spec_.parse_tool_calls;
+    opt.tools = &spec_.tools;
+    parser_ = chat::make_output_parser(*spec_.format, opt);
+  }
+}
 
 Generation::~Generation() { cancel(); }
 
@@ -34,6 +44,7 @@ Status Generation::submit() {
   req.prompt = spec_.prompt;
   req.max_tokens = spec_.max_tokens;
   req.sampling = spec_.sampling;
+  req.constraints = spec_.sampling_constraints;
   req.stop_tokens = tokenizer_.eog_ids();
   req.cache_namespace = spec_.cache_namespace;
   // The engine thread only queues; all work happens in poll() on the caller's thread. The
@@ -91,19 +102,67 @@ void Generation::block_delta(BlockKind kind, std::string_view delta, GenerationS
     sink.on_block_start(b);
     open_block_ = kind;
   }
+  if (kind == BlockKind::thinking) thinking_ += delta;
   sink.on_delta(delta);
 }
 
 void Generation::close_block(GenerationSink& sink) {
   if (!open_block_) return;
+  std::string signature;
+  if (*open_block_ == BlockKind::thinking && spec_.sign_thinking) signature = spec_.sign_thinking(thinking_);
+  thinking_.clear();
   open_block_.reset();
-  sink.on_block_stop({});
+  sink.on_block_stop(signature);
+}
+
+void Generation::route(std::vector<chat::OutputEvent>& events, GenerationSink& sink) {
+  using Kind = chat::OutputEvent::Kind;
+  for (chat::OutputEvent& ev : events) {
+    if (finished_) break;
+    switch (ev.kind) {
+      case Kind::text: block_delta(BlockKind::text, ev.text, sink); break;
+      case Kind::thinking: block_delta(BlockKind::thinking, ev.text, sink); break;
+      case Kind::tool_call_start: {
+        close_block(sink);
+        BlockStart b;
+        b.kind = BlockKind::tool_use;
+        b.id = spec_.new_tool_id ? spec_.new_tool_id() : "toolu_" + std::to_string(n_tool_calls_);
+        b.name = ev.name;
+        sink.on_block_start(b);
+        open_block_ = BlockKind::tool_use;
+        break;
+      }
+      case Kind::tool_call_args:
+        if (open_block_ == BlockKind::tool_use && !ev.text.empty()) sink.on_delta(ev.text);
+        break;
+      case Kind::tool_call_end:
+        if (open_block_ != BlockKind::tool_use) break;
+        close_block(sink);
+        n_tool_calls_++;
+        // disable_parallel_tool_use: the turn is over after one call; the rest is not wanted.
+        if (spec_.stop_after_first_call) calls_done_ = true;
+        break;
+    }
+    if (calls_done_) break;
+  }
+  events.clear();
+  if (calls_done_ && !finished_) {
+    if (id_) engine_.cancel(*id_);
+    Finish f;
+    f.reason = StopReason::tool_use;
+    finish(std::move(f), sink);
+  }
 }
 
 void Generation::emit_text(std::string text, GenerationSink& sink) {
   StopMatcher::Output out = stops_.push(text);
-  block_delta(BlockKind::text, out.text, sink);
-  if (out.match) {
+  if (parser_) {
+    parser_->push(out.text, events_);
+    route(events_, sink);
+  } else {
+    block_delta(BlockKind::text, out.text, sink);
+  }
+  if (out.match && !finished_) {
     Finish f;
     f.reason = StopReason::stop_sequence;
     f.stop_sequence = std::move(out.match);
@@ -113,12 +172,36 @@ void Generation::emit_text(std::string text, GenerationSink& sink) {
 }
 
 void Generation::finish(Finish f, GenerationSink& sink) {
+  const bool ok = f.reason != StopReason::error && f.reason != StopReason::cancelled;
+  if (parser_ && ok && !calls_done_) {
+    // What the parser still holds (a partial marker, an unterminated call) is output too.
+    parser_->finish(events_);
+    route(events_, sink);
+    if (finished_) return;  // that completed the one call allowed
+  }
+  // The model called tools and then ended its turn: the client runs them.
+  if (f.reason == StopReason::end_turn && n_tool_calls_ > 0) f.reason = StopReason::tool_use;
   f.n_prompt = n_prompt();
   f.n_cached = n_cached_;
   f.n_generated = n_generated_;
   finished_ = true;
-  if (f.reason != StopReason::error && f.reason != StopReason::cancelled) close_block(sink);
+  if (ok) close_block(sink);
   sink.on_finished(f);
+}
+
+std::string Generation::token_text(engine::TokenId token) {
+  if (spec_.format && !spec_.format->special_markers.empty() && tokenizer_.is_control(token)) {
+    std::string_view t = tokenizer_.token_text(token);
+    const auto& markers = spec_.format->special_markers;
+    if (std::find(markers.begin(), markers.end(), t) != markers.end()) {
+      // A marker the parser reads (harmony channels, [TOOL_CALLS]): whatever the decoder holds
+      // comes first.
+      std::string text = decoder_.flush();
+      text += t;
+      return text;
+    }
+  }
+  return decoder_.push(token);
 }
 
 void Generation::handle(const engine::Event& ev, GenerationSink& sink) {
@@ -136,7 +219,7 @@ void Generation::handle(const engine::Event& ev, GenerationSink& sink) {
       return;
     case Kind::token: {
       n_generated_++;
-      std::string text = decoder_.push(ev.token);
+      std::string text = token_text(ev.token);
       if (!text.empty()) emit_text(std::move(text), sink);
       return;
     }
@@ -146,7 +229,13 @@ void Generation::handle(const engine::Event& ev, GenerationSink& sink) {
       if (!tail.empty()) emit_text(std::move(tail), sink);
       if (finished_) return;  // the tail completed a stop string
       std::string held = stops_.flush();
-      block_delta(BlockKind::text, held, sink);
+      if (parser_) {
+        parser_->push(held, events_);
+        route(events_, sink);
+        if (finished_) return;
+      } else {
+        block_delta(BlockKind::text, held, sink);
+      }
       Finish f;
       switch (ev.reason) {
         case engine::FinishReason::stop_token: f.reason = StopReason::end_turn; break;

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "api/stop-matcher.h"
+#include "chat/output-parser.h"
 #include "base/result.h"
 #include "engine/client.h"
 #include "tokenizer/tokenizer.h"
@@ -70,8 +71,20 @@ struct GenerationSpec {
   // end_turn (an operator cap configured to end the turn, --max-output-ends-turn).
   StopReason budget_reason = StopReason::max_tokens;
   engine::SamplingParams sampling;
+  // Logits processors for the engine (grammar, banned tokens, forced end of thinking).
+  std::vector<std::shared_ptr<const sampling::ConstraintFactory>> sampling_constraints;
   std::vector<std::string> stop_sequences;
   std::string cache_namespace;
+
+  // How the output is read (chat/output-parser.h): null means plain text. The parser splits
+  // reasoning, text and (when parse_tool_calls) tool calls into blocks.
+  std::shared_ptr<const chat::OutputFormat> format;
+  bool parse_tool_calls = false;
+  bool starts_in_thinking = false;  // the prompt opened the thinking block already
+  std::vector<chat::Tool> tools;    // for the parser to type XML-style arguments
+  bool stop_after_first_call = false;  // disable_parallel_tool_use: the turn ends after one call
+  std::function<std::string()> new_tool_id;                      // "toolu_..." / "call_..."
+  std::function<std::string(std::string_view)> sign_thinking;    // a thinking block's signature
 };
 
 class Generation {
@@ -100,6 +113,10 @@ class Generation {
   };
   void handle(const engine::Event& ev, GenerationSink& sink);
   void emit_text(std::string text, GenerationSink& sink);
+  // Parser events → blocks.
+  void route(std::vector<chat::OutputEvent>& events, GenerationSink& sink);
+  // The text of one token: control tokens only when the output format needs to see them.
+  std::string token_text(engine::TokenId token);
   // Block bookkeeping: opens a block of `kind` (closing another one first) and sends `delta`.
   void block_delta(BlockKind kind, std::string_view delta, GenerationSink& sink);
   void close_block(GenerationSink& sink);
@@ -115,6 +132,11 @@ class Generation {
   bool started_ = false;
   bool finished_ = false;
   std::optional<BlockKind> open_block_;
+  std::unique_ptr<chat::OutputParser> parser_;
+  std::vector<chat::OutputEvent> events_;
+  std::string thinking_;  // the open thinking block's text (what its signature covers)
+  int32_t n_tool_calls_ = 0;
+  bool calls_done_ = false;  // the one call disable_parallel_tool_use allows is complete
   int32_t n_cached_ = 0;
   int32_t n_generated_ = 0;
 };

@@ -15,6 +15,7 @@ Service::Service(ServiceConfig config, ServiceDeps deps)
       engine_(deps.engine),
       tokenizer_(deps.tokenizer),
       prompts_(deps.renderer, deps.tokenizer),
+      signer_(config_.signing_key),
       ids_(deps.seed),
       unix_time_(std::move(deps.unix_time)),
       rng_(deps.seed ^ 0x5eed5eed5eed5eedull) {}
@@ -167,7 +168,22 @@ std::vector<std::string> Service::model_ids() const {
   for (const auto& a : config_.aliases) {
     if (std::find(ids.begin(), ids.end(), a) == ids.end()) ids.push_back(a);
   }
+  // Claude Code's /model picker keeps only gateway ids containing "claude" or "anthropic":
+  // this one lists the served model there (every claude-* id resolves to it anyway).
+  if (config_.map_claude_ids) {
+    std::string listed = claude_listing_id(config_.model_id);
+    if (std::find(ids.begin(), ids.end(), listed) == ids.end()) ids.push_back(std::move(listed));
+  }
   return ids;
+}
+
+std::string claude_listing_id(std::string_view model_id) {
+  std::string id = "claude-parley-";
+  for (char c : model_id) {
+    const bool keep = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '-' || c == '_';
+    id += keep ? c : (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : '-';
+  }
+  return id;
 }
 
 // Everything a request must pass before the engine sees it: model, media, template, context.
@@ -191,6 +207,46 @@ Result<Prompt> Service::prepare_prompt(const ChatRequest& req, Shape shape, ApiE
                    m.path.c_str(), config_.model_id.c_str(), m.what.c_str()),
         m.path));
   }
+  for (const SignedThinking& t : req.thinking_blocks) {
+    if (!signer_.verify(t.thinking, t.signature)) {
+      return fail(ApiError::invalid(
+          t.path + ": Invalid `signature` in `thinking` block: it was not made by this server "
+                   "(or its signing key changed, see --signing-key), or the thinking text was changed",
+          t.path));
+    }
+  }
+  (void)shape;
+  const chat::OutputFormat* format = config_.output_format.get();
+  const bool generic_tools = format != nullptr && format->family == "generic" &&
+                             !req.conversation.tools.empty() && req.tool_choice.mode != ToolChoiceMode::none;
+  if (generic_tools) {
+    // The template cannot show tools: our instructions and JSON envelope go into the system
+    // prompt, and the same parser reads the calls back.
+    ChatRequest with_tools = req;
+    chat::Message sys;
+    sys.role = chat::Role::system;
+    chat::ContentPart part;
+    part.text = chat::generic_tool_instructions(req.conversation.tools);
+    sys.content.push_back(std::move(part));
+    auto& msgs = with_tools.conversation.messages;
+    if (!msgs.empty() && msgs.front().role == chat::Role::system) {
+      chat::ContentPart sep;
+      sep.text = "\n\n";
+      msgs.front().content.push_back(std::move(sep));
+      for (auto& p : sys.content) msgs.front().content.push_back(std::move(p));
+    } else {
+      msgs.insert(msgs.begin(), std::move(sys));
+    }
+    return prepare_prompt_rendered(with_tools, err);
+  }
+  return prepare_prompt_rendered(req, err);
+}
+
+Result<Prompt> Service::prepare_prompt_rendered(const ChatRequest& req, ApiError& err) const {
+  auto fail = [&](ApiError e) -> Result<Prompt> {
+    err = std::move(e);
+    return Error{err.message};
+  };
   auto prompt = prompts_.build(req);
   if (!prompt.ok()) {
     return fail(ApiError::invalid(
@@ -199,7 +255,6 @@ Result<Prompt> Service::prepare_prompt(const ChatRequest& req, Shape shape, ApiE
             : "the chat template failed on this conversation: " + prompt.error().message,
         "messages"));
   }
-  (void)shape;
   return prompt;
 }
 
@@ -228,6 +283,9 @@ HttpResponse Service::generate(ChatRequest req, Shape shape, const std::string& 
   spec.sampling.min_p = static_cast<float>(req.min_p.value_or(0.0));
   spec.sampling.seed = req.seed ? *req.seed : next_seed();
   spec.stop_sequences = req.stop_sequences;
+  if (Status s = plan_output(req, *prompt, shape, spec); !s.ok()) {
+    return error(shape, ApiError::invalid(s.error().message), request_id);
+  }
 
   auto gen = std::make_unique<Generation>(engine_, tokenizer_, std::move(spec));
   if (Status s = gen->submit(); !s.ok()) {
@@ -257,6 +315,61 @@ HttpResponse Service::generate(ChatRequest req, Shape shape, const std::string& 
   }
   r.headers.emplace_back("request-id", request_id);
   return r;
+}
+
+std::vector<engine::TokenId> Service::marker_tokens(std::string_view text) const {
+  tokenizer::EncodeOptions opt;
+  opt.parse_special = true;
+  return tokenizer_.encode(text, opt);
+}
+
+Status Service::plan_output(const ChatRequest& req, const Prompt& prompt, Shape shape, GenerationSpec& spec) {
+  const std::string tool_prefix = shape == Shape::anthropic ? "toolu_" : "call_";
+  spec.new_tool_id = [this, tool_prefix] { return ids_.next(tool_prefix); };
+  spec.sign_thinking = [this](std::string_view thinking) { return signer_.sign(thinking); };
+  if (!config_.output_format) return {};
+  const chat::OutputFormat& f = *config_.output_format;
+  spec.format = config_.output_format;
+  const bool has_tools = !req.conversation.tools.empty();
+  spec.parse_tool_calls = has_tools && req.tool_choice.mode != ToolChoiceMode::none;
+  spec.tools = req.conversation.tools;
+  spec.stop_after_first_call = req.tool_choice.disable_parallel_tool_use;
+  spec.starts_in_thinking = chat::prompt_opens_thinking(f, prompt.text);
+
+  if (has_tools && req.tool_choice.mode == ToolChoiceMode::none) {
+    // The call's opening marker never comes when it is one token (as text it stays text: the
+    // parser does not look for calls).
+    std::vector<engine::TokenId> banned;
+    for (const std::string& t : f.calls.triggers) {
+      auto ids = marker_tokens(t);
+      if (ids.size() == 1) banned.push_back(ids[0]);
+    }
+    if (!banned.empty()) spec.sampling_constraints.push_back(sampling::ban_tokens(std::move(banned)));
+  }
+
+  const chat::ReasoningSyntax& r = f.reasoning;
+  if (r.think_open.empty() || r.think_close.empty()) return {};
+  const bool thinking = req.enable_thinking.value_or(spec.starts_in_thinking);
+  if (thinking) {
+    int32_t n_before_budget = 0;
+    if (!spec.starts_in_thinking) {
+      // The answer starts in thinking, even from a model that would skip it.
+      auto open = marker_tokens(r.think_open);
+      n_before_budget = static_cast<int32_t>(open.size());
+      spec.sampling_constraints.push_back(sampling::force_after(0, std::move(open)));
+    }
+    if (req.thinking_budget > 0) {
+      // budget_tokens: the family's end of thinking is forced once the budget is spent.
+      const int64_t budget = std::min<int64_t>(req.thinking_budget, INT32_MAX - n_before_budget);
+      spec.sampling_constraints.push_back(
+          sampling::force_after(static_cast<int32_t>(budget) + n_before_budget, marker_tokens(r.think_close)));
+    }
+  } else if (!spec.starts_in_thinking) {
+    // Thinking is off: a stray opener is masked (the template's no-think control did the rest).
+    auto open = marker_tokens(r.think_open);
+    if (open.size() == 1) spec.sampling_constraints.push_back(sampling::ban_tokens(std::move(open)));
+  }
+  return {};
 }
 
 HttpResponse Service::messages(const HttpRequest& request, const std::string& request_id) {

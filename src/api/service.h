@@ -5,15 +5,19 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
 
 #include "api/chat-request.h"
 #include "api/errors.h"
+#include "api/generation.h"
 #include "api/http-types.h"
 #include "api/ids.h"
 #include "api/prompt.h"
+#include "api/thinking-signer.h"
+#include "chat/output-parser.h"
 #include "base/rng.h"
 #include "engine/client.h"
 #include "tokenizer/tokenizer.h"
@@ -31,6 +35,10 @@ struct ServiceConfig {
   // Code treats max_tokens as a failed turn; with tiny test models every turn hits the cap).
   bool max_output_ends_turn = false;
   bool image_input = false;             // the model can take images (no vision path yet)
+  // How the model writes reasoning and tool calls (detected from the chat template); null:
+  // plain text.
+  std::shared_ptr<const chat::OutputFormat> output_format;
+  std::string signing_key;              // thinking block signatures (HMAC-SHA256)
   size_t max_json_depth = 128;
 };
 
@@ -41,6 +49,10 @@ struct ServiceDeps {
   uint64_t seed = 0;                         // request ids, sampling seeds (passed in)
   std::function<int64_t()> unix_time;        // seconds since the epoch (OpenAI `created`)
 };
+
+// The id /v1/models lists for Claude Code's model picker: "claude-parley-" + the model id
+// (lower case; characters outside [a-z0-9._-] become '-').
+std::string claude_listing_id(std::string_view model_id);
 
 class Service final : public Handler {
  public:
@@ -67,7 +79,12 @@ class Service final : public Handler {
 
   Result<json::Value> parse_body(const HttpRequest& request) const;
   Result<Prompt> prepare_prompt(const ChatRequest& req, Shape shape, ApiError& err) const;
+  Result<Prompt> prepare_prompt_rendered(const ChatRequest& req, ApiError& err) const;
   HttpResponse generate(ChatRequest req, Shape shape, const std::string& request_id);
+  // How the answer is read and steered: output parser, thinking, tool choice.
+  Status plan_output(const ChatRequest& req, const Prompt& prompt, Shape shape, GenerationSpec& spec);
+  // The token ids text encodes to (markers: special tokens parsed).
+  std::vector<engine::TokenId> marker_tokens(std::string_view text) const;
 
   HttpResponse messages(const HttpRequest& request, const std::string& request_id);
   HttpResponse count_tokens(const HttpRequest& request, const std::string& request_id);
@@ -82,6 +99,7 @@ class Service final : public Handler {
   engine::Client& engine_;
   const tokenizer::Tokenizer& tokenizer_;
   PromptBuilder prompts_;
+  ThinkingSigner signer_;
   IdGenerator ids_;
   std::function<int64_t()> unix_time_;
   std::mutex rng_mu_;

@@ -44,6 +44,7 @@ struct ServeOptions {
   double ping_seconds = 2.0;
   double timeout_seconds = 600.0;
   std::optional<uint64_t> seed;
+  std::string signing_key;
 };
 
 int64_t unix_now() {
@@ -124,6 +125,18 @@ int run_serve(const ServeOptions& opt) {
   cfg.max_output_ends_turn = opt.max_output_ends_turn;
   uint64_t seed = opt.seed ? *opt.seed : (static_cast<uint64_t>(std::random_device{}()) << 32) ^
                                              std::random_device{}();
+  auto format = std::make_shared<chat::OutputFormat>(chat::detect_output_format(template_source));
+  cfg.output_format = format;
+  cfg.signing_key = opt.signing_key;
+  if (cfg.signing_key.empty()) {
+    // A fresh secret per start: thinking blocks from before a restart are refused (400) unless
+    // --signing-key keeps the key.
+    std::random_device rd;
+    for (int i = 0; i < 8; i++) cfg.signing_key += std::to_string(rd()) + ".";
+  }
+  std::fprintf(stderr, "parley: output format: %s (tool calls%s%s)\n", format->family.c_str(),
+               format->calls.triggers.empty() ? " as text only" : (" after " + format->calls.triggers[0]).c_str(),
+               format->reasoning.think_open.empty() ? "" : (", thinking in " + format->reasoning.think_open).c_str());
   api::Service service(cfg, api::ServiceDeps{eng, tok, renderer, seed, unix_now});
 
   http::ServerOptions so;
@@ -193,6 +206,10 @@ void add_serve_command(CLI::App& app, Runner& run) {
                 "a request stopped by --max-output ends with stop_reason end_turn instead, as if "
                 "the model had ended its turn (Claude Code treats max_tokens as a failed turn; "
                 "useful with tiny test models that never stop on their own)");
+  sub->add_option("--signing-key", opt->signing_key,
+                  "secret for the HMAC-SHA256 signatures of thinking blocks; clients send them "
+                  "back with the history and a bad one is a 400 (default: a random key per start, "
+                  "so thinking blocks from before a restart are refused)");
   sub->add_option("--chat-template", opt->chat_template,
                   "Jinja chat template file to use instead of the GGUF's tokenizer.chat_template");
   sub->add_option("--max-body-mb", opt->max_body_mb,

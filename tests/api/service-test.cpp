@@ -67,6 +67,8 @@ class ServiceTest : public ::testing::Test {
     cfg.aliases = {"claude-local", "local"};
     cfg.api_keys = std::move(keys);
     cfg.max_output_tokens = max_output;
+    cfg.output_format = format_;
+    cfg.signing_key = "test-key";
     ServiceDeps deps{*engine_, *tokenizer_, renderer_, 42, [] { return int64_t{1700000000}; }};
     service_ = std::make_unique<Service>(cfg, deps);
   }
@@ -122,6 +124,7 @@ class ServiceTest : public ::testing::Test {
   }
 
   static inline tokenizer::Tokenizer* shared_tokenizer_ = nullptr;
+  std::shared_ptr<const chat::OutputFormat> format_;
   ChatMLRenderer renderer_;
   tokenizer::Tokenizer* tokenizer_ = nullptr;
   std::unique_ptr<test::FakeEngine> engine_;
@@ -353,9 +356,12 @@ TEST_F(ServiceTest, ModelsInBothShapesWithPagination) {
   EXPECT_EQ(list.find("first_id")->as_string(), "smol-test");
   EXPECT_EQ(list.find("last_id")->as_string(), "claude-local");
   json::Value next = *json::parse(call("GET", "/v1/models?limit=2&after_id=claude-local").body);
-  ASSERT_EQ(next.find("data")->size(), 1u);
+  ASSERT_EQ(next.find("data")->size(), 2u);
   EXPECT_EQ(next.find("first_id")->as_string(), "local");
+  // Listed for Claude Code's /model picker (it keeps only ids containing "claude").
+  EXPECT_EQ(next.find("last_id")->as_string(), "claude-parley-smol-test");
   EXPECT_FALSE(next.find("has_more")->as_bool());
+  EXPECT_EQ(claude_listing_id("Qwen3 Coder/30B"), "claude-parley-qwen3-coder-30b");
   json::Value prev = *json::parse(call("GET", "/v1/models?limit=1&before_id=local").body);
   EXPECT_EQ(prev.find("first_id")->as_string(), "claude-local");
   EXPECT_TRUE(prev.find("has_more")->as_bool());
@@ -383,6 +389,113 @@ TEST_F(ServiceTest, OpenAINonStreaming) {
   const json::Value& choice = c.find("choices")->as_array().at(0);
   EXPECT_EQ(choice.find("finish_reason")->as_string(), "length");
   EXPECT_EQ(c.find("usage")->find("completion_tokens")->as_int(), 4);
+}
+
+// Tool calls and thinking through the whole API layer: the hermes/Qwen format's parser reads
+// the scripted output; ids, signatures and stop reasons come from the service.
+class ServiceToolsTest : public ServiceTest {
+ protected:
+  void SetUp() override {
+    ServiceTest::SetUp();
+    if (IsSkipped()) return;
+    // Qwen3's: hermes tool calls with <think> reasoning (detect_output_format finds it there).
+    auto f = chat::output_format_for_family("hermes");
+    f.reasoning = {"<think>", "</think>"};
+    format_ = std::make_shared<chat::OutputFormat>(f);
+    make_service({});
+  }
+};
+
+const std::string kTools =
+    R"("tools":[{"name":"Bash","description":"run","input_schema":{"type":"object","properties":{"command":{"type":"string"}},"required":["command"]}}])";
+
+std::string tool_request(const std::string& extra, bool stream) {
+  return std::string(R"({"model":"claude-x","max_tokens":200,"stream":)") + (stream ? "true" : "false") + "," + kTools +
+         extra + R"(,"messages":[{"role":"user","content":"list files"}]})";
+}
+
+TEST_F(ServiceToolsTest, AToolCallBecomesAToolUseBlock) {
+  set_script("Let me look.<tool_call>\n{\"name\": \"Bash\", \"arguments\": {\"command\": \"ls -la\"}}\n</tool_call>", true);
+  json::Value msg = finish_json(call("POST", "/v1/messages", tool_request("", false)));
+  const auto& content = msg["content"].as_array();
+  ASSERT_EQ(content.size(), 2u) << json::write(msg);
+  EXPECT_EQ(content[0].find("text")->as_string(), "Let me look.");
+  EXPECT_EQ(content[1].find("type")->as_string(), "tool_use");
+  EXPECT_EQ(content[1].find("name")->as_string(), "Bash");
+  EXPECT_EQ(content[1].find("id")->as_string().rfind("toolu_", 0), 0u);
+  EXPECT_EQ(json::write(*content[1].find("input")), R"({"command":"ls -la"})");
+  EXPECT_EQ(msg["stop_reason"].as_string(), "tool_use");
+
+  // Streamed: tool_use start with an empty input, then input_json_delta fragments.
+  auto [status, sse] = finish(call("POST", "/v1/messages", tool_request("", true)));
+  EXPECT_EQ(status, 200);
+  EXPECT_NE(sse.find(R"("content_block":{"type":"tool_use","id":"toolu_)"), std::string::npos) << sse;
+  EXPECT_NE(sse.find(R"("type":"input_json_delta","partial_json":)"), std::string::npos) << sse;
+  EXPECT_NE(sse.find(R"("stop_reason":"tool_use")"), std::string::npos);
+  EXPECT_EQ(sse.find("<tool_call>"), std::string::npos);
+}
+
+TEST_F(ServiceToolsTest, OpenAIGetsToolCalls) {
+  set_script("<tool_call>\n{\"name\": \"Bash\", \"arguments\": {\"command\": \"pwd\"}}\n</tool_call>", true);
+  json::Value c = finish_json(call("POST", "/v1/chat/completions",
+      R"({"model":"local","messages":[{"role":"user","content":"where"}],"tools":[{"type":"function","function":{"name":"Bash","parameters":{"type":"object"}}}]})"));
+  const json::Value& choice = c["choices"].as_array().at(0);
+  EXPECT_EQ(choice.find("finish_reason")->as_string(), "tool_calls");
+  const json::Value& calls = *choice.find("message")->find("tool_calls");
+  ASSERT_EQ(calls.size(), 1u) << json::write(c);
+  EXPECT_EQ(calls.as_array()[0].find("id")->as_string().rfind("call_", 0), 0u);
+  EXPECT_EQ(calls.as_array()[0].find("function")->find("arguments")->as_string(), R"({"command": "pwd"})");
+}
+
+TEST_F(ServiceToolsTest, DisableParallelToolUseEndsTheTurnAfterOneCall) {
+  const std::string one = "<tool_call>\n{\"name\": \"Bash\", \"arguments\": {\"command\": \"a\"}}\n</tool_call>\n";
+  set_script(one + one, true);
+  json::Value both = finish_json(call("POST", "/v1/messages", tool_request("", false)));
+  EXPECT_EQ(both["content"].size(), 2u) << json::write(both);
+  json::Value msg = finish_json(call("POST", "/v1/messages",
+      tool_request(R"(,"tool_choice":{"type":"auto","disable_parallel_tool_use":true})", false)));
+  EXPECT_EQ(msg["content"].size(), 1u) << json::write(msg);
+  EXPECT_EQ(msg["stop_reason"].as_string(), "tool_use");
+}
+
+TEST_F(ServiceToolsTest, ToolChoiceNoneLeavesMarkersAsText) {
+  const std::string out = "<tool_call>\n{\"name\": \"Bash\", \"arguments\": {}}\n</tool_call>";
+  set_script(out, true);
+  json::Value msg = finish_json(call("POST", "/v1/messages", tool_request(R"(,"tool_choice":{"type":"none"})", false)));
+  ASSERT_EQ(msg["content"].size(), 1u) << json::write(msg);
+  EXPECT_EQ(msg["content"].as_array()[0].find("type")->as_string(), "text");
+  EXPECT_EQ(msg["stop_reason"].as_string(), "end_turn");
+}
+
+TEST_F(ServiceToolsTest, ThinkingIsSignedAndTheSignatureIsChecked) {
+  set_script("<think>\nThe user wants a greeting.\n</think>\n\nHello!", true);
+  json::Value msg = finish_json(call("POST", "/v1/messages",
+      R"({"model":"claude-x","max_tokens":100,"thinking":{"type":"enabled","budget_tokens":1024},"messages":[{"role":"user","content":"hi"}]})"));
+  const auto& content = msg["content"].as_array();
+  ASSERT_EQ(content.size(), 2u) << json::write(msg);
+  EXPECT_EQ(content[0].find("type")->as_string(), "thinking");
+  const std::string thinking = content[0].find("thinking")->as_string();
+  const std::string signature = content[0].find("signature")->as_string();
+  EXPECT_NE(thinking.find("The user wants a greeting."), std::string::npos);
+  EXPECT_EQ(signature, ThinkingSigner("test-key").sign(thinking));
+  EXPECT_EQ(content[1].find("text")->as_string(), "Hello!");
+  // Thinking on: the opener is forced from the first token and the budget's end is forced.
+  EXPECT_EQ(engine_->last.constraints.size(), 2u);
+
+  auto replay = [&](const std::string& sig, const std::string& text) {
+    json::Value block = json::Value::object();
+    block["type"] = "thinking";
+    block["thinking"] = text;
+    block["signature"] = sig;
+    return std::string(R"({"model":"claude-x","max_tokens":10,"messages":[{"role":"user","content":"hi"},)") +
+           R"({"role":"assistant","content":[)" + json::write(block) + R"(,{"type":"text","text":"Hello!"}]},)" +
+           R"({"role":"user","content":"again"}]})";
+  };
+  EXPECT_EQ(call("POST", "/v1/messages", replay(signature, thinking)).status, 200);
+  HttpResponse bad = call("POST", "/v1/messages", replay(signature, thinking + " (edited)"));
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_NE(bad.body.find("messages.1.content.0: Invalid `signature` in `thinking` block"), std::string::npos) << bad.body;
+  EXPECT_EQ(call("POST", "/v1/messages/count_tokens", replay("forged", thinking)).status, 400);
 }
 
 }  // namespace
