@@ -151,7 +151,7 @@ void add_run_command(CLI::App& app, Runner& run) {
       ->capture_default_str();
   sub->add_option("--seed", opt->seed, "Random seed (default: a random one, printed at the end); same seed, same text");
   sub->add_option("-t,--threads", opt->threads, "Compute threads")->capture_default_str();
-  sub->add_option("--ctx", opt->ctx, "Context length in tokens (0: the model's, at most 4096)")->capture_default_str();
+  sub->add_option("--ctx", opt->ctx, "Context length in tokens (0: the model's trained context)")->capture_default_str();
   sub->add_option("--kv-type", opt->kv_type, "KV cache element type: F16 or F32")->capture_default_str();
   sub->add_flag("--no-bos", opt->no_bos, "Do not add the BOS token");
   sub->add_flag("--parse-special", opt->parse_special, "Recognise special-token text (\"<|im_start|>\") in the prompt");

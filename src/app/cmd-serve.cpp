@@ -35,6 +35,7 @@ struct ServeOptions {
   int32_t threads = 2;
   int32_t parallel = 4;
   int32_t kv_positions = 0;
+  bool no_prefix_cache = false;
   int32_t queue = 64;
   int32_t max_output = 0;
   bool max_output_ends_turn = false;
@@ -96,9 +97,14 @@ int run_serve(const ServeOptions& opt) {
   eo.n_ctx = opt.ctx;
   eo.max_seqs = opt.parallel;
   eo.kv_positions = opt.kv_positions;
+  eo.prefix_cache = !opt.no_prefix_cache;
   eo.queue_capacity = opt.queue;
   auto started = engine::Engine::start(model, eo);
-  if (!started) return fail(started.error().message);
+  if (!started) {
+    std::string msg = started.error().message;
+    if (msg.rfind("cannot allocate", 0) == 0) msg += " (a smaller --ctx or --kv-positions needs less)";
+    return fail(msg);
+  }
   engine::Engine& eng = **started;
 
   const model::Config& c = model->config();
@@ -107,11 +113,17 @@ int run_serve(const ServeOptions& opt) {
   std::fprintf(stderr, "parley: %s: %s, %d layers, %d wide, vocab %d, %s of weights\n",
                c.name.c_str(), model::arch_name(c.arch), c.n_layer, c.n_embd, c.n_vocab,
                human_bytes(model->weight_bytes()).c_str());
+  std::string ctx_source = opt.ctx > 0 ? "--ctx" : "the model's trained context";
+  if (opt.ctx <= 0 && info.n_ctx < c.n_ctx_train) {
+    ctx_source = "the model's " + std::to_string(c.n_ctx_train) + ", capped by --kv-positions " +
+                 std::to_string(opt.kv_positions);
+  }
   std::fprintf(stderr,
-               "parley: context %d tokens, KV cache %s (%d positions), %d parallel, %d threads; "
-               "chat template: %s%s%s\n",
-               info.n_ctx, human_bytes(info.kv_bytes).c_str(), info.kv_positions, opt.parallel,
-               opt.threads, opt.chat_template.empty() ? "from the GGUF" : opt.chat_template.c_str(),
+               "parley: context %d tokens (%s), KV cache %s (%d positions, prefix cache %s), "
+               "%d parallel, %d threads; chat template: %s%s%s\n",
+               info.n_ctx, ctx_source.c_str(), human_bytes(info.kv_bytes).c_str(),
+               info.kv_positions, eo.prefix_cache ? "on" : "off", opt.parallel, opt.threads,
+               opt.chat_template.empty() ? "from the GGUF" : opt.chat_template.c_str(),
                caps.tools ? ", renders tools" : ", no tools",
                caps.enable_thinking ? ", thinking switch" : "");
 
@@ -191,12 +203,15 @@ void add_serve_command(CLI::App& app, Runner& run) {
                 "do not map every claude-* model id to the served model (default: mapped, so "
                 "Claude Code's sonnet/haiku/opus requests all work)");
   sub->add_option("--ctx", opt->ctx,
-                  "context length in tokens (default: the model's, at most 4096; Claude Code "
-                  "needs ~30000+)");
+                  "context length in tokens (default: the model's trained context, at most "
+                  "--kv-positions when that is given; Claude Code needs ~30000+)");
   sub->add_option("-t,--threads", opt->threads, "compute threads (default 2)");
   sub->add_option("--parallel", opt->parallel, "sequences generated together (default 4)");
   sub->add_option("--kv-positions", opt->kv_positions,
                   "KV cache capacity in positions over all sequences (default: one full context)");
+  sub->add_flag("--no-prefix-cache", opt->no_prefix_cache,
+                "recompute every prompt from scratch instead of reusing the KV blocks of prefixes "
+                "seen before (default: reused, so an agent's resent history is not prefilled again)");
   sub->add_option("--queue", opt->queue,
                   "requests waiting to start before new ones get 529 overloaded_error (default 64)");
   sub->add_option("--max-output", opt->max_output,

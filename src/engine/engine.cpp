@@ -30,7 +30,7 @@ struct Engine::Impl {
       : pool(o.n_threads),
         kv(std::move(kv_pool)),
         forward(m, model::ForwardOptions{o.max_batch_tokens, o.max_seqs, o.n_ctx}, pool),
-        scheduler(*kv, SchedulerOptions{o.max_batch_tokens, o.max_seqs, o.n_ctx}),
+        scheduler(*kv, SchedulerOptions{o.max_batch_tokens, o.max_seqs, o.n_ctx, o.prefix_cache}),
         sampler(m.config().n_vocab),
         n_vocab(m.config().n_vocab) {
     view.type = kv->shape().type;
@@ -100,7 +100,12 @@ Result<std::unique_ptr<Engine>> Engine::start(std::shared_ptr<const model::Model
     return Error{"engine options: threads, sequences, batch tokens, block size and queue capacity must be positive"};
   }
   if (o.kv_type != DType::f16 && o.kv_type != DType::f32) return Error{"KV cache type must be F16 or F32"};
-  if (o.n_ctx <= 0) o.n_ctx = std::min(c.n_ctx_train, 4096);
+  if (o.n_ctx <= 0) {
+    // The model's trained context, as far as an explicit KV capacity allows (the pool's pages
+    // are touched only as they are used, so a long default costs address space, not memory).
+    o.n_ctx = c.n_ctx_train > 0 ? c.n_ctx_train : 4096;
+    if (o.kv_positions > 0) o.n_ctx = std::min(o.n_ctx, o.kv_positions);
+  }
   if (o.n_ctx < 2) return Error::fmt("context length %d is too small", o.n_ctx);
   if (o.kv_positions <= 0) o.kv_positions = o.n_ctx;
   if (o.kv_positions < o.n_ctx) {

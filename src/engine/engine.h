@@ -22,13 +22,14 @@ namespace parley::engine {
 
 struct EngineOptions {
   int32_t n_threads = 2;          // compute threads (the engine thread is one of them)
-  int32_t n_ctx = 0;              // tokens per sequence; 0: the model's context length, at most 4096
+  int32_t n_ctx = 0;              // tokens per sequence; 0: the model's trained context, at most kv_positions
   int32_t max_seqs = 4;           // sequences decoded together
   int32_t max_batch_tokens = 512; // tokens per step (prefill chunk budget)
   int32_t kv_positions = 0;       // KV pool capacity in positions, all sequences; 0: n_ctx
   int32_t block_size = 16;        // positions per KV block
   DType kv_type = DType::f16;     // F16 (llama.cpp's default) or F32
   int32_t queue_capacity = 64;    // requests waiting to start before submit says "overloaded"
+  bool prefix_cache = true;       // reuse the KV blocks of prompt prefixes seen before
 };
 
 // What start() set up, for logs and `parley run`.

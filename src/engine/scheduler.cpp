@@ -14,6 +14,31 @@ Scheduler::Scheduler(kv::BlockPool& pool, const SchedulerOptions& options) : poo
   running_.reserve(static_cast<size_t>(options.max_seqs));
   order_.reserve(static_cast<size_t>(options.max_seqs));
   finished_.reserve(static_cast<size_t>(options.max_seqs));
+  if (options.prefix_cache) cache_ = std::make_unique<kv::RadixCache>(pool);
+}
+
+void Scheduler::check_invariants() const {
+  if (cache_) {
+    cache_->check_invariants();
+  } else {
+    pool_->check_invariants();
+  }
+  for (const auto& s : running_) {
+    if (cache_) {
+      cache_->check_table(s->request.cache_namespace, s->blocks);
+    } else {
+      for (kv::BlockId id : s->blocks.blocks()) PARLEY_CHECK_MSG(pool_->ref_count(id) == 1, "a block shared without the cache");
+    }
+  }
+  for (const auto& s : waiting_) PARLEY_CHECK_MSG(s->blocks.blocks().empty(), "a waiting sequence holds blocks");
+}
+
+int32_t Scheduler::match_prefix(Sequence& seq) {
+  PARLEY_CHECK(seq.blocks.blocks().empty() && seq.n_computed == 0);
+  if (!cache_) return 0;
+  // Leave the last token to compute: its logits are needed.
+  seq.n_computed = cache_->match(seq.request.cache_namespace, seq.tokens, seq.n_tokens() - 1, seq.blocks);
+  return seq.n_computed;
 }
 
 void Scheduler::add(std::unique_ptr<Sequence> seq) {
@@ -93,7 +118,7 @@ int32_t Scheduler::reserve(Sequence& seq, int32_t n, std::vector<StepItem>& item
   while (true) {
     if (seq.blocks.reserve(seq.n_computed + n)) return n;
     // Shrink to what the table's last block plus the free blocks can hold.
-    int32_t fit = seq.blocks.capacity() + pool_->n_free() * bs - seq.n_computed;
+    int32_t fit = seq.blocks.capacity() + pool_->n_available() * bs - seq.n_computed;
     if (fit > 0) {
       n = std::min(n, fit);
       continue;
@@ -140,8 +165,14 @@ void Scheduler::plan(std::vector<StepItem>& items) {
   // a step that had to preempt: the pool is short, and the victim would come straight back.
   while (stats_.n_preempted == n_preempted_before && budget > 0 && !waiting_.empty() && static_cast<int32_t>(running_.size()) < options_.max_seqs) {
     Sequence& s = *waiting_.front();
+    const int32_t n_cached = match_prefix(s);
     int32_t n = reserve(s, std::min(s.n_tokens() - s.n_computed, budget), items, budget, false);
-    if (n == 0) break;
+    if (n == 0) {
+      s.blocks.clear();  // the matched blocks go back to the cache
+      s.n_computed = 0;
+      break;
+    }
+    stats_.n_tokens_cached += n_cached;
     s.state = SeqState::prefilling;
     running_.push_back(std::move(waiting_.front()));
     waiting_.pop_front();
@@ -150,7 +181,7 @@ void Scheduler::plan(std::vector<StepItem>& items) {
       Event e;
       e.kind = Event::Kind::started;
       e.n_prompt_tokens = s.n_prompt;
-      e.n_cached_tokens = 0;
+      e.n_cached_tokens = std::min(n_cached, s.n_prompt);
       emit(s, e);
     }
     items.push_back({&s, s.n_computed, n, s.n_computed + n == s.n_tokens()});
@@ -164,6 +195,8 @@ void Scheduler::commit(std::span<const StepItem> items, std::span<const TokenId>
     Sequence& s = *item.seq;
     PARLEY_CHECK(item.start == s.n_computed);
     s.n_computed += item.n;
+    // Blocks this step filled join the prefix cache (prompt and generated tokens alike).
+    if (cache_) cache_->insert(s.request.cache_namespace, s.tokens, s.n_computed, s.blocks);
     if (s.state == SeqState::prefilling && std::min(s.n_computed, s.n_prompt) > s.n_prefilled_reported) {
       s.n_prefilled_reported = std::min(s.n_computed, s.n_prompt);
       Event e;
@@ -201,6 +234,9 @@ void Scheduler::commit(std::span<const StepItem> items, std::span<const TokenId>
   }
   PARLEY_CHECK(k == sampled.size());
   retire_finished();
+#ifndef NDEBUG
+  check_invariants();
+#endif
 }
 
 }  // namespace parley::engine

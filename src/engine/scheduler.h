@@ -7,6 +7,11 @@
 // get prompt chunks from the remaining token budget (chunked prefill). When the KV pool runs
 // out, the newest running sequence is preempted: its blocks are released and it goes back to
 // the queue to be recomputed (prompt + what it generated so far) — the oldest always advances.
+//
+// Prefix cache (kv/radix-cache.h): at admission a sequence takes references on the longest
+// cached prefix of its tokens (whole blocks, at least one token left to compute) and starts
+// computing after it; as its blocks fill they enter the cache, so when it finishes, is cancelled
+// or preempted they stay there (evictable) for the next turn or its own readmission.
 #pragma once
 
 #include <cstdint>
@@ -18,6 +23,7 @@
 #include "base/rng.h"
 #include "engine/client.h"
 #include "kv/block-pool.h"
+#include "kv/radix-cache.h"
 
 namespace parley::engine {
 
@@ -53,6 +59,7 @@ struct SchedulerOptions {
   int32_t max_batch_tokens = 512;  // tokens per step (prefill chunk budget)
   int32_t max_seqs = 4;            // running sequences (each samples at most one row per step)
   int32_t n_ctx = 4096;            // tokens per sequence (prompt + generated)
+  bool prefix_cache = true;        // share KV blocks of common prefixes (kv::RadixCache)
 };
 
 // One step: for each item, feed tokens[start, start + n) of the sequence at positions
@@ -66,6 +73,7 @@ struct StepItem {
 
 struct StepStats {
   int32_t n_preempted = 0;
+  int64_t n_tokens_cached = 0;  // tokens admissions took from the prefix cache (readmissions too)
 };
 
 class Scheduler {
@@ -93,6 +101,11 @@ class Scheduler {
   const StepStats& stats() const { return stats_; }
   const SchedulerOptions& options() const { return options_; }
   kv::BlockPool& pool() { return *pool_; }
+  // Null when the prefix cache is off.
+  kv::RadixCache* cache() { return cache_.get(); }
+  // Pool, cache and every running table (only blocks a sequence owns alone are writable).
+  // Aborts on a broken invariant; tests call it after every step, debug builds after commit.
+  void check_invariants() const;
 
  private:
   // Reserves blocks for positions [0, n_computed + n) of seq, shrinking n to what fits and
@@ -100,12 +113,15 @@ class Scheduler {
   // itself was preempted or nothing fits).
   int32_t reserve(Sequence& seq, int32_t n, std::vector<StepItem>& items, int32_t& budget, bool may_preempt);
   void preempt(Sequence& seq, std::vector<StepItem>& items, int32_t& budget);
+  // Admission: takes the cached prefix of seq's tokens into its table; returns its length.
+  int32_t match_prefix(Sequence& seq);
   void finish(Sequence& seq, FinishReason reason, const std::string& error = {});
   void emit(Sequence& seq, Event e);
   void retire_finished();
 
   kv::BlockPool* pool_;
   SchedulerOptions options_;
+  std::unique_ptr<kv::RadixCache> cache_;           // before the sequences: outlives their tables
   std::deque<std::unique_ptr<Sequence>> waiting_;   // arrival order
   std::vector<std::unique_ptr<Sequence>> running_;  // admission order (oldest first)
   std::vector<Sequence*> finished_;                 // finished during commit, retired after

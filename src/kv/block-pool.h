@@ -1,7 +1,13 @@
 // Paged KV cache: one pool of fixed-size blocks (every layer's K and V for `block_size`
 // positions of one sequence) and a block table per sequence that owns references on its blocks.
-// Blocks are reference counted so the prefix cache can later share a block between sequences;
-// a block returns to the free list when its last reference is released (the one release path).
+// Blocks are reference counted so the prefix cache (radix-cache.h) shares them between
+// sequences. Every block is in exactly one of three states:
+//   free    no references, on the free list;
+//   cached  no references, held by the prefix cache, on the LRU list (evictable);
+//   in use  referenced by at least one block table (and maybe also held by the prefix cache).
+// release() is the one release path: the last reference sends a block to the free list, or to
+// the LRU list when the prefix cache holds it. allocate() takes a free block and falls back to
+// evicting the least recently used cached block (the cache is told through its Evictor).
 #pragma once
 
 #include <cstddef>
@@ -15,6 +21,15 @@
 namespace parley::kv {
 
 using BlockId = int32_t;
+
+// The prefix cache's side of eviction: the pool is about to reuse a cached, unreferenced block.
+class Evictor {
+ public:
+  virtual void on_evict(BlockId id) = 0;
+
+ protected:
+  ~Evictor() = default;
+};
 
 struct PoolShape {
   int32_t n_layer = 0;
@@ -37,13 +52,30 @@ class BlockPool {
   int32_t block_size() const { return shape_.block_size; }
   int32_t n_blocks() const { return shape_.n_blocks; }
   int32_t n_free() const { return static_cast<int32_t>(free_.size()); }
-  int32_t n_used() const { return shape_.n_blocks - n_free(); }
+  // Cached blocks nobody references: reusable by eviction.
+  int32_t n_cached() const { return n_lru_; }
+  // Blocks referenced by some table.
+  int32_t n_used() const { return shape_.n_blocks - n_free() - n_cached(); }
+  // What allocate() can hand out: free plus evictable.
+  int32_t n_available() const { return n_free() + n_cached(); }
 
-  // A free block with one reference, or -1 when none is free.
+  // A block with one reference: a free one, else the least recently used cached one (evicted),
+  // else -1.
   BlockId allocate();
+  // Takes a reference. A cached block with no references leaves the LRU list (a prefix hit).
   void retain(BlockId id);
   void release(BlockId id);
   int32_t ref_count(BlockId id) const { return refs_[static_cast<size_t>(id)]; }
+
+  // The prefix cache's hooks. attach_cache: the evictor that allocate() tells (one at a time).
+  // set_cached(id, true) marks a referenced block as held by the cache; set_cached(id, false)
+  // drops the cache's hold (an unreferenced block goes to the free list).
+  void attach_cache(Evictor* evictor);
+  void set_cached(BlockId id, bool cached);
+  bool is_cached(BlockId id) const { return cached_[static_cast<size_t>(id)] != 0; }
+  // The LRU list, oldest first (-1 ends it): for invariant checks.
+  BlockId lru_first() const { return lru_head_; }
+  BlockId lru_next(BlockId id) const { return lru_next_[static_cast<size_t>(id)]; }
 
   // Storage. Within a layer, block b holds for each kv head g the rows of its block_size
   // positions: element (b, g, slot, d) at ((b * n_head_kv + g) * block_size + slot) * head_dim + d.
@@ -54,8 +86,9 @@ class BlockPool {
   // All storage: n_layer * 2 * n_blocks * block_bytes.
   size_t total_bytes() const { return block_bytes_ * 2 * static_cast<size_t>(shape_.n_layer) * static_cast<size_t>(shape_.n_blocks); }
 
-  // free + used == total, free blocks have no references, no block is free twice. Aborts on a
-  // broken invariant (tests call it after every step).
+  // free + cached + used == total, no block in two states or twice in a list, free and cached
+  // blocks have no references, cached blocks are held by the cache. Aborts on a broken
+  // invariant (tests call it after every step).
   void check_invariants() const;
 
  private:
@@ -67,11 +100,21 @@ class BlockPool {
   struct Free {
     void operator()(uint8_t* p) const;
   };
+  void lru_push_back(BlockId id);
+  void lru_remove(BlockId id);
+
   PoolShape shape_;
   size_t block_bytes_ = 0;
   std::unique_ptr<uint8_t, Free> base_;
   std::vector<int32_t> refs_;
   std::vector<BlockId> free_;  // a stack: the most recently released block is reused first
+  std::vector<uint8_t> cached_;  // held by the prefix cache
+  // Cached blocks with no references, least recently released first (a doubly linked list
+  // through the block ids, so nothing allocates).
+  std::vector<BlockId> lru_prev_, lru_next_;
+  BlockId lru_head_ = -1, lru_tail_ = -1;
+  int32_t n_lru_ = 0;
+  Evictor* evictor_ = nullptr;
 };
 
 // The blocks of one sequence, in position order: position p lives in blocks()[p / block_size]
@@ -93,7 +136,14 @@ class BlockTable {
   int32_t blocks_needed(int32_t n_positions) const;
   // Appends a block that another table holds too (prefix sharing): takes a new reference.
   void append_shared(BlockId id);
-  // Drops blocks beyond the first n_positions.
+  // Replaces block i by `id` (a block with the same contents that the prefix cache holds):
+  // takes a reference on id, releases the old one.
+  void replace(size_t i, BlockId id);
+  // Leading blocks that are in the prefix cache's tree (maintained by RadixCache).
+  int32_t n_cached_blocks() const { return n_cached_blocks_; }
+  void set_n_cached_blocks(int32_t n) { n_cached_blocks_ = n; }
+  // Drops blocks beyond the first n_positions. Never to a position inside one of the leading
+  // cached blocks (those are shared and must stay full): that aborts.
   void truncate(int32_t n_positions);
   void clear() { truncate(0); }
 
@@ -104,6 +154,7 @@ class BlockTable {
  private:
   BlockPool* pool_;
   std::vector<BlockId> blocks_;
+  int32_t n_cached_blocks_ = 0;
 };
 
 }  // namespace parley::kv

@@ -321,6 +321,109 @@ TEST(Engine, CancelEndsWithinOneStep) {
   EXPECT_EQ(c.events(1).size(), 1u);  // never started
 }
 
+// Five requests one after another, greedy: a first prompt (21 tokens), the next turn (history,
+// the answer, a new message), the first prompt again, one that diverges inside the fourth block,
+// the second turn again. Returns each output and its started event's n_cached_tokens.
+std::vector<std::vector<TokenId>> five_turns(std::shared_ptr<const model::Model> model, TokenId vocab, bool prefix_cache,
+                                             std::vector<int32_t>* n_cached) {
+  EngineOptions o{1, 64};
+  o.block_size = 4;
+  o.max_batch_tokens = 8;  // chunked prefill: hits and misses mix chunk boundaries
+  o.kv_positions = 512;
+  o.prefix_cache = prefix_cache;
+  auto engine = Engine::start(std::move(model), o);
+  PARLEY_CHECK(engine.ok());
+  Collector c;
+  std::vector<std::vector<TokenId>> out;
+  auto one = [&](std::vector<TokenId> prompt, int key) {
+    PARLEY_CHECK((*engine)->submit(request(std::move(prompt), 8, c.sink(key))).ok());
+    c.wait(key);
+    out.push_back(c.tokens(key));
+    n_cached->push_back(c.events(key)[0].n_cached_tokens);
+    return out.back();
+  };
+  std::vector<TokenId> p1{1};
+  for (int i = 1; i < 21; i++) p1.push_back(2 + (i * 37) % (vocab - 2));
+  std::vector<TokenId> a1 = one(p1, 0);
+  std::vector<TokenId> p2 = p1;
+  p2.insert(p2.end(), a1.begin(), a1.end());
+  p2.insert(p2.end(), {5, 6, 7});
+  one(p2, 1);
+  one(p1, 2);
+  std::vector<TokenId> p4(p1.begin(), p1.begin() + 14);
+  p4.insert(p4.end(), {9, 9, 9, 9, 9});
+  one(p4, 3);
+  one(p2, 4);
+  return out;
+}
+
+void expect_cache_changes_nothing(std::shared_ptr<const model::Model> model, TokenId vocab) {
+  std::vector<int32_t> cached_off, cached_on;
+  auto off = five_turns(model, vocab, false, &cached_off);
+  auto on = five_turns(model, vocab, true, &cached_on);
+  ASSERT_EQ(off.size(), on.size());
+  for (size_t i = 0; i < off.size(); i++) EXPECT_EQ(on[i], off[i]) << "request " << i;
+  EXPECT_EQ(cached_off, (std::vector<int32_t>{0, 0, 0, 0, 0}));
+  // Blocks of 4. The first run computed 21 + 7 fed answer tokens = 7 full blocks; the second
+  // turn (32 tokens) takes all 28 (its last token is computed). The first prompt again: 20 of 21
+  // (whole blocks, one token left). The diverging one: 3 blocks. The second turn again: 28.
+  EXPECT_EQ(cached_on, (std::vector<int32_t>{0, 28, 20, 12, 28}));
+}
+
+TEST(Engine, PrefixCacheHitsGiveTheSameGreedyTokens) {
+  test::TempDir dir;
+  expect_cache_changes_nothing(tiny(dir), 64);
+}
+
+TEST(Engine, PrefixCacheHitsGiveTheSameGreedyTokensOnStories) {
+  PARLEY_REQUIRE_SHARED("models/stories260K.gguf");
+  expect_cache_changes_nothing(stories(), 512);
+}
+
+// Concurrent requests with a common prefix in a KV pool of one context: identical prompts
+// computed at once (their duplicate blocks merge), preemption, readmission hits, eviction. The
+// cache changes which blocks hold the K/V, never the tokens.
+TEST(Engine, PrefixCacheUnderPressureChangesNoTokens) {
+  test::TempDir dir;
+  auto model = tiny(dir);
+  std::vector<std::vector<TokenId>> prompts;
+  for (int r = 0; r < 6; r++) {
+    std::vector<TokenId> p{1};
+    for (int i = 1; i < 13; i++) p.push_back(2 + i);
+    for (int i = 0; i < r % 3; i++) p.push_back(40 + r + i);  // requests r and r + 3 are the same
+    prompts.push_back(p);
+  }
+  auto run = [&](bool prefix_cache, int32_t* n_cached_total) {
+    EngineOptions o{1, 64};
+    o.block_size = 4;
+    o.max_seqs = 3;
+    o.max_batch_tokens = 8;
+    o.kv_positions = 64;  // one context: three sequences of up to 13 + 30 tokens must preempt
+    o.prefix_cache = prefix_cache;
+    auto engine = Engine::start(model, o);
+    PARLEY_CHECK(engine.ok());
+    Collector c;
+    for (size_t i = 0; i < prompts.size(); i++) {
+      PARLEY_CHECK((*engine)->submit(request(prompts[i], 30, c.sink(static_cast<int>(i)))).ok());
+    }
+    std::vector<std::vector<TokenId>> out;
+    *n_cached_total = 0;
+    for (size_t i = 0; i < prompts.size(); i++) {
+      EXPECT_EQ(c.wait(static_cast<int>(i)).reason, FinishReason::max_tokens);
+      out.push_back(c.tokens(static_cast<int>(i)));
+      *n_cached_total += c.events(static_cast<int>(i))[0].n_cached_tokens;
+    }
+    return out;
+  };
+  int32_t cached_off = 0, cached_on = 0;
+  auto off = run(false, &cached_off);
+  auto on = run(true, &cached_on);
+  for (size_t i = 0; i < off.size(); i++) EXPECT_EQ(on[i], off[i]) << "request " << i;
+  EXPECT_EQ(off[0], off[3]);
+  EXPECT_EQ(cached_off, 0);
+  EXPECT_GT(cached_on, 0);  // the later requests start from the shared prefix
+}
+
 TEST(Engine, ShutdownFinishesRunningRequests) {
   test::TempDir dir;
   Collector c;

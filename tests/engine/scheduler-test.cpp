@@ -38,15 +38,25 @@ struct Recorder {
 
 class SchedulerTest : public ::testing::Test {
  protected:
-  void make(int32_t budget, int32_t max_seqs, int32_t n_ctx, int32_t n_blocks, int32_t block_size = 4) {
+  void make(int32_t budget, int32_t max_seqs, int32_t n_ctx, int32_t n_blocks, int32_t block_size = 4,
+            bool prefix_cache = true) {
+    sched_.reset();
     pool_ = std::move(kv::BlockPool::create(kv::PoolShape{1, 1, 8, block_size, n_blocks, DType::f32})).value();
-    sched_ = std::make_unique<Scheduler>(*pool_, SchedulerOptions{budget, max_seqs, n_ctx});
+    sched_ = std::make_unique<Scheduler>(*pool_, SchedulerOptions{budget, max_seqs, n_ctx, prefix_cache});
   }
-  void add(RequestId id, int32_t n_prompt, int32_t max_tokens, std::vector<TokenId> stops = {}) {
+  // A prompt of n_prompt tokens first, first + 1, ...
+  void add(RequestId id, int32_t n_prompt, int32_t max_tokens, std::vector<TokenId> stops = {}, TokenId first = 10) {
+    std::vector<TokenId> prompt;
+    for (int32_t i = 0; i < n_prompt; i++) prompt.push_back(first + i);
+    add_prompt(id, std::move(prompt), max_tokens, "", std::move(stops));
+  }
+  void add_prompt(RequestId id, std::vector<TokenId> prompt, int32_t max_tokens, std::string ns = "",
+                  std::vector<TokenId> stops = {}) {
     GenerateRequest r;
-    for (int32_t i = 0; i < n_prompt; i++) r.prompt.push_back(10 + i);
+    r.prompt = std::move(prompt);
     r.max_tokens = max_tokens;
     r.stop_tokens = std::move(stops);
+    r.cache_namespace = std::move(ns);
     r.on_event = rec_.sink(id);
     sched_->add(std::make_unique<Sequence>(id, std::move(r), *pool_));
   }
@@ -67,7 +77,7 @@ class SchedulerTest : public ::testing::Test {
     EXPECT_LE(total, sched_->options().max_batch_tokens);
     EXPECT_LE(static_cast<int32_t>(items.size()), sched_->options().max_seqs);
     sched_->commit(items, sampled);
-    pool_->check_invariants();
+    sched_->check_invariants();
     return planned;
   }
   void run_to_idle(int max_steps = 1000) {
@@ -151,7 +161,7 @@ TEST_F(SchedulerTest, CancelReleasesBlocksAtOnce) {
   EXPECT_TRUE(sched_->cancel(3));  // waiting, never started
   EXPECT_FALSE(sched_->cancel(3));
   EXPECT_FALSE(sched_->cancel(99));
-  pool_->check_invariants();
+  sched_->check_invariants();
   EXPECT_EQ(rec_.finished(1)->reason, FinishReason::cancelled);
   EXPECT_EQ(rec_.finished(3)->reason, FinishReason::cancelled);
   ASSERT_EQ(rec_.events[3].size(), 1u);  // just finished: it never started
@@ -168,7 +178,7 @@ TEST_F(SchedulerTest, PreemptsTheNewestWhenKvRunsOutAndRecomputesIt) {
   // 6 blocks of 4 = 24 positions; n_ctx 20. Two requests of 8 + 10 generated need 36.
   make(32, 2, 20, 6);
   add(1, 8, 10);
-  add(2, 8, 10);
+  add(2, 8, 10, {}, /*first=*/50);  // another prompt: with the same one they would share blocks
   run_to_idle();
   EXPECT_GT(sched_->stats().n_preempted, 0);
   // Both got every token exactly once, in order, as if alone.
@@ -216,6 +226,140 @@ TEST_F(SchedulerTest, AdmissionIsFirstComeFirstServed) {
     }
   }
   EXPECT_EQ(order, (std::vector<RequestId>{1, 2, 3}));
+}
+
+// --- Prefix cache -------------------------------------------------------------------------------
+
+std::vector<TokenId> iota_tokens(TokenId first, int32_t n) {
+  std::vector<TokenId> t;
+  for (int32_t i = 0; i < n; i++) t.push_back(first + i);
+  return t;
+}
+
+std::vector<TokenId> concat(std::vector<TokenId> a, const std::vector<TokenId>& b) {
+  a.insert(a.end(), b.begin(), b.end());
+  return a;
+}
+
+TEST_F(SchedulerTest, SecondTurnReportsCachedTokensAndPrefillsOnlyTheSuffix) {
+  make(64, 2, 64, 32);  // blocks of 4
+  add(1, 10, 3);        // prompt 10..19; generates 110, 111, 112 (feeds 110, 111)
+  run_to_idle();
+  EXPECT_EQ(rec_.events[1][0].n_cached_tokens, 0);
+  // Its 12 computed tokens are 3 full blocks, now cached and unreferenced.
+  EXPECT_EQ(pool_->n_used(), 0);
+  EXPECT_EQ(pool_->n_cached(), 3);
+  // The next turn: the same 10 tokens, then new ones. Blocks 10..13, 14..17 match; the third
+  // ([18, 19, 110, 111] cached, [18, 19, 200, 201] asked) does not.
+  add_prompt(2, concat(iota_tokens(10, 10), iota_tokens(200, 6)), 2);
+  auto s1 = step();
+  ASSERT_EQ(s1.size(), 1u);
+  EXPECT_EQ(s1[0].start, 8);
+  EXPECT_EQ(s1[0].n, 8);  // only the suffix is prefilled
+  EXPECT_TRUE(s1[0].sample);
+  ASSERT_EQ(rec_.events[2][0].kind, Event::Kind::started);
+  EXPECT_EQ(rec_.events[2][0].n_cached_tokens, 8);
+  EXPECT_EQ(rec_.events[2][0].n_prompt_tokens, 16);
+  EXPECT_EQ(rec_.events[2][1].n_prefilled, 16);  // progress counts the cached part as done
+  run_to_idle();
+  // Output is what the fake model gives for the length: as without the cache.
+  EXPECT_EQ(rec_.tokens(2), (std::vector<TokenId>{116, 117}));
+  EXPECT_EQ(sched_->stats().n_tokens_cached, 8);
+}
+
+TEST_F(SchedulerTest, ResentHistoryWithTheAnswerHitsAllButTheLastToken) {
+  make(64, 2, 64, 32);
+  add(1, 10, 3);
+  run_to_idle();
+  // History resent with the answer's fed tokens: 12 tokens, 3 cached blocks; the last token must
+  // be computed, so the match stops at 8 and 4 tokens are recomputed (no write to a shared block).
+  add_prompt(2, concat(iota_tokens(10, 10), {110, 111}), 1);
+  auto s = step();
+  ASSERT_EQ(s.size(), 1u);
+  EXPECT_EQ(s[0].start, 8);
+  EXPECT_EQ(s[0].n, 4);
+  EXPECT_EQ(rec_.events[2][0].n_cached_tokens, 8);
+  // One more token after it: all 12 cached tokens serve, one token is prefilled.
+  add_prompt(3, concat(iota_tokens(10, 10), {110, 111, 7}), 1);
+  s = step();
+  ASSERT_EQ(s.size(), 1u);
+  EXPECT_EQ(s[0].start, 12);
+  EXPECT_EQ(s[0].n, 1);
+  EXPECT_EQ(rec_.events[3][0].n_cached_tokens, 12);
+  run_to_idle();
+}
+
+TEST_F(SchedulerTest, ConcurrentSequencesShareTheirCommonPrefix) {
+  make(64, 4, 64, 32);
+  add(1, 12, 1);
+  step();  // request 1 prefilled and finished: 3 blocks cached
+  add_prompt(2, concat(iota_tokens(10, 12), {1, 2, 3}), 20);
+  add_prompt(3, concat(iota_tokens(10, 12), {4, 5, 6}), 20);
+  step();
+  // Both hold the same three cached blocks and one block each of their own.
+  EXPECT_EQ(rec_.events[2][0].n_cached_tokens, 12);
+  EXPECT_EQ(rec_.events[3][0].n_cached_tokens, 12);
+  EXPECT_EQ(pool_->n_used(), 5);
+  run_to_idle();
+}
+
+TEST_F(SchedulerTest, NamespacesNeverShare) {
+  make(64, 2, 64, 32);
+  add_prompt(1, iota_tokens(10, 12), 1, "model-a");
+  run_to_idle();
+  add_prompt(2, concat(iota_tokens(10, 12), {1}), 1, "model-b");
+  add_prompt(3, concat(iota_tokens(10, 12), {1}), 1, "model-a");
+  step();
+  EXPECT_EQ(rec_.events[2][0].n_cached_tokens, 0);
+  EXPECT_EQ(rec_.events[3][0].n_cached_tokens, 12);
+  run_to_idle();
+}
+
+TEST_F(SchedulerTest, CacheOffNeverReportsCachedTokens) {
+  make(64, 2, 64, 32, 4, /*prefix_cache=*/false);
+  EXPECT_EQ(sched_->cache(), nullptr);
+  add(1, 10, 3);
+  run_to_idle();
+  add(2, 16, 2);
+  run_to_idle();
+  EXPECT_EQ(rec_.events[2][0].n_cached_tokens, 0);
+  EXPECT_EQ(pool_->n_cached(), 0);
+  EXPECT_EQ(pool_->n_free(), 32);
+}
+
+TEST_F(SchedulerTest, CancelledAndFinishedBlocksStayCachedUntilTheSpaceIsNeeded) {
+  // 8 blocks of 4 = 32 positions, one context of 32.
+  make(64, 2, 32, 8);
+  add(1, 9, 50);
+  step();
+  step();
+  EXPECT_TRUE(sched_->cancel(1));
+  sched_->check_invariants();
+  EXPECT_EQ(pool_->n_used(), 0);
+  EXPECT_EQ(pool_->n_cached(), 2);  // 10 computed tokens: 2 full blocks
+  // A prompt of 30 other tokens needs all 8 blocks: the cached ones are evicted for it.
+  add(2, 30, 1, {}, 300);
+  step();
+  EXPECT_EQ(rec_.events[2][0].n_cached_tokens, 0);
+  EXPECT_EQ(pool_->n_free() + pool_->n_cached(), 8);
+  EXPECT_EQ(sched_->cache()->n_nodes(), 7);  // request 1's blocks are gone, request 2's are in
+  run_to_idle();
+}
+
+TEST_F(SchedulerTest, PreemptedSequenceRematchesOnReadmission) {
+  // 8 blocks of 4; two sequences of 8 + 10 need 5 blocks each: one is preempted, and when it
+  // comes back what is left of its cached blocks serves it.
+  make(32, 2, 20, 8);
+  add(1, 8, 10);
+  add(2, 8, 10, {}, 50);
+  run_to_idle();
+  EXPECT_GT(sched_->stats().n_preempted, 0);
+  EXPECT_GT(sched_->stats().n_tokens_cached, 0);
+  std::vector<TokenId> want;
+  for (int i = 0; i < 10; i++) want.push_back(108 + i);
+  EXPECT_EQ(rec_.tokens(1), want);
+  EXPECT_EQ(rec_.tokens(2), want);
+  EXPECT_EQ(rec_.events[2][0].n_cached_tokens, 0);  // the started event counts the first admission
 }
 
 }  // namespace
