@@ -11,6 +11,7 @@ packages=(
   libpcre2-dev                          # pre-tokenizer regexes
   libcli11-dev                          # command line
   python3-numpy python3-jinja2 python3-yaml   # reference tools (tools/), not needed by the build
+  python3-jsonschema                    # independent validator of constrained-decoding samples
   nodejs npm                            # integration tests with the official SDKs
 )
 

@@ -433,13 +433,14 @@ Status Parser::parse_tools(const Value& body, const FieldPath& root) {
     PARLEY_TRY(auto strict, read_bool(arr[i], "strict", p));
     PARLEY_TRY(auto defer, read_bool(arr[i], "defer_loading", p));
     PARLEY_TRY(auto eager, read_bool(arr[i], "eager_input_streaming", p));
-    (void)strict, (void)defer, (void)eager;
+    (void)defer, (void)eager;
     PARLEY_CHECK_OK(check_optional_array(arr[i], "input_examples", p));
     PARLEY_CHECK_OK(check_optional_array(arr[i], "allowed_callers", p));
     chat::Tool tool;
     tool.name = std::string(name);
     tool.description = std::string(description);
     tool.parameters = *schema;
+    tool.strict = strict.value_or(false);
     req_.conversation.tools.push_back(std::move(tool));
   }
   return {};

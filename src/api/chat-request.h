@@ -58,6 +58,7 @@ struct ChatRequest {
   ToolChoice tool_choice;
   bool has_tool_choice = false;
   json::Value output_schema;            // output_config.format / response_format (null: none)
+  bool output_schema_strict = false;    // OpenAI json_schema.strict
   std::string user_id;                  // metadata.user_id / user
 
   std::vector<SignedThinking> thinking_blocks;  // verified by the service

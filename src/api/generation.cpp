@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "api/metrics.h"
 #include "base/log.h"
 
 namespace parley::api {
@@ -58,6 +59,7 @@ Status Generation::submit() {
     }
     if (wake) wake();
   };
+  if (spec_.now) t_submit_ = spec_.now();
   PARLEY_TRY(engine::RequestId id, engine_.submit(std::move(req)));
   id_ = id;
   return {};
@@ -218,6 +220,15 @@ void Generation::handle(const engine::Event& ev, GenerationSink& sink) {
     case Kind::progress:
       return;
     case Kind::token: {
+      if (spec_.metrics && spec_.now) {
+        const double t = spec_.now();
+        if (n_generated_ == 0) {
+          spec_.metrics->observe_time_to_first_token(t - t_submit_);
+        } else {
+          spec_.metrics->observe_inter_token_latency(t - t_last_token_);
+        }
+        t_last_token_ = t;
+      }
       n_generated_++;
       std::string text = token_text(ev.token);
       if (!text.empty()) emit_text(std::move(text), sink);

@@ -21,6 +21,8 @@
 
 namespace parley::api {
 
+class Metrics;
+
 enum class StopReason {
   end_turn,        // end-of-generation token
   tool_use,        // the turn ended with tool calls (the client runs them and answers)
@@ -85,6 +87,10 @@ struct GenerationSpec {
   bool stop_after_first_call = false;  // disable_parallel_tool_use: the turn ends after one call
   std::function<std::string()> new_tool_id;                      // "toolu_..." / "call_..."
   std::function<std::string(std::string_view)> sign_thinking;    // a thinking block's signature
+  // Latency metrics (time to first token, between tokens), taken when this side handles a
+  // token, i.e. when the client can see it. Null metrics or clock: not measured.
+  std::shared_ptr<Metrics> metrics;
+  std::function<double()> now;  // monotonic seconds
 };
 
 class Generation {
@@ -139,6 +145,8 @@ class Generation {
   bool calls_done_ = false;  // the one call disable_parallel_tool_use allows is complete
   int32_t n_cached_ = 0;
   int32_t n_generated_ = 0;
+  double t_submit_ = 0;      // spec_.now() at submit
+  double t_last_token_ = 0;  // spec_.now() at the last token handled
 };
 
 }  // namespace parley::api

@@ -218,8 +218,8 @@ Status Parser::parse_tools(const Value& body, const FieldPath& root) {
           .error(str_printf("expected an object, got %s", type_phrase(params->type()).data()));
     }
     PARLEY_TRY(auto strict, read_bool(*fn_obj, "strict", fp));
-    (void)strict;
     chat::Tool tool;
+    tool.strict = strict.value_or(false);
     tool.name = std::string(name);
     tool.description = std::string(description);
     if (params != nullptr) {
@@ -353,6 +353,8 @@ Status Parser::parse_controls(const Value& body, const FieldPath& root) {
             str_printf("expected an object, got %s", type_phrase(schema->type()).data()));
       }
       req_.output_schema = schema ? *schema : Value::object();
+      PARLEY_TRY(auto strict, read_bool(*js_obj, "strict", jp));
+      req_.output_schema_strict = strict.value_or(false);
     }
   }
   return {};

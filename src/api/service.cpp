@@ -18,6 +18,7 @@ Service::Service(ServiceConfig config, ServiceDeps deps)
       signer_(config_.signing_key),
       ids_(deps.seed),
       unix_time_(std::move(deps.unix_time)),
+      monotonic_seconds_(std::move(deps.monotonic_seconds)),
       rng_(deps.seed ^ 0x5eed5eed5eed5eedull) {}
 
 uint64_t Service::next_seed() {
@@ -60,12 +61,14 @@ HttpResponse Service::transport_error(const HttpRequest& request, TransportError
   e.message = std::string(detail);
   HttpResponse r = error(shape, e, request_id);
   r.close = true;
+  metrics_->count_request(request.path, r.status);
   return r;
 }
 
 HttpResponse Service::handle(const HttpRequest& request) {
   std::string request_id = ids_.next("req_");
   HttpResponse r = route(request, request_id);
+  metrics_->count_request(request.path, r.status);
   log_debug("%s %s -> %d (%s)", request.method.c_str(), request.target.c_str(), r.status,
             request_id.c_str());
   return r;
@@ -109,6 +112,14 @@ HttpResponse Service::route(const HttpRequest& request, const std::string& reque
     json::Value v = json::Value::object();
     v["status"] = "ok";
     return json_response(v, request_id);
+  }
+  // Unauthenticated like /health: Prometheus scrapers usually carry no API key.
+  if (path == "/metrics" && (method == "GET" || method == "HEAD")) {
+    HttpResponse r;
+    r.content_type = kMetricsContentType;
+    r.body = metrics_->render(engine_.stats());
+    r.headers.emplace_back("request-id", request_id);
+    return r;
   }
   if (!authorized(request)) {
     const bool given = request.header("x-api-key") || request.header("authorization");
@@ -283,6 +294,8 @@ HttpResponse Service::generate(ChatRequest req, Shape shape, const std::string& 
   spec.sampling.min_p = static_cast<float>(req.min_p.value_or(0.0));
   spec.sampling.seed = req.seed ? *req.seed : next_seed();
   spec.stop_sequences = req.stop_sequences;
+  spec.metrics = metrics_;
+  spec.now = monotonic_seconds_;
   if (Status s = plan_output(req, *prompt, shape, spec); !s.ok()) {
     return error(shape, ApiError::invalid(s.error().message), request_id);
   }
@@ -315,61 +328,6 @@ HttpResponse Service::generate(ChatRequest req, Shape shape, const std::string& 
   }
   r.headers.emplace_back("request-id", request_id);
   return r;
-}
-
-std::vector<engine::TokenId> Service::marker_tokens(std::string_view text) const {
-  tokenizer::EncodeOptions opt;
-  opt.parse_special = true;
-  return tokenizer_.encode(text, opt);
-}
-
-Status Service::plan_output(const ChatRequest& req, const Prompt& prompt, Shape shape, GenerationSpec& spec) {
-  const std::string tool_prefix = shape == Shape::anthropic ? "toolu_" : "call_";
-  spec.new_tool_id = [this, tool_prefix] { return ids_.next(tool_prefix); };
-  spec.sign_thinking = [this](std::string_view thinking) { return signer_.sign(thinking); };
-  if (!config_.output_format) return {};
-  const chat::OutputFormat& f = *config_.output_format;
-  spec.format = config_.output_format;
-  const bool has_tools = !req.conversation.tools.empty();
-  spec.parse_tool_calls = has_tools && req.tool_choice.mode != ToolChoiceMode::none;
-  spec.tools = req.conversation.tools;
-  spec.stop_after_first_call = req.tool_choice.disable_parallel_tool_use;
-  spec.starts_in_thinking = chat::prompt_opens_thinking(f, prompt.text);
-
-  if (has_tools && req.tool_choice.mode == ToolChoiceMode::none) {
-    // The call's opening marker never comes when it is one token (as text it stays text: the
-    // parser does not look for calls).
-    std::vector<engine::TokenId> banned;
-    for (const std::string& t : f.calls.triggers) {
-      auto ids = marker_tokens(t);
-      if (ids.size() == 1) banned.push_back(ids[0]);
-    }
-    if (!banned.empty()) spec.sampling_constraints.push_back(sampling::ban_tokens(std::move(banned)));
-  }
-
-  const chat::ReasoningSyntax& r = f.reasoning;
-  if (r.think_open.empty() || r.think_close.empty()) return {};
-  const bool thinking = req.enable_thinking.value_or(spec.starts_in_thinking);
-  if (thinking) {
-    int32_t n_before_budget = 0;
-    if (!spec.starts_in_thinking) {
-      // The answer starts in thinking, even from a model that would skip it.
-      auto open = marker_tokens(r.think_open);
-      n_before_budget = static_cast<int32_t>(open.size());
-      spec.sampling_constraints.push_back(sampling::force_after(0, std::move(open)));
-    }
-    if (req.thinking_budget > 0) {
-      // budget_tokens: the family's end of thinking is forced once the budget is spent.
-      const int64_t budget = std::min<int64_t>(req.thinking_budget, INT32_MAX - n_before_budget);
-      spec.sampling_constraints.push_back(
-          sampling::force_after(static_cast<int32_t>(budget) + n_before_budget, marker_tokens(r.think_close)));
-    }
-  } else if (!spec.starts_in_thinking) {
-    // Thinking is off: a stray opener is masked (the template's no-think control did the rest).
-    auto open = marker_tokens(r.think_open);
-    if (open.size() == 1) spec.sampling_constraints.push_back(sampling::ban_tokens(std::move(open)));
-  }
-  return {};
 }
 
 HttpResponse Service::messages(const HttpRequest& request, const std::string& request_id) {

@@ -15,9 +15,11 @@
 #include "api/generation.h"
 #include "api/http-types.h"
 #include "api/ids.h"
+#include "api/metrics.h"
 #include "api/prompt.h"
 #include "api/thinking-signer.h"
 #include "chat/output-parser.h"
+#include "sampling/grammar-matcher.h"
 #include "base/rng.h"
 #include "engine/client.h"
 #include "tokenizer/tokenizer.h"
@@ -48,6 +50,7 @@ struct ServiceDeps {
   const PromptRenderer& renderer;
   uint64_t seed = 0;                         // request ids, sampling seeds (passed in)
   std::function<int64_t()> unix_time;        // seconds since the epoch (OpenAI `created`)
+  std::function<double()> monotonic_seconds; // steady clock for latency metrics (null: none)
 };
 
 // The id /v1/models lists for Claude Code's model picker: "claude-parley-" + the model id
@@ -83,8 +86,17 @@ class Service final : public Handler {
   HttpResponse generate(ChatRequest req, Shape shape, const std::string& request_id);
   // How the answer is read and steered: output parser, thinking, tool choice.
   Status plan_output(const ChatRequest& req, const Prompt& prompt, Shape shape, GenerationSpec& spec);
+  Status plan_tools(const ChatRequest& req, const chat::OutputFormat& f, bool thinking, GenerationSpec& spec);
+  Status plan_structured_output(const ChatRequest& req, const chat::OutputFormat* f, bool thinking,
+                                GenerationSpec& spec);
   // The token ids text encodes to (markers: special tokens parsed).
   std::vector<engine::TokenId> marker_tokens(std::string_view text) const;
+  // The vocabulary as the grammar matcher sees it (built on first use).
+  std::shared_ptr<const sampling::TokenVocab> token_vocab() const;
+  // A compiled grammar for `key` from a small cache, or built (null and `status` on error).
+  std::shared_ptr<const sampling::CompiledGrammar> compiled_grammar(
+      const std::string& key, const std::function<Result<sampling::Grammar>()>& build,
+      const sampling::MatcherOptions& options, Status& status) const;
 
   HttpResponse messages(const HttpRequest& request, const std::string& request_id);
   HttpResponse count_tokens(const HttpRequest& request, const std::string& request_id);
@@ -102,6 +114,12 @@ class Service final : public Handler {
   ThinkingSigner signer_;
   IdGenerator ids_;
   std::function<int64_t()> unix_time_;
+  std::function<double()> monotonic_seconds_;
+  std::shared_ptr<Metrics> metrics_ = std::make_shared<Metrics>();
+  mutable std::once_flag vocab_once_;
+  mutable std::shared_ptr<const sampling::TokenVocab> vocab_;
+  mutable std::mutex grammar_mu_;
+  mutable std::vector<std::pair<std::string, std::shared_ptr<const sampling::CompiledGrammar>>> grammars_;
   std::mutex rng_mu_;
   Rng rng_;
 };

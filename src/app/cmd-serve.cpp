@@ -54,6 +54,10 @@ int64_t unix_now() {
       .count();
 }
 
+double monotonic_now() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
 Result<std::string> read_text_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return Error{"cannot open " + path};
@@ -149,7 +153,7 @@ int run_serve(const ServeOptions& opt) {
   std::fprintf(stderr, "parley: output format: %s (tool calls%s%s)\n", format->family.c_str(),
                format->calls.triggers.empty() ? " as text only" : (" after " + format->calls.triggers[0]).c_str(),
                format->reasoning.think_open.empty() ? "" : (", thinking in " + format->reasoning.think_open).c_str());
-  api::Service service(cfg, api::ServiceDeps{eng, tok, renderer, seed, unix_now});
+  api::Service service(cfg, api::ServiceDeps{eng, tok, renderer, seed, unix_now, monotonic_now});
 
   http::ServerOptions so;
   so.host = opt.host;

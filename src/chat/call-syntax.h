@@ -27,6 +27,9 @@ struct CallSyntax {
   std::string arg_prefix;
   std::string arg_middle;
   std::string arg_suffix;
+  // Gemma 4 (Args::json): ARGS is an object written with bare keys and <|"|> as the string
+  // quote ({city:<|"|>Paris<|"|>,days:3}), not JSON.
+  bool args_gemma = false;
   // Text that, once generated, means a tool call has started (the lazy grammar's trigger under
   // tool_choice auto; masked under tool_choice none when it is one token). Usually `begin`'s
   // first marker ("<tool_call>", "[TOOL_CALLS]").

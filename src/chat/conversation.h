@@ -44,6 +44,7 @@ struct Tool {
   std::string name;
   std::string description;
   json::Value parameters;  // JSON schema object
+  bool strict = false;     // the schema must be honoured exactly (else the request is refused)
 };
 
 struct Conversation {

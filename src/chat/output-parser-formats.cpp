@@ -8,7 +8,9 @@
 namespace parley::chat {
 namespace {
 
-bool has(std::string_view s, std::string_view what) { return s.find(what) != std::string_view::npos; }
+bool has(std::string_view s, std::string_view what) {
+  return s.find(what) != std::string_view::npos;
+}
 
 CallSyntax json_envelope(std::string begin, std::string separator, std::string end,
                          std::string args_key = "arguments") {
@@ -22,17 +24,16 @@ CallSyntax json_envelope(std::string begin, std::string separator, std::string e
   return c;
 }
 
-ReasoningSyntax think() { return {"<think>", "</think>"}; }
+ReasoningSyntax think() {
+  return {"<think>", "</think>"};
+}
 
 void add_markers(OutputFormat& f, std::initializer_list<const char*> m) {
   for (const char* s : m) f.special_markers.emplace_back(s);
 }
 
-}  // namespace
-
-OutputFormat output_format_for_family(std::string_view family) {
-  OutputFormat f;
-  f.family = std::string(family);
+// The JSON families of the priority list and the XML ones.
+bool core_format(std::string_view family, OutputFormat& f) {
   CallSyntax& c = f.calls;
   if (family == "hermes" || family == "generic") {
     c = json_envelope("<tool_call>\n", "\n</tool_call>\n<tool_call>\n", "\n</tool_call>");
@@ -59,8 +60,9 @@ OutputFormat output_format_for_family(std::string_view family) {
     }
   } else if (family == "llama3") {
     // A bare JSON object at the start of the reply (one call per turn); <|python_tag|> too.
+    // (The parser takes a bare object as a call only at the start of the reply.)
     c = json_envelope("", "", "", "parameters");
-    c.triggers = {"{\"", "<|python_tag|>"};
+    c.triggers = {"{\"name\"", "<|python_tag|>"};
     add_markers(f, {"<|python_tag|>"});
   } else if (family == "mistral") {
     // Newer templates (Devstral, Mistral-Small-3.2, Ministral-3): name[ARGS]{...} per call;
@@ -102,9 +104,18 @@ OutputFormat output_format_for_family(std::string_view family) {
     c.separator = "\n<tool_call>";
     c.triggers = {"<tool_call>"};
     f.reasoning = think();
-    add_markers(f, {"<tool_call>", "</tool_call>", "<arg_key>", "</arg_key>", "<arg_value>",
-                    "</arg_value>", "<think>", "</think>"});
-  } else if (family == "kimi-k2") {
+    add_markers(f, {"<tool_call>", "</tool_call>", "<arg_key>", "</arg_key>", "<arg_value>", "</arg_value>",
+                    "<think>", "</think>"});
+  } else {
+    return false;
+  }
+  return true;
+}
+
+// Kimi, MiniMax, gpt-oss.
+bool core_format_2(std::string_view family, OutputFormat& f) {
+  CallSyntax& c = f.calls;
+  if (family == "kimi-k2") {
     // The call id is "functions.NAME:INDEX", INDEX counting the calls of the conversation.
     c.begin = "<|tool_calls_section_begin|>";
     c.call_prefix = "<|tool_call_begin|>functions.";
@@ -112,9 +123,8 @@ OutputFormat output_format_for_family(std::string_view family) {
     c.call_suffix = "<|tool_call_end|>";
     c.end = "<|tool_calls_section_end|>";
     c.triggers = {"<|tool_calls_section_begin|>"};
-    add_markers(f, {"<|tool_calls_section_begin|>", "<|tool_call_begin|>",
-                    "<|tool_call_argument_begin|>", "<|tool_call_end|>",
-                    "<|tool_calls_section_end|>"});
+    add_markers(f, {"<|tool_calls_section_begin|>", "<|tool_call_begin|>", "<|tool_call_argument_begin|>",
+                    "<|tool_call_end|>", "<|tool_calls_section_end|>"});
   } else if (family == "minimax-m2") {
     c.args = CallSyntax::Args::xml;
     c.begin = "<minimax:tool_call>\n";
@@ -132,14 +142,24 @@ OutputFormat output_format_for_family(std::string_view family) {
   } else if (family == "gpt-oss") {
     // Harmony: a call is a commentary message addressed to functions.NAME. The parser reads
     // channels itself (analysis: thinking, final: text); these fields serve the grammar.
-    c.begin = "<|start|>assistant";
+    // One call per turn: <|call|> ends the generation. After an analysis message the model
+    // writes "<|start|>assistant" first (the parser takes either).
     c.call_prefix = "<|channel|>commentary to=functions.";
     c.name_suffix = " <|constrain|>json<|message|>";
     c.call_suffix = "<|call|>";
-    c.triggers = {" to=functions."};
-    add_markers(f, {"<|start|>", "<|channel|>", "<|message|>", "<|end|>", "<|call|>",
-                    "<|return|>", "<|constrain|>"});
-  } else if (family == "nemotron") {
+    c.triggers = {"<|channel|>commentary to=functions."};
+    add_markers(
+        f, {"<|start|>", "<|channel|>", "<|message|>", "<|end|>", "<|call|>", "<|return|>", "<|constrain|>"});
+  } else {
+    return false;
+  }
+  return true;
+}
+
+// The smaller families.
+bool more_format(std::string_view family, OutputFormat& f) {
+  CallSyntax& c = f.calls;
+  if (family == "nemotron") {
     c = json_envelope("<TOOLCALL>[", ", ", "]</TOOLCALL>");
     c.triggers = {"<TOOLCALL>"};
     f.reasoning = think();
@@ -153,8 +173,8 @@ OutputFormat output_format_for_family(std::string_view family) {
     c.end = "\n]<|END_ACTION|>";
     c.triggers = {"<|START_ACTION|>"};
     f.reasoning = {"<|START_THINKING|>", "<|END_THINKING|>"};
-    add_markers(f, {"<|START_ACTION|>", "<|END_ACTION|>", "<|START_THINKING|>",
-                    "<|END_THINKING|>", "<|START_RESPONSE|>", "<|END_RESPONSE|>"});
+    add_markers(f, {"<|START_ACTION|>", "<|END_ACTION|>", "<|START_THINKING|>", "<|END_THINKING|>",
+                    "<|START_RESPONSE|>", "<|END_RESPONSE|>"});
   } else if (family == "granite") {
     c = json_envelope("<|tool_call|>[", ", ", "]");
     c.triggers = {"<|tool_call|>"};
@@ -183,8 +203,7 @@ OutputFormat output_format_for_family(std::string_view family) {
     c.end = "]<|tools_suffix|>";
     c.triggers = {"<|tools_prefix|>"};
     f.reasoning = {"<|inner_prefix|>", "<|inner_suffix|>"};
-    add_markers(f, {"<|tools_prefix|>", "<|tools_suffix|>", "<|inner_prefix|>",
-                    "<|inner_suffix|>"});
+    add_markers(f, {"<|tools_prefix|>", "<|tools_suffix|>", "<|inner_prefix|>", "<|inner_suffix|>"});
   } else if (family == "command-r") {
     c.begin = "Action: ```json\n[\n    ";
     c.call_prefix = "{\n        \"tool_name\": \"";
@@ -195,8 +214,17 @@ OutputFormat output_format_for_family(std::string_view family) {
     c.triggers = {"Action:"};
   } else if (family == "gigachat") {
     c = json_envelope("function call<|role_sep|>\n", "", "");
-    c.triggers = {"function call<|role_sep|>"};
-    add_markers(f, {"<|role_sep|>", "<|message_sep|>"});
+    c.triggers = {"function call<|role_sep|>", "<|function_call|>"};
+    add_markers(f, {"<|role_sep|>", "<|message_sep|>", "<|function_call|>"});
+  } else if (family == "gemma-4") {
+    c.begin = "<|tool_call>";
+    c.call_prefix = "call:";
+    c.call_suffix = "<tool_call|>";
+    c.separator = "<|tool_call>";
+    c.args_gemma = true;
+    c.triggers = {"<|tool_call>"};
+    f.reasoning = {"<|channel>thought", "<channel|>"};
+    add_markers(f, {"<|tool_call>", "<tool_call|>", "<|\"|>", "<|channel>", "<channel|>"});
   } else if (family == "functionary-v3.1") {
     c.call_prefix = "<function=";
     c.name_suffix = ">";
@@ -210,12 +238,13 @@ OutputFormat output_format_for_family(std::string_view family) {
     c.separator = ">>>";
     c.triggers = {">>>"};
   } else {
-    f.family = family.empty() ? "none" : std::string(family);
+    return false;
   }
-  return f;
+  return true;
 }
 
-OutputFormat detect_output_format(std::string_view src) {
+// The family whose markers the template writes (most specific first).
+std::string family_of(std::string_view src) {
   std::string family;
   if (has(src, "<|channel|>") && has(src, "<|message|>")) {
     family = "gpt-oss";
@@ -237,6 +266,8 @@ OutputFormat detect_output_format(std::string_view src) {
     family = "nemotron";
   } else if (has(src, "<|START_ACTION|>")) {
     family = "command-r7b";
+  } else if (has(src, "<|tool_call>") && has(src, "<|\"|>")) {
+    family = "gemma-4";
   } else if (has(src, "<|tool_call|>")) {
     family = has(src, "<|start_of_role|>") ? "granite" : "phi-4-mini";
   } else if (has(src, "<|start_header_id|>") && has(src, ">>>") && has(src, "all")) {
@@ -249,7 +280,7 @@ OutputFormat detect_output_format(std::string_view src) {
     family = "apriel";
   } else if (has(src, "<|tools_prefix|>")) {
     family = "apertus";
-  } else if (has(src, "<|role_sep|>") && has(src, "function call")) {
+  } else if (has(src, "<|role_sep|>") && (has(src, "function call") || has(src, "<|function_call|>"))) {
     family = "gigachat";
   } else if (has(src, "<|START_OF_TURN_TOKEN|>") && has(src, "Action:") && has(src, "```json")) {
     family = "command-r";
@@ -261,6 +292,22 @@ OutputFormat detect_output_format(std::string_view src) {
   } else {
     family = "generic";
   }
+  return family;
+}
+
+}  // namespace
+
+OutputFormat output_format_for_family(std::string_view family) {
+  OutputFormat f;
+  f.family = std::string(family);
+  if (!core_format(family, f) && !core_format_2(family, f) && !more_format(family, f)) {
+    f.family = family.empty() ? "none" : std::string(family);
+  }
+  return f;
+}
+
+OutputFormat detect_output_format(std::string_view src) {
+  std::string family = family_of(src);
   OutputFormat f = output_format_for_family(family);
   if (family == "mistral" && !has(src, "[ARGS]")) {
     f.calls = CallSyntax{};
@@ -315,24 +362,22 @@ std::string generic_tool_instructions(const std::vector<Tool>& tools) {
     s += json::write(v);
     s += '\n';
   }
-  s +=
-      "</tools>\n\n"
-      "To call a tool, write exactly one line per call, in this form (arguments as a JSON "
-      "object matching the tool's parameters):\n"
-      "<tool_call>{\"name\": \"TOOL_NAME\", \"arguments\": {\"ARG\": \"VALUE\"}}</tool_call>\n"
-      "You may write several such lines to call several tools. After the calls, stop and wait: "
-      "the results come back in the next message. Do not write a call as plain text or in a "
-      "code block, and do not invent results.";
+  s += "</tools>\n\n"
+       "To call a tool, write exactly one line per call, in this form (arguments as a JSON "
+       "object matching the tool's parameters):\n"
+       "<tool_call>{\"name\": \"TOOL_NAME\", \"arguments\": {\"ARG\": \"VALUE\"}}</tool_call>\n"
+       "You may write several such lines to call several tools. After the calls, stop and wait: "
+       "the results come back in the next message. Do not write a call as plain text or in a "
+       "code block, and do not invent results.";
   return s;
 }
 
 namespace detail {
 
-ParserSpec parser_spec(const OutputFormat& f) {
-  ParserSpec p;
-  p.think_open = f.reasoning.think_open;
-  p.think_close = f.reasoning.think_close;
-  const std::string& fam = f.family;
+namespace {
+
+// Reading the priority families.
+bool core_spec(const std::string& fam, ParserSpec& p) {
   if (fam == "hermes" || fam == "generic") {
     p.style = CallStyle::envelope;
     p.triggers = {{"<tool_call>"}};
@@ -400,7 +445,15 @@ ParserSpec parser_spec(const OutputFormat& f) {
     p.value_close = "</parameter>";
     p.xml_call_close = "</invoke>";
     p.section_close = {"</minimax:tool_call>"};
-  } else if (fam == "nemotron") {
+  } else {
+    return false;
+  }
+  return true;
+}
+
+// Reading the smaller families.
+bool more_spec(const std::string& fam, ParserSpec& p) {
+  if (fam == "nemotron") {
     p.style = CallStyle::envelope;
     p.triggers = {{"<TOOLCALL>"}};
     p.section_close = {"</TOOLCALL>"};
@@ -438,8 +491,16 @@ ParserSpec parser_spec(const OutputFormat& f) {
     p.section_close = {"```"};
   } else if (fam == "gigachat") {
     p.style = CallStyle::envelope;
-    p.triggers = {{"function call<|role_sep|>"}};
+    p.triggers = {{"function call<|role_sep|>"}, {"<|function_call|>"}};
     p.drop_markers = {"<|message_sep|>"};
+  } else if (fam == "gemma-4") {
+    p.style = CallStyle::named;
+    p.triggers = {{"<|tool_call>"}};
+    p.call_open = {"call:"};
+    p.name_end = {"{"};
+    p.name_end_kept = true;
+    p.gemma_args = true;
+    p.call_close = {"<tool_call|>"};
   } else if (fam == "functionary-v3.1") {
     p.style = CallStyle::named;
     p.triggers = {{"<function=", true, false}};
@@ -452,7 +513,19 @@ ParserSpec parser_spec(const OutputFormat& f) {
     p.name_end = {"\n"};
     p.text_name = "all";
     p.starts_in_section = true;
+  } else {
+    return false;
   }
+  return true;
+}
+
+}  // namespace
+
+ParserSpec parser_spec(const OutputFormat& f) {
+  ParserSpec p;
+  p.think_open = f.reasoning.think_open;
+  p.think_close = f.reasoning.think_close;
+  if (!core_spec(f.family, p)) more_spec(f.family, p);
   return p;
 }
 

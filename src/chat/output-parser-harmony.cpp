@@ -47,16 +47,15 @@ class HarmonyParser final : public OutputParser {
 
   std::string_view rest() const { return std::string_view(buf_).substr(pos_); }
 
-  bool step(bool eof) {
-    return in_message_ ? step_message(eof) : step_header(eof);
-  }
+  bool step(bool eof) { return in_message_ ? step_message(eof) : step_header(eof); }
 
   bool step_header(bool eof) {
     std::string_view r = rest();
     if (r.empty()) return false;
     size_t p = r.find(kMessage);
-    if (p == std::string_view::npos) {
-      if (r.size() > kMaxHeader || eof) {
+    if (p == std::string_view::npos || p > kMaxHeader) {
+      // (The bound is decided the same way however the text is split.)
+      if (p != std::string_view::npos || r.size() >= kMaxHeader + kMessage.size() || eof) {
         // Not a header: the model wrote plain text; it is the reply.
         route_ = Route::text;
         in_message_ = true;

@@ -35,23 +35,27 @@ struct ParserSpec {
   std::string args_open;                   // named: ends the id
   std::vector<std::string> call_close;     // optional markers after a call (any order)
   std::vector<std::string> section_close;  // optional marker ending the section
-  bool envelope_if_json = false;  // named: a JSON list/object after the trigger is an envelope
-  bool kimi_ids = false;          // named: "functions.NAME:IDX" is the id, NAME the name
-  std::string text_name;          // named: a call of this name is text (functionary "all")
-  bool starts_in_section = false;  // the prompt ends with the trigger (functionary v3.2 ">>>")
+  bool envelope_if_json = false;           // named: a JSON list/object after the trigger is an envelope
+  bool kimi_ids = false;                   // named: "functions.NAME:IDX" is the id, NAME the name
+  std::string text_name;                   // named: a call of this name is text (functionary "all")
+  bool starts_in_section = false;          // the prompt ends with the trigger (functionary v3.2 ">>>")
   // xml
   std::string key_open, key_close, value_open, value_close, xml_call_close;
-  bool trim_value_newline = false;  // one leading and one trailing "\n" of a value dropped
+  bool trim_value_newline = false;        // one leading and one trailing "\n" of a value dropped
   std::vector<std::string> drop_markers;  // wrappers of the reply text, removed (<response>)
   std::vector<std::string> section_open;  // envelope: optional after the trigger ("```json")
-  bool name_is_key = false;  // envelope: {"NAME": {args}} objects (Apertus)
+  bool name_is_key = false;               // envelope: {"NAME": {args}} objects (Apertus)
+  bool name_end_kept = false;             // named: the name_end marker belongs to the arguments
+  bool gemma_args = false;                // named: Gemma 4's {key:<|"|>str<|"|>,n:1} instead of JSON
 };
 
 ParserSpec parser_spec(const OutputFormat& format);
 
 std::unique_ptr<OutputParser> make_harmony_parser(const ParserOptions& options);
 
-inline bool is_space(char c) { return c == ' ' || c == '\n' || c == '\r' || c == '\t'; }
+inline bool is_space(char c) {
+  return c == ' ' || c == '\n' || c == '\r' || c == '\t';
+}
 
 // How many bytes at the end of s could start a UTF-8 sequence still missing bytes.
 size_t incomplete_utf8_tail(std::string_view s);

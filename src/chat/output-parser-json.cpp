@@ -6,12 +6,15 @@
 
 #include <cstdio>
 
+#include "base/json.h"
 #include "base/utf8.h"
 
 namespace parley::chat::detail {
 namespace {
 
-bool is_ws(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+bool is_ws(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
 bool is_hex(char c) {
   return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
 }
@@ -39,9 +42,7 @@ JsonStreamer::Status JsonStreamer::feed(char c, std::string& out) {
   }
   Status st = Status::more;
   switch (state_) {
-    case State::value:
-      st = value_start(c, out);
-      break;
+    case State::value: st = value_start(c, out); break;
     case State::key_or_end:
     case State::key:
       if (is_ws(c)) {
@@ -58,9 +59,7 @@ JsonStreamer::Status JsonStreamer::feed(char c, std::string& out) {
         error_ = true;
       }
       break;
-    case State::in_key:
-      st = string_byte(c, out, held_);
-      break;
+    case State::in_key: st = string_byte(c, out, held_); break;
     case State::colon:
       if (is_ws(c)) {
         held_ += c;
@@ -73,9 +72,7 @@ JsonStreamer::Status JsonStreamer::feed(char c, std::string& out) {
         error_ = true;
       }
       break;
-    case State::in_string:
-      st = string_byte(c, out, out);
-      break;
+    case State::in_string: st = string_byte(c, out, out); break;
     case State::number:
       if ((c >= '0' && c <= '9') || c == '.' || c == 'e' || c == 'E' || c == '+' || c == '-') {
         held_ += c;
@@ -95,8 +92,7 @@ JsonStreamer::Status JsonStreamer::feed(char c, std::string& out) {
       break;
     case State::literal: {
       size_t n = 0;  // bytes of the literal held (after any held comma / whitespace)
-      while (n < held_.size() && held_[held_.size() - 1 - n] != ',' &&
-             !is_ws(held_[held_.size() - 1 - n])) {
+      while (n < held_.size() && held_[held_.size() - 1 - n] != ',' && !is_ws(held_[held_.size() - 1 - n])) {
         n++;
       }
       if (n < literal_.size() && literal_[n] == c) {
@@ -111,9 +107,7 @@ JsonStreamer::Status JsonStreamer::feed(char c, std::string& out) {
       }
       break;
     }
-    case State::after_value:
-      st = after_value(c, out);
-      break;
+    case State::after_value: st = after_value(c, out); break;
   }
   if (error_) {
     consumed_ = false;
@@ -205,57 +199,7 @@ JsonStreamer::Status JsonStreamer::string_byte(char c, std::string& out, std::st
     literal_.clear();
     dst += "\xEF\xBF\xBD";  // truncated sequence; this byte is read on its own below
   }
-  if (escape_) {
-    literal_ += c;
-    if (hex_left_ > 0) {
-      if (!is_hex(c)) {
-        error_ = true;
-        return Status::error;
-      }
-      if (--hex_left_ == 0) {
-        // literal_ is "\uXXXX" or "\uHHHH\uLLLL" (a surrogate pair).
-        unsigned first = hex_value(std::string_view(literal_).substr(2, 4));
-        if (literal_.size() == 6 && first >= 0xD800 && first <= 0xDBFF) {
-          hex_left_ = -1;  // a high surrogate: "\u" of the low one must follow
-          return Status::more;
-        }
-        unsigned second =
-            literal_.size() == 12 ? hex_value(std::string_view(literal_).substr(8, 4)) : 0;
-        bool ok = literal_.size() == 12 ? (second >= 0xDC00 && second <= 0xDFFF)
-                                        : !(first >= 0xDC00 && first <= 0xDFFF);
-        dst += ok ? literal_ : std::string("\\ufffd");
-        literal_.clear();
-        escape_ = false;
-      }
-      return Status::more;
-    }
-    if (hex_left_ < 0) {  // after a high surrogate: expecting "\u"
-      size_t n = literal_.size();
-      if ((n == 7 && c == '\\') || (n == 8 && c == 'u')) {
-        if (n == 8) hex_left_ = 4;
-        return Status::more;
-      }
-      // A lone high surrogate: replaced; this byte starts over.
-      literal_.clear();
-      escape_ = false;
-      hex_left_ = 0;
-      dst += "\\ufffd";
-      return string_byte(c, out, dst);
-    }
-    if (c == 'u') {
-      hex_left_ = 4;
-      return Status::more;
-    }
-    if (c == '"' || c == '\\' || c == '/' || c == 'b' || c == 'f' || c == 'n' || c == 'r' ||
-        c == 't') {
-      dst += literal_;
-      literal_.clear();
-      escape_ = false;
-      return Status::more;
-    }
-    error_ = true;
-    return Status::error;
-  }
+  if (escape_) return escape_byte(c, out, dst);
   if (c == '\\') {
     escape_ = true;
     literal_ = "\\";
@@ -293,6 +237,57 @@ JsonStreamer::Status JsonStreamer::string_byte(char c, std::string& out, std::st
   return done_ ? Status::done : Status::more;
 }
 
+// A byte of an escape sequence (after the backslash).
+JsonStreamer::Status JsonStreamer::escape_byte(char c, std::string& out, std::string& dst) {
+  literal_ += c;
+  if (hex_left_ > 0) {
+    if (!is_hex(c)) {
+      error_ = true;
+      return Status::error;
+    }
+    if (--hex_left_ == 0) {
+      // literal_ is "\uXXXX" or "\uHHHH\uLLLL" (a surrogate pair).
+      unsigned first = hex_value(std::string_view(literal_).substr(2, 4));
+      if (literal_.size() == 6 && first >= 0xD800 && first <= 0xDBFF) {
+        hex_left_ = -1;  // a high surrogate: "\u" of the low one must follow
+        return Status::more;
+      }
+      unsigned second = literal_.size() == 12 ? hex_value(std::string_view(literal_).substr(8, 4)) : 0;
+      bool ok = literal_.size() == 12 ? (second >= 0xDC00 && second <= 0xDFFF)
+                                      : !(first >= 0xDC00 && first <= 0xDFFF);
+      dst += ok ? literal_ : std::string("\\ufffd");
+      literal_.clear();
+      escape_ = false;
+    }
+    return Status::more;
+  }
+  if (hex_left_ < 0) {  // after a high surrogate: expecting "\u"
+    size_t n = literal_.size();
+    if ((n == 7 && c == '\\') || (n == 8 && c == 'u')) {
+      if (n == 8) hex_left_ = 4;
+      return Status::more;
+    }
+    // A lone high surrogate: replaced; this byte starts over.
+    literal_.clear();
+    escape_ = false;
+    hex_left_ = 0;
+    dst += "\\ufffd";
+    return string_byte(c, out, dst);
+  }
+  if (c == 'u') {
+    hex_left_ = 4;
+    return Status::more;
+  }
+  if (c == '"' || c == '\\' || c == '/' || c == 'b' || c == 'f' || c == 'n' || c == 'r' || c == 't') {
+    dst += literal_;
+    literal_.clear();
+    escape_ = false;
+    return Status::more;
+  }
+  error_ = true;
+  return Status::error;
+}
+
 void JsonStreamer::close_value() {
   if (stack_.empty()) {
     done_ = true;
@@ -325,7 +320,8 @@ bool JsonStreamer::number_complete() const {
     if (p < s.size() && (s[p] == '+' || s[p] == '-')) p++;
     if (digits() == 0) return false;
   }
-  return p == s.size();
+  // Syntax alone is not enough: 2e532 is out of range for a double (our JSON reader refuses it).
+  return p == s.size() && json::parse(s).ok();
 }
 
 void JsonStreamer::complete(std::string& out) {
@@ -337,9 +333,7 @@ void JsonStreamer::complete(std::string& out) {
     return;
   }
   switch (state_) {
-    case State::in_string:
-      out += '"';
-      break;
+    case State::in_string: out += '"'; break;
     case State::number:
       if (number_complete() && !error_) {
         out += held_;
@@ -351,8 +345,7 @@ void JsonStreamer::complete(std::string& out) {
     case State::value:
       if (!stack_.empty() && stack_.back() == '{') out += "null";
       break;
-    default:
-      break;
+    default: break;
   }
   held_.clear();
   for (auto it = stack_.rbegin(); it != stack_.rend(); ++it) out += *it == '{' ? '}' : ']';

@@ -44,6 +44,7 @@ class JsonStreamer {
   Status value_start(char c, std::string& out);
   Status after_value(char c, std::string& out);
   Status string_byte(char c, std::string& out, std::string& dst);
+  Status escape_byte(char c, std::string& out, std::string& dst);
   void close_value();
   bool number_complete() const;
 

@@ -35,10 +35,12 @@ struct OutputEvent {
 };
 
 struct OutputFormat {
-  // "hermes", "qwen3-coder", "llama3", "mistral", "deepseek-v3", "deepseek-v3.1", "glm-4.5",
-  // "kimi-k2", "minimax-m2", "gpt-oss", "seed-oss", "nemotron", "command-r7b", "granite",
-  // "functionary-v3.1", "functionary-v3.2", "phi-4-mini", "generic" (the template cannot
-  // render tools: our own JSON envelope, see generic_tool_instructions), "none" (plain text).
+  // "hermes", "qwen3-coder", "llama3", "mistral", "deepseek-v3" (V3/R1: ```json fenced args),
+  // "deepseek-v3.1", "glm-4.5", "kimi-k2", "minimax-m2", "gpt-oss", "seed-oss", "gemma-4",
+  // "nemotron", "command-r7b", "command-r", "granite", "phi-4-mini", "functionary-v3.1",
+  // "functionary-v3.2", "lfm2", "apriel", "apertus", "gigachat", "generic" (the template has no
+  // tool-call syntax we read: our own JSON envelope, see generic_tool_instructions), "none"
+  // (plain text, never detected).
   std::string family;
   CallSyntax calls;           // how to write a call of this family (the grammar forces this)
   ReasoningSyntax reasoning;  // empty when the family has no <think>-style markers
@@ -61,7 +63,7 @@ std::string generic_tool_instructions(const std::vector<Tool>& tools);
 
 struct ParserOptions {
   bool starts_in_thinking = false;
-  bool parse_tool_calls = true;  // false when the request has no tools or tool_choice none
+  bool parse_tool_calls = true;              // false when the request has no tools or tool_choice none
   const std::vector<Tool>* tools = nullptr;  // schemas, to type XML-style parameters
 };
 
@@ -75,7 +77,6 @@ class OutputParser {
   virtual void finish(std::vector<OutputEvent>& out) = 0;
 };
 
-std::unique_ptr<OutputParser> make_output_parser(const OutputFormat& format,
-                                                 const ParserOptions& options);
+std::unique_ptr<OutputParser> make_output_parser(const OutputFormat& format, const ParserOptions& options);
 
 }  // namespace parley::chat

@@ -70,6 +70,21 @@ struct ModelInfo {
   int32_t n_vocab = 0;
 };
 
+// A snapshot of the engine's state and cumulative counters, for /metrics. The engine thread
+// publishes it once per step without waiting on readers, so the fields may be a step apart.
+struct EngineStats {
+  int32_t n_waiting = 0;             // requests queued (new or preempted), not running
+  int32_t n_running = 0;             // sequences being prefilled or decoded
+  int32_t n_kv_blocks_used = 0;      // KV blocks referenced by sequences
+  int32_t n_kv_blocks_cached = 0;    // unreferenced blocks the prefix cache keeps (reusable)
+  int32_t n_kv_blocks_free = 0;
+  int64_t n_preempted = 0;           // preemptions so far
+  int64_t n_kv_evicted = 0;          // prefix-cache blocks evicted so far
+  int64_t n_tokens_prompt = 0;       // prompt tokens of the requests started so far
+  int64_t n_tokens_cached = 0;       // of those, served from the prefix cache
+  int64_t n_tokens_generated = 0;    // token events sent so far
+};
+
 class Client {
  public:
   virtual ~Client() = default;
@@ -81,6 +96,8 @@ class Client {
   // unless the request had already finished. Unknown ids are ignored.
   virtual void cancel(RequestId id) = 0;
   virtual const ModelInfo& model_info() const = 0;
+  // Never blocks on the engine thread (callable from any thread).
+  virtual EngineStats stats() const = 0;
 };
 
 }  // namespace parley::engine

@@ -7,6 +7,7 @@
 #include "base/strings.h"
 #include "engine/scheduler.h"
 #include "kv/block-pool.h"
+#include "kv/radix-cache.h"
 #include "model/forward.h"
 #include "sampling/sampler.h"
 #include "tensor/thread-pool.h"
@@ -172,6 +173,12 @@ Result<RequestId> Engine::submit(GenerateRequest request) {
   auto user = std::move(request.on_event);
   auto queued = std::make_shared<bool>(true);
   request.on_event = [this, user = std::move(user), queued](const Event& e) {
+    if (e.kind == Event::Kind::started) {
+      stats_.n_tokens_prompt.fetch_add(e.n_prompt_tokens, std::memory_order_relaxed);
+      stats_.n_tokens_cached.fetch_add(e.n_cached_tokens, std::memory_order_relaxed);
+    } else if (e.kind == Event::Kind::token) {
+      stats_.n_tokens_generated.fetch_add(1, std::memory_order_relaxed);
+    }
     if (*queued && (e.kind == Event::Kind::started || e.kind == Event::Kind::finished)) {
       *queued = false;
       n_queued_.fetch_sub(1);
@@ -203,11 +210,41 @@ void Engine::cancel(RequestId id) {
   wake_.notify_one();
 }
 
+EngineStats Engine::stats() const {
+  constexpr auto r = std::memory_order_relaxed;
+  EngineStats out;
+  out.n_waiting = stats_.n_waiting.load(r);
+  out.n_running = stats_.n_running.load(r);
+  out.n_kv_blocks_used = stats_.n_kv_blocks_used.load(r);
+  out.n_kv_blocks_cached = stats_.n_kv_blocks_cached.load(r);
+  out.n_kv_blocks_free = stats_.n_kv_blocks_free.load(r);
+  out.n_preempted = stats_.n_preempted.load(r);
+  out.n_kv_evicted = stats_.n_kv_evicted.load(r);
+  out.n_tokens_prompt = stats_.n_tokens_prompt.load(r);
+  out.n_tokens_cached = stats_.n_tokens_cached.load(r);
+  out.n_tokens_generated = stats_.n_tokens_generated.load(r);
+  return out;
+}
+
+void Engine::publish_stats() {
+  constexpr auto r = std::memory_order_relaxed;
+  Impl& s = *impl_;
+  stats_.n_waiting.store(s.scheduler.n_waiting(), r);
+  stats_.n_running.store(s.scheduler.n_running(), r);
+  stats_.n_kv_blocks_used.store(s.kv->n_used(), r);
+  stats_.n_kv_blocks_cached.store(s.kv->n_cached(), r);
+  stats_.n_kv_blocks_free.store(s.kv->n_free(), r);
+  stats_.n_preempted.store(s.scheduler.stats().n_preempted, r);
+  const kv::RadixCache* cache = s.scheduler.cache();
+  stats_.n_kv_evicted.store(cache != nullptr ? cache->n_evicted() : 0, r);
+}
+
 void Engine::loop() {
   Impl& s = *impl_;
   std::vector<std::pair<RequestId, GenerateRequest>> incoming;
   std::vector<RequestId> cancels;
   bool stalled = false;  // the last plan was empty: wait for news instead of spinning
+  publish_stats();       // the empty pool, before the first request
   while (true) {
     {
       std::unique_lock<std::mutex> lock(mutex_);
@@ -223,6 +260,7 @@ void Engine::loop() {
     for (RequestId id : cancels) s.scheduler.cancel(id);
     cancels.clear();
     stalled = !s.step() && !s.scheduler.idle();
+    publish_stats();
     if (stalled) log_warn("engine: %d requests wait but none could be scheduled", s.scheduler.n_waiting());
   }
   for (auto& [id, request] : incoming) s.scheduler.add(std::make_unique<Sequence>(id, std::move(request), *s.kv));

@@ -49,6 +49,7 @@ class Engine final : public Client {
   Result<RequestId> submit(GenerateRequest request) override;
   void cancel(RequestId id) override;
   const ModelInfo& model_info() const override { return info_; }
+  EngineStats stats() const override;
   const EngineInfo& engine_info() const { return engine_info_; }
   const model::Model& model() const { return *model_; }
 
@@ -57,6 +58,7 @@ class Engine final : public Client {
  private:
   Engine() = default;
   void loop();
+  void publish_stats();  // engine thread, once per step
   Status validate(const GenerateRequest& r) const;
 
   std::shared_ptr<const model::Model> model_;
@@ -72,6 +74,15 @@ class Engine final : public Client {
   bool stop_ = false;                                            // guarded by mutex_
   RequestId next_id_ = 1;                                        // guarded by mutex_
   std::atomic<int32_t> n_queued_{0};  // submitted, not yet started or finished
+  // What stats() reads: stored by the engine thread with relaxed atomics so that a reader
+  // never holds the step up (the token counters are bumped in the event wrapper).
+  struct StatsCells {
+    std::atomic<int32_t> n_waiting{0}, n_running{0};
+    std::atomic<int32_t> n_kv_blocks_used{0}, n_kv_blocks_cached{0}, n_kv_blocks_free{0};
+    std::atomic<int64_t> n_preempted{0}, n_kv_evicted{0};
+    std::atomic<int64_t> n_tokens_prompt{0}, n_tokens_cached{0}, n_tokens_generated{0};
+  };
+  StatsCells stats_;
   std::thread thread_;
 };
 

@@ -206,12 +206,14 @@ int32_t RadixCache::evict(int32_t n) {
     unlink(id);
     pool_->set_cached(id, false);  // unreferenced: to the free list
     done++;
+    n_evicted_++;
   }
   return done;
 }
 
 void RadixCache::on_evict(BlockId id) {
   unlink(id);
+  n_evicted_++;
 }
 
 void RadixCache::check_node(BlockId id, const std::vector<int32_t>& lru_pos) const {

@@ -60,6 +60,8 @@ class RadixCache final : public Evictor {
   // Blocks in the tree that no table references (reusable).
   int32_t n_evictable() const { return pool_->n_cached(); }
   int32_t n_namespaces() const;
+  // Blocks evicted so far (by evict() or by the pool reusing one), for /metrics.
+  int64_t n_evicted() const { return n_evicted_; }
   BlockPool& pool() const { return *pool_; }
 
   // The pool's invariants plus the tree's: every tree node is a cached pool block and back,
@@ -94,6 +96,7 @@ class RadixCache final : public Evictor {
   BlockPool* pool_;
   int32_t block_size_;
   int32_t n_nodes_ = 0;
+  int64_t n_evicted_ = 0;
   std::vector<Namespace> namespaces_;
   // Per block id (node = block): namespace (-1: not in the tree), parent (-1: the namespace's
   // root), children as a doubly linked sibling list, a hash of its tokens, its tokens.

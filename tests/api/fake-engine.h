@@ -26,6 +26,8 @@ class FakeEngine final : public engine::Client {
   // What the last request asked for.
   engine::GenerateRequest last;
   std::vector<engine::RequestId> cancelled;
+  // What stats() answers; the token counters grow with every request like the engine's.
+  engine::EngineStats engine_stats;
 
   Result<engine::RequestId> submit(engine::GenerateRequest r) override {
     if (overloaded) return Error{"overloaded: 4 requests are waiting", ErrorCode::overloaded};
@@ -34,8 +36,11 @@ class FakeEngine final : public engine::Client {
     engine::RequestId id = next_id_++;
     auto send = [&](engine::Event ev) {
       ev.n_prompt_tokens = n_prompt;
+      if (ev.kind == engine::Event::Kind::token) engine_stats.n_tokens_generated++;
       r.on_event(ev);
     };
+    engine_stats.n_tokens_prompt += n_prompt;
+    engine_stats.n_tokens_cached += n_cached;
     engine::Event started;
     started.kind = engine::Event::Kind::started;
     started.n_cached_tokens = n_cached;
@@ -80,6 +85,7 @@ class FakeEngine final : public engine::Client {
   }
   void cancel(engine::RequestId id) override { cancelled.push_back(id); }
   const engine::ModelInfo& model_info() const override { return info_; }
+  engine::EngineStats stats() const override { return engine_stats; }
 
  private:
   engine::ModelInfo info_;

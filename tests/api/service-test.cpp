@@ -295,6 +295,37 @@ TEST_F(ServiceTest, AuthAcceptsBothHeadersAndAnswers401InEachShape) {
   EXPECT_EQ(call("HEAD", "/").status, 200);
   EXPECT_EQ(call("HEAD", "/api/hello").status, 200);
   EXPECT_EQ(call("GET", "/health").status, 200);
+  EXPECT_EQ(call("GET", "/metrics").status, 200);  // scrapers carry no key either
+}
+
+TEST_F(ServiceTest, MetricsCountRequestsAndTokenLatency) {
+  double t = 100;
+  ServiceConfig cfg;
+  cfg.model_id = "smol-test";
+  ServiceDeps deps{*engine_, *tokenizer_, renderer_, 42, [] { return int64_t{1700000000}; },
+                   [&t] { return t += 0.5; }};
+  service_ = std::make_unique<Service>(cfg, deps);
+  auto value = [](const std::string& text, const std::string& series) {
+    size_t at = text.find("\n" + series + " ");
+    return at == std::string::npos ? -1.0 : std::stod(text.substr(at + series.size() + 2));
+  };
+  const std::string ok = "parley_requests_total{endpoint=\"/v1/messages\",status=\"200\"}";
+  EXPECT_EQ(value(call("GET", "/metrics").body, ok), -1.0);
+  auto [status, body] = finish(call("POST", "/v1/messages", kHello));
+  ASSERT_EQ(status, 200) << body;
+  finish(call("POST", "/v1/messages", "{"));
+  HttpResponse m = call("GET", "/metrics");
+  EXPECT_EQ(m.content_type, "text/plain; version=0.0.4; charset=utf-8");
+  EXPECT_EQ(value(m.body, ok), 1);
+  EXPECT_EQ(value(m.body, "parley_requests_total{endpoint=\"/v1/messages\",status=\"400\"}"), 1);
+  EXPECT_EQ(value(m.body, "parley_requests_total{endpoint=\"other\",status=\"200\"}"), 1);
+  const double n_tokens = static_cast<double>(engine_->script.size() - 1);  // the EOS is no token event
+  EXPECT_EQ(value(m.body, "parley_generated_tokens_total"), n_tokens);
+  // Each clock read adds 0.5 s: submit, then one read per token.
+  EXPECT_EQ(value(m.body, "parley_time_to_first_token_seconds_count"), 1);
+  EXPECT_EQ(value(m.body, "parley_time_to_first_token_seconds_sum"), 0.5);
+  EXPECT_EQ(value(m.body, "parley_inter_token_latency_seconds_count"), n_tokens - 1);
+  EXPECT_EQ(value(m.body, "parley_inter_token_latency_seconds_bucket{le=\"0.5\"}"), n_tokens - 1);
 }
 
 TEST_F(ServiceTest, RoutingErrorsAndRequestIds) {

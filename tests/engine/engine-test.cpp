@@ -440,5 +440,36 @@ TEST(Engine, ShutdownFinishesRunningRequests) {
   }
 }
 
+TEST(Engine, StatsCountTokensAndBlocks) {
+  test::TempDir dir;
+  EngineOptions o;
+  o.n_threads = 1;
+  o.n_ctx = 64;
+  auto engine = Engine::start(tiny(dir), o);
+  ASSERT_TRUE(engine.ok()) << engine.error().message;
+  std::vector<TokenId> prompt;
+  for (int i = 0; i < 20; i++) prompt.push_back(static_cast<TokenId>(1 + i % 60));
+  Collector c;
+  for (int k = 0; k < 2; k++) {
+    ASSERT_TRUE((*engine)->submit(request(prompt, 4, c.sink(k))).ok());
+    c.wait(k);
+  }
+  EngineStats s = (*engine)->stats();
+  EXPECT_EQ(s.n_tokens_prompt, 40);
+  EXPECT_EQ(s.n_tokens_cached, 16);  // the second request reused one full block
+  EXPECT_EQ(s.n_tokens_generated, 8);
+  // The gauges are published after the step that finished the request.
+  for (int i = 0; i < 1000 && (s.n_running != 0 || s.n_kv_blocks_used != 0); i++) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    s = (*engine)->stats();
+  }
+  EXPECT_EQ(s.n_running, 0);
+  EXPECT_EQ(s.n_waiting, 0);
+  EXPECT_EQ(s.n_kv_blocks_used, 0);
+  EXPECT_GT(s.n_kv_blocks_cached, 0);
+  EXPECT_EQ(s.n_kv_blocks_used + s.n_kv_blocks_cached + s.n_kv_blocks_free, 4);  // 64 positions / 16
+  EXPECT_EQ(s.n_preempted, 0);
+}
+
 }  // namespace
 }  // namespace parley::engine

@@ -118,7 +118,8 @@ test('prefill: a final assistant message is continued', async () => {
 test('models.list / retrieve with pagination and aliases', async () => {
   const ids = [];
   for await (const m of client.models.list({ limit: 1 })) ids.push(m.id);
-  assert.deepEqual(ids, ['smol-it', 'smol-alias', 'claude-smol']);
+  // claude-parley-<model>: listed for Claude Code's /model picker (it keeps ids containing "claude").
+  assert.deepEqual(ids, ['smol-it', 'smol-alias', 'claude-smol', 'claude-parley-smol-it']);
   const page = await client.models.list({ limit: 2 });
   assert.equal(page.has_more, true);
   assert.equal(page.first_id, 'smol-it');
@@ -229,4 +230,20 @@ test('auth: --api-key accepts x-api-key and Bearer, the SDK raises Authenticatio
     const { code } = await guarded.stop();
     assert.equal(code, 0);
   }
+});
+
+test('GET /metrics: Prometheus text after a request, no auth', async () => {
+  await client.messages.create({ model: 'claude-x', max_tokens: 4, messages: user('Hi') });
+  const res = await fetch(server.url + '/metrics');
+  assert.equal(res.status, 200);
+  assert.equal(res.headers.get('content-type'), 'text/plain; version=0.0.4; charset=utf-8');
+  const text = await res.text();
+  for (const line of text.split('\n')) {
+    if (line === '' || line.startsWith('# ')) continue;
+    assert.match(line, /^[a-z_]+(\{[a-z_]+="[^"]*"(,[a-z_]+="[^"]*")*\})? \S+$/, line);
+  }
+  const ok = text.match(/^parley_requests_total\{endpoint="\/v1\/messages",status="200"\} (\d+)$/m);
+  assert.ok(ok && Number(ok[1]) >= 1, text);
+  assert.match(text, /^parley_generated_tokens_total [1-9]\d*$/m);
+  assert.match(text, /^parley_kv_blocks\{state="free"\} \d+$/m);
 });
