@@ -294,6 +294,9 @@ HttpResponse Service::generate(ChatRequest req, Shape shape, const std::string& 
   spec.sampling.min_p = static_cast<float>(req.min_p.value_or(0.0));
   spec.sampling.seed = req.seed ? *req.seed : next_seed();
   spec.stop_sequences = req.stop_sequences;
+  // One model, template and KV type per server: the model id keeps the cache's keys apart should
+  // several ever share an engine.
+  spec.cache_namespace = config_.model_id;
   spec.metrics = metrics_;
   spec.now = monotonic_seconds_;
   if (Status s = plan_output(req, *prompt, shape, spec); !s.ok()) {
