@@ -126,7 +126,8 @@ void RadixCache::unlink(BlockId id) {
   if (--n.n_nodes == 0) n = Namespace{};
 }
 
-int32_t RadixCache::peek(std::string_view ns, std::span<const int32_t> tokens, int32_t n_max) const {
+int32_t RadixCache::walk(std::string_view ns, std::span<const int32_t> tokens, int32_t n_max,
+                         const std::function<void(BlockId)>& on_block) const {
   int32_t nsi = find_namespace(ns);
   if (nsi < 0) return 0;
   n_max = std::min<int32_t>(n_max, static_cast<int32_t>(tokens.size()));
@@ -137,30 +138,23 @@ int32_t RadixCache::peek(std::string_view ns, std::span<const int32_t> tokens, i
                                 static_cast<size_t>(block_size_));
     BlockId child = find_child(nsi, parent, block, hash_block(block));
     if (child < 0) break;
+    if (on_block) on_block(child);
     parent = child;
     n++;
   }
-  return n * block_size_;
+  return n;
+}
+
+int32_t RadixCache::peek(std::string_view ns, std::span<const int32_t> tokens, int32_t n_max) const {
+  return walk(ns, tokens, n_max, nullptr) * block_size_;
 }
 
 int32_t RadixCache::match(std::string_view ns, std::span<const int32_t> tokens, int32_t n_max,
                           BlockTable& table) {
   PARLEY_CHECK_MSG(table.blocks().empty(), "match into a table that holds blocks");
   PARLEY_CHECK(&table.pool() == pool_);
-  int32_t nsi = find_namespace(ns);
-  if (nsi < 0) return 0;
-  n_max = std::min<int32_t>(n_max, static_cast<int32_t>(tokens.size()));
-  BlockId parent = -1;
-  int32_t n = 0;
-  while ((n + 1) * block_size_ <= n_max) {
-    auto block = tokens.subspan(static_cast<size_t>(n) * static_cast<size_t>(block_size_),
-                                static_cast<size_t>(block_size_));
-    BlockId child = find_child(nsi, parent, block, hash_block(block));
-    if (child < 0) break;
-    table.append_shared(child);  // a prefix hit: the block leaves the LRU list
-    parent = child;
-    n++;
-  }
+  // A prefix hit: each matched block leaves the LRU list.
+  const int32_t n = walk(ns, tokens, n_max, [&](BlockId child) { table.append_shared(child); });
   table.set_n_cached_blocks(n);
   return n * block_size_;
 }

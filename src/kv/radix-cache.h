@@ -23,6 +23,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -88,6 +89,10 @@ class RadixCache final : public Evictor {
   uint64_t hash_block(std::span<const int32_t> block) const;
   BlockId first_child(int32_t ns, BlockId parent) const;
   BlockId find_child(int32_t ns, BlockId parent, std::span<const int32_t> block, uint64_t hash) const;
+  // Follows the cached whole blocks of tokens[0, n_max), calling on_block (may be null) for each;
+  // returns how many.
+  int32_t walk(std::string_view ns, std::span<const int32_t> tokens, int32_t n_max,
+               const std::function<void(BlockId)>& on_block) const;
   bool same_tokens(BlockId id, std::span<const int32_t> block) const;
   void link(BlockId id, int32_t ns, BlockId parent, std::span<const int32_t> block, uint64_t hash);
   void unlink(BlockId id);
