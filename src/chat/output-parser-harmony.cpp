@@ -59,7 +59,7 @@ class HarmonyParser final : public OutputParser {
         // Not a header: the model wrote plain text; it is the reply.
         route_ = Route::text;
         in_message_ = true;
-        fresh_ = true;
+        trim_.fresh = true;
         if (r.find("<|channel|>") != std::string_view::npos && eof) {
           pos_ = buf_.size();  // a cut-off header carries nothing
           return false;
@@ -87,8 +87,7 @@ class HarmonyParser final : public OutputParser {
     std::string channel = word_after(header, "<|channel|>");
     std::string to = word_after(header, "to=");
     in_message_ = true;
-    fresh_ = true;
-    pending_ws_.clear();
+    trim_.reset();
     std::string name = to.rfind("functions.", 0) == 0 ? to.substr(10) : to;
     if (!name.empty()) {
       if (!opt_.parse_tool_calls) {
@@ -145,7 +144,7 @@ class HarmonyParser final : public OutputParser {
       end_call();
     }
     in_message_ = false;
-    pending_ws_.clear();
+    trim_.pending_ws.clear();
     return true;
   }
 
@@ -163,21 +162,8 @@ class HarmonyParser final : public OutputParser {
       return;
     }
     if (route_ == Route::drop) return;
-    if (fresh_) {
-      while (!s.empty() && is_space(s.front())) s.remove_prefix(1);
-      if (s.empty()) return;
-      fresh_ = false;
-    }
-    size_t body = s.size();
-    while (body > 0 && is_space(s[body - 1])) body--;
-    if (body > 0) {
-      std::string t = std::move(pending_ws_);
-      pending_ws_.clear();
-      std::string_view b = s.substr(0, body);
-      t += utf8::is_valid(b) ? std::string(b) : utf8::sanitize(b);
-      append_event(*out_, route_ == Route::thinking ? Kind::thinking : Kind::text, t);
-    }
-    pending_ws_.append(s.substr(body));
+    std::string t = trim_.take(s);
+    if (!t.empty()) append_event(*out_, route_ == Route::thinking ? Kind::thinking : Kind::text, t);
   }
 
   ParserOptions opt_;
@@ -186,9 +172,8 @@ class HarmonyParser final : public OutputParser {
   size_t pos_ = 0;
   bool in_message_ = false;
   bool in_call_ = false;
-  bool fresh_ = true;
   Route route_ = Route::text;
-  std::string pending_ws_;
+  TrimmedBlock trim_;
   JsonStreamer json_;
 };
 

@@ -57,6 +57,21 @@ inline bool is_space(char c) {
   return c == ' ' || c == '\n' || c == '\r' || c == '\t';
 }
 
+// The text of one block (thinking, reply) with the whitespace templates put around markers
+// trimmed: leading whitespace is dropped until the first other byte, trailing whitespace is held
+// until more text follows it (and so dropped at the block's end).
+struct TrimmedBlock {
+  bool fresh = true;       // nothing but whitespace seen since the block started
+  std::string pending_ws;  // trailing whitespace held back
+  void reset() {
+    fresh = true;
+    pending_ws.clear();
+  }
+  // What s adds to the block now (held whitespace first, invalid UTF-8 as U+FFFD); "" when
+  // nothing is due yet.
+  std::string take(std::string_view s);
+};
+
 // How many bytes at the end of s could start a UTF-8 sequence still missing bytes.
 size_t incomplete_utf8_tail(std::string_view s);
 // The longest suffix of s that is a proper prefix of marker.

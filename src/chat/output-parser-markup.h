@@ -95,10 +95,7 @@ class MarkupParser final : public OutputParser {
   // ---- events
   void emit(Kind k, std::string_view s) { append_event(*out_, k, s); }
   void emit_content(std::string_view s);
-  void new_block() {
-    pending_ws_.clear();
-    block_fresh_ = true;
-  }
+  void new_block() { trim_.reset(); }
   void emit_args(std::string_view s) {
     if (s.empty()) return;
     emit(Kind::tool_call_args, s);
@@ -189,8 +186,7 @@ class MarkupParser final : public OutputParser {
   St st_ = St::content;
   bool thinking_ = false;
   bool text_started_ = false;
-  bool block_fresh_ = true;
-  std::string pending_ws_;
+  TrimmedBlock trim_;
   std::string ws_before_section_;  // the text's trailing whitespace before a trigger
   std::string raw_;                // what the current section consumed, given back as text if no call
   bool section_has_call_ = false;

@@ -67,27 +67,34 @@ int MarkupParser::match_any(const std::vector<std::string>& markers, bool eof, b
   return -1;
 }
 
-void MarkupParser::emit_content(std::string_view s) {
-  if (block_fresh_) {
+std::string TrimmedBlock::take(std::string_view s) {
+  if (fresh) {
     while (!s.empty() && is_space(s.front())) s.remove_prefix(1);
-    if (s.empty()) return;
-    block_fresh_ = false;
+    if (s.empty()) return {};
+    fresh = false;
   }
   size_t body = s.size();
   while (body > 0 && is_space(s[body - 1])) body--;
+  std::string t;
   if (body > 0) {
-    std::string t = std::move(pending_ws_);
-    pending_ws_.clear();
+    t = std::move(pending_ws);
+    pending_ws.clear();
     std::string_view b = s.substr(0, body);
     if (utf8::is_valid(b)) {
       t.append(b);
     } else {
       t += utf8::sanitize(b);
     }
-    emit(thinking_ ? Kind::thinking : Kind::text, t);
-    if (!thinking_) text_started_ = true;
   }
-  pending_ws_.append(s.substr(body));
+  pending_ws.append(s.substr(body));
+  return t;
+}
+
+void MarkupParser::emit_content(std::string_view s) {
+  std::string t = trim_.take(s);
+  if (t.empty()) return;
+  emit(thinking_ ? Kind::thinking : Kind::text, t);
+  if (!thinking_) text_started_ = true;
 }
 
 void MarkupParser::start_call() {
@@ -192,8 +199,8 @@ bool MarkupParser::step_content(bool eof) {
     new_block();
   } else {
     const Trigger& t = spec_.triggers[static_cast<size_t>(best_what - 2)];
-    ws_before_section_ = std::move(pending_ws_);
-    pending_ws_.clear();
+    ws_before_section_ = std::move(trim_.pending_ws);
+    trim_.pending_ws.clear();
     raw_.clear();
     section_has_call_ = false;
     st_ = St::sec_start;
@@ -214,11 +221,11 @@ void MarkupParser::section_fail() {
     raw.assign(1, buf_[pos_]);  // a kept trigger: step over its first byte
     pos_++;
   }
-  bool fresh = block_fresh_;
-  pending_ws_ = std::move(ws_before_section_);
+  bool fresh = trim_.fresh;
+  trim_.pending_ws = std::move(ws_before_section_);
   ws_before_section_.clear();
   emit_content(raw);
-  if (raw.empty()) block_fresh_ = fresh;
+  if (raw.empty()) trim_.fresh = fresh;
 }
 
 bool MarkupParser::begin_section_body() {
@@ -490,7 +497,7 @@ void MarkupParser::close_at_end() {
     emit_args("{}");
     end_call();
   }
-  pending_ws_.clear();
+  trim_.pending_ws.clear();
   st_ = St::content;
 }
 
