@@ -31,6 +31,7 @@ struct ByteSet {
   std::array<uint64_t, 4> bits{};
   bool has(uint8_t b) const { return (bits[b >> 6] >> (b & 63)) & 1; }
   void add(uint8_t b) { bits[b >> 6] |= uint64_t{1} << (b & 63); }
+  void remove(uint8_t b) { bits[b >> 6] &= ~(uint64_t{1} << (b & 63)); }
   void add_range(uint8_t lo, uint8_t hi) {
     for (int b = lo; b <= hi; b++) add(static_cast<uint8_t>(b));
   }

@@ -76,4 +76,8 @@ NodeId integer_range(GrammarBuilder& b, bool has_lo, int64_t lo, bool has_hi, in
 // Unsigned decimal integers in [lo, hi] (hi_inf: no upper bound).
 NodeId unsigned_range(GrammarBuilder& b, uint64_t lo, uint64_t hi, bool hi_inf);
 
+// A count bound (minLength, maxItems, ...) of schema s: fallback when absent, 0 for <= 0,
+// unbounded past 4e9.
+uint32_t length_bound(const json::Value& s, const char* key, uint32_t fallback);
+
 }  // namespace parley::sampling

@@ -13,18 +13,9 @@ namespace {
 ByteSet extra_name_bytes() {
   ByteSet s;
   s.add_range(0x20, 0x7E);
-  s.bits['"' >> 6] &= ~(uint64_t{1} << ('"' & 63));
-  s.bits['\\' >> 6] &= ~(uint64_t{1} << ('\\' & 63));
+  s.remove('"');
+  s.remove('\\');
   return s;
-}
-
-uint32_t bound(const json::Value& s, const char* key, uint32_t fallback) {
-  const json::Value* v = s.find(key);
-  if (!v || !v->is_number()) return fallback;
-  double d = v->as_double();
-  if (d <= 0) return 0;
-  if (d >= 4e9) return kUnbounded;
-  return static_cast<uint32_t>(d);
 }
 
 }  // namespace
@@ -38,8 +29,8 @@ NodeId SchemaCompiler::json_char() {
   ByteSet hex, hex_no_d, hex_0_7;
   for (char c : std::string_view("0123456789abcdefABCDEF")) hex.add(static_cast<uint8_t>(c));
   hex_no_d = hex;
-  hex_no_d.bits['d' >> 6] &= ~(uint64_t{1} << ('d' & 63));
-  hex_no_d.bits['D' >> 6] &= ~(uint64_t{1} << ('D' & 63));
+  hex_no_d.remove('d');
+  hex_no_d.remove('D');
   hex_0_7.add_range('0', '7');
   NodeId h = b_.byte_set(hex);
   // \uXXXX outside the surrogates: a first digit other than d, or d then 0-7.
@@ -115,7 +106,7 @@ Result<NodeId> SchemaCompiler::extra_key(const std::vector<std::string>& declare
       uint8_t c = static_cast<uint8_t>(names[i][depth]);
       size_t j = i;
       while (j < hi && static_cast<uint8_t>(names[j][depth]) == c) j++;
-      other.bits[c >> 6] &= ~(uint64_t{1} << (c & 63));
+      other.remove(c);
       alts.push_back(b_.seq({b_.byte_range(c, c), self(self, i, j, depth + 1)}));
       i = j;
     }
@@ -201,8 +192,8 @@ Result<NodeId> SchemaCompiler::compile_object(const json::Value& s, const std::s
 }
 
 Result<NodeId> SchemaCompiler::compile_array(const json::Value& s, const std::string& path) {
-  uint32_t min = bound(s, "minItems", 0);
-  uint32_t max = bound(s, "maxItems", kUnbounded);
+  uint32_t min = length_bound(s, "minItems", 0);
+  uint32_t max = length_bound(s, "maxItems", kUnbounded);
   if (min > max) return Error{join(options_.path, path) + ": minItems > maxItems"};
   std::vector<NodeId> prefix;
   const json::Value* items = s.find("items");

@@ -34,15 +34,6 @@ const char* format_pattern(std::string_view format) {
   return it == patterns.end() ? nullptr : it->second;
 }
 
-uint32_t length_bound(const json::Value& s, const char* key, uint32_t fallback) {
-  const json::Value* v = s.find(key);
-  if (!v || !v->is_number()) return fallback;
-  double d = v->as_double();
-  if (d <= 0) return 0;
-  if (d >= 4e9) return kUnbounded;
-  return static_cast<uint32_t>(d);
-}
-
 // Integer bounds from minimum / maximum / exclusive* (numbers, or draft 4 booleans); bounds
 // beyond +-9e18 are treated as absent (they cannot matter to generated text).
 struct IntBounds {
@@ -81,6 +72,15 @@ IntBounds int_bounds(const json::Value& s) {
 }
 
 }  // namespace
+
+uint32_t length_bound(const json::Value& s, const char* key, uint32_t fallback) {
+  const json::Value* v = s.find(key);
+  if (!v || !v->is_number()) return fallback;
+  double d = v->as_double();
+  if (d <= 0) return 0;
+  if (d >= 4e9) return kUnbounded;
+  return static_cast<uint32_t>(d);
+}
 
 Result<NodeId> SchemaCompiler::compile_string(const json::Value& s, const std::string& path) {
   uint32_t min = length_bound(s, "minLength", 0);
