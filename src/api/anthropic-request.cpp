@@ -23,16 +23,22 @@ ContentPart text_part(std::string s) {
   return p;
 }
 
-Status check_cache_control(const Value& obj, const FieldPath& path) {
+// A block's cache_control: nullopt when absent, else whether its ttl is "1h".
+Result<std::optional<bool>> read_cache_control(const Value& obj, const FieldPath& path) {
   PARLEY_TRY(const Value* cc, member(obj, "cache_control", path, false));
-  if (cc == nullptr) return {};
+  if (cc == nullptr) return std::optional<bool>();
   FieldPath p = path.key("cache_control");
   PARLEY_TRY(auto _, require_object(cc, p));
   (void)_;
   PARLEY_TRY(auto type, read_enum(*cc, "type", p, true, {"ephemeral"}));
   (void)type;
   PARLEY_TRY(auto ttl, read_enum(*cc, "ttl", p, false, {"5m", "1h"}));
-  (void)ttl;
+  return std::optional<bool>(ttl == "1h");
+}
+
+Status check_cache_control(const Value& obj, const FieldPath& path) {
+  PARLEY_TRY(auto cc, read_cache_control(obj, path));
+  (void)cc;
   return {};
 }
 
@@ -82,6 +88,14 @@ class Parser {
   Status parse_system(const Value& body, const FieldPath& root);
   Status parse_messages(const Value& messages, const FieldPath& path);
   Status parse_block(const Value& block, const FieldPath& path, Turn& turn, bool in_tool_result);
+  Status parse_block_content(const Value& block, const FieldPath& path, Turn& turn,
+                             bool in_tool_result);
+  // Sets a breakpoint flag; the request's TTL is the last breakpoint's.
+  void note_breakpoint(bool& flag, bool ttl_1h) {
+    flag = true;
+    req_.cache_ttl_1h = ttl_1h;
+  }
+  void mark_automatic_breakpoint(bool ttl_1h);
   Status parse_tool_result(const Value& block, const FieldPath& path, Turn& turn);
   Status parse_tools(const Value& body, const FieldPath& root);
   Status parse_tool_choice(const Value& body, const FieldPath& root);
@@ -173,12 +187,13 @@ Status Parser::parse_system(const Value& body, const FieldPath& root) {
     PARLEY_TRY(auto type, read_enum(arr[i], "type", p, true, {"text"}));
     (void)type;
     PARLEY_TRY(std::string_view t, read_string(arr[i], "text", p, true));
-    PARLEY_CHECK_OK(check_cache_control(arr[i], p));
+    PARLEY_TRY(auto cache, read_cache_control(arr[i], p));
     PARLEY_CHECK_OK(check_optional_array(arr[i], "citations", p));
-    if (is_claude_code_billing_block(t)) continue;
     // Blocks are joined with no separator, as the API concatenates them (Claude Code's blocks
     // carry their own newlines).
-    if (!t.empty()) system_.content.push_back(text_part(std::string(t)));
+    if (!t.empty() && !is_claude_code_billing_block(t)) system_.content.push_back(text_part(std::string(t)));
+    // A breakpoint on a skipped block ends where the system text so far ends.
+    if (cache && !system_.content.empty()) note_breakpoint(system_.content.back().cache_breakpoint, *cache);
   }
   return {};
 }
@@ -221,13 +236,33 @@ Status Parser::parse_tool_result(const Value& block, const FieldPath& path, Turn
   return {};
 }
 
-// One content block of a message (or of a tool_result's content when in_tool_result).
+// One content block of a message (or of a tool_result's content when in_tool_result). A
+// cache_control breakpoint marks the end of what the block added to the prompt.
 Status Parser::parse_block(const Value& block, const FieldPath& path, Turn& turn,
                            bool in_tool_result) {
   PARLEY_TRY(auto _, require_object(&block, path));
   (void)_;
+  PARLEY_TRY(auto cache, read_cache_control(block, path));
+  const size_t n_parts = turn.current.content.size(), n_calls = turn.current.tool_calls.size();
+  const size_t n_out = turn.out.size();
+  PARLEY_CHECK_OK(parse_block_content(block, path, turn, in_tool_result));
+  if (!cache) return {};
+  if (turn.current.tool_calls.size() > n_calls) {
+    note_breakpoint(turn.current.tool_calls.back().cache_breakpoint, *cache);
+  } else if (turn.current.content.size() > n_parts) {
+    note_breakpoint(turn.current.content.back().cache_breakpoint, *cache);
+  } else if (turn.out.size() > n_out) {
+    // A tool_result: its message ends at the breakpoint.
+    auto& content = turn.out.back().content;
+    if (content.empty()) content.push_back(text_part(""));
+    note_breakpoint(content.back().cache_breakpoint, *cache);
+  }
+  return {};
+}
+
+Status Parser::parse_block_content(const Value& block, const FieldPath& path, Turn& turn,
+                                   bool in_tool_result) {
   PARLEY_TRY(std::string_view type, read_string(block, "type", path, true));
-  PARLEY_CHECK_OK(check_cache_control(block, path));
   const bool assistant = turn.role == Role::assistant;
 
   if (type == "text") {
@@ -417,11 +452,14 @@ Status Parser::parse_tools(const Value& body, const FieldPath& root) {
     PARLEY_TRY(std::string_view type, read_string(arr[i], "type", p, false));
     PARLEY_TRY(std::string_view name, read_string(arr[i], "name", p, true));
     if (name.empty()) return p.key("name").error("must not be empty");
-    PARLEY_CHECK_OK(check_cache_control(arr[i], p));
+    PARLEY_TRY(auto cache, read_cache_control(arr[i], p));
     tool_names_.emplace_back(name);
     if (!type.empty() && type != "custom") {
       // Anthropic-defined tools (web_search_*, code_execution_*, bash_*, text_editor_*, …):
-      // accepted; server tools cannot run here and are not shown to the model.
+      // accepted; server tools cannot run here and are not shown to the model (a breakpoint
+      // on one ends after the tools shown before it).
+      auto& shown = req_.conversation.tools;
+      if (cache && !shown.empty()) note_breakpoint(shown.back().cache_breakpoint, *cache);
       continue;
     }
     PARLEY_TRY(std::string_view description, read_string(arr[i], "description", p, false));
@@ -441,6 +479,7 @@ Status Parser::parse_tools(const Value& body, const FieldPath& root) {
     tool.description = std::string(description);
     tool.parameters = *schema;
     tool.strict = strict.value_or(false);
+    if (cache) note_breakpoint(tool.cache_breakpoint, *cache);
     req_.conversation.tools.push_back(std::move(tool));
   }
   return {};
@@ -579,6 +618,18 @@ Status Parser::parse_generation(const Value& body, const FieldPath& root) {
   return {};
 }
 
+// The top-level cache_control: the breakpoint goes on the last block of the last message.
+void Parser::mark_automatic_breakpoint(bool ttl_1h) {
+  auto& msgs = req_.conversation.messages;
+  if (msgs.empty()) return;
+  Message& last = msgs.back();
+  if (!last.tool_calls.empty()) {
+    note_breakpoint(last.tool_calls.back().cache_breakpoint, ttl_1h);
+  } else if (!last.content.empty()) {
+    note_breakpoint(last.content.back().cache_breakpoint, ttl_1h);
+  }
+}
+
 Result<ChatRequest> Parser::run(const Value& body) {
   FieldPath root(FieldPath::Style::dotted);
   if (!body.is_object()) {
@@ -597,7 +648,8 @@ Result<ChatRequest> Parser::run(const Value& body) {
   PARLEY_CHECK_OK(parse_tool_choice(body, root));
   PARLEY_CHECK_OK(parse_thinking(body, root));
   PARLEY_CHECK_OK(parse_output_config(body, root));
-  PARLEY_CHECK_OK(check_cache_control(body, root));
+  PARLEY_TRY(auto automatic_cache, read_cache_control(body, root));
+  if (automatic_cache) mark_automatic_breakpoint(*automatic_cache);
   if (endpoint_ == AnthropicEndpoint::messages) PARLEY_CHECK_OK(parse_generation(body, root));
 
   auto& msgs = req_.conversation.messages;

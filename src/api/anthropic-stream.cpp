@@ -23,17 +23,25 @@ AnthropicEmitter::AnthropicEmitter(std::string message_id, std::string model,
     : message_id_(std::move(message_id)),
       model_(std::move(model)),
       request_id_(std::move(request_id)),
-      sink_(sink),
-      n_prompt_(n_prompt) {}
+      sink_(sink) {
+  prompt_.n_prompt = n_prompt;
+}
 
-// Anthropic's arithmetic: input + cache_creation + cache_read = prompt tokens. Nothing is
-// "written" to a cache on request here (automatic prefix reuse), so cache_creation is 0.
-json::Value AnthropicEmitter::usage(int32_t n_output) const {
+// Anthropic's arithmetic: input + cache_creation + cache_read = prompt tokens. Every prompt
+// prefix is cached automatically and reads are counted wherever they come from; creation counts
+// what was newly cached at or before the request's cache_control breakpoint (none: 0).
+json::Value AnthropicEmitter::usage(int32_t n_output, bool with_creation_detail) const {
   json::Value u = json::Value::object();
-  u["input_tokens"] = n_prompt_ - n_cached_;
-  u["cache_creation_input_tokens"] = 0;
-  u["cache_read_input_tokens"] = n_cached_;
+  u["input_tokens"] = prompt_.n_prompt - prompt_.n_cache_read - prompt_.n_cache_written;
+  u["cache_creation_input_tokens"] = prompt_.n_cache_written;
+  u["cache_read_input_tokens"] = prompt_.n_cache_read;
   u["output_tokens"] = n_output;
+  if (with_creation_detail) {
+    json::Value creation = json::Value::object();
+    creation["ephemeral_5m_input_tokens"] = prompt_.cache_ttl_1h ? 0 : prompt_.n_cache_written;
+    creation["ephemeral_1h_input_tokens"] = prompt_.cache_ttl_1h ? prompt_.n_cache_written : 0;
+    u["cache_creation"] = std::move(creation);
+  }
   return u;
 }
 
@@ -48,11 +56,7 @@ void AnthropicEmitter::start_message() {
   msg["content"] = json::Value::array();
   msg["stop_reason"] = nullptr;
   msg["stop_sequence"] = nullptr;
-  json::Value u = usage(0);
-  json::Value creation = json::Value::object();
-  creation["ephemeral_5m_input_tokens"] = 0;
-  creation["ephemeral_1h_input_tokens"] = 0;
-  u["cache_creation"] = std::move(creation);
+  json::Value u = usage(0, true);
   u["service_tier"] = "standard";
   msg["usage"] = std::move(u);
   json::Value ev = json::Value::object();
@@ -63,12 +67,11 @@ void AnthropicEmitter::start_message() {
   heartbeat();
 }
 
-void AnthropicEmitter::on_started(int32_t n_prompt, int32_t n_cached) {
+void AnthropicEmitter::on_started(const PromptUsage& prompt) {
   if (done_) return;
   // If a heartbeat already sent message_start with best-known numbers (no cache hit known),
   // the real ones follow in message_delta's cumulative usage.
-  n_prompt_ = n_prompt;
-  n_cached_ = n_cached;
+  prompt_ = prompt;
   start_message();
 }
 
@@ -158,8 +161,7 @@ void AnthropicEmitter::on_finished(const Finish& finish) {
     fail(ErrorKind::overloaded, "the request was cancelled by the server");
     return;
   }
-  n_prompt_ = finish.n_prompt;
-  n_cached_ = finish.n_cached;
+  prompt_ = finish.prompt;
   start_message();
   on_block_stop({});
   json::Value delta = json::Value::object();
@@ -168,7 +170,7 @@ void AnthropicEmitter::on_finished(const Finish& finish) {
   json::Value ev = json::Value::object();
   ev["type"] = "message_delta";
   ev["delta"] = std::move(delta);
-  ev["usage"] = usage(finish.n_generated);
+  ev["usage"] = usage(finish.n_generated, true);
   sink_.event(ev);
   json::Value stop = json::Value::object();
   stop["type"] = "message_stop";

@@ -23,7 +23,7 @@ class AnthropicEmitter final : public Emitter {
   AnthropicEmitter(std::string message_id, std::string model, std::string request_id,
                    int32_t n_prompt, EventSink& sink);
 
-  void on_started(int32_t n_prompt, int32_t n_cached) override;
+  void on_started(const PromptUsage& prompt) override;
   void on_block_start(const BlockStart& block) override;
   void on_delta(std::string_view delta) override;
   void on_block_stop(const std::string& signature) override;
@@ -34,11 +34,11 @@ class AnthropicEmitter final : public Emitter {
 
  private:
   void start_message();
-  json::Value usage(int32_t n_output) const;
+  json::Value usage(int32_t n_output, bool with_creation_detail = false) const;
 
   std::string message_id_, model_, request_id_;
   EventSink& sink_;
-  int32_t n_prompt_ = 0, n_cached_ = 0;
+  PromptUsage prompt_;
   bool started_ = false, done_ = false;
   int block_count_ = 0;  // blocks started so far; the open one is block_count_ - 1
   std::optional<BlockKind> open_;

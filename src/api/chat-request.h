@@ -61,6 +61,9 @@ struct ChatRequest {
   bool output_schema_strict = false;    // OpenAI json_schema.strict
   std::string user_id;                  // metadata.user_id / user
 
+  // The TTL of the last cache_control breakpoint ("1h" or the default "5m"); the breakpoints
+  // themselves are flags in the conversation (chat::ContentPart::cache_breakpoint, ...).
+  bool cache_ttl_1h = false;
   std::vector<SignedThinking> thinking_blocks;  // verified by the service
   std::vector<MediaRef> media;          // images/documents that need a path we do not have yet
 };

@@ -48,6 +48,7 @@ Status Generation::submit() {
   req.constraints = spec_.sampling_constraints;
   req.stop_tokens = tokenizer_.eog_ids();
   req.cache_namespace = spec_.cache_namespace;
+  req.cache_breakpoint = spec_.n_tokens_cache_breakpoint;
   // The engine thread only queues; all work happens in poll() on the caller's thread. The
   // inbox outlives this object if the engine still holds the callback.
   req.on_event = [inbox = inbox_](const engine::Event& ev) {
@@ -183,8 +184,8 @@ void Generation::finish(Finish f, GenerationSink& sink) {
   }
   // The model called tools and then ended its turn: the client runs them.
   if (f.reason == StopReason::end_turn && n_tool_calls_ > 0) f.reason = StopReason::tool_use;
-  f.n_prompt = n_prompt();
-  f.n_cached = n_cached_;
+  f.prompt = usage_;
+  f.prompt.n_prompt = n_prompt();
   f.n_generated = n_generated_;
   finished_ = true;
   if (ok) close_block(sink);
@@ -211,8 +212,13 @@ void Generation::handle(const engine::Event& ev, GenerationSink& sink) {
   if (!started_ && ev.kind != Kind::progress) {
     // `started` comes first from the engine; a finished-with-error may come without it.
     started_ = true;
-    n_cached_ = ev.kind == Kind::started ? ev.n_cached_tokens : 0;
-    sink.on_started(n_prompt(), n_cached_);
+    usage_.n_prompt = n_prompt();
+    usage_.cache_ttl_1h = spec_.cache_ttl_1h;
+    if (ev.kind == Kind::started) {
+      usage_.n_cache_read = ev.n_cached_tokens;
+      usage_.n_cache_written = ev.n_cache_written_tokens;
+    }
+    sink.on_started(usage_);
     if (ev.kind == Kind::started) return;
   }
   switch (ev.kind) {

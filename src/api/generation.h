@@ -33,12 +33,20 @@ enum class StopReason {
   error,           // the engine failed; see Finish::error
 };
 
+// Where the prompt's tokens went. Anthropic's arithmetic: input_tokens = n_prompt -
+// n_cache_read - n_cache_written.
+struct PromptUsage {
+  int32_t n_prompt = 0;
+  int32_t n_cache_read = 0;     // served from the prefix cache
+  int32_t n_cache_written = 0;  // newly cached, at or before the request's cache_control breakpoint
+  bool cache_ttl_1h = false;    // the breakpoint asked for the 1-hour TTL
+};
+
 struct Finish {
   StopReason reason = StopReason::end_turn;
   std::optional<std::string> stop_sequence;
   std::string error;
-  int32_t n_prompt = 0;
-  int32_t n_cached = 0;
+  PromptUsage prompt;
   int32_t n_generated = 0;
 };
 
@@ -55,7 +63,7 @@ struct BlockStart {
 class GenerationSink {
  public:
   virtual ~GenerationSink() = default;
-  virtual void on_started(int32_t n_prompt, int32_t n_cached) = 0;
+  virtual void on_started(const PromptUsage& prompt) = 0;
   virtual void on_block_start(const BlockStart& block) = 0;
   // More of the open block: text, thinking text, or a fragment of the tool input's JSON (the
   // fragments of one tool_use block concatenate to one JSON object).
@@ -77,6 +85,9 @@ struct GenerationSpec {
   std::vector<std::shared_ptr<const sampling::ConstraintFactory>> sampling_constraints;
   std::vector<std::string> stop_sequences;
   std::string cache_namespace;
+  // Prompt tokens up to the last cache_control breakpoint (0: none), and its TTL.
+  int32_t n_tokens_cache_breakpoint = 0;
+  bool cache_ttl_1h = false;
 
   // How the output is read (chat/output-parser.h): null means plain text. The parser splits
   // reasoning, text and (when parse_tool_calls) tool calls into blocks.
@@ -143,7 +154,7 @@ class Generation {
   std::string thinking_;  // the open thinking block's text (what its signature covers)
   int32_t n_tool_calls_ = 0;
   bool calls_done_ = false;  // the one call disable_parallel_tool_use allows is complete
-  int32_t n_cached_ = 0;
+  PromptUsage usage_;  // set when the engine starts the request
   int32_t n_generated_ = 0;
   double t_submit_ = 0;      // spec_.now() at submit
   double t_last_token_ = 0;  // spec_.now() at the last token handled

@@ -50,7 +50,7 @@ void OpenAIEmitter::send_role() {
   sink_.event(chunk(std::move(delta), nullptr));
 }
 
-void OpenAIEmitter::on_started(int32_t, int32_t) {
+void OpenAIEmitter::on_started(const PromptUsage&) {
   if (!done_) send_role();
 }
 
@@ -104,11 +104,11 @@ void OpenAIEmitter::on_finished(const Finish& finish) {
   sink_.event(chunk(json::Value::object(), openai_finish_reason(finish.reason)));
   if (include_usage_) {
     json::Value usage = json::Value::object();
-    usage["prompt_tokens"] = finish.n_prompt;
+    usage["prompt_tokens"] = finish.prompt.n_prompt;
     usage["completion_tokens"] = finish.n_generated;
-    usage["total_tokens"] = finish.n_prompt + finish.n_generated;
+    usage["total_tokens"] = finish.prompt.n_prompt + finish.n_generated;
     json::Value details = json::Value::object();
-    details["cached_tokens"] = finish.n_cached;
+    details["cached_tokens"] = finish.prompt.n_cache_read;
     usage["prompt_tokens_details"] = std::move(details);
     json::Value c = chunk(json::Value::object(), nullptr);
     c["choices"] = json::Value::array();

@@ -20,7 +20,7 @@ class OpenAIEmitter final : public Emitter {
   OpenAIEmitter(std::string id, std::string model, int64_t created, bool include_usage,
                 EventSink& sink);
 
-  void on_started(int32_t n_prompt, int32_t n_cached) override;
+  void on_started(const PromptUsage& prompt) override;
   void on_block_start(const BlockStart& block) override;
   void on_delta(std::string_view delta) override;
   void on_block_stop(const std::string&) override { open_.reset(); }

@@ -7,6 +7,9 @@
 // placeholder that templates pass through untouched (private-use characters around an index);
 // after rendering, the placeholders are put back and their byte ranges are handed to the
 // tokenizer as plain text (EncodeOptions::plain).
+//
+// The same trick locates cache_control breakpoints in the prompt: a mark at the end of each
+// flagged text goes through the template and its offset is read back.
 #pragma once
 
 #include <string>
@@ -26,9 +29,12 @@ class PlainTextGuard {
   // placeholder; `originals` receives what each placeholder stands for.
   chat::Conversation protect(const chat::Conversation& in, std::vector<std::string>& originals) const;
   // The rendered text with the placeholders replaced by their originals; `plain` receives the
-  // byte ranges (sorted, disjoint) they occupy in the result.
+  // byte ranges (sorted, disjoint) they occupy in the result. Cache breakpoints (flags in the
+  // conversation) are marked by protect() and removed here; `marks` receives their byte
+  // offsets in the result, in order.
   std::string restore(std::string_view rendered, const std::vector<std::string>& originals,
-                      std::vector<tokenizer::TextRange>& plain) const;
+                      std::vector<tokenizer::TextRange>& plain,
+                      std::vector<size_t>* marks = nullptr) const;
 
   // The texts protected (for tests).
   size_t n_texts() const { return n_texts_; }

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -34,6 +35,9 @@ class PromptRenderer {
 struct Prompt {
   std::string text;
   std::vector<tokenizer::TokenId> tokens;
+  // Tokens up to the request's last cache_control breakpoint (0: it has none): what the client
+  // asked to cache, for usage.cache_creation_input_tokens.
+  int32_t n_tokens_cache_breakpoint = 0;
 };
 
 class PromptBuilder {
@@ -45,6 +49,8 @@ class PromptBuilder {
   Result<Prompt> build(const ChatRequest& request) const;
 
  private:
+  int32_t tokens_before(std::span<const tokenizer::TokenId> tokens, bool added_bos, size_t offset) const;
+
   const PromptRenderer& renderer_;
   const tokenizer::Tokenizer& tokenizer_;
   PlainTextGuard guard_;  // request text that spells special tokens stays text

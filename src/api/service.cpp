@@ -297,6 +297,8 @@ HttpResponse Service::generate(ChatRequest req, Shape shape, const std::string& 
   // One model, template and KV type per server: the model id keeps the cache's keys apart should
   // several ever share an engine.
   spec.cache_namespace = config_.model_id;
+  spec.n_tokens_cache_breakpoint = prompt->n_tokens_cache_breakpoint;
+  spec.cache_ttl_1h = req.cache_ttl_1h;
   spec.metrics = metrics_;
   spec.now = monotonic_seconds_;
   if (Status s = plan_output(req, *prompt, shape, spec); !s.ok()) {

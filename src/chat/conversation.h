@@ -19,12 +19,16 @@ struct ContentPart {
   std::string media_type;  // image/document: "image/png", "application/pdf", ...
   std::string data;        // image/document bytes (decoded from base64), or a URL when is_url
   bool is_url = false;
+  // A cache_control breakpoint ends here: the prompt up to the end of this part is what the
+  // client asked to cache (usage reports what of it was newly written).
+  bool cache_breakpoint = false;
 };
 
 struct ToolCall {
   std::string id;          // "toolu_..." / "call_..."
   std::string name;
   json::Value arguments;   // a JSON object
+  bool cache_breakpoint = false;  // a cache_control breakpoint ends after this call
 };
 
 struct Message {
@@ -45,6 +49,7 @@ struct Tool {
   std::string description;
   json::Value parameters;  // JSON schema object
   bool strict = false;     // the schema must be honoured exactly (else the request is refused)
+  bool cache_breakpoint = false;  // a cache_control breakpoint ends after this definition
 };
 
 struct Conversation {

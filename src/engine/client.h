@@ -45,6 +45,8 @@ struct Event {
   TokenId token = -1;
   int32_t n_prompt_tokens = 0;
   int32_t n_cached_tokens = 0;  // prompt tokens served from the prefix cache (honest count)
+  // started: prompt tokens before the request's cache_breakpoint that it adds to the cache
+  int32_t n_cache_written_tokens = 0;
   int32_t n_prefilled = 0;
   int32_t n_generated = 0;
   FinishReason reason = FinishReason::stop_token;
@@ -60,6 +62,9 @@ struct GenerateRequest {
   std::vector<std::shared_ptr<const sampling::ConstraintFactory>> constraints;
   std::vector<TokenId> stop_tokens;     // end-of-generation ids (tokenizer's EOG set)
   std::string cache_namespace;          // prefix-cache isolation key
+  // Prompt tokens [0, n) the client asked to cache (Anthropic cache_control; 0: none). The cache
+  // keeps every prefix anyway; this only decides what the started event reports as written.
+  int32_t cache_breakpoint = 0;
   std::function<void(const Event&)> on_event;
 };
 

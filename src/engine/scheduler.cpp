@@ -41,6 +41,15 @@ int32_t Scheduler::match_prefix(Sequence& seq) {
   return seq.n_computed;
 }
 
+// The prompt tokens before the request's cache breakpoint that this request adds to the cache:
+// the full prompt blocks after the cached prefix (a block enters the cache only when full).
+int32_t Scheduler::n_cache_written(const Sequence& seq, int32_t n_cached) const {
+  if (!cache_ || seq.request.cache_breakpoint <= 0) return 0;
+  const int32_t bs = cache_->pool().block_size();
+  const int32_t end = std::min(seq.request.cache_breakpoint, seq.n_prompt / bs * bs);
+  return std::max(0, end - n_cached);
+}
+
 void Scheduler::add(std::unique_ptr<Sequence> seq) {
   PARLEY_CHECK(seq->n_prompt > 0 && seq->n_prompt < options_.n_ctx);
   // Room for every token it can reach, so the step loop never grows it.
@@ -182,6 +191,7 @@ void Scheduler::plan(std::vector<StepItem>& items) {
       e.kind = Event::Kind::started;
       e.n_prompt_tokens = s.n_prompt;
       e.n_cached_tokens = std::min(n_cached, s.n_prompt);
+      e.n_cache_written_tokens = n_cache_written(s, e.n_cached_tokens);
       emit(s, e);
     }
     items.push_back({&s, s.n_computed, n, s.n_computed + n == s.n_tokens()});

@@ -115,6 +115,7 @@ class Scheduler {
   void preempt(Sequence& seq, std::vector<StepItem>& items, int32_t& budget);
   // Admission: takes the cached prefix of seq's tokens into its table; returns its length.
   int32_t match_prefix(Sequence& seq);
+  int32_t n_cache_written(const Sequence& seq, int32_t n_cached) const;
   void finish(Sequence& seq, FinishReason reason, const std::string& error = {});
   void emit(Sequence& seq, Event e);
   void retire_finished();

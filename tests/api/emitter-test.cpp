@@ -11,7 +11,8 @@ namespace {
 // Sends the same generation to a sink; returns nothing (the sink holds the result).
 void drive(Emitter& e, bool with_heartbeat_first) {
   if (with_heartbeat_first) e.heartbeat();
-  e.on_started(12, 4);
+  // 12 prompt tokens: 4 read from the cache, 3 newly cached before a breakpoint, 5 uncached.
+  e.on_started(PromptUsage{12, 4, 3, false});
   e.on_block_start(BlockStart{});
   e.on_delta("Hel");
   e.on_delta("lo \"world\"\n");
@@ -19,8 +20,7 @@ void drive(Emitter& e, bool with_heartbeat_first) {
   Finish f;
   f.reason = StopReason::stop_sequence;
   f.stop_sequence = "END";
-  f.n_prompt = 12;
-  f.n_cached = 4;
+  f.prompt = PromptUsage{12, 4, 3, false};
   f.n_generated = 3;
   e.on_finished(f);
 }
@@ -34,9 +34,9 @@ TEST(AnthropicEmitter, StreamsExactEventsInOrder) {
             "event: message_start\n"
             "data: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_1\",\"type\":\"message\","
             "\"role\":\"assistant\",\"model\":\"claude-test\",\"content\":[],\"stop_reason\":null,"
-            "\"stop_sequence\":null,\"usage\":{\"input_tokens\":8,\"cache_creation_input_tokens\":0,"
+            "\"stop_sequence\":null,\"usage\":{\"input_tokens\":5,\"cache_creation_input_tokens\":3,"
             "\"cache_read_input_tokens\":4,\"output_tokens\":0,\"cache_creation\":{"
-            "\"ephemeral_5m_input_tokens\":0,\"ephemeral_1h_input_tokens\":0},\"service_tier\":"
+            "\"ephemeral_5m_input_tokens\":3,\"ephemeral_1h_input_tokens\":0},\"service_tier\":"
             "\"standard\"}}}\n\n"
             "event: ping\ndata: {\"type\":\"ping\"}\n\n"
             "event: content_block_start\n"
@@ -51,8 +51,9 @@ TEST(AnthropicEmitter, StreamsExactEventsInOrder) {
             "event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":0}\n\n"
             "event: message_delta\n"
             "data: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"stop_sequence\","
-            "\"stop_sequence\":\"END\"},\"usage\":{\"input_tokens\":8,\"cache_creation_input_tokens\":0,"
-            "\"cache_read_input_tokens\":4,\"output_tokens\":3}}\n\n"
+            "\"stop_sequence\":\"END\"},\"usage\":{\"input_tokens\":5,\"cache_creation_input_tokens\":3,"
+            "\"cache_read_input_tokens\":4,\"output_tokens\":3,\"cache_creation\":{"
+            "\"ephemeral_5m_input_tokens\":3,\"ephemeral_1h_input_tokens\":0}}}\n\n"
             "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n");
 }
 
@@ -66,18 +67,18 @@ TEST(AnthropicEmitter, NonStreamingIsTheFold) {
             "{\"id\":\"msg_1\",\"type\":\"message\",\"role\":\"assistant\",\"model\":\"claude-test\","
             "\"content\":[{\"type\":\"text\",\"text\":\"Hello \\\"world\\\"\\n\"}],"
             "\"stop_reason\":\"stop_sequence\",\"stop_sequence\":\"END\",\"usage\":{"
-            "\"input_tokens\":8,\"cache_creation_input_tokens\":0,\"cache_read_input_tokens\":4,"
-            "\"output_tokens\":3,\"cache_creation\":{\"ephemeral_5m_input_tokens\":0,"
+            "\"input_tokens\":5,\"cache_creation_input_tokens\":3,\"cache_read_input_tokens\":4,"
+            "\"output_tokens\":3,\"cache_creation\":{\"ephemeral_5m_input_tokens\":3,"
             "\"ephemeral_1h_input_tokens\":0},\"service_tier\":\"standard\"}}");
 }
 
 TEST(AnthropicEmitter, EmptyOutputHasNoBlocks) {
   AnthropicFold fold;
   AnthropicEmitter e("msg_2", "m", "req_2", 5, fold);
-  e.on_started(5, 0);
+  e.on_started(PromptUsage{5});
   Finish f;
   f.reason = StopReason::max_tokens;
-  f.n_prompt = 5;
+  f.prompt.n_prompt = 5;
   e.on_finished(f);
   auto msg = json::parse(fold.response("req_2").body);
   ASSERT_TRUE(msg.ok());
@@ -89,7 +90,7 @@ TEST(AnthropicEmitter, EmptyOutputHasNoBlocks) {
 TEST(AnthropicEmitter, FailureMidStreamIsAnErrorEventAndEndsTheStream) {
   AnthropicSseEncoder sse;
   AnthropicEmitter e("msg_3", "m", "req_3", 5, sse);
-  e.on_started(5, 0);
+  e.on_started(PromptUsage{5});
   e.on_block_start(BlockStart{});
   e.on_delta("partial");
   Finish f;
@@ -109,7 +110,7 @@ TEST(AnthropicEmitter, FailureMidStreamIsAnErrorEventAndEndsTheStream) {
 
   AnthropicFold fold;
   AnthropicEmitter e2("msg_4", "m", "req_4", 5, fold);
-  e2.on_started(5, 0);
+  e2.on_started(PromptUsage{5});
   e2.fail(ErrorKind::overloaded, "the server is shutting down");
   HttpResponse r = fold.response("req_4");
   EXPECT_EQ(r.status, 529);
@@ -160,7 +161,7 @@ TEST(OpenAIEmitter, FoldIsAChatCompletion) {
 
 // thinking, text, then two tool calls whose inputs stream in fragments.
 void drive_blocks(Emitter& e) {
-  e.on_started(10, 0);
+  e.on_started(PromptUsage{10});
   e.on_block_start(BlockStart{BlockKind::thinking, "", ""});
   e.on_delta("Let me ");
   e.on_delta("look.");
@@ -177,7 +178,7 @@ void drive_blocks(Emitter& e) {
   e.on_block_stop({});
   Finish f;
   f.reason = StopReason::tool_use;
-  f.n_prompt = 10;
+  f.prompt.n_prompt = 10;
   f.n_generated = 9;
   e.on_finished(f);
 }

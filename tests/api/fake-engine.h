@@ -44,6 +44,7 @@ class FakeEngine final : public engine::Client {
     engine::Event started;
     started.kind = engine::Event::Kind::started;
     started.n_cached_tokens = n_cached;
+    started.n_cache_written_tokens = std::max(0, std::min(r.cache_breakpoint, n_prompt) - n_cached);
     send(started);
     engine::Event progress;
     progress.kind = engine::Event::Kind::progress;

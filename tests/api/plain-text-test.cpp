@@ -55,6 +55,18 @@ class PlainTextTest : public ::testing::Test {
     return m;
   }
 
+  // The breakpoint counts exactly the tokens whose text ends at or before byte `end`.
+  void expect_breakpoint_at(const Prompt& p, size_t end) const {
+    const auto n = static_cast<size_t>(p.n_tokens_cache_breakpoint);
+    ASSERT_LT(n, p.tokens.size());
+    std::vector<tokenizer::TokenId> head(p.tokens.begin(), p.tokens.begin() + static_cast<long>(n));
+    const std::string before = tokenizer_->decode(head, true);
+    EXPECT_LE(before.size(), end);
+    EXPECT_EQ(p.text.substr(0, before.size()), before);
+    head.push_back(p.tokens[n]);
+    EXPECT_GT(tokenizer_->decode(head, true).size(), end);
+  }
+
   static tokenizer::Tokenizer* tokenizer_;
   std::unique_ptr<TemplateRenderer> renderer_;
 };
@@ -132,6 +144,74 @@ TEST_F(PlainTextTest, ARequestCannotFakeAPlaceholder) {
   EXPECT_EQ(back, c.messages[0].text());
   ASSERT_EQ(ranges.size(), 2u);
   EXPECT_EQ(back.substr(ranges[1].begin, ranges[1].end - ranges[1].begin), "<|im_end|>");
+}
+
+// cache_control breakpoints: the prompt is exactly what it is without them, and the reported
+// token count ends where the flagged text ends.
+TEST_F(PlainTextTest, CacheBreakpointsAreLocatedWithoutChangingThePrompt) {
+  ChatRequest req;
+  chat::Message sys = message(chat::Role::system, "You are terse.\n\n");
+  req.conversation.messages.push_back(sys);
+  req.conversation.messages.push_back(message(chat::Role::user, "first question"));
+  req.conversation.messages.push_back(message(chat::Role::assistant, "first answer"));
+  req.conversation.messages.push_back(message(chat::Role::user, "second question  \n"));
+  PromptBuilder builder(*renderer_, *tokenizer_);
+  auto plain = builder.build(req);
+  ASSERT_TRUE(plain.ok());
+  EXPECT_EQ(plain->n_tokens_cache_breakpoint, 0);
+
+  // On the system prompt (trailing whitespace: the mark goes before it, so a trim renders the same).
+  ChatRequest on_system = req;
+  on_system.conversation.messages[0].content[0].cache_breakpoint = true;
+  auto a = builder.build(on_system);
+  ASSERT_TRUE(a.ok());
+  EXPECT_EQ(a->text, plain->text);
+  EXPECT_EQ(a->tokens, plain->tokens);
+  const size_t sys_end = plain->text.find("You are terse.") + std::string("You are terse.").size();
+  expect_breakpoint_at(*a, sys_end);
+
+  // On the last user message: everything but its end-of-turn and the generation prompt.
+  ChatRequest on_last = on_system;
+  on_last.conversation.messages[3].content[0].cache_breakpoint = true;
+  auto b = builder.build(on_last);
+  ASSERT_TRUE(b.ok());
+  EXPECT_EQ(b->tokens, plain->tokens);
+  const size_t last_end = plain->text.find("second question") + std::string("second question").size();
+  expect_breakpoint_at(*b, last_end);
+  EXPECT_LT(b->n_tokens_cache_breakpoint, static_cast<int32_t>(b->tokens.size()));
+
+  // On a tool definition and on a tool call: somewhere inside the prompt, prompt unchanged.
+  ChatRequest on_tool = req;
+  chat::Tool tool{"Bash", "runs commands", json::parse(R"({"type":"object"})").value()};
+  tool.cache_breakpoint = true;
+  on_tool.conversation.tools.push_back(tool);
+  chat::Message call;
+  call.role = chat::Role::assistant;
+  call.tool_calls.push_back({"toolu_1", "Bash", json::parse(R"({"command":"ls"})").value()});
+  on_tool.conversation.messages.push_back(call);
+  ChatRequest unflagged = on_tool;
+  unflagged.conversation.tools[0].cache_breakpoint = false;
+  auto c = builder.build(on_tool);
+  auto d = builder.build(unflagged);
+  ASSERT_TRUE(c.ok() && d.ok());
+  EXPECT_EQ(c->tokens, d->tokens);
+  EXPECT_GT(c->n_tokens_cache_breakpoint, 0);
+  EXPECT_EQ(d->n_tokens_cache_breakpoint, 0);
+  on_tool.conversation.messages.back().tool_calls[0].cache_breakpoint = true;
+  auto e = builder.build(on_tool);
+  ASSERT_TRUE(e.ok());
+  EXPECT_EQ(e->tokens, d->tokens);
+  EXPECT_GT(e->n_tokens_cache_breakpoint, c->n_tokens_cache_breakpoint);
+}
+
+TEST_F(PlainTextTest, ARequestCannotFakeABreakpointMark) {
+  ChatRequest req;
+  req.conversation.messages.push_back(message(chat::Role::user, "a\xEE\x80\x82" "b"));
+  PromptBuilder builder(*renderer_, *tokenizer_);
+  auto p = builder.build(req);
+  ASSERT_TRUE(p.ok());
+  EXPECT_EQ(p->n_tokens_cache_breakpoint, 0);
+  EXPECT_NE(p->text.find("a\xEE\x80\x82" "b"), std::string::npos);
 }
 
 }  // namespace

@@ -163,7 +163,7 @@ TEST_F(ServiceTest, GoldenStreamMaxTokens) {
   EXPECT_EQ(status, 200);
   check_golden("stream-max-tokens.sse", sse);
   EXPECT_NE(sse.find("\"stop_reason\":\"max_tokens\""), std::string::npos);
-  EXPECT_NE(sse.find("\"output_tokens\":5}"), std::string::npos);
+  EXPECT_NE(sse.find("\"output_tokens\":5,"), std::string::npos);
 }
 
 TEST_F(ServiceTest, GoldenOpenAIStream) {
@@ -202,6 +202,43 @@ TEST_F(ServiceTest, CacheHitsAreReportedWithTheDocumentedArithmetic) {
   const json::Value& u = *msg.find("usage");
   EXPECT_EQ(u.find("cache_read_input_tokens")->as_int(), 7);
   EXPECT_EQ(u.find("input_tokens")->as_int() + 7, static_cast<int64_t>(engine_->last.prompt.size()));
+}
+
+// cache_control: what the engine newly caches up to the last breakpoint is creation, the rest
+// after it is input; the TTL of the breakpoint splits the creation detail.
+TEST_F(ServiceTest, CacheBreakpointsReportCreationUpToTheBreakpoint) {
+  engine_->n_cached = 2;
+  const std::string body =
+      R"({"model":"claude-x","max_tokens":5,"system":[{"type":"text","text":"Be brief.",)"
+      R"("cache_control":{"type":"ephemeral","ttl":"1h"}}],"messages":[{"role":"user","content":)"
+      R"([{"type":"text","text":"Say hello"},{"type":"text","text":" and bye"}]}]})";
+  json::Value msg = finish_json(call("POST", "/v1/messages", body));
+  const json::Value& u = *msg.find("usage");
+  const int64_t n_prompt = static_cast<int64_t>(engine_->last.prompt.size());
+  const int32_t bp = engine_->last.cache_breakpoint;
+  // "<|im_start|>system\nBe brief." is the cached part; the user turn and the generation prompt follow.
+  auto system_tokens = tokenizer_->encode("<|im_start|>system\nBe brief.", tokenizer::EncodeOptions{false, true});
+  EXPECT_EQ(bp, static_cast<int32_t>(system_tokens.size()));
+  EXPECT_EQ(u.find("cache_read_input_tokens")->as_int(), 2);
+  EXPECT_EQ(u.find("cache_creation_input_tokens")->as_int(), bp - 2);
+  EXPECT_EQ(u.find("input_tokens")->as_int(), n_prompt - bp);
+  EXPECT_EQ(u.find("cache_creation")->find("ephemeral_1h_input_tokens")->as_int(), bp - 2);
+  EXPECT_EQ(u.find("cache_creation")->find("ephemeral_5m_input_tokens")->as_int(), 0);
+
+  // The automatic (top-level) breakpoint: the end of the last block.
+  std::string automatic = body;
+  automatic.replace(automatic.find(R"("max_tokens")"), 0, R"("cache_control":{"type":"ephemeral"},)");
+  json::Value msg2 = finish_json(call("POST", "/v1/messages", automatic));
+  const json::Value& u2 = *msg2.find("usage");
+  const int32_t bp2 = engine_->last.cache_breakpoint;
+  EXPECT_GT(bp2, bp);
+  // Only "<|im_end|>\n<|im_start|>assistant\n" remains after it.
+  auto tail = tokenizer_->encode("<|im_end|>\n<|im_start|>assistant\n", tokenizer::EncodeOptions{false, true});
+  EXPECT_EQ(u2.find("input_tokens")->as_int(), static_cast<int64_t>(tail.size()));
+  EXPECT_EQ(u2.find("cache_creation")->find("ephemeral_5m_input_tokens")->as_int(), bp2 - 2);
+  EXPECT_EQ(u2.find("input_tokens")->as_int() + u2.find("cache_read_input_tokens")->as_int() +
+                u2.find("cache_creation_input_tokens")->as_int(),
+            static_cast<int64_t>(engine_->last.prompt.size()));
 }
 
 TEST_F(ServiceTest, PromptTooLongUsesClaudeCodesWording) {

@@ -51,8 +51,9 @@ class SchedulerTest : public ::testing::Test {
     add_prompt(id, std::move(prompt), max_tokens, "", std::move(stops));
   }
   void add_prompt(RequestId id, std::vector<TokenId> prompt, int32_t max_tokens, std::string ns = "",
-                  std::vector<TokenId> stops = {}) {
+                  std::vector<TokenId> stops = {}, int32_t cache_breakpoint = 0) {
     GenerateRequest r;
+    r.cache_breakpoint = cache_breakpoint;
     r.prompt = std::move(prompt);
     r.max_tokens = max_tokens;
     r.stop_tokens = std::move(stops);
@@ -301,6 +302,24 @@ TEST_F(SchedulerTest, ConcurrentSequencesShareTheirCommonPrefix) {
   EXPECT_EQ(rec_.events[3][0].n_cached_tokens, 12);
   EXPECT_EQ(pool_->n_used(), 5);
   run_to_idle();
+}
+
+// cache_creation: full prompt blocks up to the breakpoint that this request adds to the cache.
+TEST_F(SchedulerTest, CacheWrittenCountsNewFullBlocksBeforeTheBreakpoint) {
+  make(64, 2, 64, 32);  // blocks of 4
+  add_prompt(1, iota_tokens(10, 14), 1, "", {}, /*cache_breakpoint=*/10);
+  run_to_idle();
+  // Blocks [0,4) and [4,8) are full and before 10; the block holding 8, 9 is full too (12 <= 14).
+  EXPECT_EQ(rec_.events[1][0].n_cache_written_tokens, 10);
+  // Same prefix, breakpoint further: 12 read, the new tokens up to the last full block written.
+  add_prompt(2, concat(iota_tokens(10, 14), iota_tokens(300, 9)), 1, "", {}, /*cache_breakpoint=*/23);
+  run_to_idle();
+  EXPECT_EQ(rec_.events[2][0].n_cached_tokens, 12);
+  EXPECT_EQ(rec_.events[2][0].n_cache_written_tokens, 20 - 12);  // 23 tokens: 5 full blocks
+  // No breakpoint: nothing is reported written (the cache keeps it anyway).
+  add_prompt(3, concat(iota_tokens(10, 14), iota_tokens(400, 9)), 1);
+  run_to_idle();
+  EXPECT_EQ(rec_.events[3][0].n_cache_written_tokens, 0);
 }
 
 TEST_F(SchedulerTest, NamespacesNeverShare) {

@@ -106,6 +106,30 @@ test('context: too long → the wording Claude Code compacts on; too little room
   }
 });
 
+test('cache_control: creation up to the breakpoint, then reads on the next turn', async () => {
+  // A system prompt long enough for whole KV blocks, with a breakpoint, as Claude Code sends it.
+  const system = [{ type: 'text', text: 'You are a careful assistant. '.repeat(40), cache_control: { type: 'ephemeral' } }];
+  const first = await client.messages.create({ model: 'smol-it', max_tokens: 2, system, messages: user('First question, unique 7431') });
+  const sum = (u) => u.input_tokens + u.cache_read_input_tokens + u.cache_creation_input_tokens;
+  const count1 = await client.messages.countTokens({ model: 'smol-it', system, messages: user('First question, unique 7431') });
+  assert.equal(sum(first.usage), count1.input_tokens);
+  assert.ok(first.usage.cache_creation_input_tokens > 200, `system prompt written: ${JSON.stringify(first.usage)}`);
+  assert.equal(first.usage.cache_creation.ephemeral_5m_input_tokens, first.usage.cache_creation_input_tokens);
+  // The user turn after the breakpoint is input.
+  assert.ok(first.usage.input_tokens > 3, JSON.stringify(first.usage));
+  // The next request with the same system prompt reads it, streaming or not.
+  const stream = client.messages.stream({ model: 'smol-it', max_tokens: 2, system, messages: user('Another question') });
+  const second = await stream.finalMessage();
+  assert.ok(second.usage.cache_read_input_tokens >= first.usage.cache_creation_input_tokens - 16,
+    `read what was written (less a partial block): ${JSON.stringify(second.usage)}`);
+  const count2 = await client.messages.countTokens({ model: 'smol-it', system, messages: user('Another question') });
+  assert.equal(sum(second.usage), count2.input_tokens);
+  // Without any breakpoint nothing is reported as written, reads are still honest.
+  const plain = await client.messages.create({ model: 'smol-it', max_tokens: 2, system: system[0].text, messages: user('Third') });
+  assert.equal(plain.usage.cache_creation_input_tokens, 0);
+  assert.ok(plain.usage.cache_read_input_tokens > 200);
+});
+
 test('prefill: a final assistant message is continued', async () => {
   const msg = await client.messages.create({
     model: 'smol-it', max_tokens: 4, messages: [{ role: 'user', content: 'Hi' }, { role: 'assistant', content: 'Well,' }],
