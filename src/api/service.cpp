@@ -270,6 +270,7 @@ Result<Prompt> Service::prepare_prompt_rendered(const ChatRequest& req, ApiError
 }
 
 HttpResponse Service::generate(ChatRequest req, Shape shape, const std::string& request_id) {
+  if (!config_.parallel_tool_calls) req.tool_choice.disable_parallel_tool_use = true;
   ApiError err;
   auto prompt = prepare_prompt(req, shape, err);
   if (!prompt.ok()) return error(shape, err, request_id);

@@ -36,6 +36,9 @@ struct ServiceConfig {
   // A request stopped by that cap ends with stop_reason end_turn instead of max_tokens (Claude
   // Code treats max_tokens as a failed turn; with tiny test models every turn hits the cap).
   bool max_output_ends_turn = false;
+  // false: every request is treated as disable_parallel_tool_use / parallel_tool_calls false
+  // (one call per turn; small models often garble parallel calls).
+  bool parallel_tool_calls = true;
   bool image_input = false;             // the model can take images (no vision path yet)
   // How the model writes reasoning and tool calls (detected from the chat template); null:
   // plain text.

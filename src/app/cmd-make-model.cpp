@@ -2,7 +2,9 @@
 // tokenizer, so tests and benchmarks need no downloads.
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <cstdio>
 
 #include "app/commands.h"
@@ -20,6 +22,7 @@ struct MakeModelOptions {
   modelgen::Shape shape;
   std::string type = "F32", embd_type, output_type;
   std::vector<std::string> tensor_types;
+  std::vector<std::string> steer;
   std::string vocab_from, tokenizer, template_path, name;
   uint64_t seed = 1;
   bool quiet = false;
@@ -128,6 +131,19 @@ int run_make_model(MakeModelOptions& opt) {
   } else {
     return fail("a vocabulary is needed: --vocab-from MODEL.gguf or --tokenizer tokenizer.json");
   }
+  for (const std::string& st : opt.steer) {
+    size_t eq = st.rfind('=');
+    float logit = 0;
+    char* end = nullptr;
+    if (eq != std::string::npos) logit = std::strtof(st.c_str() + eq + 1, &end);
+    if (eq == std::string::npos || eq == 0 || end == st.c_str() + eq + 1 || *end != '\0') {
+      return fail("--steer wants TOKEN=LOGIT (the token's text as in the vocabulary), got '" + st + "'");
+    }
+    const std::string text = st.substr(0, eq);
+    auto it = std::find(mo.vocab.tokens.begin(), mo.vocab.tokens.end(), text);
+    if (it == mo.vocab.tokens.end()) return fail("--steer: no token '" + text + "' in the vocabulary");
+    mo.steer.push_back({static_cast<uint32_t>(it - mo.vocab.tokens.begin()), logit});
+  }
   if (!opt.template_path.empty()) {
     auto t = read_file(opt.template_path, 16 << 20);
     if (!t) return fail(t.error().message);
@@ -206,6 +222,10 @@ void add_make_model_command(CLI::App& app, Runner& run) {
   sub->add_option("--tokenizer", opt->tokenizer, "Hugging Face tokenizer.json, or a folder with "
                                                  "tokenizer.json / vocab.json + merges.txt");
   sub->add_option("--template", opt->template_path, "Chat template (.jinja) to embed");
+  sub->add_option("--steer", opt->steer,
+                  "Test fixtures: raise a token's logit by about LOGIT at every position, "
+                  "TOKEN=LOGIT with the token's text as in the vocabulary (repeatable; needs an "
+                  "untied output). The rest of the model stays random");
   sub->add_option("--seed", opt->seed, "Random seed (same seed, same weights)")->capture_default_str();
   sub->add_option("--name", opt->name, "general.name (default: <arch>-random)");
   sub->add_flag("-q,--quiet", opt->quiet, "No progress output");

@@ -39,6 +39,7 @@ struct ServeOptions {
   int32_t queue = 64;
   int32_t max_output = 0;
   bool max_output_ends_turn = false;
+  bool no_parallel_tool_calls = false;
   std::string chat_template;
   uint64_t max_body_mb = 32;
   int http_threads = 2;
@@ -139,6 +140,7 @@ int run_serve(const ServeOptions& opt) {
   cfg.api_keys = opt.api_keys;
   cfg.max_output_tokens = opt.max_output;
   cfg.max_output_ends_turn = opt.max_output_ends_turn;
+  cfg.parallel_tool_calls = !opt.no_parallel_tool_calls;
   uint64_t seed = opt.seed ? *opt.seed : (static_cast<uint64_t>(std::random_device{}()) << 32) ^
                                              std::random_device{}();
   auto format = std::make_shared<chat::OutputFormat>(chat::detect_output_format(template_source));
@@ -225,6 +227,10 @@ void add_serve_command(CLI::App& app, Runner& run) {
                 "a request stopped by --max-output ends with stop_reason end_turn instead, as if "
                 "the model had ended its turn (Claude Code treats max_tokens as a failed turn; "
                 "useful with tiny test models that never stop on their own)");
+  sub->add_flag("--no-parallel-tool-calls", opt->no_parallel_tool_calls,
+                "at most one tool call per answer, as if every request set "
+                "disable_parallel_tool_use (OpenAI: parallel_tool_calls false): the turn ends after "
+                "the first call (small models often garble parallel calls)");
   sub->add_option("--signing-key", opt->signing_key,
                   "secret for the HMAC-SHA256 signatures of thinking blocks; clients send them "
                   "back with the history and a bad one is a 400 (default: a random key per start, "

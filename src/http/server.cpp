@@ -1,5 +1,9 @@
 #include "http/server.h"
 
+#include <sys/socket.h>
+
+#include <cerrno>
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
@@ -48,6 +52,9 @@ struct Session {
   net::steady_timer timer;  // waits for a wake-up, the next heartbeat, or shutdown
   bool woken = false;
   bool client_gone = false;
+  // Which request's disconnect watch is current: a watch whose wait completed just before it
+  // was cancelled must not mark the next request on the connection as gone.
+  uint64_t watch_generation = 0;
   bool shutting_down = false;
   bool reading = false;  // waiting for a request: shutdown may interrupt the read
   std::string peer;
@@ -115,6 +122,7 @@ struct Server::Impl {
   net::awaitable<void> linger(Session& s);
   std::function<void()> make_wake(const std::shared_ptr<Session>& s);
   void watch_client(const std::shared_ptr<Session>& s);
+  void arm_watch(const std::shared_ptr<Session>& s, uint64_t generation);
   void begin_shutdown();
   void session_ended(Session* s);
 };
@@ -137,18 +145,28 @@ std::function<void()> Server::Impl::make_wake(const std::shared_ptr<Session>& s)
 }
 
 // A client that closes its connection while we generate: readable with nothing to read. Data
-// (a pipelined request) is left alone.
+// (a pipelined request) is left alone. A wait may complete spuriously (a readiness edge left
+// over from the request just read), so end of stream is confirmed with a non-blocking peek and
+// the watch re-armed when there is nothing there yet.
 void Server::Impl::watch_client(const std::shared_ptr<Session>& s) {
-  s->stream.socket().async_wait(tcp::socket::wait_read, [weak = std::weak_ptr<Session>(s)](
+  s->client_gone = false;
+  arm_watch(s, ++s->watch_generation);
+}
+
+void Server::Impl::arm_watch(const std::shared_ptr<Session>& s, uint64_t generation) {
+  s->stream.socket().async_wait(tcp::socket::wait_read, [this, weak = std::weak_ptr<Session>(s), generation](
                                                             beast::error_code ec) {
     auto p = weak.lock();
-    if (!p || ec) return;
-    beast::error_code ec2;
-    size_t available = p->stream.socket().available(ec2);
-    if (ec2 || available == 0) {
-      p->client_gone = true;
-      p->timer.cancel();
+    if (!p || ec || p->watch_generation != generation) return;
+    char byte = 0;
+    const ssize_t n = ::recv(p->stream.socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (n > 0) return;  // a pipelined request: not a disconnect, and not ours to read
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+      arm_watch(p, generation);  // nothing there after all
+      return;
     }
+    p->client_gone = true;  // end of stream (n == 0) or a socket error
+    p->timer.cancel();
   });
 }
 
@@ -254,6 +272,7 @@ net::awaitable<bool> Server::Impl::write_sse(std::shared_ptr<Session> s, api::Ht
   (void)ln;
   beast::error_code ignored;
   s->stream.socket().cancel(ignored);  // stop watching for a disconnect
+  s->watch_generation++;               // and ignore a watch that completed already
   co_return !lec;
 }
 
@@ -282,6 +301,7 @@ net::awaitable<bool> Server::Impl::wait_deferred(std::shared_ptr<Session> s, api
   }
   beast::error_code ignored;
   s->stream.socket().cancel(ignored);
+  s->watch_generation++;
   co_return co_await write_full(*s, stream.result(), version, keep_alive, false);
 }
 

@@ -128,7 +128,13 @@ uint32_t file_type_of(DType t) {
   }
 }
 
-void fill_tensor(const TensorPlan& t, uint64_t seed, std::vector<uint8_t>& out) {
+// Embedding dimension 0 for every token under Options::steer, and the output weight of that
+// dimension per logit unit: the final norm leaves dimension 0 at about kSteerNormed (the
+// attention and feed-forward outputs add about unit variance to the other dimensions).
+constexpr float kSteerEmbedding = 10.0f;
+constexpr float kSteerNormed = 6.0f;
+
+void fill_tensor(const TensorPlan& t, uint64_t seed, const std::vector<Steer>& steer, std::vector<uint8_t>& out) {
   Rng rng(seed ^ fnv1a(t.name));
   uint64_t row_len = t.shape[0];
   uint64_t n_rows = 1;
@@ -147,8 +153,17 @@ void fill_tensor(const TensorPlan& t, uint64_t seed, std::vector<uint8_t>& out) 
       std::memcpy(out.data(), t.values.data(), t.values.size() * 4);
       return;
   }
+  const bool steer_embd = !steer.empty() && t.name == "token_embd.weight";
+  const bool steer_out = !steer.empty() && t.name == "output.weight";
   for (uint64_t r = 0; r < n_rows; r++) {
     for (uint64_t i = 0; i < row_len; i++) row[i] = offset + scale * (2.0f * rng.uniform() - 1.0f);
+    if (steer_embd) row[0] = kSteerEmbedding;
+    if (steer_out) {
+      row[0] = 0;
+      for (const Steer& st : steer) {
+        if (st.token == r) row[0] = st.logit / kSteerNormed;
+      }
+    }
     quantize_row(t.type, row.data(), out.data() + r * row_bytes, static_cast<int64_t>(row_len));
   }
 }
@@ -205,6 +220,10 @@ Status validate(const Options& o) {
   }
   if (head_dim_of(s) % 2 != 0) return Error::fmt("head dim %u must be even (rotary pairs)", head_dim_of(s));
   if (o.vocab.tokens.empty()) return Error{"the model needs a vocabulary (--vocab-from or --tokenizer)"};
+  if (!o.steer.empty() && s.tied_output) return Error{"--steer needs an untied output (drop --tied)"};
+  for (const Steer& st : o.steer) {
+    if (st.token >= o.vocab.tokens.size()) return Error::fmt("--steer: token id %u is outside the vocabulary", st.token);
+  }
   for (const TensorPlan& t : plan(o)) {
     if (!can_quantize(t.type)) {
       return Error::fmt("tensor type %s cannot be written yet", std::string(dtype_name(t.type)).c_str());
@@ -266,7 +285,8 @@ Status write_model(const Options& o, const std::string& path,
 
   for (const TensorPlan& t : tensors) {
     uint64_t seed = o.seed;
-    w.add_tensor(t.name, t.type, t.shape, [t, seed](std::vector<uint8_t>& out) { fill_tensor(t, seed, out); });
+    w.add_tensor(t.name, t.type, t.shape,
+                 [t, seed, steer = o.steer](std::vector<uint8_t>& out) { fill_tensor(t, seed, steer, out); });
   }
   if (progress) w.on_tensor_written = progress;
   return w.write(path);

@@ -54,9 +54,20 @@ struct Types {
 // such as "Q4_K" are not mixtures).
 std::optional<Types> mixture_types(std::string_view name);
 
+// A test fixture's bias: the token's logit is raised by about `logit` at every position, the rest
+// of the model staying random. How: embedding dimension 0 is a large constant for every token, so
+// it dominates the residual stream and survives the final norm; the output rows read dimension 0
+// only for steered tokens. Needs an untied output. Tests use it to steer a random model honestly
+// (e.g. to open a tool call) and say so.
+struct Steer {
+  uint32_t token = 0;
+  float logit = 0;
+};
+
 struct Options {
   Shape shape;
   Types types;
+  std::vector<Steer> steer;
   uint64_t seed = 1;
   std::string name;                // general.name; default "<arch>-random"
   tokenizer::VocabSpec vocab;      // written as tokenizer.ggml.*

@@ -30,6 +30,18 @@ const recipes = {
       '--tokenizer', path.join(sharedDir, 'tokenizers/Qwen2.5-0.5B-Instruct'),
       '--template', path.join(sharedDir, 'templates/Qwen2.5-7B-Instruct.jinja')],
   },
+  // `qwen` with two output biases and nothing else changed (make-model --steer): "<tool_call>"
+  // is by far the likeliest token everywhere and '"' the likeliest inside a string, so the
+  // random model opens a call at once and its string arguments are short. The grammar does the
+  // rest (a schema-valid call of one of the request's tools).
+  steer: {
+    ctx: 65536,
+    args: ['--arch', 'qwen2', '--layers', '1', '--embd', '64', '--heads', '2', '--kv-heads', '1',
+      '--ffn', '64', '--type', 'Q8_0', '--seed', '3', '--name', 'steer-it',
+      '--steer', '<tool_call>=18', '--steer', '"=13',
+      '--tokenizer', path.join(sharedDir, 'tokenizers/Qwen2.5-0.5B-Instruct'),
+      '--template', path.join(sharedDir, 'templates/Qwen2.5-7B-Instruct.jinja')],
+  },
 };
 
 export function makeModel(name) {

@@ -50,26 +50,31 @@ function runClaude(args, env, timeoutMs) {
 
 const skip = !haveClaude && 'SKIPPED: @anthropic-ai/claude-code is not installed (npm unreachable)';
 
+// A fresh HOME and project directory per run, pointed at `srv`.
+function claudeEnv(srv) {
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'parley-cc-'));
+  const home = path.join(work, 'home');
+  const cwd = path.join(work, 'project');
+  fs.mkdirSync(home);
+  fs.mkdirSync(cwd);
+  return {
+    PATH: process.env.PATH,
+    PWD: cwd,
+    HOME: home,
+    CLAUDE_CONFIG_DIR: path.join(home, '.claude'),
+    ANTHROPIC_BASE_URL: srv.url,
+    ANTHROPIC_API_KEY: 'dummy-key',
+    DISABLE_AUTOUPDATER: '1',
+    IS_SANDBOX: '1',  // running as root in CI
+  };
+}
+
 // Two runs: with Claude Code's non-essential traffic off (the main request only) and on (it
 // also probes HEAD /api/hello and may ask for a session title).
 for (const nonessential of [false, true]) {
   const name = `claude -p --output-format json completes against parley serve (non-essential traffic ${nonessential ? 'on' : 'off'})`;
   test(name, { skip }, async () => {
-    const work = fs.mkdtempSync(path.join(os.tmpdir(), 'parley-cc-'));
-    const home = path.join(work, 'home');
-    const cwd = path.join(work, 'project');
-    fs.mkdirSync(home);
-    fs.mkdirSync(cwd);
-    const env = {
-      PATH: process.env.PATH,
-      PWD: cwd,
-      HOME: home,
-      CLAUDE_CONFIG_DIR: path.join(home, '.claude'),
-      ANTHROPIC_BASE_URL: server.url,
-      ANTHROPIC_API_KEY: 'dummy-key',
-      DISABLE_AUTOUPDATER: '1',
-      IS_SANDBOX: '1',  // running as root in CI
-    };
+    const env = claudeEnv(server);
     if (!nonessential) env.CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC = '1';
     const logStart = server.log().length;
     const started = Date.now();
@@ -91,3 +96,47 @@ for (const nonessential of [false, true]) {
     console.log(`claude -p: exit 0 in ${seconds}s, ${messages.length} /v1/messages request(s), result ${JSON.stringify(result.result).slice(0, 60)}\n${requests.join('\n')}`);
   });
 }
+
+// Claude Code runs a tool that Parley returned. How the model is steered, honestly: the fixture
+// model (recipe `steer`) is the random `qwen` model with two output biases (make-model --steer),
+// so it opens a "<tool_call>" at once and closes strings quickly; the grammar makes the call a
+// schema-valid call of a tool in the request; --no-parallel-tool-calls ends the turn after it.
+// Claude Code offers only Glob (--tools Glob, allowed), a read-only tool, in an empty project.
+// The run stops at --max-turns (exit 1 by design: the model calls a tool every turn).
+test('claude -p executes a tool_use that Parley returned (Glob), and gets its result back', { skip }, async () => {
+  const steered = await startServer({ model: 'steer', args: ['--ctx', '49152', '--no-parallel-tool-calls', '-t', '2'] });
+  try {
+    const env = claudeEnv(steered);
+    env.CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC = '1';
+    env.ENABLE_TOOL_SEARCH = 'false';  // no DeferredToolPlaceholder tool: Glob is the only one
+    fs.writeFileSync(path.join(env.PWD, 'notes.txt'), 'hello\n');
+    const r = await runClaude(['-p', 'list the files here', '--output-format', 'stream-json', '--verbose',
+      '--tools', 'Glob', '--allowedTools', 'Glob', '--max-turns', '4'], env, 240000);
+    const detail = `exit ${r.code}\nstdout: ${r.out.slice(0, 3000)}\nstderr: ${r.err.slice(0, 1500)}`;
+    const events = r.out.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
+    const calls = new Map();  // tool_use id -> the call, from Parley's answers
+    const results = [];
+    for (const ev of events) {
+      for (const block of ev.message?.content ?? []) {
+        if (ev.type === 'assistant' && block.type === 'tool_use') calls.set(block.id, block);
+        if (ev.type === 'user' && block.type === 'tool_result') results.push(block);
+      }
+    }
+    // Executed by Glob itself: the result answers a Glob call that Parley returned, and is Glob's
+    // own output (a file list, "No files found", or its own error such as a missing directory),
+    // not Claude Code's "No such tool" / permission refusal.
+    const executed = results.filter((res) => calls.get(res.tool_use_id)?.name === 'Glob');
+    assert.ok(executed.length >= 1, detail);
+    for (const res of executed) {
+      const text = typeof res.content === 'string' ? res.content : JSON.stringify(res.content);
+      assert.doesNotMatch(text, /No such tool|permission|not allowed/i, detail);
+      assert.match(calls.get(res.tool_use_id).id, /^toolu_/);
+    }
+    const last = events.at(-1);
+    assert.equal(last.type, 'result', detail);
+    console.log(`claude -p ran ${executed.length} Glob call(s) from Parley: ` +
+      executed.map((res) => `${JSON.stringify(calls.get(res.tool_use_id).input)} -> ${JSON.stringify(res.content).slice(0, 80)}`).join('; '));
+  } finally {
+    await steered.stop();
+  }
+});
