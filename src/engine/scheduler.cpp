@@ -50,6 +50,27 @@ int32_t Scheduler::n_cache_written(const Sequence& seq, int32_t n_cached) const 
   return std::max(0, end - n_cached);
 }
 
+// Whether a running sequence of the same namespace is still prefilling whole blocks that the
+// waiting `seq` shares beyond what the cache already holds. Those blocks enter the cache as the
+// other's prefill computes them, so `seq` is admitted once they are there.
+bool Scheduler::waits_for_shared_prefill(const Sequence& seq) const {
+  if (!cache_) return false;
+  const int32_t bs = pool_->block_size();
+  int32_t cached = -1;  // computed on first need
+  for (const auto& r : running_) {
+    if (r->state != SeqState::prefilling || r->request.cache_namespace != seq.request.cache_namespace) continue;
+    // Whole blocks both prompts share, leaving seq at least one token of its own to compute.
+    const int32_t n_max = std::min(r->n_prompt, seq.n_tokens() - 1);
+    int32_t common = 0;
+    while (common < n_max && r->tokens[static_cast<size_t>(common)] == seq.tokens[static_cast<size_t>(common)]) common++;
+    common = common / bs * bs;
+    if (common <= r->n_computed / bs * bs) continue;  // what it shares is cached already
+    if (cached < 0) cached = cache_->peek(seq.request.cache_namespace, seq.tokens, seq.n_tokens() - 1);
+    if (common > cached) return true;
+  }
+  return false;
+}
+
 void Scheduler::add(std::unique_ptr<Sequence> seq) {
   PARLEY_CHECK(seq->n_prompt > 0 && seq->n_prompt < options_.n_ctx);
   // Room for every token it can reach, so the step loop never grows it.
@@ -174,6 +195,9 @@ void Scheduler::plan(std::vector<StepItem>& items) {
   // a step that had to preempt: the pool is short, and the victim would come straight back.
   while (stats_.n_preempted == n_preempted_before && budget > 0 && !waiting_.empty() && static_cast<int32_t>(running_.size()) < options_.max_seqs) {
     Sequence& s = *waiting_.front();
+    // Its prefix is being prefilled by a running sequence: wait for those blocks instead of
+    // computing them a second time in the same steps (the budget they share is better spent).
+    if (waits_for_shared_prefill(s)) break;
     const int32_t n_cached = match_prefix(s);
     int32_t n = reserve(s, std::min(s.n_tokens() - s.n_computed, budget), items, budget, false);
     if (n == 0) {

@@ -116,6 +116,7 @@ class Scheduler {
   // Admission: takes the cached prefix of seq's tokens into its table; returns its length.
   int32_t match_prefix(Sequence& seq);
   int32_t n_cache_written(const Sequence& seq, int32_t n_cached) const;
+  bool waits_for_shared_prefill(const Sequence& seq) const;
   void finish(Sequence& seq, FinishReason reason, const std::string& error = {});
   void emit(Sequence& seq, Event e);
   void retire_finished();

@@ -322,6 +322,27 @@ TEST_F(SchedulerTest, CacheWrittenCountsNewFullBlocksBeforeTheBreakpoint) {
   EXPECT_EQ(rec_.events[3][0].n_cache_written_tokens, 0);
 }
 
+// Requests that arrive together with a shared prefix: the first prefills it, the others wait
+// for its blocks instead of computing them again in the same steps.
+TEST_F(SchedulerTest, ASharedPrefixBeingPrefilledIsComputedOnce) {
+  make(8, 4, 64, 32);  // 8 tokens per step, blocks of 4
+  const auto prefix = iota_tokens(10, 20);
+  add_prompt(1, concat(prefix, {1, 2}), 1);
+  add_prompt(2, concat(prefix, {3, 4}), 1);
+  add_prompt(3, concat(prefix, {5, 6}), 1);
+  add_prompt(4, iota_tokens(500, 6), 1, "other");  // behind them in the queue: waits too (FIFO)
+  int32_t computed = 0;
+  for (int i = 0; i < 20 && !sched_->idle(); i++) {
+    for (const Planned& p : step()) computed += p.n;
+  }
+  ASSERT_TRUE(sched_->idle());
+  // Request 1 computed all 22; 2 and 3 read the 20 shared tokens (5 blocks) and computed 2 each.
+  EXPECT_EQ(rec_.events[1][0].n_cached_tokens, 0);
+  EXPECT_EQ(rec_.events[2][0].n_cached_tokens, 20);
+  EXPECT_EQ(rec_.events[3][0].n_cached_tokens, 20);
+  EXPECT_EQ(computed, 22 + 2 + 2 + 6);
+}
+
 TEST_F(SchedulerTest, NamespacesNeverShare) {
   make(64, 2, 64, 32);
   add_prompt(1, iota_tokens(10, 12), 1, "model-a");
