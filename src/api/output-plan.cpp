@@ -68,7 +68,15 @@ Status Service::plan_tools(const ChatRequest& req, const chat::OutputFormat& f, 
   sampling::ToolGrammarOptions o;
   o.only_tool = mode == ToolChoiceMode::tool ? req.tool_choice.name : "";
   o.parallel = !req.tool_choice.disable_parallel_tool_use;
-  if (forced && thinking) {
+  // A structured answer is the other way out of an auto turn: calls or the schema's JSON, so the
+  // grammar runs from the first token (tool_choice any/tool leaves only calls).
+  const bool with_answer = !forced && !req.output_schema.is_null();
+  if (with_answer) {
+    o.answer_schema = &req.output_schema;
+    o.answer_strict = req.output_schema_strict;
+  }
+  const bool from_first_token = forced || with_answer;
+  if (from_first_token && thinking) {
     o.thinking = f.reasoning;
     o.thinking_started = spec.starts_in_thinking;
   }
@@ -76,21 +84,22 @@ Status Service::plan_tools(const ChatRequest& req, const chat::OutputFormat& f, 
   std::vector<std::string> warnings;
   o.warnings = &warnings;
   sampling::MatcherOptions mo;
-  if (!forced) {
+  if (!from_first_token) {
     // tool_choice auto: free until the model opens a call, then its arguments follow the schema.
     mo.lazy_triggers = f.calls.triggers;
     mo.trigger_in_grammar = true;
   }
-  std::string key = std::string(forced ? "forced:" : "lazy:") + o.only_tool + (o.parallel ? "p" : "1") +
+  std::string key = std::string(forced ? "forced:" : with_answer ? "answer:" : "lazy:") + o.only_tool + (o.parallel ? "p" : "1") +
                     o.thinking.think_open + (o.thinking_started ? "s" : "") + (strict ? "!" : "") + f.family;
   for (const auto& t : tools) key += t.name + "\n" + json::write(t.parameters) + "\n";
+  if (with_answer) key += (o.answer_strict ? "answer!" : "answer") + json::write(req.output_schema);
   Status status;
   auto g = compiled_grammar(key, [&] { return sampling::tool_call_grammar(f.calls, tools, o); }, mo, status);
   for (const auto& w : warnings) log_debug("tool grammar: %s", w.c_str());
   if (!g) {
     // Under strict the schema must be honoured: a 400 naming the field. Otherwise the call is
     // still parsed, only not constrained.
-    if (strict || forced) return status.error().with_code(ErrorCode::invalid);
+    if (strict || from_first_token) return status.error().with_code(ErrorCode::invalid);
     log_warn("tool grammar: %s (tool calls are parsed but not constrained)", status.error().message.c_str());
     return {};
   }
@@ -163,8 +172,8 @@ Status Service::plan_output(const ChatRequest& req, const Prompt& prompt, Shape 
     if (open.size() == 1) spec.sampling_constraints.push_back(sampling::ban_tokens(std::move(open)));
   }
   if (has_tools) PARLEY_CHECK_OK(plan_tools(req, *f, thinking, spec));
-  // One grammar at a time: with tools that may be called, the tool grammar; a JSON answer is
-  // constrained when no call can come (no tools, or tool_choice none).
+  // One grammar at a time: with tools that may be called, the tool grammar (which holds the JSON
+  // answer as the alternative to calls when a format is asked for); without, the answer's.
   if (!spec.parse_tool_calls) PARLEY_CHECK_OK(plan_structured_output(req, f, thinking, spec));
   return {};
 }

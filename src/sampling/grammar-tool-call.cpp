@@ -118,9 +118,16 @@ Result<Grammar> tool_call_grammar(const chat::CallSyntax& syntax,
     ws.add(' ');
     parts.push_back(b.repeat(b.byte_set(ws), 0, 2));
   }
-  parts.push_back(b.literal(syntax.begin));
-  parts.push_back(body);
-  parts.push_back(b.literal(syntax.end));
+  NodeId calls_part = b.seq({b.literal(syntax.begin), body, b.literal(syntax.end)});
+  if (options.answer_schema != nullptr) {
+    SchemaOptions so;
+    so.strict = options.answer_strict;
+    so.path = options.answer_path;
+    SchemaCompiler c(b, *options.answer_schema, so, warnings);
+    PARLEY_TRY(NodeId answer, c.compile(*options.answer_schema, ""));
+    calls_part = b.choice({calls_part, answer});
+  }
+  parts.push_back(calls_part);
   auto g = b.build(b.seq(std::move(parts)));
   if (options.warnings) options.warnings->insert(options.warnings->end(), warnings.begin(), warnings.end());
   if (!g.ok()) return g.error().wrap("tool call grammar");

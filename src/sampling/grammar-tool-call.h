@@ -2,7 +2,7 @@
 // constrained by its tool's JSON schema, so that what the output parser reads back is valid by
 // construction.
 //
-//   [think_open text... think_close ws{0,2}]  begin call (separator call)* end
+//   [think_open text... think_close ws{0,2}]  (begin call (separator call)* end | ANSWER)
 //   call = call_prefix NAME name_suffix ARGS call_suffix
 //
 // ARGS: JSON (the schema's grammar), or XML-style params: for each declared property in order
@@ -33,6 +33,11 @@ struct ToolGrammarOptions {
   chat::ReasoningSyntax thinking;
   bool thinking_started = false;  // the prompt already ends with think_open
   bool strict = false;            // unsupported schema features are errors
+  // Set: a JSON answer of this schema is the alternative to the calls (tool_choice auto with a
+  // structured output format), and the grammar runs from the first token, not lazily.
+  const json::Value* answer_schema = nullptr;
+  std::string answer_path = "output_config.format.schema";
+  bool answer_strict = false;
   std::vector<std::string>* warnings = nullptr;  // where non-strict findings go (may be null)
 };
 

@@ -227,6 +227,17 @@ TEST(GrammarMatcher, ToolCallGrammarJsonAndXml) {
   o.only_tool = "Nope";
   EXPECT_FALSE(tool_call_grammar(qwen, tools, o).ok());
 
+  // A structured answer as the alternative to calls: the schema's JSON or calls, nothing else.
+  ToolGrammarOptions ao;
+  json::Value answer = *json::parse(R"({"type": "object", "properties": {"title": {"type": "string"}}, "required": ["title"]})");
+  ao.answer_schema = &answer;
+  auto ga = tool_call_grammar(qwen, tools, ao);
+  ASSERT_TRUE(ga.ok()) << ga.error().message;
+  EXPECT_TRUE(grammar_matches(*ga, "{\"title\": \"x\"}"));
+  EXPECT_TRUE(grammar_matches(*ga, "<tool_call>\n" + bash + "\n</tool_call>"));
+  EXPECT_FALSE(grammar_matches(*ga, "{\"name\": \"t\"}"));
+  EXPECT_FALSE(grammar_matches(*ga, "plain text"));
+
   chat::CallSyntax xml;
   xml.args = chat::CallSyntax::Args::xml;
   xml.begin = "<tool_call>\n";

@@ -92,6 +92,56 @@ test('tool_choice tool: every Claude Code tool gets a schema-valid tool_use', as
   assert.ok(complete >= ccTools.length * RUNS / 2, `${complete} complete, ${cut} cut`);
 });
 
+// The same on the steered random model (recipe `steer`: the `qwen` model with output biases
+// toward '"' and "<tool_call>", make-model --steer), whose strings end after a few tokens: every
+// forced call completes, so every run must give a schema-valid tool_use (no allowance for cuts).
+// PARLEY_IT_STEER_RUNS=100 is the issue's 100/100 per tool (bench/README.md has that run); CI
+// runs 3 per tool and per mode (tool, any).
+const STEER_RUNS = Number(process.env.PARLEY_IT_STEER_RUNS || 3);
+test('steered random model: tool_choice tool and any give a schema-valid tool_use in every run', async () => {
+  const steered = await startServer({ model: 'steer', args: ['--parallel', '4'] });
+  const sc = new Anthropic({ baseURL: steered.url, apiKey: 'unused', maxRetries: 0 });
+  const byName = new Map(ccTools.map((t) => [t.name, validator(t.input_schema)]));
+  const started = Date.now();
+  let runs = 0;
+  let tokens = 0;
+  try {
+    for (const tool of ccTools) {
+      for (const mode of ['tool', 'any']) {
+        const tool_choice = mode === 'tool' ? { type: 'tool', name: tool.name, disable_parallel_tool_use: true }
+          : { type: 'any', disable_parallel_tool_use: true };
+        // Four requests at a time (the server decodes them together).
+        for (let seed = 0; seed < STEER_RUNS; seed += 4) {
+          const batch = [];
+          for (let k = seed; k < Math.min(seed + 4, STEER_RUNS); k++) {
+            batch.push(sc.messages.create({
+              model: 'claude-x', max_tokens: 1500, temperature: 1, seed: k + 1000 * runs,
+              tools: ccTools, tool_choice, messages: user(`go ${tool.name}`),
+            }));
+          }
+          for (const msg of await Promise.all(batch)) {
+            const detail = `${mode} ${tool.name}: ${JSON.stringify(msg).slice(0, 400)}`;
+            assert.equal(msg.stop_reason, 'tool_use', detail);
+            assert.equal(msg.content.length, 1, detail);
+            const u = msg.content[0];
+            assert.equal(u.type, 'tool_use', detail);
+            if (mode === 'tool') assert.equal(u.name, tool.name, detail);
+            const valid = byName.get(u.name);
+            assert.ok(valid, detail);
+            assert.ok(valid(u.input), `${detail}\n${ajv.errorsText(valid.errors)}`);
+            tokens += msg.usage.output_tokens;
+          }
+        }
+        runs++;
+      }
+    }
+  } finally {
+    assert.equal((await steered.stop()).code, 0);
+  }
+  console.log(`# steered model: ${ccTools.length} tools x 2 modes x ${STEER_RUNS} runs, all schema-valid tool_use ` +
+    `(${tokens} tokens, ${((Date.now() - started) / 1000).toFixed(1)} s)`);
+});
+
 test('tool_choice any streams input_json_delta chunks; none never calls', async () => {
   const stream = client.messages.stream({
     model: 'claude-x', max_tokens: 3000, seed: 5, tools: ccTools.slice(0, 8),
@@ -184,6 +234,38 @@ test('output_config.format json_schema (Claude Code\'s title request) always val
     const text = msg.content.map((b) => b.text ?? '').join('');
     assert.ok(valid(JSON.parse(text)), text);
   }
+});
+
+// With tools that may be called (tool_choice auto) the answer is either calls or the format's
+// JSON: the grammar holds both from the first token.
+test('output_config.format with callable tools: a valid call or a valid JSON answer, never free text', async () => {
+  const schema = { type: 'object', properties: { title: { type: 'string' } }, required: ['title'], additionalProperties: false };
+  const valid = validator(schema);
+  const tools = ccTools.filter((t) => ['Glob', 'Read'].includes(t.name));
+  const byName = new Map(tools.map((t) => [t.name, validator(t.input_schema)]));
+  const kinds = { tool_use: 0, json: 0, cut: 0 };
+  for (let seed = 0; seed < 6; seed++) {
+    const msg = await client.messages.create({
+      model: 'claude-haiku-4-5', max_tokens: 1500, seed, tools, messages: user('title or tool'),
+      output_config: { format: { type: 'json_schema', schema } },
+    });
+    const detail = JSON.stringify(msg).slice(0, 400);
+    if (msg.stop_reason === 'max_tokens') { kinds.cut++; continue; }  // inside a long string
+    if (msg.content.some((b) => b.type === 'tool_use')) {
+      assert.equal(msg.stop_reason, 'tool_use', detail);
+      for (const b of msg.content) {
+        assert.equal(b.type, 'tool_use', detail);
+        assert.ok(byName.get(b.name)(b.input), detail);
+      }
+      kinds.tool_use++;
+    } else {
+      const text = msg.content.map((b) => b.text ?? '').join('');
+      assert.ok(valid(JSON.parse(text)), detail);
+      kinds.json++;
+    }
+  }
+  console.log(`# format + tools: ${JSON.stringify(kinds)}`);
+  assert.ok(kinds.tool_use + kinds.json >= 3, JSON.stringify(kinds));
 });
 
 test('thinking: budget enforced, signature round trip, a tampered signature is a 400', async () => {
