@@ -7,7 +7,7 @@ if(PARLEY_FUZZ)
   # adds -fsanitize=fuzzer-no-link to them); the SIMD kernels, the model and the HTTP server
   # would cost minutes of CI compile time for coverage no fuzz target uses. Only fuzz targets
   # link the libFuzzer main.
-  set(PARLEY_FUZZ_MODULES base gguf chat tokenizer api)
+  set(PARLEY_FUZZ_MODULES base gguf chat tokenizer api kv)
 endif()
 if(PARLEY_SANITIZE)
   add_compile_options(-fsanitize=address,undefined -fno-sanitize-recover=undefined

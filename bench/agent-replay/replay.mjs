@@ -9,9 +9,14 @@
 // their own system prompts: session-title generation (output_config json_schema) and a tiny
 // quota-check-like request. A per-slot cache loses the conversation to them; a global one must not.
 //
+// Mode `restart` (not in the default modes): serve with --cache-dir, run the session, stop the
+// server (SIGTERM: the cache is written at shutdown), start it again on the same directory and
+// send turn 1 of a new session: it should be served from the disk cache (cache_read ~ prompt).
+//
 //   node bench/agent-replay/replay.mjs [--model qwen|qwen-wide] [--turns 20] [--max-tokens 24]
-//        [--threads 2] [--modes cache,nocache] [--out bench/agent-replay/results-MODEL.json]
+//        [--threads 2] [--modes cache,nocache,restart] [--out bench/agent-replay/results-MODEL.json]
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { cpuInfo, makeModel, sharedDir, startServer, streamMessage } from '../lib/serve.mjs';
@@ -74,12 +79,12 @@ function nextUserMessage(assistant, t) {
   return { role: 'user', content: [{ type: 'text', text: `Here is the next file listing (turn ${t}):\n${userPayload(t)}` }] };
 }
 
-async function runSession(url) {
+async function runSession(url, turns = nTurns) {
   const body = structuredClone(mainFirst.body);
   body.max_tokens = maxTokens;
   let messages = body.messages;
   const rows = [];
-  for (let t = 1; t <= nTurns; t++) {
+  for (let t = 1; t <= turns; t++) {
     let side = null;
     if (t >= 2) {  // the side request goes between the previous answer and this turn
       const sideBody = t % 2 === 0 ? { ...structuredClone(titleReq.body), max_tokens: maxTokens } : quotaBody;
@@ -128,6 +133,29 @@ lines.push(`agent-replay: model ${opt.model}, ${nTurns} turns, max_tokens ${maxT
 lines.push(`cpu: ${cpu.model} (${cpu.cpus} cpus; ${cpu.flags}); load at start ${cpu.load.map((x) => x.toFixed(2)).join(' ')}`);
 lines.push('TTFT delta = first content_block_delta; TTFT event = first event after message_start');
 for (const mode of opt.modes.split(',')) {
+  if (mode === 'restart') {
+    const cacheDir = fs.mkdtempSync(path.join(os.tmpdir(), 'parley-cache-dir-'));
+    const args = ['--threads', opt.threads, '--parallel', '1', '--cache-dir', cacheDir];
+    process.stderr.write(`${mode}: parley serve ${args.join(' ')}, then a restart\n`);
+    try {
+      let server = await startServer(modelPath, args);
+      let before;
+      try { before = await runSession(server.url); } finally { await server.stop(); }
+      server = await startServer(modelPath, args);
+      try {
+        const after = await runSession(server.url, 1);  // turn 1 of a new session after the restart
+        const diskLine = server.log().split('\n').find((l) => /disk cache .*indexed/.test(l)) || '';
+        result.runs[mode] = { args, server_line: diskLine.trim(), rows: before, after_restart: after };
+        lines.push('', `server after restart: ${diskLine.trim()}`, table(`${mode} before the restart (${args.join(' ')})`, before),
+          table('turn 1 of a new session after the restart', after));
+      } finally {
+        await server.stop();
+      }
+    } finally {
+      fs.rmSync(cacheDir, { recursive: true, force: true });
+    }
+    continue;
+  }
   const args = ['--threads', opt.threads, '--parallel', '1', ...(mode === 'nocache' ? ['--no-prefix-cache'] : [])];
   process.stderr.write(`${mode}: parley serve ${args.join(' ')}\n`);
   const server = await startServer(modelPath, args);
@@ -144,6 +172,13 @@ for (const mode of opt.modes.split(',')) {
 // The targets.
 const summary = {};
 for (const [mode, run] of Object.entries(result.runs)) {
+  if (run.after_restart) {
+    const a = run.after_restart[0];
+    const t1 = run.rows[0];
+    summary[mode] = { turn1_before_ms: t1.ttft_delta_ms, turn1_after_restart_ms: a.ttft_delta_ms, after_restart_cache_read: a.cache_read_input_tokens, after_restart_prompt: a.prompt_tokens };
+    lines.push(`${mode}: turn 1 after the restart: cache_read ${a.cache_read_input_tokens} of ${a.prompt_tokens} prompt tokens, TTFT ${a.ttft_delta_ms} ms (before the restart, turn 1: ${t1.ttft_delta_ms} ms)`);
+    continue;
+  }
   const rows = run.rows;
   const t2 = rows[1]?.ttft_delta_ms;
   const tl = rows[rows.length - 1]?.ttft_delta_ms;

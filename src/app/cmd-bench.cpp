@@ -34,7 +34,7 @@ struct BenchOptions {
   int32_t n_gen = 128;
   int32_t threads = 2;
   int32_t reps = 3;
-  std::string kv_type = "F16";
+  std::string kv_type = "f16";
   bool json = false;
 };
 
@@ -77,8 +77,8 @@ int run_bench(const BenchOptions& opt) {
   if (opt.n_prompt < 1 || opt.n_gen < 1 || opt.reps < 1 || opt.threads < 1) {
     return fail("-p, -n, -r and -t must be positive");
   }
-  auto kv_type = dtype_from_name(opt.kv_type);
-  if (!kv_type || (*kv_type != DType::f16 && *kv_type != DType::f32)) return fail("--kv-type must be F16 or F32");
+  auto kv_type = kv_type_from_flag(opt.kv_type);
+  if (!kv_type) return fail(kKvTypeError);
   auto loaded = model::Model::load(opt.model);
   if (!loaded) return fail(loaded.error().message);
   const model::Model& m = **loaded;
@@ -186,7 +186,7 @@ void add_bench_command(CLI::App& app, Runner& run) {
   sub->add_option("-n,--n-gen", opt->n_gen, "Tokens generated one per step after the prompt (tg)")->capture_default_str();
   sub->add_option("-t,--threads", opt->threads, "Compute threads")->capture_default_str();
   sub->add_option("-r,--reps", opt->reps, "Repetitions (the median is reported)")->capture_default_str();
-  sub->add_option("--kv-type", opt->kv_type, "KV cache element type: F16 (llama.cpp's default) or F32")->capture_default_str();
+  sub->add_option("--kv-type", opt->kv_type, kKvTypeHelp)->capture_default_str();
   sub->add_flag("--json", opt->json, "Print the results as JSON (per repetition, min / median / max)");
   sub->callback([opt, &run] { run = [opt] { return run_bench(*opt); }; });
 }

@@ -29,7 +29,7 @@ struct RunOptions {
   std::optional<uint64_t> seed;
   int32_t threads = 2;
   int32_t ctx = 0;
-  std::string kv_type = "F16";
+  std::string kv_type = "f16";
   bool no_bos = false, parse_special = false, ignore_eos = false;
 };
 
@@ -64,8 +64,8 @@ int run_run(const RunOptions& opt) {
   const std::shared_ptr<const model::Model>& model = loaded->model;
   const tokenizer::Tokenizer& tok = loaded->tok;
 
-  auto kv_type = dtype_from_name(opt.kv_type);
-  if (!kv_type || (*kv_type != DType::f16 && *kv_type != DType::f32)) return fail("--kv-type must be F16 or F32");
+  auto kv_type = kv_type_from_flag(opt.kv_type);
+  if (!kv_type) return fail(kKvTypeError);
   engine::EngineOptions eo;
   eo.n_threads = opt.threads;
   eo.n_ctx = opt.ctx;
@@ -152,7 +152,7 @@ void add_run_command(CLI::App& app, Runner& run) {
   sub->add_option("--seed", opt->seed, "Random seed (default: a random one, printed at the end); same seed, same text");
   sub->add_option("-t,--threads", opt->threads, "Compute threads")->capture_default_str();
   sub->add_option("--ctx", opt->ctx, "Context length in tokens (0: the model's trained context)")->capture_default_str();
-  sub->add_option("--kv-type", opt->kv_type, "KV cache element type: F16 or F32")->capture_default_str();
+  sub->add_option("--kv-type", opt->kv_type, kKvTypeHelp)->capture_default_str();
   sub->add_flag("--no-bos", opt->no_bos, "Do not add the BOS token");
   sub->add_flag("--parse-special", opt->parse_special, "Recognise special-token text (\"<|im_start|>\") in the prompt");
   sub->add_flag("--ignore-eos", opt->ignore_eos, "Keep generating after end-of-generation tokens");

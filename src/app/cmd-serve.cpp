@@ -35,7 +35,12 @@ struct ServeOptions {
   int32_t threads = 2;
   int32_t parallel = 4;
   int32_t kv_positions = 0;
+  std::string kv_type = "f16";
   bool no_prefix_cache = false;
+  std::string cache_dir;
+  double cache_dir_max_gb = 20;
+  int32_t cache_dir_min_tokens = 256;
+  double cache_dir_interval = 60;
   int32_t queue = 64;
   int32_t max_output = 0;
   bool max_output_ends_turn = false;
@@ -74,6 +79,14 @@ int run_serve(const ServeOptions& opt) {
   if (opt.http_threads < 1 || opt.http_threads > 64) return fail("--http-threads must be 1..64");
   if (opt.max_output < 0) return fail("--max-output must not be negative");
   if (opt.max_body_mb < 1 || opt.max_body_mb > 4096) return fail("--max-body-mb must be 1..4096");
+  if (!opt.cache_dir.empty() && opt.no_prefix_cache) {
+    return fail("--cache-dir needs the prefix cache (drop --no-prefix-cache)");
+  }
+  if (!(opt.cache_dir_max_gb > 0)) return fail("--cache-dir-max-gb must be positive");
+  if (opt.cache_dir_min_tokens < 1) return fail("--cache-dir-min-tokens must be at least 1");
+  if (!(opt.cache_dir_interval >= 1)) return fail("--cache-dir-interval must be at least 1 second");
+  const std::optional<DType> kv_type = kv_type_from_flag(opt.kv_type);
+  if (!kv_type) return fail(kKvTypeError);
   auto loaded = load_model_with_tokenizer(opt.model);
   if (!loaded) return fail(loaded.error().message);
   const std::shared_ptr<const model::Model>& model = loaded->model;
@@ -102,7 +115,12 @@ int run_serve(const ServeOptions& opt) {
   eo.n_ctx = opt.ctx;
   eo.max_seqs = opt.parallel;
   eo.kv_positions = opt.kv_positions;
+  eo.kv_type = *kv_type;
   eo.prefix_cache = !opt.no_prefix_cache;
+  eo.cache_dir = opt.cache_dir;
+  eo.cache_dir_max_bytes = static_cast<uint64_t>(opt.cache_dir_max_gb * double(1ull << 30));
+  eo.cache_dir_min_tokens = opt.cache_dir_min_tokens;
+  eo.cache_dir_interval_s = opt.cache_dir_interval;
   eo.queue_capacity = opt.queue;
   auto started = engine::Engine::start(model, eo);
   if (!started) {
@@ -124,10 +142,11 @@ int run_serve(const ServeOptions& opt) {
                  std::to_string(opt.kv_positions);
   }
   std::fprintf(stderr,
-               "parley: context %d tokens (%s), KV cache %s (%d positions, prefix cache %s), "
+               "parley: context %d tokens (%s), KV cache %s (%d positions of %s, prefix cache %s), "
                "%d parallel, %d threads; chat template: %s%s%s\n",
                info.n_ctx, ctx_source.c_str(), human_bytes(info.kv_bytes).c_str(),
-               info.kv_positions, eo.prefix_cache ? "on" : "off", opt.parallel, opt.threads,
+               info.kv_positions, std::string(dtype_name(eo.kv_type)).c_str(), eo.prefix_cache ? "on" : "off",
+               opt.parallel, opt.threads,
                opt.chat_template.empty() ? "from the GGUF" : opt.chat_template.c_str(),
                caps.tools ? ", renders tools" : ", no tools",
                caps.enable_thinking ? ", thinking switch" : "");
@@ -215,9 +234,22 @@ void add_serve_command(CLI::App& app, Runner& run) {
   sub->add_option("--parallel", opt->parallel, "sequences generated together (default 4)");
   sub->add_option("--kv-positions", opt->kv_positions,
                   "KV cache capacity in positions over all sequences (default: one full context)");
+  sub->add_option("--kv-type", opt->kv_type, kKvTypeHelp);
   sub->add_flag("--no-prefix-cache", opt->no_prefix_cache,
                 "recompute every prompt from scratch instead of reusing the KV blocks of prefixes "
                 "seen before (default: reused, so an agent's resent history is not prefilled again)");
+  sub->add_option("--cache-dir", opt->cache_dir,
+                  "keep the prefix cache in this directory across restarts: cached prefixes are written "
+                  "there periodically and at shutdown, and read back when a prompt starts with one "
+                  "(default: none, the cache lives in memory only)");
+  sub->add_option("--cache-dir-max-gb", opt->cache_dir_max_gb,
+                  "bound on this model's files in --cache-dir, least recently used deleted first "
+                  "(default 20)");
+  sub->add_option("--cache-dir-min-tokens", opt->cache_dir_min_tokens,
+                  "cached prefixes shorter than this are not written to --cache-dir (default 256)");
+  sub->add_option("--cache-dir-interval", opt->cache_dir_interval,
+                  "seconds between writes of new cached prefixes to --cache-dir (default 60; also at "
+                  "shutdown)");
   sub->add_option("--queue", opt->queue,
                   "requests waiting to start before new ones get 529 overloaded_error (default 64)");
   sub->add_option("--max-output", opt->max_output,

@@ -3,6 +3,10 @@
 #pragma once
 
 #include <functional>
+#include <optional>
+#include <string>
+
+#include "base/dtype.h"
 
 namespace CLI {
 class App;
@@ -22,5 +26,18 @@ void add_serve_command(CLI::App& app, Runner& run);
 
 // Prints "parley: <message>" to stderr and returns the exit code for errors (1).
 int fail(const std::string& message);
+
+// --kv-type of serve, run and bench: the KV cache element type by name (any case), or nullopt
+// for a name that is not one.
+inline std::optional<DType> kv_type_from_flag(const std::string& name) {
+  std::optional<DType> t = dtype_from_name(name);
+  if (!t || (*t != DType::f32 && *t != DType::f16 && *t != DType::bf16 && *t != DType::q8_0)) return std::nullopt;
+  return t;
+}
+inline constexpr const char* kKvTypeHelp =
+    "KV cache element type: f16 (default), bf16 (the same 2 bytes a value, f32's range, coarser), "
+    "q8_0 (34 bytes per 32 values, 53% of f16, 8-bit blocks; the head size must be a multiple of 32) "
+    "or f32 (twice f16, exact)";
+inline constexpr const char* kKvTypeError = "--kv-type must be f32, f16, bf16 or q8_0";
 
 }  // namespace parley::app

@@ -1,12 +1,15 @@
 #include "engine/engine.h"
 
+#include <chrono>
 #include <cmath>
 
 #include "base/check.h"
 #include "base/log.h"
 #include "base/strings.h"
 #include "engine/scheduler.h"
+#include "gguf/identity.h"
 #include "kv/block-pool.h"
+#include "kv/disk-cache.h"
 #include "kv/radix-cache.h"
 #include "model/forward.h"
 #include "sampling/sampler.h"
@@ -92,6 +95,8 @@ struct Engine::Impl {
   std::vector<StepItem> items;
   std::vector<model::SeqKv> seqs;
   std::vector<TokenId> sampled;
+  // Last: destroyed first, while the scheduler's radix cache that its pins refer to lives.
+  std::unique_ptr<kv::DiskCache> disk;
 };
 
 Result<std::unique_ptr<Engine>> Engine::start(std::shared_ptr<const model::Model> model, const EngineOptions& options) {
@@ -100,7 +105,8 @@ Result<std::unique_ptr<Engine>> Engine::start(std::shared_ptr<const model::Model
   if (o.n_threads < 1 || o.max_seqs < 1 || o.max_batch_tokens < 1 || o.block_size < 1 || o.queue_capacity < 1) {
     return Error{"engine options: threads, sequences, batch tokens, block size and queue capacity must be positive"};
   }
-  if (o.kv_type != DType::f16 && o.kv_type != DType::f32) return Error{"KV cache type must be F16 or F32"};
+  // F32, F16, BF16 or Q8_0 (whose blocks of 32 need a head size that is a multiple of 32).
+  PARLEY_CHECK_OK(kv::check_kv_type(o.kv_type, c.head_dim));
   if (o.n_ctx <= 0) {
     // The model's trained context, as far as an explicit KV capacity allows (the pool's pages
     // are touched only as they are used, so a long default costs address space, not memory).
@@ -108,6 +114,10 @@ Result<std::unique_ptr<Engine>> Engine::start(std::shared_ptr<const model::Model
     if (o.kv_positions > 0) o.n_ctx = std::min(o.n_ctx, o.kv_positions);
   }
   if (o.n_ctx < 2) return Error::fmt("context length %d is too small", o.n_ctx);
+  if (!o.cache_dir.empty() && !o.prefix_cache) return Error{"a cache directory needs the prefix cache"};
+  if (!o.cache_dir.empty() && !(o.cache_dir_interval_s > 0)) {
+    return Error{"the cache snapshot interval must be positive"};
+  }
   if (o.kv_positions <= 0) o.kv_positions = o.n_ctx;
   if (o.kv_positions < o.n_ctx) {
     return Error::fmt("KV cache of %d positions cannot hold one context of %d", o.kv_positions, o.n_ctx);
@@ -132,6 +142,18 @@ Result<std::unique_ptr<Engine>> Engine::start(std::shared_ptr<const model::Model
                 2 * static_cast<uint64_t>(c.n_ff)) +
            static_cast<uint64_t>(o.max_seqs) * static_cast<uint64_t>(c.n_vocab));
   e->impl_ = std::make_unique<Impl>(*e->model_, o, std::move(kv_pool));
+  if (!o.cache_dir.empty()) {
+    Impl& s = *e->impl_;
+    const kv::DiskCacheOptions dco{o.cache_dir, o.cache_dir_max_bytes, o.cache_dir_min_tokens};
+    PARLEY_TRY(s.disk, kv::DiskCache::open(dco, gguf::identity(e->model_->file()), *s.scheduler.cache()));
+    s.scheduler.set_disk_cache(s.disk.get());
+    // The writer finished a snapshot: wake the loop to release its pins (the lock orders the
+    // notification after the loop's predicate check).
+    s.disk->set_on_written([raw = e.get()] {
+      { std::lock_guard<std::mutex> lock(raw->mutex_); }
+      raw->wake_.notify_one();
+    });
+  }
   e->thread_ = std::thread([raw = e.get()] { raw->loop(); });
   return e;
 }
@@ -143,6 +165,8 @@ Engine::~Engine() {
   }
   wake_.notify_all();
   if (thread_.joinable()) thread_.join();
+  // Before mutex_ and wake_ go: the disk cache's writer thread calls back into them.
+  impl_.reset();
 }
 
 Status Engine::validate(const GenerateRequest& r) const {
@@ -245,12 +269,22 @@ void Engine::loop() {
   std::vector<RequestId> cancels;
   bool stalled = false;  // the last plan was empty: wait for news instead of spinning
   publish_stats();       // the empty pool, before the first request
+  using Clock = std::chrono::steady_clock;
+  const auto snapshot_every = std::chrono::duration_cast<Clock::duration>(
+      std::chrono::duration<double>(s.disk ? options_.cache_dir_interval_s : 1.0));
+  auto next_snapshot = Clock::now() + snapshot_every;
   while (true) {
     {
       std::unique_lock<std::mutex> lock(mutex_);
-      wake_.wait(lock, [&] {
-        return stop_ || !incoming_.empty() || !cancels_.empty() || (!stalled && !s.scheduler.idle());
-      });
+      auto ready = [&] {
+        return stop_ || !incoming_.empty() || !cancels_.empty() || (!stalled && !s.scheduler.idle()) ||
+               (s.disk && s.disk->written());
+      };
+      if (s.disk) {
+        wake_.wait_until(lock, next_snapshot, ready);
+      } else {
+        wake_.wait(lock, ready);
+      }
       incoming.swap(incoming_);
       cancels.swap(cancels_);
       if (stop_) break;
@@ -260,11 +294,21 @@ void Engine::loop() {
     for (RequestId id : cancels) s.scheduler.cancel(id);
     cancels.clear();
     stalled = !s.step() && !s.scheduler.idle();
+    if (s.disk) {
+      // Between steps: apply a finished snapshot; start the next one when it is due.
+      s.disk->poll();
+      if (Clock::now() >= next_snapshot) {
+        s.disk->snapshot(false);
+        next_snapshot = Clock::now() + snapshot_every;
+      }
+    }
     publish_stats();
     if (stalled) log_warn("engine: %d requests wait but none could be scheduled", s.scheduler.n_waiting());
   }
   for (auto& [id, request] : incoming) s.scheduler.add(std::make_unique<Sequence>(id, std::move(request), *s.kv));
   s.scheduler.finish_all(FinishReason::cancelled);
+  // What the cache holds goes to disk before the engine stops (blocking: shutdown).
+  if (s.disk) s.disk->snapshot(true);
 }
 
 }  // namespace parley::engine

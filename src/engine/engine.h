@@ -11,6 +11,7 @@
 #include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -27,9 +28,15 @@ struct EngineOptions {
   int32_t max_batch_tokens = 512; // tokens per step (prefill chunk budget)
   int32_t kv_positions = 0;       // KV pool capacity in positions, all sequences; 0: n_ctx
   int32_t block_size = 16;        // positions per KV block
-  DType kv_type = DType::f16;     // F16 (llama.cpp's default) or F32
+  DType kv_type = DType::f16;     // F16 (llama.cpp's default), F32, BF16 or Q8_0 (kv::check_kv_type)
   int32_t queue_capacity = 64;    // requests waiting to start before submit says "overloaded"
   bool prefix_cache = true;       // reuse the KV blocks of prompt prefixes seen before
+  // The prefix cache on disk (kv/disk-cache.h), surviving restarts; empty: none. Needs
+  // prefix_cache. Snapshots every cache_dir_interval_s seconds and at shutdown.
+  std::string cache_dir;
+  uint64_t cache_dir_max_bytes = 20ull << 30;  // this model's files, all together
+  int32_t cache_dir_min_tokens = 256;          // shorter cached paths are not written
+  double cache_dir_interval_s = 60;
 };
 
 // What start() set up, for logs and `parley run`.

@@ -38,6 +38,10 @@ int32_t Scheduler::match_prefix(Sequence& seq) {
   if (!cache_) return 0;
   // Leave the last token to compute: its logits are needed.
   seq.n_computed = cache_->match(seq.request.cache_namespace, seq.tokens, seq.n_tokens() - 1, seq.blocks);
+  // Blocks the disk holds beyond the radix match are read in and join the tree (disk-cache.h).
+  if (disk_) {
+    seq.n_computed = disk_->extend(seq.request.cache_namespace, seq.tokens, seq.n_tokens() - 1, seq.blocks);
+  }
   return seq.n_computed;
 }
 

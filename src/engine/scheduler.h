@@ -23,6 +23,7 @@
 #include "base/rng.h"
 #include "engine/client.h"
 #include "kv/block-pool.h"
+#include "kv/disk-cache.h"
 #include "kv/radix-cache.h"
 
 namespace parley::engine {
@@ -103,6 +104,9 @@ class Scheduler {
   kv::BlockPool& pool() { return *pool_; }
   // Null when the prefix cache is off.
   kv::RadixCache* cache() { return cache_.get(); }
+  // The prefix cache on disk (`--cache-dir`, owned by the engine): admission loads from it the
+  // blocks of a prompt that it holds beyond the radix match. Null: none.
+  void set_disk_cache(kv::DiskCache* disk) { disk_ = disk; }
   // Pool, cache and every running table (only blocks a sequence owns alone are writable).
   // Aborts on a broken invariant; tests call it after every step, debug builds after commit.
   void check_invariants() const;
@@ -124,6 +128,7 @@ class Scheduler {
   kv::BlockPool* pool_;
   SchedulerOptions options_;
   std::unique_ptr<kv::RadixCache> cache_;           // before the sequences: outlives their tables
+  kv::DiskCache* disk_ = nullptr;
   std::deque<std::unique_ptr<Sequence>> waiting_;   // arrival order
   std::vector<std::unique_ptr<Sequence>> running_;  // admission order (oldest first)
   std::vector<Sequence*> finished_;                 // finished during commit, retired after

@@ -9,18 +9,31 @@ namespace parley::kv {
 
 void BlockPool::Free::operator()(uint8_t* p) const { std::free(p); }
 
-Result<std::unique_ptr<BlockPool>> BlockPool::create(const PoolShape& s) {
-  if (s.type != DType::f32 && s.type != DType::f16) {
-    return Error::fmt("KV cache type %s is not supported (F32 or F16)", std::string(dtype_name(s.type)).c_str());
+Status check_kv_type(DType type, int32_t head_dim) {
+  switch (type) {
+    case DType::f32: case DType::f16: case DType::bf16: return Status{};
+    case DType::q8_0:
+      if (head_dim % 32 != 0) {
+        return Error::fmt("KV cache type Q8_0 stores blocks of 32 values, but the model's head size is %d "
+                          "(not a multiple of 32); use F16 or BF16", head_dim);
+      }
+      return Status{};
+    default:
+      return Error::fmt("KV cache type %s is not supported (F32, F16, BF16 or Q8_0)",
+                        std::string(dtype_name(type)).c_str());
   }
+}
+
+Result<std::unique_ptr<BlockPool>> BlockPool::create(const PoolShape& s) {
   if (s.n_layer <= 0 || s.n_head_kv <= 0 || s.head_dim <= 0 || s.block_size <= 0 || s.n_blocks <= 0) {
     return Error{"KV cache shape must be positive in every dimension"};
   }
+  PARLEY_CHECK_OK(check_kv_type(s.type, s.head_dim));
   std::unique_ptr<BlockPool> pool(new BlockPool());
   pool->shape_ = s;
-  size_t elem = s.type == DType::f32 ? 4 : 2;
-  pool->block_bytes_ = elem * static_cast<size_t>(s.n_head_kv) * static_cast<size_t>(s.block_size) *
-                       static_cast<size_t>(s.head_dim);
+  // Rows of head_dim values (Q8_0: head_dim / 32 blocks of 34 bytes, never split across rows).
+  pool->block_bytes_ = dtype_row_bytes(s.type, static_cast<uint64_t>(s.head_dim)) *
+                       static_cast<size_t>(s.n_head_kv) * static_cast<size_t>(s.block_size);
   size_t total = pool->total_bytes();
   // Rounded up to the alignment as aligned_alloc requires; the pages are touched only as
   // blocks are written, so resident memory grows with use.

@@ -37,8 +37,13 @@ struct PoolShape {
   int32_t head_dim = 0;
   int32_t block_size = 16;  // positions per block
   int32_t n_blocks = 0;
-  DType type = DType::f16;  // f32 or f16
+  DType type = DType::f16;  // f32, f16, bf16 or q8_0 (see check_kv_type)
 };
+
+// Whether the pool stores this element type for rows of head_dim values: F32, F16, BF16, and
+// Q8_0 (blocks of 32 values and an fp16 scale, so head_dim must be a multiple of 32). The
+// error says why not.
+Status check_kv_type(DType type, int32_t head_dim);
 
 class BlockPool {
  public:
@@ -78,11 +83,14 @@ class BlockPool {
   BlockId lru_next(BlockId id) const { return lru_next_[static_cast<size_t>(id)]; }
 
   // Storage. Within a layer, block b holds for each kv head g the rows of its block_size
-  // positions: element (b, g, slot, d) at ((b * n_head_kv + g) * block_size + slot) * head_dim + d.
+  // positions: element (b, g, slot, d) at ((b * n_head_kv + g) * block_size + slot) * head_dim + d;
+  // generally row (b, g, slot) at ((b * n_head_kv + g) * block_size + slot) * row_bytes().
   uint8_t* k_layer(int32_t layer) { return base_.get() + layer_offset(layer, 0); }
   uint8_t* v_layer(int32_t layer) { return base_.get() + layer_offset(layer, 1); }
   // Bytes of K (or V) for one block of one layer.
   size_t block_bytes() const { return block_bytes_; }
+  // Bytes of one row: head_dim values of the element type (Q8_0: head_dim / 32 * 34).
+  size_t row_bytes() const { return block_bytes_ / (static_cast<size_t>(shape_.n_head_kv) * static_cast<size_t>(shape_.block_size)); }
   // All storage: n_layer * 2 * n_blocks * block_bytes.
   size_t total_bytes() const { return block_bytes_ * 2 * static_cast<size_t>(shape_.n_layer) * static_cast<size_t>(shape_.n_blocks); }
 

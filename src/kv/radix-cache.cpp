@@ -16,6 +16,7 @@ RadixCache::RadixCache(BlockPool& pool) : pool_(&pool), block_size_(pool.block_s
   prev_sibling_.assign(n, -1);
   hash_.assign(n, 0);
   tokens_.assign(n * static_cast<size_t>(block_size_), 0);
+  persisted_.assign(n, 0);
   namespaces_.reserve(8);
   pool.attach_cache(this);
 }
@@ -90,6 +91,7 @@ void RadixCache::link(BlockId id, int32_t ns, BlockId parent, std::span<const in
   ns_[i] = ns;
   parent_[i] = parent;
   first_child_[i] = -1;
+  persisted_[i] = 0;
   hash_[i] = hash;
   std::copy(block.begin(), block.end(),
             tokens_.begin() + static_cast<std::ptrdiff_t>(i * static_cast<size_t>(block_size_)));
@@ -120,6 +122,7 @@ void RadixCache::unlink(BlockId id) {
   }
   if (next >= 0) prev_sibling_[static_cast<size_t>(next)] = prev;
   ns_[i] = -1;
+  persisted_[i] = 0;
   parent_[i] = prev_sibling_[i] = next_sibling_[i] = -1;
   Namespace& n = namespaces_[static_cast<size_t>(ns)];
   n_nodes_--;
@@ -210,6 +213,39 @@ void RadixCache::on_evict(BlockId id) {
   n_evicted_++;
 }
 
+void RadixCache::set_persisted_path(BlockId id) {
+  for (BlockId b = id; b >= 0 && persisted_[static_cast<size_t>(b)] == 0;
+       b = parent_[static_cast<size_t>(b)]) {
+    PARLEY_CHECK_MSG(ns_[static_cast<size_t>(b)] >= 0, "persisting a block that is not in the tree");
+    persisted_[static_cast<size_t>(b)] = 1;
+  }
+}
+
+void RadixCache::clear_persisted() {
+  std::fill(persisted_.begin(), persisted_.end(), 0);
+}
+
+void RadixCache::unpersisted_leaves(std::vector<BlockId>& out) const {
+  for (size_t i = 0; i < ns_.size(); i++) {
+    if (ns_[i] >= 0 && first_child_[i] < 0 && persisted_[i] == 0) out.push_back(static_cast<BlockId>(i));
+  }
+}
+
+std::string_view RadixCache::path_of(BlockId id, std::vector<int32_t>& tokens) const {
+  PARLEY_CHECK(ns_[static_cast<size_t>(id)] >= 0);
+  int32_t depth = 0;
+  for (BlockId b = id; b >= 0; b = parent_[static_cast<size_t>(b)]) depth++;
+  const size_t bs = static_cast<size_t>(block_size_);
+  tokens.resize(static_cast<size_t>(depth) * bs);
+  int32_t d = depth;
+  for (BlockId b = id; b >= 0; b = parent_[static_cast<size_t>(b)]) {
+    d--;
+    std::copy_n(tokens_.begin() + static_cast<std::ptrdiff_t>(static_cast<size_t>(b) * bs), bs,
+                tokens.begin() + static_cast<std::ptrdiff_t>(static_cast<size_t>(d) * bs));
+  }
+  return namespaces_[static_cast<size_t>(ns_[static_cast<size_t>(id)])].name;
+}
+
 void RadixCache::check_node(BlockId id, const std::vector<int32_t>& lru_pos) const {
   size_t i = static_cast<size_t>(id);
   PARLEY_CHECK_MSG(pool_->is_cached(id), "tree node not held as cached by the pool");
@@ -219,6 +255,9 @@ void RadixCache::check_node(BlockId id, const std::vector<int32_t>& lru_pos) con
   BlockId parent = parent_[i];
   if (parent >= 0) {
     PARLEY_CHECK_MSG(ns_[static_cast<size_t>(parent)] == ns_[i], "parent in another namespace");
+    // A file on disk holds a whole path from the root.
+    if (persisted_[i] != 0)
+      PARLEY_CHECK_MSG(persisted_[static_cast<size_t>(parent)] != 0, "persisted node under one that is not");
     // A table holds a whole path from the root, so references go up the tree...
     if (pool_->ref_count(id) > 0)
       PARLEY_CHECK_MSG(pool_->ref_count(parent) > 0, "referenced node under an unreferenced one");

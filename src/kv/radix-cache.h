@@ -76,6 +76,19 @@ class RadixCache final : public Evictor {
   // Evictor: the pool reuses an unreferenced cached block (it is a leaf).
   void on_evict(BlockId id) override;
 
+  // Persistence (disk-cache.h). A node is marked persisted when a file on disk holds its whole
+  // path from the root, so a snapshot skips it; the mark is a hint (the disk index is the
+  // truth) and goes with the node. A persisted node's parent is persisted.
+  bool is_persisted(BlockId id) const { return persisted_[static_cast<size_t>(id)] != 0; }
+  // Marks `id` and all its ancestors.
+  void set_persisted_path(BlockId id);
+  void clear_persisted();
+  // Appends the tree's leaves that are not persisted.
+  void unpersisted_leaves(std::vector<BlockId>& out) const;
+  // The path from the root to tree node `id`: fills `tokens` (depth * block_size, root first)
+  // and returns its namespace.
+  std::string_view path_of(BlockId id, std::vector<int32_t>& tokens) const;
+
  private:
   struct Namespace {
     std::string name;
@@ -109,6 +122,7 @@ class RadixCache final : public Evictor {
   std::vector<BlockId> parent_, first_child_, next_sibling_, prev_sibling_;
   std::vector<uint64_t> hash_;
   std::vector<int32_t> tokens_;  // block_size per block
+  std::vector<uint8_t> persisted_;
 };
 
 }  // namespace parley::kv

@@ -3,15 +3,20 @@
 // loaded and converted once for the group. Two passes over the sequence's blocks: scores
 // (q . k / sqrt(d), then softmax) and the weighted sum of V. The AVX2 kernels work on two query
 // heads and four keys (scores) or 32 dims (values) at a time, so the FMA chains are independent;
-// the scalar path beside them is the plain definition.
+// the scalar path beside them is the plain definition. Every kernel is a template over the
+// cache's element type (F32, F16, BF16, Q8_0; kv-rows.h has the layouts), so the conversion is
+// inlined into the loops: F16 and BF16 widen 8 values per instruction pair, Q8_0 converts 8
+// int8 and multiplies by its block's scale, read once per 32 values.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 
 #include "base/check.h"
+#include "model/kv-rows.h"
 #include "model/ops.h"
 #include "model/parallel.h"
 #include "tensor/fp16.h"
+#include "tensor/quant-blocks.h"
 
 #if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
 #include <immintrin.h>
@@ -30,29 +35,68 @@ struct KvRows {
   int32_t n_head_kv;
   int32_t head;
   int32_t head_dim;
-  size_t elem;
-  // First row of block index bi (block_size rows of head_dim, contiguous).
+  size_t row_bytes;  // one stored row of head_dim values
+  // First row of block index bi (block_size rows, contiguous).
   size_t offset(int32_t bi) const {
     int64_t b = blocks[bi];
-    return static_cast<size_t>((b * n_head_kv + head) * block_size) * static_cast<size_t>(head_dim) * elem;
+    return static_cast<size_t>((b * n_head_kv + head) * block_size) * row_bytes;
+  }
+  const uint8_t* row(const uint8_t* base, int32_t j) const {
+    return base + offset(j / block_size) + static_cast<size_t>(j % block_size) * row_bytes;
   }
 };
 
+// Element d of a stored F32, F16 or BF16 row.
+template <DType T>
+inline float element(const uint8_t* row, int32_t d) {
+  if constexpr (T == DType::f32) {
+    return reinterpret_cast<const float*>(row)[d];
+  } else if constexpr (T == DType::f16) {
+    return fp16_to_f32(reinterpret_cast<const uint16_t*>(row)[d]);
+  } else {
+    static_assert(T == DType::bf16);
+    return bf16_to_f32(reinterpret_cast<const uint16_t*>(row)[d]);
+  }
+}
+
+// q . row and o += w * row over D values of a stored row (Q8_0: per block, the scale applied
+// once to the block's sum).
+template <DType T>
+float row_dot(const float* q, const uint8_t* row, int32_t D) {
+  float acc = 0;
+  if constexpr (T == DType::q8_0) {
+    const auto* b = reinterpret_cast<const BlockQ8_0*>(row);
+    for (int32_t i = 0; i < D / kQK; i++, q += kQK) {
+      float sum = 0;
+      for (int k = 0; k < kQK; k++) sum += q[k] * static_cast<float>(b[i].qs[k]);
+      acc += fp16_to_f32(b[i].d) * sum;
+    }
+  } else {
+    for (int32_t d = 0; d < D; d++) acc += q[d] * element<T>(row, d);
+  }
+  return acc;
+}
+
+template <DType T>
+void row_axpy(float w, const uint8_t* row, int32_t D, float* o) {
+  if constexpr (T == DType::q8_0) {
+    const auto* b = reinterpret_cast<const BlockQ8_0*>(row);
+    for (int32_t i = 0; i < D / kQK; i++, o += kQK) {
+      const float wd = w * fp16_to_f32(b[i].d);
+      for (int k = 0; k < kQK; k++) o[k] += wd * static_cast<float>(b[i].qs[k]);
+    }
+  } else {
+    for (int32_t d = 0; d < D; d++) o[d] += w * element<T>(row, d);
+  }
+}
+
 // Scalar definition: rows r < G of q (stride D) against positions [0, n).
-void attend_scalar(const float* q, int32_t G, const KvRows& kv, int32_t n, float scale, float* scores, float* out,
-                   bool f16) {
-  const int32_t D = kv.head_dim, bs = kv.block_size;
-  auto value = [&](const uint8_t* base, int32_t j, int32_t d) {
-    const uint8_t* row = base + kv.offset(j / bs) + static_cast<size_t>((j % bs) * D) * kv.elem;
-    return f16 ? fp16_to_f32(reinterpret_cast<const uint16_t*>(row)[d]) : reinterpret_cast<const float*>(row)[d];
-  };
+template <DType T>
+void attend_scalar(const float* q, int32_t G, const KvRows& kv, int32_t n, float scale, float* scores, float* out) {
+  const int32_t D = kv.head_dim;
   for (int32_t r = 0; r < G; r++) {
     float* s = scores + static_cast<size_t>(r) * static_cast<size_t>(n);
-    for (int32_t j = 0; j < n; j++) {
-      float acc = 0;
-      for (int32_t d = 0; d < D; d++) acc += q[r * D + d] * value(kv.kbase, j, d);
-      s[j] = acc * scale;
-    }
+    for (int32_t j = 0; j < n; j++) s[j] = row_dot<T>(q + r * D, kv.row(kv.kbase, j), D) * scale;
   }
   for (int32_t r = 0; r < G; r++) {
     float* s = scores + static_cast<size_t>(r) * static_cast<size_t>(n);
@@ -61,21 +105,29 @@ void attend_scalar(const float* q, int32_t G, const KvRows& kv, int32_t n, float
     for (int32_t j = 0; j < n; j++) sum += (s[j] = std::exp(s[j] - mx));
     float* o = out + static_cast<size_t>(r) * static_cast<size_t>(D);
     std::fill(o, o + D, 0.0f);
-    for (int32_t j = 0; j < n; j++) {
-      for (int32_t d = 0; d < D; d++) o[d] += s[j] * value(kv.vbase, j, d);
-    }
+    for (int32_t j = 0; j < n; j++) row_axpy<T>(s[j], kv.row(kv.vbase, j), D, o);
     for (int32_t d = 0; d < D; d++) o[d] /= sum;
   }
 }
 
 #ifdef PARLEY_ATTN_AVX2
-template <bool F16>
+// Values d..d+7 of a stored F32, F16 or BF16 row.
+template <DType T>
 inline __m256 load8(const uint8_t* row, int32_t d) {
-  if constexpr (F16) {
+  if constexpr (T == DType::f16) {
     return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(reinterpret_cast<const uint16_t*>(row) + d)));
+  } else if constexpr (T == DType::bf16) {
+    __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(reinterpret_cast<const uint16_t*>(row) + d));
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
   } else {
+    static_assert(T == DType::f32);
     return _mm256_loadu_ps(reinterpret_cast<const float*>(row) + d);
   }
+}
+
+// 8 int8 of a Q8_0 block as floats (unscaled).
+inline __m256 load8_q8(const int8_t* qs) {
+  return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(qs))));
 }
 
 inline float hsum(__m256 v) {
@@ -86,7 +138,7 @@ inline float hsum(__m256 v) {
 }
 
 // scores of R (1 or 2) query rows against K rows [0, m) starting at `rows` (contiguous).
-template <bool F16, int R>
+template <DType T, int R>
 void scores_block(const float* q, int32_t D, const uint8_t* rows, int32_t m, size_t row_bytes, float scale,
                   float* s0, float* s1) {
   int32_t j = 0;
@@ -95,15 +147,42 @@ void scores_block(const float* q, int32_t D, const uint8_t* rows, int32_t m, siz
 #pragma GCC unroll 8
     for (int c = 0; c < R * 4; c++) acc[c / 4][c % 4] = _mm256_setzero_ps();
     const uint8_t* k0 = rows + static_cast<size_t>(j) * row_bytes;
-    for (int32_t d = 0; d < D; d += 8) {
-      __m256 kv[4];
+    if constexpr (T == DType::q8_0) {
+      // Per block of 32: the four keys' scales once, then 8 values at a time scaled as loaded
+      // (a per-block partial sum for each key and row, scaled once, would need 8 registers more
+      // than the 16 there are).
+      for (int32_t b = 0; b < D / kQK; b++) {
+        const BlockQ8_0* kb[4];
+        __m256 dk[4];
 #pragma GCC unroll 4
-      for (int k = 0; k < 4; k++) kv[k] = load8<F16>(k0 + static_cast<size_t>(k) * row_bytes, d);
+        for (int k = 0; k < 4; k++) {
+          kb[k] = reinterpret_cast<const BlockQ8_0*>(k0 + static_cast<size_t>(k) * row_bytes) + b;
+          dk[k] = _mm256_set1_ps(_cvtsh_ss(kb[k]->d));
+        }
+#pragma GCC unroll 4
+        for (int c = 0; c < 4; c++) {
+          __m256 qv[R];
 #pragma GCC unroll 2
-      for (int r = 0; r < R; r++) {
-        __m256 qv = _mm256_loadu_ps(q + r * D + d);
+          for (int r = 0; r < R; r++) qv[r] = _mm256_loadu_ps(q + r * D + b * kQK + 8 * c);
 #pragma GCC unroll 4
-        for (int k = 0; k < 4; k++) acc[r][k] = _mm256_fmadd_ps(qv, kv[k], acc[r][k]);
+          for (int k = 0; k < 4; k++) {
+            __m256 kv = _mm256_mul_ps(load8_q8(kb[k]->qs + 8 * c), dk[k]);
+#pragma GCC unroll 2
+            for (int r = 0; r < R; r++) acc[r][k] = _mm256_fmadd_ps(qv[r], kv, acc[r][k]);
+          }
+        }
+      }
+    } else {
+      for (int32_t d = 0; d < D; d += 8) {
+        __m256 kv[4];
+#pragma GCC unroll 4
+        for (int k = 0; k < 4; k++) kv[k] = load8<T>(k0 + static_cast<size_t>(k) * row_bytes, d);
+#pragma GCC unroll 2
+        for (int r = 0; r < R; r++) {
+          __m256 qv = _mm256_loadu_ps(q + r * D + d);
+#pragma GCC unroll 4
+          for (int k = 0; k < 4; k++) acc[r][k] = _mm256_fmadd_ps(qv, kv[k], acc[r][k]);
+        }
       }
     }
 #pragma GCC unroll 4
@@ -116,7 +195,13 @@ void scores_block(const float* q, int32_t D, const uint8_t* rows, int32_t m, siz
     const uint8_t* kr = rows + static_cast<size_t>(j) * row_bytes;
     __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
     for (int32_t d = 0; d < D; d += 8) {
-      __m256 kv = load8<F16>(kr, d);
+      __m256 kv;
+      if constexpr (T == DType::q8_0) {
+        const BlockQ8_0* kb = reinterpret_cast<const BlockQ8_0*>(kr) + d / kQK;
+        kv = _mm256_mul_ps(load8_q8(kb->qs + d % kQK), _mm256_set1_ps(_cvtsh_ss(kb->d)));
+      } else {
+        kv = load8<T>(kr, d);
+      }
       a0 = _mm256_fmadd_ps(_mm256_loadu_ps(q + d), kv, a0);
       if constexpr (R == 2) a1 = _mm256_fmadd_ps(_mm256_loadu_ps(q + D + d), kv, a1);
     }
@@ -126,11 +211,13 @@ void scores_block(const float* q, int32_t D, const uint8_t* rows, int32_t m, siz
 }
 
 // out rows (R of D) = sum_j p_r[j] * V row j, over the sequence's blocks; 8 * NV dims at a
-// time (NV = 4 when D is a multiple of 32), accumulators in registers.
-template <bool F16, int R, int NV>
+// time (NV = 4 when D is a multiple of 32, always for Q8_0: then the 32 dims are one block and
+// its scale is folded into the weights), accumulators in registers.
+template <DType T, int R, int NV>
 void values(const KvRows& kv, int32_t n, const float* p0, const float* p1, float* o0, float* o1) {
+  static_assert(T != DType::q8_0 || NV * 8 == kQK);
   const int32_t D = kv.head_dim, bs = kv.block_size;
-  const size_t row_bytes = static_cast<size_t>(D) * kv.elem;
+  const size_t row_bytes = kv.row_bytes;
   for (int32_t d0 = 0; d0 < D; d0 += 8 * NV) {
     __m256 acc[R][NV];
 #pragma GCC unroll 8
@@ -140,11 +227,24 @@ void values(const KvRows& kv, int32_t n, const float* p0, const float* p1, float
       const int32_t m = std::min(bs, n - j0);
       for (int32_t j = 0; j < m; j++) {
         const uint8_t* vr = rows + static_cast<size_t>(j) * row_bytes;
-        __m256 w0 = _mm256_broadcast_ss(p0 + j0 + j);
-        __m256 w1 = R == 2 ? _mm256_broadcast_ss(p1 + j0 + j) : w0;
+        float w0s = p0[j0 + j], w1s = w0s;
+        if constexpr (R == 2) w1s = p1[j0 + j];
+        const BlockQ8_0* vb = nullptr;
+        if constexpr (T == DType::q8_0) {
+          vb = reinterpret_cast<const BlockQ8_0*>(vr) + d0 / kQK;
+          const float dv = _cvtsh_ss(vb->d);
+          w0s *= dv;
+          w1s *= dv;
+        }
+        const __m256 w0 = _mm256_set1_ps(w0s), w1 = _mm256_set1_ps(w1s);
 #pragma GCC unroll 4
         for (int c = 0; c < NV; c++) {
-          __m256 v = load8<F16>(vr, d0 + 8 * c);
+          __m256 v;
+          if constexpr (T == DType::q8_0) {
+            v = load8_q8(vb->qs + 8 * c);
+          } else {
+            v = load8<T>(vr, d0 + 8 * c);
+          }
           acc[0][c] = _mm256_fmadd_ps(w0, v, acc[0][c]);
           if constexpr (R == 2) acc[R - 1][c] = _mm256_fmadd_ps(w1, v, acc[R - 1][c]);
         }
@@ -177,10 +277,10 @@ float softmax_unnormalized(float* s, int32_t n) {
   return 1.0f / sum;
 }
 
-template <bool F16>
+template <DType T>
 void attend_avx2(const float* q, int32_t G, const KvRows& kv, int32_t n, float scale, float* scores, float* out) {
   const int32_t D = kv.head_dim, bs = kv.block_size;
-  const size_t row_bytes = static_cast<size_t>(D) * kv.elem;
+  const size_t row_bytes = kv.row_bytes;
   for (int32_t r = 0; r < G; r += 2) {
     const bool pair = r + 1 < G;
     float* s0 = scores + static_cast<size_t>(r) * static_cast<size_t>(n);
@@ -189,9 +289,9 @@ void attend_avx2(const float* q, int32_t G, const KvRows& kv, int32_t n, float s
       const uint8_t* rows = kv.kbase + kv.offset(j0 / bs);
       const int32_t m = std::min(bs, n - j0);
       if (pair) {
-        scores_block<F16, 2>(q + r * D, D, rows, m, row_bytes, scale, s0 + j0, s1 + j0);
+        scores_block<T, 2>(q + r * D, D, rows, m, row_bytes, scale, s0 + j0, s1 + j0);
       } else {
-        scores_block<F16, 1>(q + r * D, D, rows, m, row_bytes, scale, s0 + j0, nullptr);
+        scores_block<T, 1>(q + r * D, D, rows, m, row_bytes, scale, s0 + j0, nullptr);
       }
     }
   }
@@ -203,11 +303,11 @@ void attend_avx2(const float* q, int32_t G, const KvRows& kv, int32_t n, float s
   for (int32_t r = 0; r < G; r += 2) {
     const float* p0 = scores + static_cast<size_t>(r) * static_cast<size_t>(n);
     float* o0 = out + static_cast<size_t>(r) * static_cast<size_t>(D);
-    const bool wide = D % 32 == 0;
-    if (r + 1 < G) {
-      wide ? values<F16, 2, 4>(kv, n, p0, p0 + n, o0, o0 + D) : values<F16, 2, 1>(kv, n, p0, p0 + n, o0, o0 + D);
-    } else {
-      wide ? values<F16, 1, 4>(kv, n, p0, nullptr, o0, nullptr) : values<F16, 1, 1>(kv, n, p0, nullptr, o0, nullptr);
+    const bool pair = r + 1 < G;
+    if (T == DType::q8_0 || D % 32 == 0) {
+      pair ? values<T, 2, 4>(kv, n, p0, p0 + n, o0, o0 + D) : values<T, 1, 4>(kv, n, p0, nullptr, o0, nullptr);
+    } else if constexpr (T != DType::q8_0) {
+      pair ? values<T, 2, 1>(kv, n, p0, p0 + n, o0, o0 + D) : values<T, 1, 1>(kv, n, p0, nullptr, o0, nullptr);
     }
   }
 }
@@ -215,38 +315,57 @@ void attend_avx2(const float* q, int32_t G, const KvRows& kv, int32_t n, float s
 
 }  // namespace
 
+namespace {
+
+// One task's attention with the kernel for the cache's element type.
+template <DType T>
+void attend(const float* q, int32_t G, const KvRows& kv, int32_t n, float scale, float* scores, float* out,
+            bool simd) {
+#ifdef PARLEY_ATTN_AVX2
+  if (simd) return attend_avx2<T>(q, G, kv, n, scale, scores, out);
+#else
+  (void)simd;
+#endif
+  attend_scalar<T>(q, G, kv, n, scale, scores, out);
+}
+
+}  // namespace
+
+bool attention_has_avx2() {
+#ifdef PARLEY_ATTN_AVX2
+  return true;
+#else
+  return false;
+#endif
+}
+
 void attention(const float* q, float* out, const KvView& kv, int32_t layer, const Batch& batch,
                std::span<const SeqKv> seqs, int32_t n_head, int32_t n_head_kv, int32_t head_dim, float* scores,
-               int32_t n_ctx, ThreadPool& pool) {
+               int32_t n_ctx, ThreadPool& pool, AttentionKernel kernel) {
   const int32_t G = n_head / n_head_kv;
-  const bool f16 = kv.type == DType::f16;
   const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
   const int64_t q_dim = static_cast<int64_t>(n_head) * head_dim;
   const size_t per_thread = static_cast<size_t>(G) * static_cast<size_t>(n_ctx);
-#ifdef PARLEY_ATTN_AVX2
-  const bool simd = head_dim % 8 == 0;
-#endif
+  const size_t row_bytes = kv_row_bytes(kv.type, head_dim);
+  const bool simd = kernel == AttentionKernel::best && attention_has_avx2() && head_dim % 8 == 0;
+  PARLEY_CHECK_MSG(kv.type != DType::q8_0 || head_dim % kQK == 0, "Q8_0 KV needs head_dim % 32 == 0");
   for_tasks(pool, static_cast<int64_t>(batch.size()) * n_head_kv, [&](int64_t task, int thread) {
     const int32_t t = static_cast<int32_t>(task / n_head_kv);
     const int32_t g = static_cast<int32_t>(task % n_head_kv);
     const SeqKv& seq = seqs[static_cast<size_t>(batch.seqs[t])];
     const int32_t n = batch.positions[t] + 1;  // causal: positions 0..pos
     PARLEY_CHECK(n <= n_ctx && (n + kv.block_size - 1) / kv.block_size <= seq.n_blocks);
-    KvRows rows{kv.k[layer], kv.v[layer], seq.blocks, kv.block_size, n_head_kv, g, head_dim, f16 ? 2u : 4u};
+    KvRows rows{kv.k[layer], kv.v[layer], seq.blocks, kv.block_size, n_head_kv, g, head_dim, row_bytes};
     const float* qg = q + t * q_dim + static_cast<int64_t>(g) * G * head_dim;  // G rows of the group
     float* og = out + t * q_dim + static_cast<int64_t>(g) * G * head_dim;
     float* sc = scores + static_cast<size_t>(thread) * per_thread;
-#ifdef PARLEY_ATTN_AVX2
-    if (simd) {
-      if (f16) {
-        attend_avx2<true>(qg, G, rows, n, scale, sc, og);
-      } else {
-        attend_avx2<false>(qg, G, rows, n, scale, sc, og);
-      }
-      return;
+    switch (kv.type) {
+      case DType::f32: attend<DType::f32>(qg, G, rows, n, scale, sc, og, simd); break;
+      case DType::f16: attend<DType::f16>(qg, G, rows, n, scale, sc, og, simd); break;
+      case DType::bf16: attend<DType::bf16>(qg, G, rows, n, scale, sc, og, simd); break;
+      case DType::q8_0: attend<DType::q8_0>(qg, G, rows, n, scale, sc, og, simd); break;
+      default: PARLEY_CHECK_MSG(false, "attention: not a KV cache type");
     }
-#endif
-    attend_scalar(qg, G, rows, n, scale, sc, og, f16);
   });
 }
 

@@ -36,9 +36,10 @@ struct Batch {
 
 // Where the cache lives: per layer a base pointer for K and for V. Within a layer, block b holds
 // for kv head g the rows of its block_size positions: element (b, g, slot, d) at
-// ((b * n_head_kv + g) * block_size + slot) * head_dim + d (kv::BlockPool's layout).
+// ((b * n_head_kv + g) * block_size + slot) * head_dim + d (kv::BlockPool's layout); for Q8_0
+// the row (b, g, slot) is head_dim / 32 blocks of 34 bytes.
 struct KvView {
-  DType type = DType::f16;  // f32 or f16
+  DType type = DType::f16;  // f32, f16, bf16 or q8_0 (rows of kv_row_bytes(type, head_dim))
   int32_t block_size = 16;
   std::vector<uint8_t*> k, v;
 };

@@ -233,8 +233,9 @@ Result<std::unique_ptr<Model>> Model::load(const std::string& path) {
 }
 
 uint64_t kv_bytes_per_position(const Config& c, DType kv_type) {
-  uint64_t elem = kv_type == DType::f32 ? 4 : 2;
-  return 2 * elem * static_cast<uint64_t>(c.n_layer) * static_cast<uint64_t>(c.kv_dim());
+  // One K and one V row per kv head and layer; Q8_0 rows are 34 bytes per 32 values.
+  uint64_t row = dtype_row_bytes(kv_type, static_cast<uint64_t>(c.head_dim));
+  return 2 * row * static_cast<uint64_t>(c.n_layer) * static_cast<uint64_t>(c.n_head_kv);
 }
 
 }  // namespace parley::model

@@ -1,4 +1,5 @@
 #include "model/ops.h"
+#include "model/kv-rows.h"
 #include "model/parallel.h"
 
 #include <algorithm>
@@ -6,7 +7,6 @@
 #include <cstring>
 
 #include "base/check.h"
-#include "tensor/fp16.h"
 #include "tensor/quant.h"
 
 #if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
@@ -44,16 +44,6 @@ inline __m256 exp8(__m256 x) {
   return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
 }
 #endif
-
-void store_f16(uint16_t* dst, const float* src, int64_t n) {
-  int64_t i = 0;
-#ifdef PARLEY_OPS_AVX2
-  for (; i + 8 <= n; i += 8) {
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + i), _mm256_cvtps_ph(_mm256_loadu_ps(src + i), _MM_FROUND_TO_NEAREST_INT));
-  }
-#endif
-  for (; i < n; i++) dst[i] = f32_to_fp16(src[i]);
-}
 
 }  // namespace
 
@@ -163,8 +153,7 @@ void rope(float* x, int64_t n_rows, int32_t n_heads, int32_t head_dim, int32_t n
 void kv_store(const KvView& kv, int32_t layer, const float* k, const float* v, const Batch& batch,
               std::span<const SeqKv> seqs, int32_t n_head_kv, int32_t head_dim) {
   const int32_t bs = kv.block_size;
-  const bool f16 = kv.type == DType::f16;
-  const size_t elem = f16 ? 2 : 4;
+  const size_t row_bytes = kv_row_bytes(kv.type, head_dim);
   const int64_t kv_dim = static_cast<int64_t>(n_head_kv) * head_dim;
   for (int32_t t = 0; t < batch.size(); t++) {
     const SeqKv& seq = seqs[static_cast<size_t>(batch.seqs[t])];
@@ -172,16 +161,10 @@ void kv_store(const KvView& kv, int32_t layer, const float* k, const float* v, c
     PARLEY_CHECK_MSG(pos / bs < seq.n_blocks, "position beyond the sequence's KV blocks");
     int64_t block = seq.blocks[pos / bs];
     for (int32_t g = 0; g < n_head_kv; g++) {
-      size_t off = static_cast<size_t>(((block * n_head_kv + g) * bs + pos % bs) * head_dim) * elem;
-      const float* ks = k + t * kv_dim + g * head_dim;
-      const float* vs = v + t * kv_dim + g * head_dim;
-      if (f16) {
-        store_f16(reinterpret_cast<uint16_t*>(kv.k[layer] + off), ks, head_dim);
-        store_f16(reinterpret_cast<uint16_t*>(kv.v[layer] + off), vs, head_dim);
-      } else {
-        std::memcpy(kv.k[layer] + off, ks, static_cast<size_t>(head_dim) * 4);
-        std::memcpy(kv.v[layer] + off, vs, static_cast<size_t>(head_dim) * 4);
-      }
+      // Rows are quantized on store (kv-rows.h): Q8_0 blocks never span two rows.
+      size_t off = static_cast<size_t>((block * n_head_kv + g) * bs + pos % bs) * row_bytes;
+      kv_row_store(kv.type, k + t * kv_dim + g * head_dim, kv.k[layer] + off, head_dim);
+      kv_row_store(kv.type, v + t * kv_dim + g * head_dim, kv.v[layer] + off, head_dim);
     }
   }
 }

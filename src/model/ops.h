@@ -33,17 +33,23 @@ void rope_cos_sin(const int32_t* positions, int64_t n_rows, const float* inv_fre
 void rope(float* x, int64_t n_rows, int32_t n_heads, int32_t head_dim, int32_t n_rot, RopeStyle style,
           const float* cos_sin, ThreadPool& pool);
 
-// Writes the batch's K and V rows ([n_rows, n_head_kv * head_dim]) into the paged cache.
+// Writes the batch's K and V rows ([n_rows, n_head_kv * head_dim]) into the paged cache,
+// converted to its element type (kv-rows.h).
 void kv_store(const KvView& kv, int32_t layer, const float* k, const float* v, const Batch& batch,
               std::span<const SeqKv> seqs, int32_t n_head_kv, int32_t head_dim);
 
+// Which attention kernel runs: `best` is the AVX2 one when the build has it and head_dim is a
+// multiple of 8, `scalar` the plain definition (tests compare the two).
+enum class AttentionKernel { best, scalar };
+bool attention_has_avx2();
+
 // Causal attention of each row's query heads ([n_rows, n_head * head_dim]) over positions
 // 0..position of its sequence in the cache (grouped-query: head h reads kv head
-// h / (n_head / n_head_kv)). out: [n_rows, n_head * head_dim].
-// scores: [pool.size(), n_head / n_head_kv, n_ctx]. In attention.cpp.
+// h / (n_head / n_head_kv)). out: [n_rows, n_head * head_dim]. The cache is F32, F16, BF16 or
+// Q8_0 (kv.type; kv-rows.h). scores: [pool.size(), n_head / n_head_kv, n_ctx]. In attention.cpp.
 void attention(const float* q, float* out, const KvView& kv, int32_t layer, const Batch& batch,
                std::span<const SeqKv> seqs, int32_t n_head, int32_t n_head_kv, int32_t head_dim,
-               float* scores, int32_t n_ctx, ThreadPool& pool);
+               float* scores, int32_t n_ctx, ThreadPool& pool, AttentionKernel kernel = AttentionKernel::best);
 
 // The projections that read the same normalized rows h ([n_rows, n_embd]) as one matmul_multi
 // call: h is quantized once and all their rows share one parallel job (identical results to

@@ -85,11 +85,12 @@ std::shared_ptr<const model::Model> stories() {
   return std::shared_ptr<const model::Model>(std::move(*m));
 }
 
-std::shared_ptr<const model::Model> tiny(const test::TempDir& dir) {
+// n_head 2: heads of 16; 1: one head of 32 (what a Q8_0 KV cache needs).
+std::shared_ptr<const model::Model> tiny(const test::TempDir& dir, uint32_t n_head = 2) {
   modelgen::Options o;
   o.shape.n_layer = 1;
   o.shape.n_embd = 32;
-  o.shape.n_head = 2;
+  o.shape.n_head = n_head;
   o.shape.n_head_kv = 1;
   o.shape.n_ff = 32;
   o.shape.n_ctx = 64;
@@ -469,6 +470,37 @@ TEST(Engine, StatsCountTokensAndBlocks) {
   EXPECT_GT(s.n_kv_blocks_cached, 0);
   EXPECT_EQ(s.n_kv_blocks_used + s.n_kv_blocks_cached + s.n_kv_blocks_free, 4);  // 64 positions / 16
   EXPECT_EQ(s.n_preempted, 0);
+}
+
+// Every KV cache type through the engine: the pool is the size kv_bytes_per_position says and
+// greedy decoding of a tiny model gives F32's tokens; Q8_0 on heads of 16 is refused at start.
+TEST(Engine, EveryKvTypeGeneratesAndSizesItsPool) {
+  test::TempDir dir, dir16;
+  auto model = tiny(dir, 1);
+  ASSERT_EQ(model->config().head_dim, 32);
+  const std::vector<TokenId> prompt{1, 5, 9, 13, 17, 21, 25, 29, 33, 37, 41, 45, 49, 53, 57, 61, 3, 7, 11};
+  std::map<DType, std::vector<TokenId>> out;
+  for (DType t : {DType::f32, DType::f16, DType::bf16, DType::q8_0}) {
+    EngineOptions o{1, 64};
+    o.kv_type = t;
+    auto engine = Engine::start(model, o);
+    ASSERT_TRUE(engine.ok()) << engine.error().message;
+    const EngineInfo& info = (*engine)->engine_info();
+    EXPECT_EQ(info.kv_bytes, model::kv_bytes_per_position(model->config(), t) * static_cast<uint64_t>(info.kv_positions))
+        << dtype_name(t);
+    Collector c;
+    ASSERT_TRUE((*engine)->submit(request(prompt, 12, c.sink(0))).ok());
+    EXPECT_EQ(c.wait(0).reason, FinishReason::max_tokens);
+    out[t] = c.tokens(0);
+  }
+  for (DType t : {DType::f16, DType::bf16, DType::q8_0}) EXPECT_EQ(out[t], out[DType::f32]) << dtype_name(t);
+
+  EngineOptions o{1, 64};
+  o.kv_type = DType::q8_0;
+  auto refused = Engine::start(tiny(dir16), o);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.error().message.find("head size is 16 (not a multiple of 32)"), std::string::npos)
+      << refused.error().message;
 }
 
 }  // namespace

@@ -1,14 +1,17 @@
 // Paged attention against the textbook formula in double, for head sizes that take each kernel
-// path (AVX2 with 32-dim or 8-dim value chunks, scalar when the head is not a multiple of 8),
-// group sizes with and without a leftover head, F32 and F16 caches, scattered blocks.
+// path (AVX2 with 32-dim or 8-dim value chunks, scalar when the head is not a multiple of 8, and
+// the scalar kernel forced for every shape), group sizes with and without a leftover head,
+// every KV cache type (F32, F16, BF16, Q8_0), scattered blocks. Two references: the formula
+// over the values as stored (dequantized: checks the kernel itself, 2e-5), and the formula over
+// the unrounded F32 values (what the cache type costs: a tolerance per type).
 #include <gtest/gtest.h>
 
 #include <cmath>
 
 #include "base/rng.h"
 #include "kv/block-pool.h"
+#include "model/kv-rows.h"
 #include "model/ops.h"
-#include "tensor/fp16.h"
 
 namespace parley::model {
 namespace {
@@ -18,12 +21,29 @@ struct Case {
   int32_t n_head;
   int32_t n_head_kv;
   DType kv_type;
+  ops::AttentionKernel kernel = ops::AttentionKernel::best;
 };
+
+// Largest |out - formula over unrounded F32 K/V| allowed per cache type, for N(0, 1) q, k, v
+// (about twice the worst cases measured over these shapes: F16 9.4e-4, BF16 8.7e-3, Q8_0 2.0e-2;
+// position 0 alone shows the raw rounding of one V row, up to half a Q8_0 step, amax / 254).
+double tolerance_vs_f32(DType t) {
+  switch (t) {
+    case DType::f32: return 2e-5;
+    case DType::f16: return 2e-3;
+    case DType::bf16: return 1.5e-2;
+    case DType::q8_0: return 4e-2;
+    default: return 0;
+  }
+}
 
 class Attention : public ::testing::TestWithParam<Case> {};
 
 TEST_P(Attention, MatchesTheFormula) {
   const Case param = GetParam();
+  if (param.kernel == ops::AttentionKernel::best && !ops::attention_has_avx2()) {
+    GTEST_SKIP() << "this build has no AVX2 attention kernel (the scalar cases cover it)";
+  }
   const int32_t D = param.head_dim, H = param.n_head, Hkv = param.n_head_kv;
   const DType type = param.kv_type;
   const int32_t G = H / Hkv, bs = 4, n_ctx = 40;
@@ -37,20 +57,32 @@ TEST_P(Attention, MatchesTheFormula) {
   std::vector<SeqKv> seqs{{a.blocks().data(), 10}, {b.blocks().data(), 10}};
   KvView view{type, bs, {pool->k_layer(0)}, {pool->v_layer(0)}};
   Rng rng(5);
-  // Reference K/V values as stored (rounded to f16 when the cache is f16).
-  auto stored = [&](float x) { return type == DType::f16 ? fp16_to_f32(f32_to_fp16(x)) : x; };
-  std::vector<std::vector<float>> kref(2), vref(2);  // [seq][pos * Hkv * D]
+  // Reference K/V values: as stored (each head's row through the type's round trip), and exact.
+  auto stored = [&](std::vector<float> row) {
+    std::vector<uint8_t> bytes(kv_row_bytes(type, D));
+    kv_row_store(type, row.data(), bytes.data(), D, KvRowPath::scalar);
+    kv_row_load(type, bytes.data(), row.data(), D);
+    return row;
+  };
+  std::vector<std::vector<float>> kref(2), vref(2), kexact(2), vexact(2);  // [seq][pos * Hkv * D]
   Batch fill;
   std::vector<float> k, v;
   for (int32_t s = 0; s < 2; s++) {
     for (int32_t p = 0; p < n_ctx; p++) {
       fill.add(0, p, s, false);
-      for (int32_t i = 0; i < Hkv * D; i++) {
-        float kx = rng.normal(), vx = rng.normal();
-        k.push_back(kx);
-        v.push_back(vx);
-        kref[static_cast<size_t>(s)].push_back(stored(kx));
-        vref[static_cast<size_t>(s)].push_back(stored(vx));
+      for (int32_t g = 0; g < Hkv; g++) {
+        std::vector<float> kh, vh;
+        for (int32_t i = 0; i < D; i++) {
+          kh.push_back(rng.normal());
+          vh.push_back(rng.normal());
+        }
+        k.insert(k.end(), kh.begin(), kh.end());
+        v.insert(v.end(), vh.begin(), vh.end());
+        kexact[static_cast<size_t>(s)].insert(kexact[static_cast<size_t>(s)].end(), kh.begin(), kh.end());
+        vexact[static_cast<size_t>(s)].insert(vexact[static_cast<size_t>(s)].end(), vh.begin(), vh.end());
+        std::vector<float> ks = stored(kh), vs = stored(vh);
+        kref[static_cast<size_t>(s)].insert(kref[static_cast<size_t>(s)].end(), ks.begin(), ks.end());
+        vref[static_cast<size_t>(s)].insert(vref[static_cast<size_t>(s)].end(), vs.begin(), vs.end());
       }
     }
   }
@@ -64,43 +96,69 @@ TEST_P(Attention, MatchesTheFormula) {
   for (float& x : q) x = rng.normal();
   std::vector<float> out(q.size()), scores(static_cast<size_t>(2 * G * n_ctx));
   ThreadPool threads(2);
-  ops::attention(q.data(), out.data(), view, 0, batch, seqs, H, Hkv, D, scores.data(), n_ctx, threads);
+  ops::attention(q.data(), out.data(), view, 0, batch, seqs, H, Hkv, D, scores.data(), n_ctx, threads, param.kernel);
 
-  for (int32_t t = 0; t < batch.size(); t++) {
-    const auto& kr = kref[static_cast<size_t>(batch.seqs[t])];
-    const auto& vr = vref[static_cast<size_t>(batch.seqs[t])];
-    const int32_t n = batch.positions[t] + 1;
-    for (int32_t h = 0; h < H; h++) {
-      const int32_t g = h / G;
-      std::vector<double> w(static_cast<size_t>(n));
-      double mx = -1e300, sum = 0;
-      for (int32_t j = 0; j < n; j++) {
-        double dot = 0;
-        for (int32_t d = 0; d < D; d++) {
-          dot += static_cast<double>(q[static_cast<size_t>((t * H + h) * D + d)]) * kr[static_cast<size_t>((j * Hkv + g) * D + d)];
-        }
-        w[static_cast<size_t>(j)] = dot / std::sqrt(static_cast<double>(D));
-        mx = std::max(mx, w[static_cast<size_t>(j)]);
-      }
-      for (double& x : w) sum += (x = std::exp(x - mx));
+  // The formula in double for row t, head h, over K/V values kx/vx ([seq][pos * Hkv * D]).
+  auto formula = [&](const std::vector<std::vector<float>>& kx, const std::vector<std::vector<float>>& vx, int32_t t,
+                     int32_t h) {
+    const auto& kr = kx[static_cast<size_t>(batch.seqs[t])];
+    const auto& vr = vx[static_cast<size_t>(batch.seqs[t])];
+    const int32_t n = batch.positions[t] + 1, g = h / G;
+    std::vector<double> w(static_cast<size_t>(n)), o(static_cast<size_t>(D), 0.0);
+    double mx = -1e300, sum = 0;
+    for (int32_t j = 0; j < n; j++) {
+      double dot = 0;
       for (int32_t d = 0; d < D; d++) {
-        double o = 0;
-        for (int32_t j = 0; j < n; j++) o += w[static_cast<size_t>(j)] / sum * vr[static_cast<size_t>((j * Hkv + g) * D + d)];
-        EXPECT_NEAR(out[static_cast<size_t>((t * H + h) * D + d)], o, 2e-5) << "row " << t << " head " << h << " dim " << d;
+        dot += static_cast<double>(q[static_cast<size_t>((t * H + h) * D + d)]) * kr[static_cast<size_t>((j * Hkv + g) * D + d)];
+      }
+      w[static_cast<size_t>(j)] = dot / std::sqrt(static_cast<double>(D));
+      mx = std::max(mx, w[static_cast<size_t>(j)]);
+    }
+    for (double& x : w) sum += (x = std::exp(x - mx));
+    for (int32_t d = 0; d < D; d++) {
+      for (int32_t j = 0; j < n; j++) o[static_cast<size_t>(d)] += w[static_cast<size_t>(j)] / sum * vr[static_cast<size_t>((j * Hkv + g) * D + d)];
+    }
+    return o;
+  };
+  double worst_vs_f32 = 0;
+  for (int32_t t = 0; t < batch.size(); t++) {
+    for (int32_t h = 0; h < H; h++) {
+      const std::vector<double> as_stored = formula(kref, vref, t, h), exact = formula(kexact, vexact, t, h);
+      for (int32_t d = 0; d < D; d++) {
+        const float got = out[static_cast<size_t>((t * H + h) * D + d)];
+        EXPECT_NEAR(got, as_stored[static_cast<size_t>(d)], 2e-5) << "row " << t << " head " << h << " dim " << d;
+        worst_vs_f32 = std::max(worst_vs_f32, std::fabs(got - exact[static_cast<size_t>(d)]));
       }
     }
   }
+  EXPECT_LE(worst_vs_f32, tolerance_vs_f32(type)) << dtype_name(type) << " vs F32";
+  RecordProperty("max_abs_diff_vs_f32", std::to_string(worst_vs_f32));
 }
 
-INSTANTIATE_TEST_SUITE_P(Shapes, Attention,
-                         ::testing::Values(Case{64, 8, 2, DType::f32}, Case{128, 4, 2, DType::f16}, Case{8, 8, 4, DType::f16},
-                                           Case{16, 6, 2, DType::f32}, Case{12, 4, 4, DType::f16}, Case{40, 3, 1, DType::f32},
-                                           Case{64, 5, 5, DType::f16}),
-                         [](const auto& param_info) {
-                           const Case& c = param_info.param;
-                           return "d" + std::to_string(c.head_dim) + "_h" + std::to_string(c.n_head) + "_kv" +
-                                  std::to_string(c.n_head_kv) + "_" + std::string(dtype_name(c.kv_type));
-                         });
+// Every shape with every cache type it can hold (Q8_0: heads of whole 32-value blocks), with
+// the best kernel and with the scalar one.
+std::vector<Case> all_cases() {
+  const Case shapes[] = {{64, 8, 2, DType::f32}, {128, 4, 2, DType::f32}, {8, 8, 4, DType::f32}, {16, 6, 2, DType::f32},
+                         {12, 4, 4, DType::f32}, {40, 3, 1, DType::f32}, {64, 5, 5, DType::f32}, {32, 3, 1, DType::f32}};
+  std::vector<Case> out;
+  for (Case c : shapes) {
+    for (DType t : {DType::f32, DType::f16, DType::bf16, DType::q8_0}) {
+      if (t == DType::q8_0 && c.head_dim % 32 != 0) continue;
+      for (auto k : {ops::AttentionKernel::best, ops::AttentionKernel::scalar}) {
+        c.kv_type = t;
+        c.kernel = k;
+        out.push_back(c);
+      }
+    }
+  }
+  return out;
+}
+
+INSTANTIATE_TEST_SUITE_P(Shapes, Attention, ::testing::ValuesIn(all_cases()), [](const auto& param_info) {
+  const Case& c = param_info.param;
+  return "d" + std::to_string(c.head_dim) + "_h" + std::to_string(c.n_head) + "_kv" + std::to_string(c.n_head_kv) + "_" +
+         std::string(dtype_name(c.kv_type)) + (c.kernel == ops::AttentionKernel::scalar ? "_scalar" : "_best");
+});
 
 }  // namespace
 }  // namespace parley::model
