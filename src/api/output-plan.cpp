@@ -163,8 +163,8 @@ Status Service::plan_output(const ChatRequest& req, const Prompt& prompt, Shape 
     if (req.thinking_budget > 0) {
       // budget_tokens: the family's end of thinking is forced once the budget is spent.
       const int64_t budget = std::min<int64_t>(req.thinking_budget, INT32_MAX - n_before_budget);
-      spec.sampling_constraints.push_back(
-          sampling::force_after(static_cast<int32_t>(budget) + n_before_budget, marker_tokens(r.think_close)));
+      spec.sampling_constraints.push_back(sampling::force_after(static_cast<int32_t>(budget) + n_before_budget,
+                                                                marker_tokens(r.think_close + r.after_close)));
     }
   } else if (has_reasoning && !spec.starts_in_thinking) {
     // Thinking is off: a stray opener is masked (the template's no-think control did the rest).

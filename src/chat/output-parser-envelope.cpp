@@ -95,7 +95,7 @@ void MarkupParser::begin_value() {
   } else if ((k == "arguments" || k == "parameters" || k == "args") && !args_seen_) {
     env_value_ = EnvValue::args;
     args_seen_ = true;
-    json_ = JsonStreamer(true);
+    reset_args();
   } else if (spec_.name_is_key && name_.empty() && !args_seen_ && !call_open_) {
     env_value_ = EnvValue::keyed;
   } else {
@@ -115,7 +115,7 @@ bool MarkupParser::step_env_value() {
       if (r[0] == '{') {  // {"NAME": {args}}
         name_ = env_key_;
         args_seen_ = true;
-        json_ = JsonStreamer(true);
+        reset_args();
         env_value_ = EnvValue::args;
         if (!name_.empty()) start_with_pending();
       }
@@ -133,20 +133,19 @@ bool MarkupParser::step_env_value() {
         env_value_ = EnvValue::skip;
         args_seen_ = false;
       } else {
-        json_ = JsonStreamer(true);
+        reset_args();
       }
     }
   }
   bool streaming = env_value_ == EnvValue::args;
-  JsonStreamer& js = streaming ? json_ : val_;
   std::string frag;
   size_t n = 0;
   JsonStreamer::Status s = JsonStreamer::Status::more;
   const size_t limit = env_value_ == EnvValue::args_string ? (64u << 20) : kMaxName;
   const bool kept = !streaming && env_value_ != EnvValue::skip;
   while (n < r.size()) {
-    s = js.feed(r[n], frag);
-    if (js.consumed()) n++;
+    s = streaming ? feed_args(r[n], frag) : val_.feed(r[n], frag);
+    if (streaming ? args_consumed() : val_.consumed()) n++;
     if (s != JsonStreamer::Status::more) break;
     if (kept && val_text_.size() + frag.size() > limit) {  // checked per byte: split-independent
       s = JsonStreamer::Status::error;
@@ -155,7 +154,7 @@ bool MarkupParser::step_env_value() {
   }
   consume(n);
   if (streaming) {
-    if (s == JsonStreamer::Status::error) js.complete(frag);
+    if (s == JsonStreamer::Status::error) complete_args(frag);
     if (call_open_) {
       emit_args(frag);
     } else {
@@ -233,7 +232,7 @@ void MarkupParser::end_object() {
 void MarkupParser::envelope_junk() {
   if (call_open_) {
     std::string frag;
-    if (env_value_ == EnvValue::args && !json_.done()) json_.complete(frag);
+    if (env_value_ == EnvValue::args && !args_done()) complete_args(frag);
     if (!args_seen_) frag = "{}";
     emit_args(frag);
     end_call();

@@ -193,6 +193,13 @@ bool more_format(std::string_view family, OutputFormat& f) {
     c.triggers = {"<tool_calls>"};
     f.reasoning = {"Here are my reasoning steps:", "[BEGIN FINAL RESPONSE]"};
     add_markers(f, {"<tool_calls>", "</tool_calls>"});
+  } else if (family == "apriel-1.5") {
+    // Apriel-1.5 renders the arguments with |string: a Python dict inside the JSON envelope.
+    c = json_envelope("<tool_calls>[", ", ", "]</tool_calls>");
+    c.args_python_dict = true;
+    c.triggers = {"<tool_calls>"};
+    f.reasoning = {"Here are my reasoning steps:", "[BEGIN FINAL RESPONSE]"};
+    add_markers(f, {"<tool_calls>", "</tool_calls>"});
   } else if (family == "apertus") {
     // {"NAME": {args}} objects in a list.
     c.begin = "<|tools_prefix|>[";
@@ -216,6 +223,37 @@ bool more_format(std::string_view family, OutputFormat& f) {
     c = json_envelope("function call<|role_sep|>\n", "", "");
     c.triggers = {"function call<|role_sep|>", "<|function_call|>"};
     add_markers(f, {"<|role_sep|>", "<|message_sep|>", "<|function_call|>"});
+  } else if (family == "lfm2-pythonic") {
+    // LFM2 / LFM2.5: a Python list of calls, [get_weather(city="Paris", days=3), f()].
+    c.args = CallSyntax::Args::python;
+    c.begin = "<|tool_call_start|>[";
+    c.name_suffix = "(";
+    c.arg_middle = "=";
+    c.arg_suffix = ", ";  // between arguments
+    c.call_suffix = ")";
+    c.separator = ", ";
+    c.end = "]<|tool_call_end|>";
+    c.triggers = {"<|tool_call_start|>"};
+    add_markers(f, {"<|tool_call_start|>", "<|tool_call_end|>"});
+  } else if (family == "solar-open") {
+    // <|tool_calls|> then per call <|tool_call:begin|>ID<|tool_call:name|>NAME<|tool_call:args|>
+    // {json}<|tool_call:end|>, then <|calls|>. The reply is <|think|>..<|end|> and
+    // <|begin|>assistant<|content|>..<|end|> blocks (the prompt ends with <|begin|>assistant).
+    c.begin = "<|tool_calls|>";
+    c.call_prefix = "<|tool_call:begin|>";
+    c.id_suffix = "<|tool_call:name|>";
+    c.id_length = 10;
+    c.name_suffix = "<|tool_call:args|>";
+    c.call_suffix = "<|tool_call:end|>";
+    c.end = "<|calls|>";
+    c.triggers = {"<|tool_calls|>"};
+    f.reasoning = {"<|think|>", "<|end|>", "<|begin|>assistant"};
+    add_markers(f, {"<|begin|>", "<|content|>", "<|end|>", "<|think|>", "<|tool_calls|>", "<|tool_call:begin|>",
+                    "<|tool_call:name|>", "<|tool_call:args|>", "<|tool_call:end|>", "<|calls|>"});
+  } else if (family == "firefunction-v2") {
+    // The reply's text, then " functools[" and a JSON list (no closing marker).
+    c = json_envelope("functools[", ", ", "]");
+    c.triggers = {"functools["};
   } else if (family == "gemma-4") {
     c.begin = "<|tool_call>";
     c.call_prefix = "call:";
@@ -276,8 +314,16 @@ std::string family_of(std::string_view src) {
     family = "functionary-v3.1";
   } else if (has(src, "<|tool_call_start|>")) {
     family = "lfm2";
+  } else if (has(src, "List of tools:") && has(src, "<|im_start|>")) {
+    // LFM2 templates that list the tools but leave the calls in the content: the model writes
+    // them as <|tool_call_start|>[f(x=1)]<|tool_call_end|>.
+    family = "lfm2-pythonic";
   } else if (has(src, "<tool_calls>") && has(src, "BEGIN FINAL RESPONSE")) {
-    family = "apriel";
+    family = has(src, "['arguments']|string") ? "apriel-1.5" : "apriel";
+  } else if (has(src, "<|tool_call:begin|>") && has(src, "<|tool_call:name|>")) {
+    family = "solar-open";
+  } else if (has(src, "functools[")) {
+    family = "firefunction-v2";
   } else if (has(src, "<|tools_prefix|>")) {
     family = "apertus";
   } else if (has(src, "<|role_sep|>") && (has(src, "function call") || has(src, "<|function_call|>"))) {
@@ -479,6 +525,12 @@ bool more_spec(const std::string& fam, ParserSpec& p) {
     p.triggers = {{"<tool_calls>"}};
     p.section_close = {"</tool_calls>"};
     p.drop_markers = {"[END FINAL RESPONSE]", "<|end|>"};
+  } else if (fam == "apriel-1.5") {
+    p.style = CallStyle::envelope;
+    p.triggers = {{"<tool_calls>"}};
+    p.section_close = {"</tool_calls>"};
+    p.drop_markers = {"[END FINAL RESPONSE]", "<|end|>"};
+    p.python_dict_args = true;
   } else if (fam == "apertus") {
     p.style = CallStyle::envelope;
     p.triggers = {{"<|tools_prefix|>"}};
@@ -493,6 +545,29 @@ bool more_spec(const std::string& fam, ParserSpec& p) {
     p.style = CallStyle::envelope;
     p.triggers = {{"function call<|role_sep|>"}, {"<|function_call|>"}};
     p.drop_markers = {"<|message_sep|>"};
+  } else if (fam == "lfm2-pythonic") {
+    p.style = CallStyle::named;
+    p.triggers = {{"<|tool_call_start|>"}};
+    p.section_open = {"["};
+    p.name_end = {"("};
+    p.python_args = true;
+    p.call_separator = ",";
+    p.call_close = {"]"};
+    p.section_close = {"<|tool_call_end|>"};
+  } else if (fam == "solar-open") {
+    p.style = CallStyle::named;
+    p.triggers = {{"<|tool_calls|>"}, {"<|tool_call:begin|>", true, false}};
+    p.call_open = {"<|tool_call:begin|>"};
+    p.name_end = {"<|tool_call:name|>", "<|tool_call:args|>"};
+    p.id_marker = "<|tool_call:name|>";
+    p.args_open = "<|tool_call:args|>";
+    p.id_first = true;
+    p.call_close = {"<|tool_call:end|>"};
+    p.section_close = {"<|calls|>"};
+    p.drop_markers = {"<|begin|>assistant", "<|content|>", "<|end|>"};
+  } else if (fam == "firefunction-v2") {
+    p.style = CallStyle::envelope;
+    p.triggers = {{"functools"}};
   } else if (fam == "gemma-4") {
     p.style = CallStyle::named;
     p.triggers = {{"<|tool_call>"}};

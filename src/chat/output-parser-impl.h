@@ -47,6 +47,14 @@ struct ParserSpec {
   bool name_is_key = false;               // envelope: {"NAME": {args}} objects (Apertus)
   bool name_end_kept = false;             // named: the name_end marker belongs to the arguments
   bool gemma_args = false;                // named: Gemma 4's {key:<|"|>str<|"|>,n:1} instead of JSON
+  // named: pythonic calls NAME(key=value, ...) with Python literals (LFM2); the name is an
+  // identifier and call_separator (",") leads to the next call of the list.
+  bool python_args = false;
+  std::string call_separator;
+  bool python_dict_args = false;  // envelope: the arguments are a Python dict (Apriel-1.5)
+  // named: call_open ID id_marker NAME args_open ARGS (Solar Open writes the id first); a
+  // call_open NAME args_open without an id is read too.
+  bool id_first = false;
 };
 
 ParserSpec parser_spec(const OutputFormat& format);

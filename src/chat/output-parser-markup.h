@@ -12,6 +12,7 @@
 
 #include "chat/output-parser-impl.h"
 #include "chat/output-parser-json.h"
+#include "chat/output-parser-python.h"
 
 namespace parley::chat::detail {
 
@@ -135,6 +136,27 @@ class MarkupParser final : public OutputParser {
 
   bool step_args();
   bool step_gemma_args(bool eof);  // output-parser-gemma.cpp
+  bool step_python_args();         // output-parser-python.cpp
+
+  // The arguments' scanner: JSON, or Python literals converted to JSON.
+  bool python_scan() const { return spec_.python_args || spec_.python_dict_args; }
+  void reset_args() {
+    json_ = JsonStreamer(true);
+    py_ = PythonArgsStreamer(spec_.python_dict_args ? PythonArgsStreamer::Shape::dict
+                                                    : PythonArgsStreamer::Shape::kwargs);
+  }
+  JsonStreamer::Status feed_args(char c, std::string& out) {
+    return python_scan() ? py_.feed(c, out) : json_.feed(c, out);
+  }
+  bool args_consumed() const { return python_scan() ? py_.consumed() : json_.consumed(); }
+  bool args_done() const { return python_scan() ? py_.done() : json_.done(); }
+  void complete_args(std::string& out) {
+    if (python_scan()) {
+      py_.complete(out);
+    } else {
+      json_.complete(out);
+    }
+  }
 
   // After invalid arguments: the rest of the call is dropped up to its closing marker (or,
   // for formats without one, it is text again).
@@ -200,6 +222,7 @@ class MarkupParser final : public OutputParser {
   std::vector<char> gemma_stack_;
   std::string gemma_key_;
   JsonStreamer json_;
+  PythonArgsStreamer py_;  // pythonic / Python-dict arguments (converted to JSON)
   // envelope
   Env env_ = Env::begin;
   EnvValue env_value_ = EnvValue::skip;

@@ -1,5 +1,6 @@
 // The output parser's shared helpers, the marker-driven parser's text, thinking, sections and
 // named calls (output-parser-markup.h), and the factory.
+#include <cctype>
 #include <optional>
 
 #include "base/json.h"
@@ -126,7 +127,9 @@ bool MarkupParser::step(bool eof) {
     case St::sec_next: return step_sec_next(eof);
     case St::name: return step_name(eof);
     case St::id: return step_id(eof);
-    case St::args: return spec_.gemma_args ? step_gemma_args(eof) : step_args();
+    case St::args:
+      if (spec_.gemma_args) return step_gemma_args(eof);
+      return spec_.python_args ? step_python_args() : step_args();
     case St::envelope: return step_envelope(eof);
     case St::xml_args: return step_xml_args(eof);
     case St::xml_key: return step_xml_key(eof);
@@ -164,6 +167,8 @@ bool MarkupParser::step_content(bool eof) {
     hold = std::max(hold, partial_marker_tail(r, m));
   };
   for (size_t i = 0; i < spec_.drop_markers.size(); i++) {
+    // A wrapper that is also the end of thinking (Solar's <|end|>) ends the thinking there.
+    if (thinking_ && spec_.drop_markers[i] == spec_.think_close) continue;
     consider(spec_.drop_markers[i], -2 - static_cast<int>(i), false);
   }
   if (thinking_) {
@@ -273,6 +278,16 @@ bool MarkupParser::step_sec_next(bool eof) {
   skip_ws();
   if (rest().empty()) return false;
   bool partial = false;
+  if (!spec_.call_separator.empty()) {
+    Match m = match(spec_.call_separator, eof);
+    if (m == Match::full) {
+      consume(spec_.call_separator.size());
+      skip_ws();
+      st_ = St::name;
+      return true;
+    }
+    if (m == Match::partial) return false;
+  }
   int i = match_any(spec_.call_close, eof, &partial);
   if (i >= 0) {
     consume(spec_.call_close[static_cast<size_t>(i)].size());
@@ -340,7 +355,16 @@ bool MarkupParser::step_name(bool eof) {
   }
   std::string_view name = trim_ws(rest().substr(0, p));
   const std::string& marker = spec_.name_end[which];
-  if (name.empty() || p > kMaxName) {
+  const bool id_next = !spec_.id_marker.empty() && marker == spec_.id_marker;
+  bool bad = (name.empty() && !(spec_.id_first && id_next)) || p > kMaxName;
+  if (spec_.python_args) {
+    // A pythonic call's name is an identifier (dotted names allowed).
+    for (char c : name) {
+      auto u = static_cast<unsigned char>(c);
+      bad |= !(std::isalnum(u) || c == '_' || c == '.' || c == '-' || u >= 0x80);
+    }
+  }
+  if (bad) {
     section_fail();
     return true;
   }
@@ -349,7 +373,7 @@ bool MarkupParser::step_name(bool eof) {
   bool keep_marker = spec_.name_end_kept || (spec_.style == CallStyle::xml &&
                                              (marker == spec_.key_open || marker == spec_.xml_call_close));
   consume(p + (keep_marker ? 0 : marker.size()));
-  if (!spec_.id_marker.empty() && marker == spec_.id_marker) {
+  if (id_next) {
     st_ = St::id;
     return true;
   }
@@ -361,6 +385,10 @@ bool MarkupParser::step_id(bool eof) {
   size_t p = rest().find(spec_.args_open);
   if (p == std::string_view::npos || p > kMaxName) {
     if (p != std::string_view::npos || eof || rest().size() >= kMaxName + spec_.args_open.size()) {
+      if (spec_.id_first) {  // what was read is an id, and no name follows: not a call
+        section_fail();
+        return true;
+      }
       id_.clear();  // no id after all: what follows is read as the arguments
       begin_call();
       return true;
@@ -368,6 +396,13 @@ bool MarkupParser::step_id(bool eof) {
     return false;
   }
   id_ = std::string(trim_ws(rest().substr(0, p)));
+  if (spec_.id_first) {
+    std::swap(name_, id_);  // St::name read the id, this the name
+    if (name_.empty()) {
+      section_fail();
+      return true;
+    }
+  }
   consume(p + spec_.args_open.size());
   begin_call();
   return true;
@@ -395,7 +430,7 @@ void MarkupParser::begin_call() {
     first_arg_ = true;
     st_ = St::xml_args;
   } else {
-    json_ = JsonStreamer(true);
+    reset_args();
     gemma_in_string_ = false;
     gemma_expect_key_ = false;
     gemma_stack_.clear();
@@ -455,20 +490,27 @@ void MarkupParser::close_at_end() {
       break;
     case St::sec_next:
     case St::skip_to_close: break;
-    case St::id: begin_call(); [[fallthrough]];
+    case St::id:
+      if (spec_.id_first) {
+        section_fail();
+        run(true);
+        break;
+      }
+      begin_call();
+      [[fallthrough]];
     case St::args: {
       if (call_open_) {
         std::string frag;
-        json_.complete(frag);
+        complete_args(frag);
         emit_args(frag);
         end_call();
       }
       break;
     }
     case St::envelope: {
-      if (env_ == Env::value && env_value_ == EnvValue::args && !json_.done()) {
+      if (env_ == Env::value && env_value_ == EnvValue::args && !args_done()) {
         std::string frag;
-        json_.complete(frag);
+        complete_args(frag);
         if (call_open_) {
           emit_args(frag);
         } else {

@@ -38,7 +38,9 @@ struct OutputFormat {
   // "hermes", "qwen3-coder", "llama3", "mistral", "deepseek-v3" (V3/R1: ```json fenced args),
   // "deepseek-v3.1", "glm-4.5", "kimi-k2", "minimax-m2", "gpt-oss", "seed-oss", "gemma-4",
   // "nemotron", "command-r7b", "command-r", "granite", "phi-4-mini", "functionary-v3.1",
-  // "functionary-v3.2", "lfm2", "apriel", "apertus", "gigachat", "generic" (the template has no
+  // "functionary-v3.2", "lfm2", "lfm2-pythonic" (LFM2/LFM2.5's [f(k="v")] Python calls),
+  // "apriel", "apriel-1.5" (Python-dict arguments), "solar-open", "firefunction-v2", "apertus",
+  // "gigachat", "generic" (the template has no
   // tool-call syntax we read: our own JSON envelope, see generic_tool_instructions), "none"
   // (plain text, never detected).
   std::string family;

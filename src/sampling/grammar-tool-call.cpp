@@ -1,6 +1,7 @@
 #include "sampling/grammar-tool-call.h"
 
 #include <algorithm>
+#include <cctype>
 
 #include "sampling/json-schema-compiler.h"
 
@@ -75,6 +76,62 @@ Result<NodeId> xml_args(SchemaCompiler& c, const chat::CallSyntax& syn, const js
   return rest;
 }
 
+// Pythonic keyword arguments: KEY arg_middle VALUE, joined by arg_suffix, each VALUE as the
+// property's JSON (declared properties in order, optional ones may be skipped).
+Result<NodeId> python_args(SchemaCompiler& c, const chat::CallSyntax& syn, const json::Value& params,
+                           const std::string& path) {
+  GrammarBuilder& b = c.builder();
+  PARLEY_TRY(json::Value flat, c.flatten(params, path));
+  std::vector<std::string> required;
+  if (const json::Value* r = flat.find("required"); r && r->is_array()) {
+    for (const auto& x : r->as_array()) {
+      if (x.is_string()) required.push_back(x.as_string());
+    }
+  }
+  struct Param {
+    std::string key;
+    NodeId value;
+    bool required;
+  };
+  std::vector<Param> params_in_order;
+  if (const json::Value* props = flat.find("properties"); props && props->is_object()) {
+    for (const auto& [k, v] : props->as_object()) {
+      bool seen = false;
+      for (const auto& p : params_in_order) seen |= p.key == k;
+      if (seen) continue;
+      bool ident = !k.empty() && !(k[0] >= '0' && k[0] <= '9');
+      for (char ch : k) ident &= std::isalnum(static_cast<unsigned char>(ch)) || ch == '_';
+      if (!ident) {
+        return Error{"tool call syntax: pythonic calls cannot be constrained for property '" + k +
+                     "' (not a Python identifier, so not a keyword argument)"};
+      }
+      bool req = std::find(required.begin(), required.end(), k) != required.end();
+      PARLEY_TRY(NodeId value, c.compile(v, SchemaCompiler::join(SchemaCompiler::join(path, "properties"), k)));
+      params_in_order.push_back({k, value, req});
+    }
+  }
+  for (const auto& r : required) {
+    bool declared = false;
+    for (const auto& p : params_in_order) declared |= p.key == r;
+    if (!declared) {
+      PARLEY_CHECK_OK(c.issue(SchemaCompiler::join(path, "required"), "required '" + r + "' is not declared"));
+    }
+  }
+  // first: the rest when nothing was written yet; after: the rest after an argument (each
+  // further one preceded by the separator).
+  NodeId first = b.empty();
+  NodeId after = b.empty();
+  for (size_t i = params_in_order.size(); i-- > 0;) {
+    const Param& p = params_in_order[i];
+    NodeId head = b.seq({b.literal(p.key + syn.arg_middle), p.value});
+    NodeId first_with = b.seq({head, after});
+    NodeId after_with = b.seq({b.literal(syn.arg_suffix), head, after});
+    first = p.required ? first_with : b.choice({first_with, first});
+    after = p.required ? after_with : b.choice({after_with, after});
+  }
+  return first;
+}
+
 }  // namespace
 
 Result<Grammar> tool_call_grammar(const chat::CallSyntax& syntax,
@@ -95,11 +152,22 @@ Result<Grammar> tool_call_grammar(const chat::CallSyntax& syntax,
     NodeId args = 0;
     if (syntax.args == chat::CallSyntax::Args::json) {
       PARLEY_TRY(args, c.compile(params, ""));
+    } else if (syntax.args == chat::CallSyntax::Args::python) {
+      PARLEY_TRY(args, python_args(c, syntax, params, ""));
     } else {
       PARLEY_TRY(args, xml_args(c, syntax, params, ""));
     }
-    calls.push_back(b.seq({b.literal(syntax.call_prefix + tool.name + syntax.name_suffix), args,
-                           b.literal(syntax.call_suffix)}));
+    NodeId head = b.literal(syntax.call_prefix + tool.name + syntax.name_suffix);
+    if (!syntax.id_suffix.empty()) {
+      // call_prefix ID id_suffix NAME: the id is the model's ([a-z0-9], the template's length).
+      ByteSet id;
+      id.add_range('a', 'z');
+      id.add_range('0', '9');
+      const auto n = static_cast<uint32_t>(std::max(syntax.id_length, 1));
+      head = b.seq({b.literal(syntax.call_prefix), b.repeat(b.byte_set(id), n, n),
+                    b.literal(syntax.id_suffix + tool.name + syntax.name_suffix)});
+    }
+    calls.push_back(b.seq({head, args, b.literal(syntax.call_suffix)}));
   }
   if (calls.empty()) {
     return Error{options.only_tool.empty() ? "tool call grammar: no tools"
@@ -113,10 +181,14 @@ Result<Grammar> tool_call_grammar(const chat::CallSyntax& syntax,
   if (!options.thinking.think_open.empty() && !options.thinking.think_close.empty()) {
     if (!options.thinking_started) parts.push_back(b.literal(options.thinking.think_open));
     parts.push_back(b.text_until(options.thinking.think_close));
-    ByteSet ws;
-    ws.add('\n');
-    ws.add(' ');
-    parts.push_back(b.repeat(b.byte_set(ws), 0, 2));
+    if (!options.thinking.after_close.empty()) {
+      parts.push_back(b.literal(options.thinking.after_close));
+    } else {
+      ByteSet ws;
+      ws.add('\n');
+      ws.add(' ');
+      parts.push_back(b.repeat(b.byte_set(ws), 0, 2));
+    }
   }
   NodeId calls_part = b.seq({b.literal(syntax.begin), body, b.literal(syntax.end)});
   if (options.answer_schema != nullptr) {

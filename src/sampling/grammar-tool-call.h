@@ -2,13 +2,18 @@
 // constrained by its tool's JSON schema, so that what the output parser reads back is valid by
 // construction.
 //
-//   [think_open text... think_close ws{0,2}]  (begin call (separator call)* end | ANSWER)
+//   [think_open text... think_close (after_close | ws{0,2})]  (begin call (separator call)* end | ANSWER)
 //   call = call_prefix NAME name_suffix ARGS call_suffix
 //
 // ARGS: JSON (the schema's grammar), or XML-style params: for each declared property in order
 // (optional ones may be skipped) arg_prefix KEY arg_middle VALUE arg_suffix, where a property
 // whose schema is `type: "string"` is written raw (any text up to arg_suffix, or one of its enum
 // values) and any other as canonical JSON. XML-style arguments never hold undeclared properties.
+// Pythonic arguments (LFM2): KEY arg_middle VALUE joined by arg_suffix, declared properties in
+// order, each VALUE as JSON (a tool whose property keys are not Python identifiers has no
+// grammar: an error, so under tool_choice auto the calls are parsed unconstrained and a forced
+// tool_choice is refused). With id_suffix, call = call_prefix ID id_suffix NAME ... (Solar Open's
+// model-written id, id_length bytes of [a-z0-9]).
 //
 // Lazy use (tool_choice auto): build without thinking and run the matcher with
 // MatcherOptions{.lazy_triggers = syntax.triggers, .trigger_in_grammar = true} when the grammar

@@ -328,6 +328,80 @@ TEST(OutputParserFamily, Utf8NeverSplit) {
          {}});
 }
 
+// LFM2's pythonic calls: Python literals (both quotes, escapes, True/False/None, numbers,
+// lists, tuples, dicts, trailing commas) become JSON arguments.
+TEST(OutputParserFamily, PythonicCalls) {
+  check({"lfm2-pythonic",
+         R"(<|tool_call_start|>[write_file(path='/tmp/a "b".txt', content="it's\n\tdone \\ \u00e9\x41\U0001F600\q", )"
+         R"(mode=None, append=True, opts={'a': [1, 2.5, -3, (4, 5), 1_000, .5], "b": {'c': False}}, lines=[],)])"
+         "<|tool_call_end|>",
+         "",
+         "",
+         {{"write_file", "",
+           "{\"path\":\"/tmp/a \\\"b\\\".txt\",\"content\":\"it's\\n\\tdone \\\\ \xC3\xA9"
+           "A\xF0\x9F\x98\x80\\\\q\",\"mode\":null,\"append\":true,\"opts\":{\"a\":[1,2.5,-3,[4,5],1000,0.5],"
+           "\"b\":{\"c\":false}},\"lines\":[]}"}}});
+  // No arguments, spaces around "=", a trailing comma, text after the calls.
+  check({"lfm2-pythonic",
+         "<|tool_call_start|>[get_time(), get_weather(city = \"Rome\" , )]<|tool_call_end|>Checking.",
+         "Checking.",
+         "",
+         {{"get_time", "", "{}"}, {"get_weather", "", kRome}}});
+  // JSON literals are read too (what the grammar forces).
+  check({"lfm2-pythonic",
+         "<|tool_call_start|>[write_file(append=true, mode=null, path=\"p\")]<|tool_call_end|>",
+         "",
+         "",
+         {{"write_file", "", "{\"append\":true,\"mode\":null,\"path\":\"p\"}"}}});
+  // A positional argument cannot be named: the call is what was valid.
+  check({"lfm2-pythonic",
+         "<|tool_call_start|>[get_weather(\"Paris\")]<|tool_call_end|>",
+         "",
+         "",
+         {{"get_weather", "", "{}"}}});
+  // Not a call: the marker and what follows stay text.
+  check({"lfm2-pythonic", "<|tool_call_start|>see [this] (twice)", "<|tool_call_start|>see [this] (twice)", "", {}});
+}
+
+// Apriel-1.5 renders arguments|string: a Python dict inside the JSON envelope (JSON read too).
+// The id it renders after the arguments (history turns) comes after the call started: not kept
+// (the server names calls itself).
+TEST(OutputParserFamily, PythonDictArguments) {
+  check({"apriel-1.5",
+         "Here are my reasoning steps:\nHm.\n[BEGIN FINAL RESPONSE]\n<tool_calls>[{\"name\": \"write_file\", "
+         R"("arguments": {'path': 'a\'b', "content": "x", 'append': False, 'mode': None, 'lines': ['l1', "l2"]}, )"
+         "\"id\": \"c1\"}, {\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\", \"days\": 3}}]"
+         "</tool_calls>\n[END FINAL RESPONSE]",
+         "",
+         "Hm.",
+         {{"write_file", "", "{\"path\":\"a'b\",\"content\":\"x\",\"append\":false,\"mode\":null,\"lines\":[\"l1\",\"l2\"]}"},
+          {"get_weather", "", kParis}}});
+}
+
+// Solar Open: <|think|> blocks, <|begin|>assistant<|content|> wrappers, calls with and without ids.
+TEST(OutputParserFamily, SolarOpenBlocksAndCalls) {
+  check({"solar-open", "<|think|>Hm.<|end|><|begin|>assistant<|content|>It is sunny.<|end|>", "It is sunny.",
+         "Hm.", {}});
+  check({"solar-open",
+         "<|tool_calls|><|tool_call:begin|>a1b2c3d4e5<|tool_call:name|>get_weather<|tool_call:args|>"
+         "{\"city\": \"Paris\", \"days\": 3}<|tool_call:end|><|tool_call:begin|>get_weather<|tool_call:args|>"
+         "{\"city\": \"Rome\"}<|tool_call:end|><|calls|>",
+         "",
+         "",
+         {{"get_weather", "a1b2c3d4e5", kParis}, {"get_weather", "", kRome}}});
+}
+
+// firefunction-v2: the text, then functools[...] with no closing marker.
+TEST(OutputParserFamily, FirefunctionList) {
+  check({"firefunction-v2",
+         "Sure. functools[{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Rome\"}}]",
+         "Sure.",
+         "",
+         {{"get_weather", "", kRome}}});
+  check({"firefunction-v2", "import functools\nfunctools.reduce(f, xs)", "import functools\nfunctools.reduce(f, xs)",
+         "", {}});
+}
+
 TEST(OutputParserFamily, ToolCallsOffMeansText) {
   OutputFormat f = output_format_for_family("hermes");
   ParserOptions opt;
@@ -346,7 +420,8 @@ TEST(OutputParserFamily, RandomMarkerSoup) {
       "deepseek-v3.1",    "glm-4.5",          "kimi-k2",     "minimax-m2", "gpt-oss",
       "seed-oss",         "nemotron",         "command-r7b", "granite",    "phi-4-mini",
       "functionary-v3.1", "functionary-v3.2", "generic",     "none",       "lfm2",
-      "apriel",           "apertus",          "command-r",   "gigachat",   "gemma-4"};
+      "apriel",           "apertus",          "command-r",   "gigachat",   "gemma-4",
+      "lfm2-pythonic",    "apriel-1.5",       "solar-open",  "firefunction-v2"};
   std::vector<std::string> atoms = {"{",
                                     "}",
                                     "[",
@@ -413,6 +488,9 @@ TEST(OutputParserFamily, NoQuadraticPaths) {
       {"mistral", "[TOOL_CALLS]" + std::string(200000, 'n')},
       {"gpt-oss", std::string(200000, '<')},
       {"llama3", std::string(200000, '{')},
+      {"lfm2-pythonic", "<|tool_call_start|>[f(a=\"" + std::string(200000, '\\') + "\")]"},
+      {"lfm2-pythonic", "<|tool_call_start|>[f(a=" + std::string(200000, '[') + "]"},
+      {"solar-open", "<|tool_calls|><|tool_call:begin|>" + std::string(200000, 'i')},
   };
   for (const auto& [fam, in] : inputs) {
     OutputFormat f = output_format_for_family(fam);

@@ -40,6 +40,12 @@ struct RenderCase {
   const char* generated_prefix = "";  // what the model writes before the history form
   std::optional<bool> enable_thinking = std::nullopt;
   bool expect_ids = false;
+  // Templates that render an assistant turn's content only (LFM2's): the content as the model
+  // writes it, calls included (the tool_calls themselves are not rendered).
+  const char* content = nullptr;
+  // firefunction-v2 reads `functions` (the tools' JSON) and `datetime`, and concatenates the
+  // arguments as a string.
+  bool functions_var = false;
 };
 
 const std::vector<RenderCase>& render_cases() {
@@ -202,6 +208,38 @@ const std::vector<RenderCase>& render_cases() {
          .after = "<|turn>model\n",
          .eot = "<|tool_response>",
          .thinking = "User wants weather."});
+    // Solar Open: the prompt ends with "<|begin|>assistant"; a tool-call turn renders no text,
+    // and reasoning (message.reasoning, which our conversation form does not carry) as the
+    // template renders it: <|think|>..<|end|><|begin|>assistant before the calls.
+    add({.tpl = "Solar-Open-100B.jinja",
+         .family = "solar-open",
+         .text = "",
+         .thinking = "User wants weather.",
+         .generated_prefix = "<|think|>User wants weather.<|end|><|begin|>assistant",
+         .expect_ids = true});
+    // LFM2 / LFM2.5: pythonic calls in the content (Python literals of both quote kinds).
+    add({.tpl = "LFM2.llama-cpp.jinja",
+         .family = "lfm2-pythonic",
+         .eot = "<|im_end|>",
+         .content = "<|tool_call_start|>[get_weather(city=\"Paris\", days=3), get_weather(city='Rome')]"
+                    "<|tool_call_end|>Let me check."});
+    add({.tpl = "LFM2.5-Instruct.jinja",
+         .family = "lfm2-pythonic",
+         .eot = "<|im_end|>",
+         .thinking = "User wants weather.",
+         .content = "<think>User wants weather.</think>\n<|tool_call_start|>[get_weather(city='Paris', days=3), "
+                    "get_weather(city=\"Rome\")]<|tool_call_end|>Let me check."});
+    // Apriel-1.5: arguments rendered as Python dicts; the reasoning its system prompt asks for.
+    add({.tpl = "Apriel-1.5.jinja",
+         .family = "apriel-1.5",
+         .eot = "\n<|end|>",
+         .thinking = "User wants weather.",
+         .generated_prefix = "Here are my reasoning steps:\nUser wants weather.\n[BEGIN FINAL RESPONSE]\n"});
+    add({.tpl = "firefunction-v2.jinja",
+         .family = "firefunction-v2",
+         .eot = "<|eot_id|>",
+         .tokenizer = "llama-3",
+         .functions_var = true});
     return c;
   }();
   return cases;
@@ -244,8 +282,25 @@ std::optional<Rendered> render_case(const RenderCase& rc, std::string* why) {
   }
   Conversation conv = weather_conversation(true, rc.kimi_ids);
   if (rc.n_calls == 1) conv.messages.back().tool_calls.resize(1);
+  if (rc.content) {
+    conv.messages.back().content = {{.text = rc.content}};
+    conv.messages.back().tool_calls.clear();
+  }
   ChatRenderOptions gen;
   gen.enable_thinking = rc.enable_thinking;
+  if (rc.functions_var) {
+    json::Value fns = json::Value::array();
+    for (const auto& t : conv.tools) {
+      json::Value f = json::Value::object();
+      f["name"] = t.name;
+      f["description"] = t.description;
+      f["parameters"] = t.parameters;
+      fns.push_back(f);
+    }
+    gen.extra_vars.emplace_back("functions", json::write(fns));
+    gen.extra_vars.emplace_back("datetime", "Jun 15 2025 10:30:00 GMT");
+    gen.arguments_as_string = true;
+  }
   ChatRenderOptions hist = gen;
   hist.add_generation_prompt = false;
   Conversation head = conv;

@@ -256,6 +256,66 @@ TEST(GrammarMatcher, ToolCallGrammarJsonAndXml) {
   EXPECT_FALSE(grammar_matches(*gx, "<tool_call>\n<function=Read>\n<parameter=limit>\n5\n</parameter>\n</function>\n</tool_call>"));
 }
 
+// LFM2's pythonic calls (keyword arguments, each value as JSON) and Solar Open's model-written
+// call id, as chat/output-parser-formats.cpp declares them.
+TEST(GrammarMatcher, ToolCallGrammarPythonicAndIds) {
+  std::vector<chat::Tool> tools(2);
+  tools[0].name = "get_weather";
+  tools[0].parameters = *json::parse(R"({"type": "object", "properties": {"city": {"type": "string"},
+      "days": {"type": "integer"}, "units": {"type": "string", "enum": ["c", "f"]}}, "required": ["city"]})");
+  tools[1].name = "get_time";
+  tools[1].parameters = *json::parse(R"({"type": "object", "properties": {"tz": {"type": "string"}}})");
+  chat::CallSyntax py;
+  py.args = chat::CallSyntax::Args::python;
+  py.begin = "<|tool_call_start|>[";
+  py.name_suffix = "(";
+  py.arg_middle = "=";
+  py.arg_suffix = ", ";
+  py.call_suffix = ")";
+  py.separator = ", ";
+  py.end = "]<|tool_call_end|>";
+  ToolGrammarOptions o;
+  auto g = tool_call_grammar(py, tools, o);
+  ASSERT_TRUE(g.ok()) << g.error().message;
+  EXPECT_TRUE(grammar_matches(*g, "<|tool_call_start|>[get_weather(city=\"Paris\", days=3)]<|tool_call_end|>"));
+  EXPECT_TRUE(grammar_matches(*g, "<|tool_call_start|>[get_weather(city=\"Paris\", units=\"f\"), get_time()]<|tool_call_end|>"));
+  EXPECT_TRUE(grammar_matches(*g, "<|tool_call_start|>[get_time(tz=\"UTC\")]<|tool_call_end|>"));
+  EXPECT_FALSE(grammar_matches(*g, "<|tool_call_start|>[get_weather(days=3)]<|tool_call_end|>"));  // city required
+  EXPECT_FALSE(grammar_matches(*g, "<|tool_call_start|>[get_weather(, city=\"Paris\")]<|tool_call_end|>"));
+  EXPECT_FALSE(grammar_matches(*g, "<|tool_call_start|>[get_weather(city=\"Paris\" days=3)]<|tool_call_end|>"));
+  EXPECT_FALSE(grammar_matches(*g, "<|tool_call_start|>[get_weather(city=\"Paris\", units=\"k\")]<|tool_call_end|>"));
+  // A key that is no Python identifier cannot be a keyword argument: no grammar.
+  std::vector<chat::Tool> dashed(1);
+  dashed[0].name = "f";
+  dashed[0].parameters = *json::parse(R"({"type": "object", "properties": {"file-path": {"type": "string"}}})");
+  EXPECT_FALSE(tool_call_grammar(py, dashed, o).ok());
+
+  chat::CallSyntax solar;
+  solar.begin = "<|tool_calls|>";
+  solar.call_prefix = "<|tool_call:begin|>";
+  solar.id_suffix = "<|tool_call:name|>";
+  solar.id_length = 10;
+  solar.name_suffix = "<|tool_call:args|>";
+  solar.call_suffix = "<|tool_call:end|>";
+  solar.end = "<|calls|>";
+  auto gs = tool_call_grammar(solar, tools, o);
+  ASSERT_TRUE(gs.ok()) << gs.error().message;
+  const std::string call = "<|tool_call:name|>get_weather<|tool_call:args|>{\"city\": \"Rome\"}<|tool_call:end|>";
+  EXPECT_TRUE(grammar_matches(*gs, "<|tool_calls|><|tool_call:begin|>a1b2c3d4e5" + call + "<|calls|>"));
+  EXPECT_TRUE(grammar_matches(*gs, "<|tool_calls|><|tool_call:begin|>a1b2c3d4e5" + call +
+                                       "<|tool_call:begin|>0000000000" + call + "<|calls|>"));
+  EXPECT_FALSE(grammar_matches(*gs, "<|tool_calls|><|tool_call:begin|>a1b2" + call + "<|calls|>"));
+  EXPECT_FALSE(grammar_matches(*gs, "<|tool_calls|><|tool_call:begin|>A1B2C3D4E5" + call + "<|calls|>"));
+  // Forced after thinking: what the template writes after <|end|> comes first.
+  ToolGrammarOptions to;
+  to.thinking = {"<|think|>", "<|end|>", "<|begin|>assistant"};
+  auto gt = tool_call_grammar(solar, tools, to);
+  ASSERT_TRUE(gt.ok());
+  EXPECT_TRUE(grammar_matches(*gt, "<|think|>hm<|end|><|begin|>assistant<|tool_calls|><|tool_call:begin|>a1b2c3d4e5" +
+                                       call + "<|calls|>"));
+  EXPECT_FALSE(grammar_matches(*gt, "<|think|>hm<|end|><|tool_calls|><|tool_call:begin|>a1b2c3d4e5" + call + "<|calls|>"));
+}
+
 TEST(GrammarMatcher, ApplyMaskSetsForbiddenLogitsToMinusInfinity) {
   std::vector<uint32_t> mask{0b101u};
   std::vector<float> logits{1, 2, 3, 4};
