@@ -6,8 +6,8 @@
 //     KV blocks), and each output must equal the same request run alone on a server without
 //     the prefix cache. B runs twice: all 8 sent at once, and one first then 7 at once.
 //
-//   node bench/concurrency/concurrency.mjs [--model qwen-wide] [--threads 2] [--tokens 64]
-//        [--out bench/concurrency/results-MODEL.json]
+//   node bench/concurrency/concurrency.mjs [--model qwen-wide|qwen3-0.6b] [--threads 2] [--tokens 64]
+//        [--throughput-only] [--out bench/concurrency/results-MODEL.json]
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -19,6 +19,9 @@ const { values: opt } = parseArgs({
     threads: { type: 'string', default: '2' },
     tokens: { type: 'string', default: '64' },
     out: { type: 'string' },
+    // Only part A (B's reference runs prefill 8 x 4k tokens without the cache: minutes on a
+    // model of real size).
+    'throughput-only': { type: 'boolean', default: false },
   },
 });
 const here = path.dirname(new URL(import.meta.url).pathname);
@@ -61,10 +64,10 @@ const lines = [`concurrency: model ${opt.model}, threads ${opt.threads}, ${nToke
 const result = { model: opt.model, threads: Number(opt.threads), cpu };
 
 // Reference outputs: each request alone, no prefix cache.
-const ref = await startServer(modelPath, ['--threads', opt.threads, '--parallel', '1', '--no-prefix-cache']);
+const ref = opt['throughput-only'] ? null : await startServer(modelPath, ['--threads', opt.threads, '--parallel', '1', '--no-prefix-cache']);
 let prefix;
 const alone = [];
-try {
+if (ref) try {
   let nLines = 130;
   const probe = await streamMessage(ref.url, body(sharedPrefix(nLines), question(0), { max_tokens: 1 }));
   nLines = Math.round(nLines * 4096 / probe.message.usage.input_tokens);
@@ -74,7 +77,7 @@ try {
   await ref.stop();
 }
 const promptTokens = alone.map((r) => r.message.usage.input_tokens);
-lines.push(`B prompts: ${promptTokens.join(', ')} tokens (shared system prompt + a different question each)`);
+if (ref) lines.push(`B prompts: ${promptTokens.join(', ')} tokens (shared system prompt + a different question each)`);
 
 const server = await startServer(modelPath, ['--threads', opt.threads, '--parallel', String(N)]);
 try {
@@ -95,7 +98,7 @@ try {
   // B. shared prefix, two ways. B2's system prompt starts with two extra words so that it does
   // not find B1's prefix in the cache and starts cold.
   result.shared = {};
-  for (const [name, staggered] of [['all 8 at once', false], ['1 first, then 7 at once', true]]) {
+  for (const [name, staggered] of ref ? [['all 8 at once', false], ['1 first, then 7 at once', true]] : []) {
     const sys = staggered ? `Variant B2. ${prefix}` : prefix;
     const bodies = Array.from({ length: N }, (_, i) => body(sys, question(i)));
     let rs;

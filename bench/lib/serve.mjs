@@ -22,6 +22,9 @@ export const recipes = {
     '--ffn', '64', '--tied', '--type', 'Q8_0', '--seed', '3', '--ctx', '65536', ...qwenTokenizer],
   'qwen-wide': ['--arch', 'qwen2', '--layers', '4', '--embd', '256', '--heads', '4', '--kv-heads', '2',
     '--ffn', '768', '--tied', '--type', 'Q8_0', '--seed', '3', '--ctx', '65536', ...qwenTokenizer],
+  // The shape of docs/bench-baseline.md's qwen3-0.6B Q4_0 (28 layers, 1024 wide, ~267 MB): a
+  // decode step streams all the weights, as with the models people run.
+  'qwen3-0.6b': ['--preset', 'bench-qwen3-0.6b-q4_0', '--seed', '3', '--ctx', '8192', ...qwenTokenizer],
 };
 
 export function makeModel(name) {
@@ -113,7 +116,10 @@ export async function streamMessage(url, body, headers = {}) {
         else if (d.type === 'input_json_delta') partialJson[ev.index] += d.partial_json;
       } else if (ev.type === 'content_block_stop') {
         const b = blocks[ev.index];
-        if (b.type === 'tool_use') b.input = partialJson[ev.index] ? JSON.parse(partialJson[ev.index]) : {};
+        if (b.type === 'tool_use') {
+          // A call cut by max_tokens has an unfinished input: kept as text.
+          try { b.input = partialJson[ev.index] ? JSON.parse(partialJson[ev.index]) : {}; } catch { b.input = null; b.partial_json = partialJson[ev.index]; }
+        }
       } else if (ev.type === 'message_delta') {
         message.stop_reason = ev.delta.stop_reason;
         message.usage = { ...message.usage, ...ev.usage };
