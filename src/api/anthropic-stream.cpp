@@ -154,7 +154,7 @@ void AnthropicEmitter::on_block_stop(const std::string& signature) {
 void AnthropicEmitter::on_finished(const Finish& finish) {
   if (done_) return;
   if (finish.reason == StopReason::error) {
-    fail(ErrorKind::api_error, finish.error);
+    fail(finish.error_kind, finish.error);
     return;
   }
   if (finish.reason == StopReason::cancelled) {

@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+#include "api/errors.h"
+#include "api/generation-source.h"
 #include "api/stop-matcher.h"
 #include "chat/output-parser.h"
 #include "base/result.h"
@@ -46,6 +48,7 @@ struct Finish {
   StopReason reason = StopReason::end_turn;
   std::optional<std::string> stop_sequence;
   std::string error;
+  ErrorKind error_kind = ErrorKind::api_error;  // reason error: the error's type
   PromptUsage prompt;
   int32_t n_generated = 0;
 };
@@ -104,7 +107,7 @@ struct GenerationSpec {
   std::function<double()> now;  // monotonic seconds
 };
 
-class Generation {
+class Generation final : public GenerationSource {
  public:
   Generation(engine::Client& engine, const tokenizer::Tokenizer& tokenizer, GenerationSpec spec);
   ~Generation();  // cancels a request still running
@@ -114,13 +117,13 @@ class Generation {
   // Queues the request. The error message is the engine's ("overloaded: ..." when full).
   Status submit();
   // Called from any thread whenever new events are queued (and once now if some already are).
-  void set_wake(std::function<void()> wake);
+  void set_wake(std::function<void()> wake) override;
   // Handles the events received so far, calling `sink`. Returns true once finished.
-  bool poll(GenerationSink& sink);
+  bool poll(GenerationSink& sink) override;
   // Cancels the engine request (no further sink calls are made by poll()).
-  void cancel();
+  void cancel() override;
   bool finished() const { return finished_; }
-  int32_t n_prompt() const { return static_cast<int32_t>(spec_.prompt.size()); }
+  int32_t n_prompt() const override { return static_cast<int32_t>(spec_.prompt.size()); }
 
  private:
   struct Inbox {

@@ -56,6 +56,12 @@ json::Value Service::model_json(const std::string& id, Shape shape) const {
     return m;
   }
   m["type"] = "model";
+  if (is_upstream_model(id)) {
+    // Served by an upstream: its limits are the upstream's and not known here.
+    m["display_name"] = id;
+    m["created_at"] = "1970-01-01T00:00:00Z";
+    return m;
+  }
   m["display_name"] = config_.display_name.empty() ? config_.model_id : config_.display_name;
   m["created_at"] = "1970-01-01T00:00:00Z";  // release time unknown for a local file
   const int32_t n_ctx = engine_.model_info().n_ctx;
@@ -129,7 +135,7 @@ HttpResponse Service::get_model(const HttpRequest& request, const std::string& r
                                 const std::string& request_id) {
   std::string id = url_decode(raw_id);
   Shape shape = request.header("anthropic-version") ? Shape::anthropic : Shape::openai;
-  if (!resolve_model(id)) {
+  if (!resolve_model(id) && !is_upstream_model(id)) {
     ApiError e{ErrorKind::not_found,
                str_printf("model: %s not found", quote_for_message(id, 200).c_str()), "model"};
     return error(shape, e, request_id);

@@ -96,12 +96,16 @@ void OpenAIEmitter::on_delta(std::string_view text) {
 
 void OpenAIEmitter::on_finished(const Finish& finish) {
   if (done_) return;
-  if (finish.reason == StopReason::error) return fail(ErrorKind::api_error, finish.error);
+  if (finish.reason == StopReason::error) return fail(finish.error_kind, finish.error);
   if (finish.reason == StopReason::cancelled) {
     return fail(ErrorKind::overloaded, "the request was cancelled by the server");
   }
   send_role();
-  sink_.event(chunk(json::Value::object(), openai_finish_reason(finish.reason)));
+  json::Value last = chunk(json::Value::object(), openai_finish_reason(finish.reason));
+  // vLLM's extension: which stop string ended the answer, so a gateway in front of this server
+  // can report it (finish_reason "stop" alone does not say).
+  if (finish.stop_sequence) last["choices"].as_array()[0]["stop_reason"] = *finish.stop_sequence;
+  sink_.event(last);
   if (include_usage_) {
     json::Value usage = json::Value::object();
     usage["prompt_tokens"] = finish.prompt.n_prompt;

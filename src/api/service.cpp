@@ -19,6 +19,7 @@ Service::Service(ServiceConfig config, ServiceDeps deps)
       ids_(deps.seed),
       unix_time_(std::move(deps.unix_time)),
       monotonic_seconds_(std::move(deps.monotonic_seconds)),
+      upstreams_(deps.upstreams),
       rng_(deps.seed ^ 0x5eed5eed5eed5eedull) {}
 
 uint64_t Service::next_seed() {
@@ -166,6 +167,10 @@ Result<json::Value> Service::parse_body(const HttpRequest& request) const {
   return json::parse(request.body, opt);
 }
 
+bool Service::is_upstream_model(const std::string& id) const {
+  return upstreams_ != nullptr && upstreams_->serves(id);
+}
+
 bool Service::resolve_model(const std::string& id) const {
   if (id == config_.model_id) return true;
   for (const auto& a : config_.aliases) {
@@ -184,6 +189,11 @@ std::vector<std::string> Service::model_ids() const {
   if (config_.map_claude_ids) {
     std::string listed = claude_listing_id(config_.model_id);
     if (std::find(ids.begin(), ids.end(), listed) == ids.end()) ids.push_back(std::move(listed));
+  }
+  if (upstreams_ != nullptr) {
+    for (auto& id : upstreams_->model_ids()) {
+      if (std::find(ids.begin(), ids.end(), id) == ids.end()) ids.push_back(std::move(id));
+    }
   }
   return ids;
 }
@@ -271,6 +281,7 @@ Result<Prompt> Service::prepare_prompt_rendered(const ChatRequest& req, ApiError
 
 HttpResponse Service::generate(ChatRequest req, Shape shape, const std::string& request_id) {
   if (!config_.parallel_tool_calls) req.tool_choice.disable_parallel_tool_use = true;
+  if (is_upstream_model(req.model)) return generate_upstream(std::move(req), shape, request_id);
   ApiError err;
   auto prompt = prepare_prompt(req, shape, err);
   if (!prompt.ok()) return error(shape, err, request_id);
@@ -363,6 +374,16 @@ HttpResponse Service::count_tokens(const HttpRequest& request, const std::string
   if (!body.ok()) return error(Shape::anthropic, ApiError::invalid(body.error().message), request_id);
   auto req = parse_anthropic_request(*body, AnthropicEndpoint::count_tokens);
   if (!req.ok()) return error(Shape::anthropic, ApiError::invalid(req.error().message), request_id);
+  if (is_upstream_model(req->model)) {
+    // An openai-chat upstream has no token counting endpoint, and this server does not have
+    // its tokenizer: no number rather than a wrong one.
+    return error(Shape::anthropic,
+                 ApiError::invalid(str_printf("model: count_tokens is not available for %s: it is "
+                                              "served by an upstream (openai-chat) that cannot count",
+                                              quote_for_message(req->model, 200).c_str()),
+                                   "model"),
+                 request_id);
+  }
   ApiError err;
   auto prompt = prepare_prompt(*req, Shape::anthropic, err);
   if (!prompt.ok()) return error(Shape::anthropic, err, request_id);

@@ -18,6 +18,7 @@
 #include "api/metrics.h"
 #include "api/prompt.h"
 #include "api/thinking-signer.h"
+#include "api/upstreams.h"
 #include "chat/output-parser.h"
 #include "sampling/grammar-matcher.h"
 #include "base/rng.h"
@@ -54,6 +55,8 @@ struct ServiceDeps {
   uint64_t seed = 0;                         // request ids, sampling seeds (passed in)
   std::function<int64_t()> unix_time;        // seconds since the epoch (OpenAI `created`)
   std::function<double()> monotonic_seconds; // steady clock for latency metrics (null: none)
+  // Model ids served by upstream engines (gateway); asked before the local model. Null: none.
+  Upstreams* upstreams = nullptr;
 };
 
 // The id /v1/models lists for Claude Code's model picker: "claude-parley-" + the model id
@@ -87,6 +90,9 @@ class Service final : public Handler {
   Result<Prompt> prepare_prompt(const ChatRequest& req, Shape shape, ApiError& err) const;
   Result<Prompt> prepare_prompt_rendered(const ChatRequest& req, ApiError& err) const;
   HttpResponse generate(ChatRequest req, Shape shape, const std::string& request_id);
+  // A request for an upstream's model: translated and sent there, answered by the same emitters.
+  HttpResponse generate_upstream(ChatRequest req, Shape shape, const std::string& request_id);
+  bool is_upstream_model(const std::string& id) const;
   // How the answer is read and steered: output parser, thinking, tool choice.
   Status plan_output(const ChatRequest& req, const Prompt& prompt, Shape shape, GenerationSpec& spec);
   Status plan_tools(const ChatRequest& req, const chat::OutputFormat& f, bool thinking, GenerationSpec& spec);
@@ -118,6 +124,7 @@ class Service final : public Handler {
   IdGenerator ids_;
   std::function<int64_t()> unix_time_;
   std::function<double()> monotonic_seconds_;
+  Upstreams* upstreams_ = nullptr;
   std::shared_ptr<Metrics> metrics_ = std::make_shared<Metrics>();
   mutable std::once_flag vocab_once_;
   mutable std::shared_ptr<const sampling::TokenVocab> vocab_;

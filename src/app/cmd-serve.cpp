@@ -14,12 +14,14 @@
 #include "api/template-renderer.h"
 #include "app/commands.h"
 #include "app/loaded-model.h"
+#include "app/serve-upstreams.h"
 #include "base/log.h"
 #include "base/strings.h"
 #include "engine/engine.h"
 #include "http/server.h"
 #include "model/model.h"
 #include "tokenizer/tokenizer.h"
+#include "upstream/gateway.h"
 
 namespace parley::app {
 namespace {
@@ -52,6 +54,7 @@ struct ServeOptions {
   double timeout_seconds = 600.0;
   std::optional<uint64_t> seed;
   std::string signing_key;
+  UpstreamFlags upstream;  // gateway: --upstream NAME=URL and its settings
 };
 
 int64_t unix_now() {
@@ -78,6 +81,9 @@ int run_serve(const ServeOptions& opt) {
   if (!(opt.timeout_seconds >= 1)) return fail("--timeout must be at least 1 second");
   if (opt.http_threads < 1 || opt.http_threads > 64) return fail("--http-threads must be 1..64");
   if (opt.max_output < 0) return fail("--max-output must not be negative");
+  // Gateway upstreams are checked (and their keys read) before the model loads.
+  auto upstreams = upstreams_from_flags(opt.upstream);
+  if (!upstreams.ok()) return fail(upstreams.error().message);
   if (opt.max_body_mb < 1 || opt.max_body_mb > 4096) return fail("--max-body-mb must be 1..4096");
   if (!opt.cache_dir.empty() && opt.no_prefix_cache) {
     return fail("--cache-dir needs the prefix cache (drop --no-prefix-cache)");
@@ -174,7 +180,14 @@ int run_serve(const ServeOptions& opt) {
   std::fprintf(stderr, "parley: output format: %s (tool calls%s%s)\n", format->family.c_str(),
                format->calls.triggers.empty() ? " as text only" : (" after " + format->calls.triggers[0]).c_str(),
                format->reasoning.think_open.empty() ? "" : (", thinking in " + format->reasoning.think_open).c_str());
-  api::Service service(cfg, api::ServiceDeps{eng, tok, renderer, seed, unix_now, monotonic_now});
+  std::unique_ptr<upstream::Gateway> gateway;
+  if (!upstreams->empty()) {
+    for (const auto& u : *upstreams) std::fprintf(stderr, "parley: upstream %s\n", describe_upstream(u).c_str());
+    gateway = std::make_unique<upstream::Gateway>(std::move(upstreams).value());
+  }
+  api::ServiceDeps deps{eng, tok, renderer, seed, unix_now, monotonic_now};
+  deps.upstreams = gateway.get();
+  api::Service service(cfg, std::move(deps));
 
   http::ServerOptions so;
   so.host = opt.host;
@@ -195,6 +208,9 @@ int run_serve(const ServeOptions& opt) {
   std::string ids = cfg.model_id;
   for (const auto& a : cfg.aliases) ids += ", " + a;
   if (cfg.map_claude_ids) ids += ", any claude-*";
+  if (gateway) {
+    for (const auto& id : gateway->model_ids()) ids += ", " + id + " (upstream)";
+  }
   std::fprintf(stderr, "parley: serving model ids: %s%s\n", ids.c_str(),
                cfg.api_keys.empty() ? "" : " (API key required)");
   std::fprintf(stderr, "parley: listening on %s (POST /v1/messages, /v1/messages/count_tokens, "
@@ -280,6 +296,7 @@ void add_serve_command(CLI::App& app, Runner& run) {
                   "keep-alive connection (default 600)");
   sub->add_option("--seed", opt->seed,
                   "seed for request ids and for requests without their own seed (default: random)");
+  add_upstream_flags(sub, &opt->upstream);
   sub->callback([&run, opt] { run = [opt] { return run_serve(*opt); }; });
 }
 

@@ -302,7 +302,14 @@ net::awaitable<bool> Server::Impl::wait_deferred(std::shared_ptr<Session> s, api
   beast::error_code ignored;
   s->stream.socket().cancel(ignored);
   s->watch_generation++;
-  co_return co_await write_full(*s, stream.result(), version, keep_alive, false);
+  api::HttpResponse result = stream.result();
+  // A deferred response may resolve into a stream: an SSE answer whose header waited for what
+  // decides its status (a gateway upstream's answer).
+  if (result.stream && result.stream->is_sse() && !s->shutting_down) {
+    co_return co_await write_sse(s, result, version, keep_alive);
+  }
+  result.stream.reset();
+  co_return co_await write_full(*s, std::move(result), version, keep_alive, false);
 }
 
 net::awaitable<void> Server::Impl::run_session(std::shared_ptr<Session> s) {

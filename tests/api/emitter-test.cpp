@@ -140,7 +140,7 @@ TEST(OpenAIEmitter, StreamChunksThenDone) {
             "\"lo \\\"world\\\"\\n\"},\"logprobs\":null,\"finish_reason\":null}],\"usage\":null}\n\n"
             "data: {\"id\":\"chatcmpl-1\",\"object\":\"chat.completion.chunk\",\"created\":1700000000,"
             "\"model\":\"m\",\"system_fingerprint\":null,\"choices\":[{\"index\":0,\"delta\":{},"
-            "\"logprobs\":null,\"finish_reason\":\"stop\"}],\"usage\":null}\n\n"
+            "\"logprobs\":null,\"finish_reason\":\"stop\",\"stop_reason\":\"END\"}],\"usage\":null}\n\n"
             "data: {\"id\":\"chatcmpl-1\",\"object\":\"chat.completion.chunk\",\"created\":1700000000,"
             "\"model\":\"m\",\"system_fingerprint\":null,\"choices\":[],\"usage\":{\"prompt_tokens\":12,"
             "\"completion_tokens\":3,\"total_tokens\":15,\"prompt_tokens_details\":{\"cached_tokens\":4}}}\n\n"

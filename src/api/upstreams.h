@@ -1,0 +1,43 @@
+// The gateway seam: model ids served by something other than the local engine (an upstream
+// engine reached over HTTP, src/upstream/). The Service asks it first, by model id; what it
+// returns is a GenerationSource that drives the same emitters as the local engine, so the
+// client-facing events have one source. Transport-free: nothing here knows about sockets.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "api/chat-request.h"
+#include "api/errors.h"
+#include "api/generation-source.h"
+
+namespace parley::api {
+
+// What the Service gives each upstream request: ids and signatures come from the server, so
+// tool_use ids and thinking signatures look (and verify) the same as local ones.
+struct UpstreamCall {
+  std::string request_id;
+  std::function<std::string()> new_tool_id;                    // "toolu_..." / "call_..."
+  std::function<std::string(std::string_view)> sign_thinking;  // a thinking block's signature
+  int32_t max_output_tokens = 0;  // operator cap on max_tokens (0: none)
+  bool max_output_ends_turn = false;
+};
+
+class Upstreams {
+ public:
+  virtual ~Upstreams() = default;
+  // Whether a request for this model id goes to an upstream.
+  virtual bool serves(std::string_view model) const = 0;
+  // The upstream model ids, for /v1/models (in configuration order).
+  virtual std::vector<std::string> model_ids() const = 0;
+  // Translates and sends `req` (already validated by the client API's parser). A request the
+  // upstream cannot express is refused with `err` (a 400 naming the field): null is returned.
+  virtual std::unique_ptr<GenerationSource> start(const ChatRequest& req, const UpstreamCall& call,
+                                                  ApiError& err) = 0;
+};
+
+}  // namespace parley::api

@@ -1,0 +1,138 @@
+#include "app/serve-upstreams.h"
+
+#include <CLI/CLI.hpp>
+
+#include <cstdlib>
+
+#include "base/strings.h"
+
+namespace parley::app {
+namespace {
+
+struct Pair {
+  std::string name, value;
+};
+
+Result<Pair> split_pair(const std::string& flag, const std::string& arg) {
+  size_t eq = arg.find('=');
+  if (eq == std::string::npos || eq == 0) {
+    return Error{flag + ": expected NAME=VALUE, got " + quote_for_message(arg)};
+  }
+  return Pair{arg.substr(0, eq), arg.substr(eq + 1)};
+}
+
+Result<double> parse_seconds(const std::string& flag, const std::string& v) {
+  char* end = nullptr;
+  double s = std::strtod(v.c_str(), &end);
+  if (v.empty() || *end != '\0' || !(s > 0)) return Error{flag + ": expected a positive number of seconds, got " + quote_for_message(v)};
+  return s;
+}
+
+}  // namespace
+
+void add_upstream_flags(CLI::App* sub, UpstreamFlags* f) {
+  sub->add_option("--upstream", f->upstreams,
+                  "gateway: an upstream engine NAME=http://HOST:PORT (vLLM, SGLang, llama-server, "
+                  "another parley) that serves the model ids given by --upstream-models (repeatable)");
+  sub->add_option("--upstream-models", f->models,
+                  "NAME=ID[,ID...]: model ids sent to upstream NAME, passed on as they are (required per upstream)");
+  sub->add_option("--upstream-key-env", f->key_envs,
+                  "NAME=ENVVAR: send the key in this environment variable as Authorization: Bearer "
+                  "(read at start; never logged)");
+  sub->add_option("--upstream-protocol", f->protocols, "NAME=PROTOCOL: openai-chat (the default, the only one yet)");
+  sub->add_option("--upstream-connect-timeout", f->connect_timeouts, "NAME=SECONDS to connect (default 10)");
+  sub->add_option("--upstream-read-timeout", f->read_timeouts,
+                  "NAME=SECONDS of silence allowed while its answer streams (default 600)");
+  sub->add_option("--upstream-retries", f->retries,
+                  "NAME=N retries on connect failure, 429 and 5xx before the answer started (default 2)");
+}
+
+Result<std::vector<upstream::UpstreamConfig>> upstreams_from_flags(const UpstreamFlags& f) {
+  std::vector<upstream::UpstreamConfig> out;
+  auto find = [&](const std::string& name) -> upstream::UpstreamConfig* {
+    for (auto& u : out) {
+      if (u.name == name) return &u;
+    }
+    return nullptr;
+  };
+  for (const auto& arg : f.upstreams) {
+    PARLEY_TRY(Pair p, split_pair("--upstream", arg));
+    if (find(p.name) != nullptr) return Error{"--upstream: " + p.name + " is given twice"};
+    upstream::UpstreamConfig u;
+    u.name = p.name;
+    u.url = p.value;
+    auto url = upstream::parse_url(p.value);
+    if (!url.ok()) return Error{"--upstream " + p.name + ": " + url.error().message};
+    u.endpoint = std::move(url).value();
+    out.push_back(std::move(u));
+  }
+  // Each per-upstream flag names an upstream given with --upstream.
+  auto each = [&](const char* flag, const std::vector<std::string>& args,
+                  const std::function<Status(upstream::UpstreamConfig&, const std::string&)>& apply) -> Status {
+    for (const auto& arg : args) {
+      PARLEY_TRY(Pair p, split_pair(flag, arg));
+      upstream::UpstreamConfig* u = find(p.name);
+      if (u == nullptr) return Error{std::string(flag) + ": no --upstream named " + quote_for_message(p.name)};
+      PARLEY_CHECK_OK(apply(*u, p.value));
+    }
+    return {};
+  };
+  PARLEY_CHECK_OK(each("--upstream-models", f.models, [](upstream::UpstreamConfig& u, const std::string& v) -> Status {
+    for (std::string_view id : split(v, ',')) {
+      id = trim(id);
+      if (id.empty()) return Error{"--upstream-models " + u.name + ": empty model id"};
+      u.models.emplace_back(id);
+    }
+    return {};
+  }));
+  PARLEY_CHECK_OK(each("--upstream-key-env", f.key_envs, [](upstream::UpstreamConfig& u, const std::string& v) -> Status {
+    const char* key = std::getenv(v.c_str());
+    if (key == nullptr || *key == '\0') {
+      return Error{"--upstream-key-env " + u.name + ": the environment variable " + v + " is not set or empty"};
+    }
+    u.api_key = key;
+    u.api_key_env = v;
+    return {};
+  }));
+  PARLEY_CHECK_OK(each("--upstream-protocol", f.protocols, [](upstream::UpstreamConfig& u, const std::string& v) -> Status {
+    if (v == "openai-chat") {
+      u.protocol = upstream::Protocol::openai_chat;
+      return {};
+    }
+    if (v == "anthropic" || v == "parley") {
+      return Error{"--upstream-protocol " + u.name + ": '" + v + "' is not supported yet (use openai-chat; a "
+                   "parley upstream speaks it at /v1/chat/completions)"};
+    }
+    return Error{"--upstream-protocol " + u.name + ": unknown protocol " + quote_for_message(v) + " (openai-chat)"};
+  }));
+  PARLEY_CHECK_OK(each("--upstream-connect-timeout", f.connect_timeouts,
+                       [](upstream::UpstreamConfig& u, const std::string& v) -> Status {
+                         PARLEY_TRY(u.connect_timeout_s, parse_seconds("--upstream-connect-timeout", v));
+                         return {};
+                       }));
+  PARLEY_CHECK_OK(each("--upstream-read-timeout", f.read_timeouts,
+                       [](upstream::UpstreamConfig& u, const std::string& v) -> Status {
+                         PARLEY_TRY(u.read_timeout_s, parse_seconds("--upstream-read-timeout", v));
+                         return {};
+                       }));
+  PARLEY_CHECK_OK(each("--upstream-retries", f.retries, [](upstream::UpstreamConfig& u, const std::string& v) -> Status {
+    char* end = nullptr;
+    long n = std::strtol(v.c_str(), &end, 10);
+    if (v.empty() || *end != '\0' || n < 0 || n > 10) return Error{"--upstream-retries " + u.name + ": expected 0..10"};
+    u.max_retries = static_cast<int>(n);
+    return {};
+  }));
+  for (const auto& u : out) {
+    if (u.models.empty()) return Error{"--upstream " + u.name + ": give its model ids with --upstream-models " + u.name + "=ID,..."};
+  }
+  return out;
+}
+
+std::string describe_upstream(const upstream::UpstreamConfig& u) {
+  std::string models;
+  for (const auto& m : u.models) models += (models.empty() ? "" : ", ") + m;
+  return str_printf("%s: %s (openai-chat), models %s%s", u.name.c_str(), u.url.c_str(), models.c_str(),
+                    u.api_key_env.empty() ? "" : ("; key from $" + u.api_key_env).c_str());
+}
+
+}  // namespace parley::app

@@ -1,0 +1,35 @@
+// `parley serve` as a gateway: the --upstream* flags, read once into UpstreamConfigs.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "base/result.h"
+#include "upstream/config.h"
+
+namespace CLI {
+class App;
+}
+
+namespace parley::app {
+
+struct UpstreamFlags {
+  std::vector<std::string> upstreams;        // NAME=URL
+  std::vector<std::string> models;           // NAME=ID[,ID...]
+  std::vector<std::string> key_envs;         // NAME=ENVVAR
+  std::vector<std::string> protocols;        // NAME=openai-chat
+  std::vector<std::string> connect_timeouts; // NAME=SECONDS
+  std::vector<std::string> read_timeouts;    // NAME=SECONDS
+  std::vector<std::string> retries;          // NAME=N
+};
+
+void add_upstream_flags(CLI::App* serve, UpstreamFlags* flags);
+
+// The configured upstreams (keys read from their environment variables now), or an error
+// naming the flag. Never puts a key into a message.
+Result<std::vector<upstream::UpstreamConfig>> upstreams_from_flags(const UpstreamFlags& flags);
+
+// "NAME: URL (openai-chat), models a, b; key from $VAR" for the startup log.
+std::string describe_upstream(const upstream::UpstreamConfig& u);
+
+}  // namespace parley::app
