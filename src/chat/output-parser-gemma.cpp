@@ -86,12 +86,7 @@ bool MarkupParser::step_gemma_args(bool eof) {
     }
   }
   if (s == JsonStreamer::Status::error) json_.complete(frag);
-  emit_args(frag);
-  consume(n);
-  if (s == JsonStreamer::Status::more) return false;
-  end_call();
-  st_ = s == JsonStreamer::Status::error ? St::skip_to_close : St::sec_next;
-  return true;
+  return end_args_step(s, frag, n);
 }
 
 }  // namespace parley::chat::detail

@@ -134,9 +134,12 @@ class MarkupParser final : public OutputParser {
 
   void begin_call();
 
-  bool step_args();
-  bool step_gemma_args(bool eof);  // output-parser-gemma.cpp
-  bool step_python_args();         // output-parser-python.cpp
+  template <class Streamer>
+  bool step_args(Streamer& streamer);  // json_ or py_ (output-parser.cpp)
+  bool step_gemma_args(bool eof);      // output-parser-gemma.cpp
+  // What a step over streamed arguments produced goes out; a finished (or broken) argument
+  // object ends the call.
+  bool end_args_step(JsonStreamer::Status s, std::string_view frag, size_t n);
 
   // The arguments' scanner: JSON, or Python literals converted to JSON.
   bool python_scan() const { return spec_.python_args || spec_.python_dict_args; }

@@ -219,24 +219,4 @@ void PythonArgsStreamer::complete(std::string& out) {
   status_ = Status::done;
 }
 
-// ---- the marker-driven parser's pythonic calls: NAME( is read by step_name, then this
-bool MarkupParser::step_python_args() {
-  std::string frag;
-  std::string_view r = rest();
-  size_t n = 0;
-  JsonStreamer::Status s = JsonStreamer::Status::more;
-  while (n < r.size()) {
-    s = py_.feed(r[n], frag);
-    if (py_.consumed()) n++;
-    if (s != JsonStreamer::Status::more) break;
-  }
-  if (s == JsonStreamer::Status::error) py_.complete(frag);
-  emit_args(frag);
-  consume(n);
-  if (s == JsonStreamer::Status::more) return false;
-  end_call();
-  st_ = s == JsonStreamer::Status::error ? St::skip_to_close : St::sec_next;
-  return true;
-}
-
 }  // namespace parley::chat::detail

@@ -129,7 +129,7 @@ bool MarkupParser::step(bool eof) {
     case St::id: return step_id(eof);
     case St::args:
       if (spec_.gemma_args) return step_gemma_args(eof);
-      return spec_.python_args ? step_python_args() : step_args();
+      return spec_.python_args ? step_args(py_) : step_args(json_);
     case St::envelope: return step_envelope(eof);
     case St::xml_args: return step_xml_args(eof);
     case St::xml_key: return step_xml_key(eof);
@@ -439,17 +439,23 @@ void MarkupParser::begin_call() {
   }
 }
 
-bool MarkupParser::step_args() {
+// JSON arguments (json_) or Python keyword arguments (py_, read as NAME( ... ) and converted).
+template <class Streamer>
+bool MarkupParser::step_args(Streamer& streamer) {
   std::string frag;
   std::string_view r = rest();
   size_t n = 0;
   JsonStreamer::Status s = JsonStreamer::Status::more;
   while (n < r.size()) {
-    s = json_.feed(r[n], frag);
-    if (json_.consumed()) n++;
+    s = streamer.feed(r[n], frag);
+    if (streamer.consumed()) n++;
     if (s != JsonStreamer::Status::more) break;
   }
-  if (s == JsonStreamer::Status::error) json_.complete(frag);
+  if (s == JsonStreamer::Status::error) streamer.complete(frag);
+  return end_args_step(s, frag, n);
+}
+
+bool MarkupParser::end_args_step(JsonStreamer::Status s, std::string_view frag, size_t n) {
   emit_args(frag);
   consume(n);
   if (s == JsonStreamer::Status::more) return false;
