@@ -45,12 +45,7 @@ Result<NodeId> xml_args(SchemaCompiler& c, const chat::CallSyntax& syn, const js
                         const std::string& path) {
   GrammarBuilder& b = c.builder();
   PARLEY_TRY(json::Value flat, c.flatten(params, path));
-  std::vector<std::string> required;
-  if (const json::Value* r = flat.find("required"); r && r->is_array()) {
-    for (const auto& x : r->as_array()) {
-      if (x.is_string()) required.push_back(x.as_string());
-    }
-  }
+  const std::vector<std::string> required = SchemaCompiler::required_names(flat);
   const json::Value* props = flat.find("properties");
   std::vector<std::string> declared;
   NodeId rest = b.empty();
@@ -82,12 +77,7 @@ Result<NodeId> python_args(SchemaCompiler& c, const chat::CallSyntax& syn, const
                            const std::string& path) {
   GrammarBuilder& b = c.builder();
   PARLEY_TRY(json::Value flat, c.flatten(params, path));
-  std::vector<std::string> required;
-  if (const json::Value* r = flat.find("required"); r && r->is_array()) {
-    for (const auto& x : r->as_array()) {
-      if (x.is_string()) required.push_back(x.as_string());
-    }
-  }
+  const std::vector<std::string> required = SchemaCompiler::required_names(flat);
   struct Param {
     std::string key;
     NodeId value;

@@ -40,6 +40,16 @@ class SchemaCompiler {
   static std::string join(const std::string& path, const std::string& key) {
     return path.empty() ? key : path + "." + key;
   }
+  // The names an object schema's `required` lists (non-strings skipped).
+  static std::vector<std::string> required_names(const json::Value& schema) {
+    std::vector<std::string> names;
+    if (const json::Value* r = schema.find("required"); r && r->is_array()) {
+      for (const auto& x : r->as_array()) {
+        if (x.is_string()) names.push_back(x.as_string());
+      }
+    }
+    return names;
+  }
 
  private:
   Result<NodeId> compile_inner(const json::Value& s, const std::string& path);

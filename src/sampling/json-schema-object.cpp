@@ -125,12 +125,7 @@ Result<NodeId> SchemaCompiler::compile_object(const json::Value& s, const std::s
     bool required;
   };
   std::vector<Entry> entries;
-  std::vector<std::string> required;
-  if (const json::Value* r = s.find("required"); r && r->is_array()) {
-    for (const auto& x : r->as_array()) {
-      if (x.is_string()) required.push_back(x.as_string());
-    }
-  }
+  const std::vector<std::string> required = required_names(s);
   auto is_required = [&](const std::string& k) {
     return std::find(required.begin(), required.end(), k) != required.end();
   };
