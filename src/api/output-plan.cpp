@@ -137,9 +137,8 @@ Status Service::plan_structured_output(const ChatRequest& req, const chat::Outpu
 }
 
 Status Service::plan_output(const ChatRequest& req, const Prompt& prompt, Shape shape, GenerationSpec& spec) {
-  const std::string tool_prefix = shape == Shape::anthropic ? "toolu_" : "call_";
-  spec.new_tool_id = [this, tool_prefix] { return ids_.next(tool_prefix); };
-  spec.sign_thinking = [this](std::string_view thinking) { return signer_.sign(thinking); };
+  spec.new_tool_id = tool_id_maker(shape);
+  spec.sign_thinking = thinking_signer();
   const chat::OutputFormat* f = config_.output_format.get();
   if (f == nullptr) return plan_structured_output(req, nullptr, false, spec);
   spec.format = config_.output_format;

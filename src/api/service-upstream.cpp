@@ -24,9 +24,8 @@ HttpResponse Service::generate_upstream(ChatRequest req, Shape shape, const std:
   }
   UpstreamCall call;
   call.request_id = request_id;
-  const std::string tool_prefix = shape == Shape::anthropic ? "toolu_" : "call_";
-  call.new_tool_id = [this, tool_prefix] { return ids_.next(tool_prefix); };
-  call.sign_thinking = [this](std::string_view thinking) { return signer_.sign(thinking); };
+  call.new_tool_id = tool_id_maker(shape);
+  call.sign_thinking = thinking_signer();
   call.max_output_tokens = config_.max_output_tokens;
   call.max_output_ends_turn = config_.max_output_ends_turn;
   ApiError err;
@@ -34,21 +33,7 @@ HttpResponse Service::generate_upstream(ChatRequest req, Shape shape, const std:
   if (!source) return error(shape, err, request_id);
   log_info("%s: to upstream for %s%s", request_id.c_str(), quote_for_message(req.model, 100).c_str(),
            req.stream ? ", streaming" : "");
-  HttpResponse r;
-  if (shape == Shape::anthropic) {
-    AnthropicStreamInfo info{ids_.next("msg_"), req.model, request_id};
-    r.stream = make_anthropic_stream(std::move(source), info, req.stream);
-  } else {
-    OpenAIStreamInfo info{ids_.next("chatcmpl-"), req.model, request_id,
-                          unix_time_ ? unix_time_() : 0, req.stream_include_usage};
-    r.stream = make_openai_stream(std::move(source), info, req.stream);
-  }
-  if (req.stream && r.stream->is_sse()) {
-    r.content_type = "text/event-stream; charset=utf-8";
-    r.headers.emplace_back("cache-control", "no-cache");
-  }
-  r.headers.emplace_back("request-id", request_id);
-  return r;
+  return stream_response(std::move(source), req, shape, request_id);
 }
 
 }  // namespace parley::api

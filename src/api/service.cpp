@@ -330,21 +330,36 @@ HttpResponse Service::generate(ChatRequest req, Shape shape, const std::string& 
            static_cast<long long>(n_prompt), static_cast<int>(std::min(wanted, room)),
            req.stream ? ", streaming" : "");
 
+  return stream_response(std::move(gen), req, shape, request_id);
+}
+
+HttpResponse Service::stream_response(std::unique_ptr<GenerationSource> source, const ChatRequest& req, Shape shape,
+                                      const std::string& request_id) {
   HttpResponse r;
   if (shape == Shape::anthropic) {
     AnthropicStreamInfo info{ids_.next("msg_"), req.model, request_id};
-    r.stream = make_anthropic_stream(std::move(gen), info, req.stream);
+    r.stream = make_anthropic_stream(std::move(source), info, req.stream);
   } else {
     OpenAIStreamInfo info{ids_.next("chatcmpl-"), req.model, request_id,
                           unix_time_ ? unix_time_() : 0, req.stream_include_usage};
-    r.stream = make_openai_stream(std::move(gen), info, req.stream);
+    r.stream = make_openai_stream(std::move(source), info, req.stream);
   }
-  if (req.stream) {
+  // A source not ready yet (an upstream) answers once it is: SSE, or the error it failed with.
+  if (req.stream && r.stream->is_sse()) {
     r.content_type = "text/event-stream; charset=utf-8";
     r.headers.emplace_back("cache-control", "no-cache");
   }
   r.headers.emplace_back("request-id", request_id);
   return r;
+}
+
+std::function<std::string()> Service::tool_id_maker(Shape shape) {
+  const std::string prefix = shape == Shape::anthropic ? "toolu_" : "call_";
+  return [this, prefix] { return ids_.next(prefix); };
+}
+
+std::function<std::string(std::string_view)> Service::thinking_signer() const {
+  return [this](std::string_view thinking) { return signer_.sign(thinking); };
 }
 
 HttpResponse Service::messages(const HttpRequest& request, const std::string& request_id) {

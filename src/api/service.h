@@ -92,6 +92,14 @@ class Service final : public Handler {
   HttpResponse generate(ChatRequest req, Shape shape, const std::string& request_id);
   // A request for an upstream's model: translated and sent there, answered by the same emitters.
   HttpResponse generate_upstream(ChatRequest req, Shape shape, const std::string& request_id);
+  // The HTTP response of a started generation (local or upstream): the client API's stream,
+  // SSE or the fold of it.
+  HttpResponse stream_response(std::unique_ptr<GenerationSource> source, const ChatRequest& req, Shape shape,
+                               const std::string& request_id);
+  // What both kinds of generation give out: tool-call ids in the client API's form, and
+  // thinking signatures under this server's key.
+  std::function<std::string()> tool_id_maker(Shape shape);
+  std::function<std::string(std::string_view)> thinking_signer() const;
   bool is_upstream_model(const std::string& id) const;
   // How the answer is read and steered: output parser, thinking, tool choice.
   Status plan_output(const ChatRequest& req, const Prompt& prompt, Shape shape, GenerationSpec& spec);
