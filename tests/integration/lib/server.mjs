@@ -114,3 +114,22 @@ export function parseSse(text) {
     return out;
   });
 }
+
+// The streamed event grammar of one text answer, as the SDK yields it: message_start first,
+// message_delta then message_stop last, text blocks with consecutive indices, one open at a
+// time, every delta to the open one. Returns the text.
+export function streamedText(assert, events) {
+  const types = events.map((e) => e.type);
+  assert.equal(types[0], 'message_start');
+  assert.equal(types.at(-1), 'message_stop');
+  assert.equal(types.at(-2), 'message_delta');
+  let text = '';
+  let open = -1;
+  let next = 0;
+  for (const e of events) {
+    if (e.type === 'content_block_start') { assert.equal(open, -1); assert.equal(e.index, next); open = e.index; }
+    if (e.type === 'content_block_delta') { assert.equal(e.index, open); text += e.delta.text; }
+    if (e.type === 'content_block_stop') { assert.equal(e.index, open); open = -1; next++; }
+  }
+  return text;
+}

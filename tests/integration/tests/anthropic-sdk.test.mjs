@@ -3,7 +3,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import Anthropic from '@anthropic-ai/sdk';
-import { startServer, rawRequest, parseSse } from '../lib/server.mjs';
+import { startServer, rawRequest, parseSse, streamedText } from '../lib/server.mjs';
 
 let server;
 let client;
@@ -50,18 +50,7 @@ test('messages.stream: text events, finalMessage, and the raw event order', asyn
   const raw = await client.messages.create({ model: 'smol-it', max_tokens: 16, messages: user('Tell me a story'), seed: 5, stream: true });
   const events = [];
   for await (const ev of raw) events.push(ev);
-  const types = events.map((e) => e.type);
-  assert.equal(types[0], 'message_start');
-  assert.equal(types.at(-1), 'message_stop');
-  assert.equal(types.at(-2), 'message_delta');
-  let rawText = '';
-  let open = -1;
-  let next = 0;
-  for (const e of events) {
-    if (e.type === 'content_block_start') { assert.equal(e.index, next); open = e.index; }
-    if (e.type === 'content_block_delta') { assert.equal(e.index, open); rawText += e.delta.text; }
-    if (e.type === 'content_block_stop') { assert.equal(e.index, open); open = -1; next++; }
-  }
+  const rawText = streamedText(assert, events);
   assert.equal(rawText, text, 'same seed, same text');
   const delta = events.at(-2);
   assert.equal(delta.usage.output_tokens, final.usage.output_tokens);

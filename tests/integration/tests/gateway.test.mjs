@@ -7,7 +7,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import Anthropic from '@anthropic-ai/sdk';
-import { startServer, rawRequest, parseSse } from '../lib/server.mjs';
+import { startServer, rawRequest, parseSse, streamedText } from '../lib/server.mjs';
 
 const UPSTREAM_KEY = 'upkey-s3cret-7f1d2c';
 let upstream;   // qwen-it (renders tools), needs UPSTREAM_KEY
@@ -68,17 +68,7 @@ test('text, streaming: exact event grammar, same text as non-streaming', async (
   const events = [];
   for await (const ev of raw) events.push(ev);
   const types = events.map((e) => e.type);
-  assert.equal(types[0], 'message_start');
-  assert.equal(types.at(-1), 'message_stop');
-  assert.equal(types.at(-2), 'message_delta');
-  let text = '';
-  let open = -1;
-  let next = 0;
-  for (const e of events) {
-    if (e.type === 'content_block_start') { assert.equal(open, -1); assert.equal(e.index, next); open = e.index; }
-    if (e.type === 'content_block_delta') { assert.equal(e.index, open); text += e.delta.text; }
-    if (e.type === 'content_block_stop') { assert.equal(e.index, open); open = -1; next++; }
-  }
+  const text = streamedText(assert, events);
   assert.equal(text, whole.content[0]?.text ?? '');
   const delta = events.at(-2);
   assert.equal(delta.delta.stop_reason, whole.stop_reason);
