@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "base/cpu.h"
 #include "base/rng.h"
 #include "tensor/matmul.h"
 #include "tensor/quant.h"
@@ -43,7 +44,8 @@ double median(std::vector<double> v) {
 }
 
 // Sum of a byte range with 256-bit loads (the result is returned so the reads are not elided).
-uint64_t read_range(const uint8_t* p, size_t n) {
+// Built for AVX2 whatever the build's flags; main checks the CPU has it.
+__attribute__((target("avx2"))) uint64_t read_range(const uint8_t* p, size_t n) {
   __m256i acc0 = _mm256_setzero_si256(), acc1 = _mm256_setzero_si256();
   __m256i acc2 = _mm256_setzero_si256(), acc3 = _mm256_setzero_si256();
   for (size_t i = 0; i + 128 <= n; i += 128) {
@@ -125,7 +127,7 @@ struct Result {
   double prefill_gflops_cpu = 0;  // per CPU-second: the kernel's speed whatever the machine's load
 };
 
-Result bench(const Weights& w, ThreadPool& pool, MatmulScratch& scratch, bool prefill, double min_secs) {
+Result bench(const Weights& w, MatmulPath path, ThreadPool& pool, MatmulScratch& scratch, bool prefill, double min_secs) {
   Result res;
   std::vector<float> x(static_cast<size_t>(512 * w.cols));
   Rng rng(2);
@@ -133,7 +135,7 @@ Result bench(const Weights& w, ThreadPool& pool, MatmulScratch& scratch, bool pr
   std::vector<float> y(static_cast<size_t>(512 * w.rows));
   // Decode: one token per product, cycling through the copies.
   {
-    for (int c = 0; c < w.copies; c++) matmul(w.view(c), x.data(), 1, y.data(), pool, scratch);  // warm up
+    for (int c = 0; c < w.copies; c++) matmul(w.view(c), x.data(), 1, y.data(), pool, scratch, path);  // warm up
     std::vector<double> rates;
     auto start = Clock::now();
     int copy = 0;
@@ -141,7 +143,7 @@ Result bench(const Weights& w, ThreadPool& pool, MatmulScratch& scratch, bool pr
       auto t0 = Clock::now();
       const int n = std::max(1, std::min(w.copies, 32));
       for (int i = 0; i < n; i++) {
-        matmul(w.view(copy), x.data(), 1, y.data(), pool, scratch);
+        matmul(w.view(copy), x.data(), 1, y.data(), pool, scratch, path);
         copy = (copy + 1) % w.copies;
       }
       double s = seconds_since(t0);
@@ -152,13 +154,13 @@ Result bench(const Weights& w, ThreadPool& pool, MatmulScratch& scratch, bool pr
     res.decode_gbs = static_cast<double>(w.bytes) / per / 1e9;
   }
   if (prefill) {
-    matmul(w.view(0), x.data(), 512, y.data(), pool, scratch);
+    matmul(w.view(0), x.data(), 512, y.data(), pool, scratch, path);
     std::vector<double> times;
     auto start = Clock::now();
     const double cpu0 = process_cpu_seconds();
     while (seconds_since(start) < min_secs || times.size() < 3) {
       auto t0 = Clock::now();
-      matmul(w.view(0), x.data(), 512, y.data(), pool, scratch);
+      matmul(w.view(0), x.data(), 512, y.data(), pool, scratch, path);
       times.push_back(seconds_since(t0));
     }
     const double flop = 2.0 * static_cast<double>(w.rows * w.cols) * 512;
@@ -173,6 +175,7 @@ int run(int argc, char** argv) {
   double min_secs = 0.5;
   bool all_types = true;
   std::string only;
+  std::vector<MatmulPath> paths;
   for (int i = 1; i < argc; i++) {
     std::string a = argv[i];
     if ((a == "-t" || a == "--threads") && i + 1 < argc) {
@@ -183,22 +186,44 @@ int run(int argc, char** argv) {
       all_types = false;
     } else if (a == "--type" && i + 1 < argc) {
       only = argv[++i];
+    } else if (a == "--path" && i + 1 < argc) {
+      std::string p = argv[++i];
+      const MatmulPath named = p == "scalar" ? MatmulPath::scalar
+                               : p == "avx2" ? MatmulPath::avx2
+                               : p == "avx512" ? MatmulPath::avx512
+                                               : MatmulPath::best;
+      if (p != "best" && named == MatmulPath::best) {
+        std::fprintf(stderr, "bench-matmul: --path %s: expected scalar, avx2, avx512 or best\n", p.c_str());
+        return 2;
+      }
+      if (!matmul_path_available(named)) {
+        std::fprintf(stderr, "bench-matmul: --path %s: this CPU cannot run it (%s)\n", p.c_str(),
+                     cpu_flags_string(cpu_features()).c_str());
+        return 2;
+      }
+      paths.push_back(named);
     } else {
       std::fprintf(stderr,
-                   "usage: bench-matmul [-t THREADS] [--secs S] [--bench-shapes] [--type T]\n"
+                   "usage: bench-matmul [-t THREADS] [--secs S] [--bench-shapes] [--type T] [--path P]...\n"
                    "  -t N            threads (default 2)\n"
                    "  --secs S        minimum seconds per measurement (default 0.5)\n"
                    "  --bench-shapes  only the benchmark models' shapes (Q8_0 and Q4_0)\n"
-                   "  --type T        only this weight type\n");
+                   "  --type T        only this weight type\n"
+                   "  --path P        kernel path: scalar, avx2, avx512 or best (the default; PARLEY_CPU\n"
+                   "                  sets best); repeat it to measure several side by side\n");
       return 2;
     }
   }
   const size_t kGiB = size_t{1} << 30;
   double load[1] = {0};
   if (getloadavg(load, 1) != 1) load[0] = -1;
-  std::printf("bench-matmul: %d threads, kernels: %s, load average %.1f\n", threads, matmul_path_name(MatmulPath::best),
-              load[0]);
-  {
+  if (paths.empty()) paths.push_back(MatmulPath::best);
+  const CpuFeatures& cpu = cpu_features();
+  std::printf("bench-matmul: %d threads, load average %.1f\ncpu: %s\nflags: %s\n", threads, load[0],
+              cpu.brand.c_str(), cpu_flags_string(cpu).c_str());
+  if (!cpu.avx2) {
+    std::printf("memory bandwidth: not measured (the read loop needs AVX2)\n");
+  } else {
     auto* data = static_cast<uint8_t*>(std::aligned_alloc(64, kGiB));
     std::memset(data, 1, kGiB);
     double bw1 = memory_bandwidth(data, kGiB, 1, 5);
@@ -225,18 +250,23 @@ int run(int argc, char** argv) {
   }
   ThreadPool pool(threads);
   MatmulScratch scratch;
-  std::printf("%-6s %-30s %8s %10s %12s %13s %15s\n", "type", "shape (out x in)", "MB", "decode us", "decode GB/s",
-              "prefill GF/s", "GF/s per CPU-s");
+  std::printf("%-6s %-30s %-7s %8s %10s %12s %13s %15s\n", "type", "shape (out x in)", "path", "MB", "decode us",
+              "decode GB/s", "prefill GF/s", "GF/s per CPU-s");
   for (const Case& c : cases) {
     if (!only.empty() && only != dtype_name(c.type)) continue;
     Weights w = make_weights(c.type, c.rows, c.cols, size_t{256} << 20);
-    Result r = bench(w, pool, scratch, true, min_secs);
-    char shape[64];
-    std::snprintf(shape, sizeof shape, "%lldx%lld %s", static_cast<long long>(c.rows), static_cast<long long>(c.cols),
-                  c.note);
-    std::printf("%-6s %-30s %8.1f %10.1f %12.1f %13.1f %15.1f\n", std::string(dtype_name(c.type)).c_str(), shape,
-                static_cast<double>(w.bytes) / 1e6, r.decode_us, r.decode_gbs, r.prefill_gflops, r.prefill_gflops_cpu);
-    std::fflush(stdout);
+    for (MatmulPath path : paths) {
+      Result r = bench(w, path, pool, scratch, true, min_secs);
+      char shape[64];
+      std::snprintf(shape, sizeof shape, "%lldx%lld %s", static_cast<long long>(c.rows),
+                    static_cast<long long>(c.cols), c.note);
+      std::string name = matmul_path_name(path);
+      name = name.substr(0, name.find(' '));
+      std::printf("%-6s %-30s %-7s %8.1f %10.1f %12.1f %13.1f %15.1f\n", std::string(dtype_name(c.type)).c_str(),
+                  shape, name.c_str(), static_cast<double>(w.bytes) / 1e6, r.decode_us, r.decode_gbs,
+                  r.prefill_gflops, r.prefill_gflops_cpu);
+      std::fflush(stdout);
+    }
   }
   return 0;
 }

@@ -16,6 +16,7 @@
 
 #include "app/commands.h"
 #include "base/check.h"
+#include "base/cpu.h"
 #include "base/json.h"
 #include "base/strings.h"
 #include "kv/block-pool.h"
@@ -88,6 +89,7 @@ int run_bench(const BenchOptions& opt) {
   auto kv = kv::BlockPool::create(
       kv::PoolShape{c.n_layer, c.n_head_kv, c.head_dim, block, (n_ctx + block - 1) / block, *kv_type});
   if (!kv) return fail(kv.error().message);
+  log_cpu_path("bench");
   ThreadPool pool(opt.threads);
   model::Forward fwd(m, model::ForwardOptions{opt.n_prompt, 1, n_ctx}, pool);
   model::KvView view;
@@ -156,6 +158,9 @@ int run_bench(const BenchOptions& opt) {
     doc["reps"] = opt.reps;
     doc["kv_type"] = std::string(dtype_name(*kv_type));
     doc["matmul_path"] = std::string(matmul_path_name(MatmulPath::best));
+    doc["kernel_path"] = std::string(cpu_path_name(cpu_path()));
+    doc["cpu"] = cpu_features().brand;
+    doc["cpu_flags"] = cpu_flags_string(cpu_features());
     doc["pp_tps"] = stat_json(pps);
     doc["tg_tps"] = stat_json(tgs);
     doc["rss_bytes"] = rss;

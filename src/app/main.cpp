@@ -2,9 +2,11 @@
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 
 #include "app/commands.h"
+#include "base/cpu.h"
 #include "base/log.h"
 
 namespace parley::app {
@@ -12,6 +14,13 @@ namespace parley::app {
 int fail(const std::string& message) {
   std::fprintf(stderr, "parley: %s\n", message.c_str());
   return 1;
+}
+
+void log_cpu_path(const char* who) {
+  const CpuFeatures& f = cpu_features();
+  const bool forced = std::getenv("PARLEY_CPU") != nullptr && *std::getenv("PARLEY_CPU") != '\0';
+  std::fprintf(stderr, "%s: cpu %s (%s), kernels %s%s\n", who, f.brand.empty() ? "unknown" : f.brand.c_str(),
+               cpu_flags_string(f).c_str(), cpu_path_name(cpu_path()), forced ? " (PARLEY_CPU)" : "");
 }
 
 }  // namespace parley::app
@@ -44,6 +53,11 @@ int main(int argc, char** argv) {
   if (!run) {
     std::fputs(app.help().c_str(), stdout);
     return 0;
+  }
+  // A forced kernel path the CPU cannot run (or a misspelt one) stops here, not at the first
+  // matmul; every command then runs on cpu_path().
+  if (auto path = parley::cpu_path_from_env(std::getenv("PARLEY_CPU"), parley::cpu_features()); !path.ok()) {
+    return fail(path.error().message);
   }
   try {
     return run();

@@ -1,50 +1,27 @@
 // Paged causal attention (declared in ops.h). One task is one row (token) and one kv head: the
 // query heads of its group (grouped-query attention) share every K and V row read, so each is
 // loaded and converted once for the group. Two passes over the sequence's blocks: scores
-// (q . k / sqrt(d), then softmax) and the weighted sum of V. The AVX2 kernels work on two query
-// heads and four keys (scores) or 32 dims (values) at a time, so the FMA chains are independent;
-// the scalar path beside them is the plain definition. Every kernel is a template over the
-// cache's element type (F32, F16, BF16, Q8_0; kv-rows.h has the layouts), so the conversion is
-// inlined into the loops: F16 and BF16 widen 8 values per instruction pair, Q8_0 converts 8
-// int8 and multiplies by its block's scale, read once per 32 values.
+// (q . k / sqrt(d), then softmax) and the weighted sum of V. The AVX2 kernels
+// (attention-avx2.cpp, chosen at run time) work on two query heads and four keys (scores) or 32
+// dims (values) at a time; the scalar path here is the plain definition. Every kernel is a
+// template over the cache's element type (F32, F16, BF16, Q8_0; kv-rows.h has the layouts), so
+// the conversion is inlined into the loops: F16 and BF16 widen 8 values per instruction pair,
+// Q8_0 converts 8 int8 and multiplies by its block's scale, read once per 32 values.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 
 #include "base/check.h"
+#include "base/cpu.h"
+#include "model/kernels-avx2.h"
 #include "model/kv-rows.h"
 #include "model/ops.h"
 #include "model/parallel.h"
 #include "tensor/fp16.h"
 #include "tensor/quant-blocks.h"
 
-#if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
-#include <immintrin.h>
-#define PARLEY_ATTN_AVX2 1
-#endif
-
 namespace parley::model::ops {
 namespace {
-
-// Where the rows of one sequence's positions live for one kv head.
-struct KvRows {
-  const uint8_t* kbase;
-  const uint8_t* vbase;
-  const int32_t* blocks;
-  int32_t block_size;
-  int32_t n_head_kv;
-  int32_t head;
-  int32_t head_dim;
-  size_t row_bytes;  // one stored row of head_dim values
-  // First row of block index bi (block_size rows, contiguous).
-  size_t offset(int32_t bi) const {
-    int64_t b = blocks[bi];
-    return static_cast<size_t>((b * n_head_kv + head) * block_size) * row_bytes;
-  }
-  const uint8_t* row(const uint8_t* base, int32_t j) const {
-    return base + offset(j / block_size) + static_cast<size_t>(j % block_size) * row_bytes;
-  }
-};
 
 // Element d of a stored F32, F16 or BF16 row.
 template <DType T>
@@ -110,208 +87,6 @@ void attend_scalar(const float* q, int32_t G, const KvRows& kv, int32_t n, float
   }
 }
 
-#ifdef PARLEY_ATTN_AVX2
-// Values d..d+7 of a stored F32, F16 or BF16 row.
-template <DType T>
-inline __m256 load8(const uint8_t* row, int32_t d) {
-  if constexpr (T == DType::f16) {
-    return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(reinterpret_cast<const uint16_t*>(row) + d)));
-  } else if constexpr (T == DType::bf16) {
-    __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(reinterpret_cast<const uint16_t*>(row) + d));
-    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
-  } else {
-    static_assert(T == DType::f32);
-    return _mm256_loadu_ps(reinterpret_cast<const float*>(row) + d);
-  }
-}
-
-// 8 int8 of a Q8_0 block as floats (unscaled).
-inline __m256 load8_q8(const int8_t* qs) {
-  return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(qs))));
-}
-
-inline float hsum(__m256 v) {
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_add_ss(s, _mm_movehdup_ps(s));
-  return _mm_cvtss_f32(s);
-}
-
-// scores of R (1 or 2) query rows against K rows [0, m) starting at `rows` (contiguous).
-template <DType T, int R>
-void scores_block(const float* q, int32_t D, const uint8_t* rows, int32_t m, size_t row_bytes, float scale,
-                  float* s0, float* s1) {
-  int32_t j = 0;
-  for (; j + 4 <= m; j += 4) {
-    __m256 acc[R][4];
-#pragma GCC unroll 8
-    for (int c = 0; c < R * 4; c++) acc[c / 4][c % 4] = _mm256_setzero_ps();
-    const uint8_t* k0 = rows + static_cast<size_t>(j) * row_bytes;
-    if constexpr (T == DType::q8_0) {
-      // Per block of 32: the four keys' scales once, then 8 values at a time scaled as loaded
-      // (a per-block partial sum for each key and row, scaled once, would need 8 registers more
-      // than the 16 there are).
-      for (int32_t b = 0; b < D / kQK; b++) {
-        const BlockQ8_0* kb[4];
-        __m256 dk[4];
-#pragma GCC unroll 4
-        for (int k = 0; k < 4; k++) {
-          kb[k] = reinterpret_cast<const BlockQ8_0*>(k0 + static_cast<size_t>(k) * row_bytes) + b;
-          dk[k] = _mm256_set1_ps(_cvtsh_ss(kb[k]->d));
-        }
-#pragma GCC unroll 4
-        for (int c = 0; c < 4; c++) {
-          __m256 qv[R];
-#pragma GCC unroll 2
-          for (int r = 0; r < R; r++) qv[r] = _mm256_loadu_ps(q + r * D + b * kQK + 8 * c);
-#pragma GCC unroll 4
-          for (int k = 0; k < 4; k++) {
-            __m256 kv = _mm256_mul_ps(load8_q8(kb[k]->qs + 8 * c), dk[k]);
-#pragma GCC unroll 2
-            for (int r = 0; r < R; r++) acc[r][k] = _mm256_fmadd_ps(qv[r], kv, acc[r][k]);
-          }
-        }
-      }
-    } else {
-      for (int32_t d = 0; d < D; d += 8) {
-        __m256 kv[4];
-#pragma GCC unroll 4
-        for (int k = 0; k < 4; k++) kv[k] = load8<T>(k0 + static_cast<size_t>(k) * row_bytes, d);
-#pragma GCC unroll 2
-        for (int r = 0; r < R; r++) {
-          __m256 qv = _mm256_loadu_ps(q + r * D + d);
-#pragma GCC unroll 4
-          for (int k = 0; k < 4; k++) acc[r][k] = _mm256_fmadd_ps(qv, kv[k], acc[r][k]);
-        }
-      }
-    }
-#pragma GCC unroll 4
-    for (int k = 0; k < 4; k++) {
-      s0[j + k] = hsum(acc[0][k]) * scale;
-      if constexpr (R == 2) s1[j + k] = hsum(acc[1][k]) * scale;
-    }
-  }
-  for (; j < m; j++) {
-    const uint8_t* kr = rows + static_cast<size_t>(j) * row_bytes;
-    __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
-    for (int32_t d = 0; d < D; d += 8) {
-      __m256 kv;
-      if constexpr (T == DType::q8_0) {
-        const BlockQ8_0* kb = reinterpret_cast<const BlockQ8_0*>(kr) + d / kQK;
-        kv = _mm256_mul_ps(load8_q8(kb->qs + d % kQK), _mm256_set1_ps(_cvtsh_ss(kb->d)));
-      } else {
-        kv = load8<T>(kr, d);
-      }
-      a0 = _mm256_fmadd_ps(_mm256_loadu_ps(q + d), kv, a0);
-      if constexpr (R == 2) a1 = _mm256_fmadd_ps(_mm256_loadu_ps(q + D + d), kv, a1);
-    }
-    s0[j] = hsum(a0) * scale;
-    if constexpr (R == 2) s1[j] = hsum(a1) * scale;
-  }
-}
-
-// out rows (R of D) = sum_j p_r[j] * V row j, over the sequence's blocks; 8 * NV dims at a
-// time (NV = 4 when D is a multiple of 32, always for Q8_0: then the 32 dims are one block and
-// its scale is folded into the weights), accumulators in registers.
-template <DType T, int R, int NV>
-void values(const KvRows& kv, int32_t n, const float* p0, const float* p1, float* o0, float* o1) {
-  static_assert(T != DType::q8_0 || NV * 8 == kQK);
-  const int32_t D = kv.head_dim, bs = kv.block_size;
-  const size_t row_bytes = kv.row_bytes;
-  for (int32_t d0 = 0; d0 < D; d0 += 8 * NV) {
-    __m256 acc[R][NV];
-#pragma GCC unroll 8
-    for (int c = 0; c < R * NV; c++) acc[c / NV][c % NV] = _mm256_setzero_ps();
-    for (int32_t j0 = 0; j0 < n; j0 += bs) {
-      const uint8_t* rows = kv.vbase + kv.offset(j0 / bs);
-      const int32_t m = std::min(bs, n - j0);
-      for (int32_t j = 0; j < m; j++) {
-        const uint8_t* vr = rows + static_cast<size_t>(j) * row_bytes;
-        float w0s = p0[j0 + j], w1s = w0s;
-        if constexpr (R == 2) w1s = p1[j0 + j];
-        const BlockQ8_0* vb = nullptr;
-        if constexpr (T == DType::q8_0) {
-          vb = reinterpret_cast<const BlockQ8_0*>(vr) + d0 / kQK;
-          const float dv = _cvtsh_ss(vb->d);
-          w0s *= dv;
-          w1s *= dv;
-        }
-        const __m256 w0 = _mm256_set1_ps(w0s), w1 = _mm256_set1_ps(w1s);
-#pragma GCC unroll 4
-        for (int c = 0; c < NV; c++) {
-          __m256 v;
-          if constexpr (T == DType::q8_0) {
-            v = load8_q8(vb->qs + 8 * c);
-          } else {
-            v = load8<T>(vr, d0 + 8 * c);
-          }
-          acc[0][c] = _mm256_fmadd_ps(w0, v, acc[0][c]);
-          if constexpr (R == 2) acc[R - 1][c] = _mm256_fmadd_ps(w1, v, acc[R - 1][c]);
-        }
-      }
-    }
-#pragma GCC unroll 4
-    for (int c = 0; c < NV; c++) {
-      _mm256_storeu_ps(o0 + d0 + 8 * c, acc[0][c]);
-      if constexpr (R == 2) _mm256_storeu_ps(o1 + d0 + 8 * c, acc[R - 1][c]);
-    }
-  }
-}
-
-// Softmax of s[0..n) in place; returns 1 / sum.
-float softmax_unnormalized(float* s, int32_t n) {
-  __m256 mx8 = _mm256_set1_ps(-INFINITY);
-  int32_t j = 0;
-  for (; j + 8 <= n; j += 8) mx8 = _mm256_max_ps(mx8, _mm256_loadu_ps(s + j));
-  __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(mx8), _mm256_extractf128_ps(mx8, 1));
-  m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
-  m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
-  float mx = _mm_cvtss_f32(m4);
-  for (; j < n; j++) mx = std::max(mx, s[j]);
-  for (j = 0; j < n; j++) s[j] -= mx;
-  exp_inplace(s, n);
-  __m256 sum8 = _mm256_setzero_ps();
-  for (j = 0; j + 8 <= n; j += 8) sum8 = _mm256_add_ps(sum8, _mm256_loadu_ps(s + j));
-  float sum = hsum(sum8);
-  for (; j < n; j++) sum += s[j];
-  return 1.0f / sum;
-}
-
-template <DType T>
-void attend_avx2(const float* q, int32_t G, const KvRows& kv, int32_t n, float scale, float* scores, float* out) {
-  const int32_t D = kv.head_dim, bs = kv.block_size;
-  const size_t row_bytes = kv.row_bytes;
-  for (int32_t r = 0; r < G; r += 2) {
-    const bool pair = r + 1 < G;
-    float* s0 = scores + static_cast<size_t>(r) * static_cast<size_t>(n);
-    float* s1 = s0 + n;
-    for (int32_t j0 = 0; j0 < n; j0 += bs) {
-      const uint8_t* rows = kv.kbase + kv.offset(j0 / bs);
-      const int32_t m = std::min(bs, n - j0);
-      if (pair) {
-        scores_block<T, 2>(q + r * D, D, rows, m, row_bytes, scale, s0 + j0, s1 + j0);
-      } else {
-        scores_block<T, 1>(q + r * D, D, rows, m, row_bytes, scale, s0 + j0, nullptr);
-      }
-    }
-  }
-  for (int32_t r = 0; r < G; r++) {
-    float* s = scores + static_cast<size_t>(r) * static_cast<size_t>(n);
-    float inv = softmax_unnormalized(s, n);
-    for (int32_t j = 0; j < n; j++) s[j] *= inv;
-  }
-  for (int32_t r = 0; r < G; r += 2) {
-    const float* p0 = scores + static_cast<size_t>(r) * static_cast<size_t>(n);
-    float* o0 = out + static_cast<size_t>(r) * static_cast<size_t>(D);
-    const bool pair = r + 1 < G;
-    if (T == DType::q8_0 || D % 32 == 0) {
-      pair ? values<T, 2, 4>(kv, n, p0, p0 + n, o0, o0 + D) : values<T, 1, 4>(kv, n, p0, nullptr, o0, nullptr);
-    } else if constexpr (T != DType::q8_0) {
-      pair ? values<T, 2, 1>(kv, n, p0, p0 + n, o0, o0 + D) : values<T, 1, 1>(kv, n, p0, nullptr, o0, nullptr);
-    }
-  }
-}
-#endif
 
 }  // namespace
 
@@ -321,23 +96,13 @@ namespace {
 template <DType T>
 void attend(const float* q, int32_t G, const KvRows& kv, int32_t n, float scale, float* scores, float* out,
             bool simd) {
-#ifdef PARLEY_ATTN_AVX2
-  if (simd) return attend_avx2<T>(q, G, kv, n, scale, scores, out);
-#else
-  (void)simd;
-#endif
+  if (simd) return avx2_attend(T, q, G, kv, n, scale, scores, out);
   attend_scalar<T>(q, G, kv, n, scale, scores, out);
 }
 
 }  // namespace
 
-bool attention_has_avx2() {
-#ifdef PARLEY_ATTN_AVX2
-  return true;
-#else
-  return false;
-#endif
-}
+bool attention_has_avx2() { return cpu_path_at_least(CpuPath::avx2); }
 
 void attention(const float* q, float* out, const KvView& kv, int32_t layer, const Batch& batch,
                std::span<const SeqKv> seqs, int32_t n_head, int32_t n_head_kv, int32_t head_dim, float* scores,

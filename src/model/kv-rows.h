@@ -15,8 +15,8 @@
 
 namespace parley::model {
 
-// Which code converts: `best` is the AVX2 path when the build has it, `scalar` the portable
-// one (tests run both; they write identical bytes).
+// Which code converts: `best` is the AVX2 path when the CPU runs it (base/cpu.h), `scalar` the
+// portable one (tests run both; they write identical bytes).
 enum class KvRowPath { best, scalar };
 
 // Bytes of a row of n values (n a multiple of 32 for Q8_0).

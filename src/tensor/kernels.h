@@ -57,11 +57,14 @@ constexpr int64_t kRowTile = 8;
 using Kernel = void (*)(const WeightView& w, int64_t r0, int64_t r1, const Acts& a, float* y,
                         int64_t ldy, float* scratch);
 
-// nullptr when the path has no kernel for the type.
+// nullptr when the path has no kernel for the type (or, for a SIMD path, when the build is not
+// for x86). Call a SIMD path's functions only when the CPU runs it (base/cpu.h).
 Kernel scalar_kernel(DType t);
-Kernel avx2_kernel(DType t);
-Kernel avx2_kernel_k(DType t);  // the K-quant part of avx2_kernel
+Kernel avx2_kernel(DType t);    // kernels-avx2.cpp
+Kernel avx512_kernel(DType t);  // kernels-avx512.cpp
+// Quantized activations for tokens [t0, t1); every path writes the same bytes.
 void scalar_quantize_acts(const Acts& a, const float* x, int64_t t0, int64_t t1);
-void avx2_quantize_acts(const Acts& a, const float* x, int64_t t0, int64_t t1);  // needs AVX2
+void avx2_quantize_acts(const Acts& a, const float* x, int64_t t0, int64_t t1);
+void avx512_quantize_acts(const Acts& a, const float* x, int64_t t0, int64_t t1);
 
 }  // namespace parley::kernels

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "base/check.h"
+#include "base/cpu.h"
 #include "tensor/kernels.h"
 #include "tensor/quant-blocks.h"
 #include "tensor/quant.h"
@@ -149,51 +150,57 @@ size_t MatmulScratch::capacity_bytes() const {
 
 // ---- paths ------------------------------------------------------------------------------------
 
-bool matmul_path_available(MatmulPath path) {
-  switch (path) {
-    case MatmulPath::best: case MatmulPath::scalar: return true;
-    case MatmulPath::avx2:
-#if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
-      return true;
-#else
-      return false;
-#endif
-  }
-  return false;
-}
-
 namespace {
+
+CpuPath cpu_path_of(MatmulPath path) {
+  switch (path) {
+    case MatmulPath::best: return cpu_path();
+    case MatmulPath::scalar: return CpuPath::scalar;
+    case MatmulPath::avx2: return CpuPath::avx2;
+    case MatmulPath::avx512: return CpuPath::avx512;
+  }
+  return CpuPath::scalar;
+}
 
 MatmulPath resolve(MatmulPath path) {
   if (path != MatmulPath::best) return path;
-  return matmul_path_available(MatmulPath::avx2) ? MatmulPath::avx2 : MatmulPath::scalar;
+  switch (cpu_path()) {
+    case CpuPath::avx512: return MatmulPath::avx512;
+    case CpuPath::avx2: return MatmulPath::avx2;
+    case CpuPath::scalar: return MatmulPath::scalar;
+  }
+  return MatmulPath::scalar;
 }
 
 kernels::Kernel kernel_for(MatmulPath path, DType t) {
   switch (path) {
+    case MatmulPath::avx512: return kernels::avx512_kernel(t);
     case MatmulPath::avx2: return kernels::avx2_kernel(t);
     default: return kernels::scalar_kernel(t);
   }
 }
 
 void quantize(MatmulPath path, const kernels::Acts& a, const float* x, int64_t t0, int64_t t1) {
-  if (path == MatmulPath::avx2) {
-    kernels::avx2_quantize_acts(a, x, t0, t1);
-  } else {
-    kernels::scalar_quantize_acts(a, x, t0, t1);
+  switch (path) {
+    case MatmulPath::avx512: kernels::avx512_quantize_acts(a, x, t0, t1); return;
+    case MatmulPath::avx2: kernels::avx2_quantize_acts(a, x, t0, t1); return;
+    default: kernels::scalar_quantize_acts(a, x, t0, t1); return;
   }
 }
 
 }  // namespace
 
+bool matmul_path_available(MatmulPath path) {
+  if (!cpu_path_supported(cpu_features(), cpu_path_of(path))) return false;
+  // A build for another architecture has no x86 kernels at all.
+  return resolve(path) == MatmulPath::scalar || kernel_for(resolve(path), DType::q8_0) != nullptr;
+}
+
 const char* matmul_path_name(MatmulPath path) {
   switch (resolve(path)) {
     case MatmulPath::scalar: return "scalar";
-#if (defined(__AVX512VNNI__) && defined(__AVX512VL__)) || defined(__AVXVNNI__)
-    case MatmulPath::avx2: return "avx2+vnni";
-#else
     case MatmulPath::avx2: return "avx2";
-#endif
+    case MatmulPath::avx512: return "avx512 (avx512vl+vnni)";
     default: return "?";
   }
 }

@@ -56,9 +56,10 @@ class MatmulScratch {
   std::unique_ptr<Buffers> buffers_;
 };
 
-// Kernel family: best = the fastest this CPU and build support. The others exist so tests can
-// compare each SIMD path with the scalar one on the same inputs.
-enum class MatmulPath { best, scalar, avx2 };
+// Kernel family: best = the process's path (base/cpu.h: the fastest the CPU runs, or the one
+// PARLEY_CPU forces). The others exist so tests and benchmarks can compare each SIMD path with
+// the scalar one on the same inputs; a path is available when the CPU runs it.
+enum class MatmulPath { best, scalar, avx2, avx512 };
 bool matmul_path_available(MatmulPath path);
 const char* matmul_path_name(MatmulPath path);  // best resolves to the path it picks
 

@@ -1,4 +1,7 @@
-// Small AVX2 helpers shared by the AVX2 kernel files. Only include under __AVX2__.
+// Small AVX2 helpers shared by the x86 kernel files. Only include under __AVX2__. Internal
+// linkage on purpose: each including file is compiled for its own instruction set, and an
+// out-of-line copy with external linkage could be picked by the linker for a file built for a
+// smaller one (an illegal instruction on CPUs without it).
 #pragma once
 
 #include <immintrin.h>
@@ -7,6 +10,7 @@
 #include <cstring>
 
 namespace parley::kernels::avx2 {
+namespace {
 
 inline float hsum(__m256 v) {
   __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
@@ -70,4 +74,5 @@ inline float dot_f32(const float* a, const float* b, int64_t n) {
   return sum;
 }
 
+}  // namespace
 }  // namespace parley::kernels::avx2

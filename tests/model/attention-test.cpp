@@ -42,7 +42,7 @@ class Attention : public ::testing::TestWithParam<Case> {};
 TEST_P(Attention, MatchesTheFormula) {
   const Case param = GetParam();
   if (param.kernel == ops::AttentionKernel::best && !ops::attention_has_avx2()) {
-    GTEST_SKIP() << "this build has no AVX2 attention kernel (the scalar cases cover it)";
+    GTEST_SKIP() << "this CPU runs no AVX2 attention kernel (or PARLEY_CPU=scalar): the scalar cases cover it";
   }
   const int32_t D = param.head_dim, H = param.n_head, Hkv = param.n_head_kv;
   const DType type = param.kv_type;

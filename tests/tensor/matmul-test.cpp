@@ -13,6 +13,7 @@
 #include <cmath>
 #include <vector>
 
+#include "base/cpu.h"
 #include "base/rng.h"
 #include "tensor/quant.h"
 
@@ -83,9 +84,12 @@ double tolerance(const Matrix& m, const std::vector<float>& x, int64_t t, int64_
   return quant * 1.0001 + 1e-5 * abs_sum + 1e-6;
 }
 
+// Every path this CPU runs (the others are named by MatmulPaths.SimdPathsThisCpuLacks).
 std::vector<MatmulPath> paths() {
   std::vector<MatmulPath> p = {MatmulPath::scalar};
-  if (matmul_path_available(MatmulPath::avx2)) p.push_back(MatmulPath::avx2);
+  for (MatmulPath simd : {MatmulPath::avx2, MatmulPath::avx512}) {
+    if (matmul_path_available(simd)) p.push_back(simd);
+  }
   return p;
 }
 
@@ -200,6 +204,7 @@ TEST(Matmul, ConvenienceOverloadAndEmptyInputs) {
   EXPECT_TRUE(can_matmul(DType::q6_k));
   EXPECT_FALSE(can_matmul(DType::iq4_xs));
   EXPECT_STRNE(matmul_path_name(MatmulPath::best), "?");
+  EXPECT_TRUE(matmul_path_available(MatmulPath::best));
   // The convenience overload reuses the pool's scratch: no growth once warm.
   size_t warm = pool.matmul_scratch().capacity_bytes();
   EXPECT_GT(warm, 0u);
@@ -247,6 +252,18 @@ TEST(Matmul, ScratchStopsGrowingOnceWarm) {
   matmul(m.view(), x.data(), 64, y.data(), pool, scratch);
   matmul(m.view(), x.data(), 1, y.data(), pool, scratch);
   EXPECT_EQ(scratch.capacity_bytes(), reserved);
+}
+
+// The SIMD paths the tests above could not run here, skipped by name rather than passed.
+TEST(MatmulPaths, SimdPathsThisCpuLacks) {
+  std::string missing;
+  for (MatmulPath p : {MatmulPath::avx2, MatmulPath::avx512}) {
+    if (!matmul_path_available(p)) missing += std::string(missing.empty() ? "" : ", ") + matmul_path_name(p);
+  }
+  if (!missing.empty()) {
+    GTEST_SKIP() << "not tested on this CPU (" << cpu_flags_string(cpu_features()) << "): " << missing;
+  }
+  EXPECT_EQ(paths().size(), 3u);
 }
 
 }  // namespace

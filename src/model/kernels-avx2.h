@@ -1,0 +1,52 @@
+// The model layer's AVX2 kernels (attention-avx2.cpp, ops-avx2.cpp, kv-rows-avx2.cpp), compiled
+// with AVX2 + FMA + F16C flags. Call them only when cpu_path_at_least(CpuPath::avx2)
+// (base/cpu.h); the portable files dispatch. Internal to src/model/.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "base/dtype.h"
+#include "tensor/quant-blocks.h"
+
+namespace parley::model {
+namespace ops {
+
+// Where the rows of one sequence's positions live for one kv head.
+struct KvRows {
+  const uint8_t* kbase;
+  const uint8_t* vbase;
+  const int32_t* blocks;
+  int32_t block_size;
+  int32_t n_head_kv;
+  int32_t head;
+  int32_t head_dim;
+  size_t row_bytes;  // one stored row of head_dim values
+  // First row of block index bi (block_size rows, contiguous).
+  size_t offset(int32_t bi) const {
+    int64_t b = blocks[bi];
+    return static_cast<size_t>((b * n_head_kv + head) * block_size) * row_bytes;
+  }
+  const uint8_t* row(const uint8_t* base, int32_t j) const {
+    return base + offset(j / block_size) + static_cast<size_t>(j % block_size) * row_bytes;
+  }
+};
+
+// One attention task (ops::attention): G query rows of one kv group against positions
+// [0, n); t is the cache's element type (F32, F16, BF16, Q8_0), head_dim a multiple of 8.
+void avx2_attend(DType t, const float* q, int32_t G, const KvRows& kv, int32_t n, float scale, float* scores,
+                 float* out);
+
+// ops.h's dot, exp_inplace and one row of swiglu (gate[i] = silu(gate[i]) * up[i]).
+float avx2_dot(const float* a, const float* b, int64_t n);
+void avx2_exp_inplace(float* x, int64_t n);
+void avx2_swiglu_row(float* gate, const float* up, int64_t n);
+
+}  // namespace ops
+
+// kv_row_store's conversions (kv-rows.h), byte for byte the scalar ones.
+void avx2_store_f16(const float* src, uint16_t* dst, int32_t n);
+void avx2_store_bf16(const float* src, uint16_t* dst, int32_t n);
+void avx2_store_q8_0(const float* src, BlockQ8_0* dst, int32_t n);
+
+}  // namespace parley::model
