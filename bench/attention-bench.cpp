@@ -58,7 +58,7 @@ Timing time_attention(DType type, int32_t n, model::ops::AttentionKernel kernel)
   }
   model::Batch row;
   row.add(0, n - 1, 0, false);
-  std::vector<float> q(static_cast<size_t>(H * D)), out(q.size()), scores(static_cast<size_t>(H / Hkv * n));
+  std::vector<float> q(static_cast<size_t>(H * D)), out(q.size()), scores(model::ops::attention_scratch_floats(H / Hkv, D, n));
   for (float& x : q) x = rng.normal() * 0.1f;
   ThreadPool threads(1);
   auto call = [&] {

@@ -104,32 +104,67 @@ void attend(const float* q, int32_t G, const KvRows& kv, int32_t n, float scale,
 
 bool attention_has_avx2() { return cpu_path_at_least(CpuPath::avx2); }
 
+namespace {
+
+// Tokens per prefill tile: up to kTileRows query rows (tokens x group), at most 32 tokens.
+constexpr int32_t kTileRows = 128;
+int32_t tile_tokens(int32_t G) { return std::clamp(kTileRows / G, 1, 32); }
+bool use_tiles(AttentionKernel kernel, int32_t head_dim) {
+  return kernel == AttentionKernel::best && attention_has_avx2() && head_dim % 16 == 0;
+}
+
+}  // namespace
+
+size_t attention_scratch_floats(int32_t group, int32_t head_dim, int32_t n_ctx) {
+  const size_t per_token = static_cast<size_t>(group) * static_cast<size_t>(n_ctx);
+  return std::max(per_token, attend_tile_floats(tile_tokens(group) * group, head_dim));
+}
+
 void attention(const float* q, float* out, const KvView& kv, int32_t layer, const Batch& batch,
                std::span<const SeqKv> seqs, int32_t n_head, int32_t n_head_kv, int32_t head_dim, float* scores,
                int32_t n_ctx, ThreadPool& pool, AttentionKernel kernel) {
   const int32_t G = n_head / n_head_kv;
   const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
   const int64_t q_dim = static_cast<int64_t>(n_head) * head_dim;
-  const size_t per_thread = static_cast<size_t>(G) * static_cast<size_t>(n_ctx);
+  const size_t per_thread = attention_scratch_floats(G, head_dim, n_ctx);
   const size_t row_bytes = kv_row_bytes(kv.type, head_dim);
   const bool simd = kernel == AttentionKernel::best && attention_has_avx2() && head_dim % 8 == 0;
+  const bool tiles = use_tiles(kernel, head_dim);
   PARLEY_CHECK_MSG(kv.type != DType::q8_0 || head_dim % kQK == 0, "Q8_0 KV needs head_dim % 32 == 0");
-  for_tasks(pool, static_cast<int64_t>(batch.size()) * n_head_kv, [&](int64_t task, int thread) {
-    const int32_t t = static_cast<int32_t>(task / n_head_kv);
+  // One task is a window of up to `window` batch rows and one kv group. Inside it, each run of
+  // consecutive positions of one sequence (a prefill chunk) goes through the tile kernel; single
+  // rows (decode) through the per-row kernel. Rows are independent, so any split is exact.
+  const int32_t window = tiles ? tile_tokens(G) : 1;
+  const int64_t n_windows = (batch.size() + window - 1) / window;
+  for_tasks(pool, n_windows * n_head_kv, [&](int64_t task, int thread) {
+    const int32_t w0 = static_cast<int32_t>(task / n_head_kv) * window;
+    const int32_t w1 = std::min(batch.size(), w0 + window);
     const int32_t g = static_cast<int32_t>(task % n_head_kv);
-    const SeqKv& seq = seqs[static_cast<size_t>(batch.seqs[t])];
-    const int32_t n = batch.positions[t] + 1;  // causal: positions 0..pos
-    PARLEY_CHECK(n <= n_ctx && (n + kv.block_size - 1) / kv.block_size <= seq.n_blocks);
-    KvRows rows{kv.k[layer], kv.v[layer], seq.blocks, kv.block_size, n_head_kv, g, head_dim, row_bytes};
-    const float* qg = q + t * q_dim + static_cast<int64_t>(g) * G * head_dim;  // G rows of the group
-    float* og = out + t * q_dim + static_cast<int64_t>(g) * G * head_dim;
     float* sc = scores + static_cast<size_t>(thread) * per_thread;
-    switch (kv.type) {
-      case DType::f32: attend<DType::f32>(qg, G, rows, n, scale, sc, og, simd); break;
-      case DType::f16: attend<DType::f16>(qg, G, rows, n, scale, sc, og, simd); break;
-      case DType::bf16: attend<DType::bf16>(qg, G, rows, n, scale, sc, og, simd); break;
-      case DType::q8_0: attend<DType::q8_0>(qg, G, rows, n, scale, sc, og, simd); break;
-      default: PARLEY_CHECK_MSG(false, "attention: not a KV cache type");
+    for (int32_t t = w0; t < w1;) {
+      int32_t e = t + 1;
+      while (e < w1 && batch.seqs[e] == batch.seqs[t] && batch.positions[e] == batch.positions[e - 1] + 1) e++;
+      const SeqKv& seq = seqs[static_cast<size_t>(batch.seqs[t])];
+      const int32_t n = batch.positions[e - 1] + 1;  // causal: the run's last row sees positions 0..pos
+      PARLEY_CHECK(n <= n_ctx && (n + kv.block_size - 1) / kv.block_size <= seq.n_blocks);
+      KvRows rows{kv.k[layer], kv.v[layer], seq.blocks, kv.block_size, n_head_kv, g, head_dim, row_bytes};
+      const int64_t head0 = static_cast<int64_t>(g) * G * head_dim;  // the group's first head in a row
+      if (e - t > 1) {
+        AttendTile tile{q + t * q_dim + head0, out + t * q_dim + head0, q_dim, e - t, G, batch.positions[t], scale};
+        avx2_attend_tile(kv.type, tile, rows, sc);
+        t = e;
+        continue;
+      }
+      const float* qg = q + t * q_dim + head0;  // G rows of the group
+      float* og = out + t * q_dim + head0;
+      switch (kv.type) {
+        case DType::f32: attend<DType::f32>(qg, G, rows, n, scale, sc, og, simd); break;
+        case DType::f16: attend<DType::f16>(qg, G, rows, n, scale, sc, og, simd); break;
+        case DType::bf16: attend<DType::bf16>(qg, G, rows, n, scale, sc, og, simd); break;
+        case DType::q8_0: attend<DType::q8_0>(qg, G, rows, n, scale, sc, og, simd); break;
+        default: PARLEY_CHECK_MSG(false, "attention: not a KV cache type");
+      }
+      t = e;
     }
   });
 }

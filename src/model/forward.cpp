@@ -21,8 +21,8 @@ Forward::Forward(const Model& model, const ForwardOptions& options, ThreadPool& 
   s_.gate.resize(T * static_cast<size_t>(c.n_ff));
   s_.up.resize(T * static_cast<size_t>(c.n_ff));
   s_.out_x.resize(static_cast<size_t>(options.max_logits) * static_cast<size_t>(c.n_embd));
-  s_.scores.resize(static_cast<size_t>(pool.size()) * static_cast<size_t>(c.n_head / c.n_head_kv) *
-                   static_cast<size_t>(options.n_ctx));
+  s_.scores.resize(static_cast<size_t>(pool.size()) *
+                   ops::attention_scratch_floats(c.n_head / c.n_head_kv, c.head_dim, options.n_ctx));
   s_.rope_cs.resize(T * static_cast<size_t>(c.n_rot));
   s_.inv_freq.resize(static_cast<size_t>(c.n_rot / 2));
   ops::rope_inv_freq(c, model.weights().rope_freqs, s_.inv_freq.data());

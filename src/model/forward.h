@@ -88,7 +88,7 @@ class Forward {
     std::vector<float> gate;    // [T, n_ff]
     std::vector<float> up;      // [T, n_ff]
     std::vector<float> out_x;   // [max_logits, n_embd]
-    std::vector<float> scores;  // [n_threads, group, n_ctx] attention weights per thread
+    std::vector<float> scores;  // [n_threads, ops::attention_scratch_floats] attention scratch
     std::vector<float> rope_cs; // [T, n_rot] cos/sin per row
     std::vector<float> inv_freq;// [n_rot / 2]
     MatmulScratch mm;           // quantized activations + kernel scratch, reserved for T rows

@@ -37,6 +37,26 @@ struct KvRows {
 void avx2_attend(DType t, const float* q, int32_t G, const KvRows& kv, int32_t n, float scale, float* scores,
                  float* out);
 
+// Prefill attention for n_tokens consecutive tokens of one sequence (positions position ..
+// position + n_tokens - 1, each seeing the keys up to its own) and one kv group: token i's head
+// h (h < n_group) reads q[i * stride + h * head_dim] and writes out[i * stride + h * head_dim].
+// head_dim a multiple of 16; scratch: attend_tile_floats.
+struct AttendTile {
+  const float* q;
+  float* out;
+  int64_t stride;
+  int32_t n_tokens;
+  int32_t n_group;
+  int32_t position;
+  float scale;
+};
+constexpr int32_t kTileKeys = 64;  // keys per step of the tile kernel
+inline size_t attend_tile_floats(int32_t n_rows, int32_t head_dim) {
+  return static_cast<size_t>(n_rows) * static_cast<size_t>(2 * head_dim + kTileKeys + 2) +
+         3 * static_cast<size_t>(kTileKeys) * static_cast<size_t>(head_dim);
+}
+void avx2_attend_tile(DType t, const AttendTile& a, const KvRows& kv, float* scratch);
+
 // ops.h's dot, exp_inplace and one row of swiglu (gate[i] = silu(gate[i]) * up[i]).
 float avx2_dot(const float* a, const float* b, int64_t n);
 void avx2_exp_inplace(float* x, int64_t n);

@@ -38,15 +38,19 @@ void rope(float* x, int64_t n_rows, int32_t n_heads, int32_t head_dim, int32_t n
 void kv_store(const KvView& kv, int32_t layer, const float* k, const float* v, const Batch& batch,
               std::span<const SeqKv> seqs, int32_t n_head_kv, int32_t head_dim);
 
-// Which attention kernel runs: `best` is the AVX2 one when the build has it and head_dim is a
-// multiple of 8, `scalar` the plain definition (tests compare the two).
+// Which attention kernel runs: `best` is the AVX2 one when the CPU runs it and head_dim is a
+// multiple of 8 (runs of consecutive positions — prefill — as tiles when it is a multiple of
+// 16), `scalar` the plain definition (tests compare the two).
 enum class AttentionKernel { best, scalar };
 bool attention_has_avx2();
+// Floats of `scores` attention needs per thread (group = n_head / n_head_kv).
+size_t attention_scratch_floats(int32_t group, int32_t head_dim, int32_t n_ctx);
 
 // Causal attention of each row's query heads ([n_rows, n_head * head_dim]) over positions
 // 0..position of its sequence in the cache (grouped-query: head h reads kv head
 // h / (n_head / n_head_kv)). out: [n_rows, n_head * head_dim]. The cache is F32, F16, BF16 or
-// Q8_0 (kv.type; kv-rows.h). scores: [pool.size(), n_head / n_head_kv, n_ctx]. In attention.cpp.
+// Q8_0 (kv.type; kv-rows.h). scores: pool.size() x attention_scratch_floats(...). In
+// attention.cpp.
 void attention(const float* q, float* out, const KvView& kv, int32_t layer, const Batch& batch,
                std::span<const SeqKv> seqs, int32_t n_head, int32_t n_head_kv, int32_t head_dim,
                float* scores, int32_t n_ctx, ThreadPool& pool, AttentionKernel kernel = AttentionKernel::best);

@@ -22,6 +22,9 @@ struct Case {
   int32_t n_head_kv;
   DType kv_type;
   ops::AttentionKernel kernel = ops::AttentionKernel::best;
+  // Rows as a prefill gives them: runs of consecutive positions of one sequence (the tile
+  // kernel), longer than one tile of tokens and of keys; otherwise scattered single rows.
+  bool prefill = false;
 };
 
 // Largest |out - formula over unrounded F32 K/V| allowed per cache type, for N(0, 1) q, k, v
@@ -46,15 +49,15 @@ TEST_P(Attention, MatchesTheFormula) {
   }
   const int32_t D = param.head_dim, H = param.n_head, Hkv = param.n_head_kv;
   const DType type = param.kv_type;
-  const int32_t G = H / Hkv, bs = 4, n_ctx = 40;
-  auto pool = std::move(kv::BlockPool::create(kv::PoolShape{1, Hkv, D, bs, 32, type})).value();
+  const int32_t G = H / Hkv, bs = 4, n_ctx = param.prefill ? 150 : 40, n_blocks = n_ctx / bs + 1;
+  auto pool = std::move(kv::BlockPool::create(kv::PoolShape{1, Hkv, D, bs, 2 * n_blocks, type})).value();
   // Two sequences with interleaved (non-contiguous) blocks.
   kv::BlockTable a(*pool), b(*pool);
-  for (int i = 0; i < 10; i++) {
+  for (int i = 0; i < n_blocks; i++) {
     ASSERT_TRUE(a.reserve((i + 1) * bs));
     ASSERT_TRUE(b.reserve((i + 1) * bs));
   }
-  std::vector<SeqKv> seqs{{a.blocks().data(), 10}, {b.blocks().data(), 10}};
+  std::vector<SeqKv> seqs{{a.blocks().data(), n_blocks}, {b.blocks().data(), n_blocks}};
   KvView view{type, bs, {pool->k_layer(0)}, {pool->v_layer(0)}};
   Rng rng(5);
   // Reference K/V values: as stored (each head's row through the type's round trip), and exact.
@@ -90,11 +93,21 @@ TEST_P(Attention, MatchesTheFormula) {
 
   // Queries: rows of both sequences at various positions.
   Batch batch;
-  const int32_t rows[][2] = {{0, 0}, {1, 3}, {0, 17}, {1, 39}, {0, 39}, {1, 4}};
-  for (const auto& r : rows) batch.add(0, r[1], r[0], false);
+  if (param.prefill) {
+    // A chunk late in sequence 0 (crossing key tiles of 64 and token windows), sequence 1's
+    // start, a decode row of sequence 0, a run of two.
+    for (int32_t p = 90; p < 150; p++) batch.add(0, p, 0, false);
+    for (int32_t p = 0; p < 10; p++) batch.add(0, p, 1, false);
+    batch.add(0, 70, 0, false);
+    batch.add(0, 40, 1, false);
+    batch.add(0, 41, 1, false);
+  } else {
+    const int32_t rows[][2] = {{0, 0}, {1, 3}, {0, 17}, {1, 39}, {0, 39}, {1, 4}};
+    for (const auto& r : rows) batch.add(0, r[1], r[0], false);
+  }
   std::vector<float> q(static_cast<size_t>(batch.size() * H * D));
   for (float& x : q) x = rng.normal();
-  std::vector<float> out(q.size()), scores(static_cast<size_t>(2 * G * n_ctx));
+  std::vector<float> out(q.size()), scores(2 * ops::attention_scratch_floats(G, D, n_ctx));
   ThreadPool threads(2);
   ops::attention(q.data(), out.data(), view, 0, batch, seqs, H, Hkv, D, scores.data(), n_ctx, threads, param.kernel);
 
@@ -147,6 +160,9 @@ std::vector<Case> all_cases() {
       for (auto k : {ops::AttentionKernel::best, ops::AttentionKernel::scalar}) {
         c.kv_type = t;
         c.kernel = k;
+        c.prefill = false;
+        out.push_back(c);
+        c.prefill = true;
         out.push_back(c);
       }
     }
@@ -157,7 +173,7 @@ std::vector<Case> all_cases() {
 INSTANTIATE_TEST_SUITE_P(Shapes, Attention, ::testing::ValuesIn(all_cases()), [](const auto& param_info) {
   const Case& c = param_info.param;
   return "d" + std::to_string(c.head_dim) + "_h" + std::to_string(c.n_head) + "_kv" + std::to_string(c.n_head_kv) + "_" +
-         std::string(dtype_name(c.kv_type)) + (c.kernel == ops::AttentionKernel::scalar ? "_scalar" : "_best");
+         std::string(dtype_name(c.kv_type)) + (c.kernel == ops::AttentionKernel::scalar ? "_scalar" : "_best") + (c.prefill ? "_prefill" : "");
 });
 
 }  // namespace
