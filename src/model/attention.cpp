@@ -13,7 +13,7 @@
 
 #include "base/check.h"
 #include "base/cpu.h"
-#include "model/kernels-avx2.h"
+#include "model/kernels-x86.h"
 #include "model/kv-rows.h"
 #include "model/ops.h"
 #include "model/parallel.h"
@@ -106,9 +106,9 @@ bool attention_has_avx2() { return cpu_path_at_least(CpuPath::avx2); }
 
 namespace {
 
-// Tokens per prefill tile: up to kTileRows query rows (tokens x group), at most 32 tokens.
+// Tokens per prefill tile: up to kTileRows query rows (tokens x group), at most 64 tokens.
 constexpr int32_t kTileRows = 128;
-int32_t tile_tokens(int32_t G) { return std::clamp(kTileRows / G, 1, 32); }
+int32_t tile_tokens(int32_t G) { return std::clamp(kTileRows / G, 1, 64); }
 bool use_tiles(AttentionKernel kernel, int32_t head_dim) {
   return kernel == AttentionKernel::best && attention_has_avx2() && head_dim % 16 == 0;
 }
@@ -130,6 +130,7 @@ void attention(const float* q, float* out, const KvView& kv, int32_t layer, cons
   const size_t row_bytes = kv_row_bytes(kv.type, head_dim);
   const bool simd = kernel == AttentionKernel::best && attention_has_avx2() && head_dim % 8 == 0;
   const bool tiles = use_tiles(kernel, head_dim);
+  const bool wide = tiles && cpu_path_at_least(CpuPath::avx512) && head_dim % 32 == 0;
   PARLEY_CHECK_MSG(kv.type != DType::q8_0 || head_dim % kQK == 0, "Q8_0 KV needs head_dim % 32 == 0");
   // One task is a window of up to `window` batch rows and one kv group. Inside it, each run of
   // consecutive positions of one sequence (a prefill chunk) goes through the tile kernel; single
@@ -151,7 +152,11 @@ void attention(const float* q, float* out, const KvView& kv, int32_t layer, cons
       const int64_t head0 = static_cast<int64_t>(g) * G * head_dim;  // the group's first head in a row
       if (e - t > 1) {
         AttendTile tile{q + t * q_dim + head0, out + t * q_dim + head0, q_dim, e - t, G, batch.positions[t], scale};
-        avx2_attend_tile(kv.type, tile, rows, sc);
+        if (wide) {
+          avx512_attend_tile(kv.type, tile, rows, sc);
+        } else {
+          avx2_attend_tile(kv.type, tile, rows, sc);
+        }
         t = e;
         continue;
       }

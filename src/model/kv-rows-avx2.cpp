@@ -1,6 +1,6 @@
 // AVX2 versions of kv-rows.cpp's row conversions (kv_row_store dispatches here when the CPU
 // has AVX2 + FMA + F16C; CMake builds this file with those flags).
-#include "model/kernels-avx2.h"
+#include "model/kernels-x86.h"
 
 #if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
 

@@ -5,7 +5,7 @@
 
 #include "base/check.h"
 #include "base/cpu.h"
-#include "model/kernels-avx2.h"
+#include "model/kernels-x86.h"
 #include "tensor/fp16.h"
 #include "tensor/quant-blocks.h"
 #include "tensor/quant.h"

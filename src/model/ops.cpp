@@ -8,7 +8,7 @@
 
 #include "base/check.h"
 #include "base/cpu.h"
-#include "model/kernels-avx2.h"
+#include "model/kernels-x86.h"
 #include "tensor/quant.h"
 
 namespace parley::model::ops {

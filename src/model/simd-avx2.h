@@ -5,6 +5,10 @@
 
 #include <immintrin.h>
 
+#include <cstdint>
+
+#include "base/dtype.h"
+
 namespace parley::model::ops {
 namespace {
 
@@ -32,6 +36,25 @@ inline __m256 exp8(__m256 x) {
   p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
   __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
   return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
+}
+
+// Values d..d+7 of a stored F32, F16 or BF16 row.
+template <DType T>
+inline __m256 load8(const uint8_t* row, int32_t d) {
+  if constexpr (T == DType::f16) {
+    return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(reinterpret_cast<const uint16_t*>(row) + d)));
+  } else if constexpr (T == DType::bf16) {
+    __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(reinterpret_cast<const uint16_t*>(row) + d));
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+  } else {
+    static_assert(T == DType::f32);
+    return _mm256_loadu_ps(reinterpret_cast<const float*>(row) + d);
+  }
+}
+
+// 8 int8 of a Q8_0 block as floats (unscaled).
+inline __m256 load8_q8(const int8_t* qs) {
+  return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(qs))));
 }
 
 inline float hmax(__m256 v) {

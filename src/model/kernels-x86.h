@@ -1,6 +1,7 @@
-// The model layer's AVX2 kernels (attention-avx2.cpp, ops-avx2.cpp, kv-rows-avx2.cpp), compiled
-// with AVX2 + FMA + F16C flags. Call them only when cpu_path_at_least(CpuPath::avx2)
-// (base/cpu.h); the portable files dispatch. Internal to src/model/.
+// The model layer's x86 kernels: avx2_* (attention-avx2.cpp, ops-avx2.cpp, kv-rows-avx2.cpp,
+// compiled with AVX2 + FMA + F16C) and avx512_* (attention-avx512.cpp, AVX-512 F/BW/VL/DQ).
+// Call them only when cpu_path_at_least(CpuPath::avx2 / avx512) (base/cpu.h); the portable
+// files dispatch. Internal to src/model/.
 #pragma once
 
 #include <cstddef>
@@ -40,7 +41,7 @@ void avx2_attend(DType t, const float* q, int32_t G, const KvRows& kv, int32_t n
 // Prefill attention for n_tokens consecutive tokens of one sequence (positions position ..
 // position + n_tokens - 1, each seeing the keys up to its own) and one kv group: token i's head
 // h (h < n_group) reads q[i * stride + h * head_dim] and writes out[i * stride + h * head_dim].
-// head_dim a multiple of 16; scratch: attend_tile_floats.
+// head_dim a multiple of 16 (32 for avx512_attend_tile); scratch: attend_tile_floats.
 struct AttendTile {
   const float* q;
   float* out;
@@ -56,6 +57,7 @@ inline size_t attend_tile_floats(int32_t n_rows, int32_t head_dim) {
          3 * static_cast<size_t>(kTileKeys) * static_cast<size_t>(head_dim);
 }
 void avx2_attend_tile(DType t, const AttendTile& a, const KvRows& kv, float* scratch);
+void avx512_attend_tile(DType t, const AttendTile& a, const KvRows& kv, float* scratch);
 
 // ops.h's dot, exp_inplace and one row of swiglu (gate[i] = silu(gate[i]) * up[i]).
 float avx2_dot(const float* a, const float* b, int64_t n);
