@@ -18,6 +18,15 @@
 namespace parley::model::ops {
 namespace {
 
+// Asks for `bytes` from p into the caches (a kv head's rows are contiguous only within a block,
+// 4 KB for 16 F16 rows of 128, where the hardware prefetcher stops).
+// Only for contexts whose rows are unlikely to be cached (below it the requests cost more than
+// they save).
+constexpr int32_t kPrefetchKeys = 4096;
+inline void prefetch_block(const uint8_t* p, size_t bytes) {
+  for (size_t off = 0; off < bytes; off += 64) _mm_prefetch(reinterpret_cast<const char*>(p + off), _MM_HINT_T0);
+}
+
 // scores of R (1 or 2) query rows against K rows [0, m) starting at `rows` (contiguous).
 template <DType T, int R>
 void scores_block(const float* q, int32_t D, const uint8_t* rows, int32_t m, size_t row_bytes, float scale,
@@ -99,13 +108,21 @@ void values(const KvRows& kv, int32_t n, const float* p0, const float* p1, float
   static_assert(T != DType::q8_0 || NV * 8 == kQK);
   const int32_t D = kv.head_dim, bs = kv.block_size;
   const size_t row_bytes = kv.row_bytes;
-  for (int32_t d0 = 0; d0 < D; d0 += 8 * NV) {
-    __m256 acc[R][NV];
-#pragma GCC unroll 8
-    for (int c = 0; c < R * NV; c++) acc[c / NV][c % NV] = _mm256_setzero_ps();
-    for (int32_t j0 = 0; j0 < n; j0 += bs) {
-      const uint8_t* rows = kv.vbase + kv.offset(j0 / bs);
-      const int32_t m = std::min(bs, n - j0);
+  std::fill(o0, o0 + D, 0.0f);
+  if constexpr (R == 2) std::fill(o1, o1 + D, 0.0f);
+  // Block by block, all dims of a block's rows before the next block: each V row is read from
+  // memory once (the outputs stay in L1), and the block after next is requested meanwhile.
+  for (int32_t j0 = 0; j0 < n; j0 += bs) {
+    const uint8_t* rows = kv.vbase + kv.offset(j0 / bs);
+    const int32_t m = std::min(bs, n - j0);
+    if (n >= kPrefetchKeys && j0 + 2 * bs < n) prefetch_block(kv.vbase + kv.offset(j0 / bs + 2), std::min(bs, n - j0 - 2 * bs) * row_bytes);
+    for (int32_t d0 = 0; d0 < D; d0 += 8 * NV) {
+      __m256 acc[R][NV];
+#pragma GCC unroll 4
+      for (int c = 0; c < NV; c++) {
+        acc[0][c] = _mm256_loadu_ps(o0 + d0 + 8 * c);
+        if constexpr (R == 2) acc[R - 1][c] = _mm256_loadu_ps(o1 + d0 + 8 * c);
+      }
       for (int32_t j = 0; j < m; j++) {
         const uint8_t* vr = rows + static_cast<size_t>(j) * row_bytes;
         float w0s = p0[j0 + j], w1s = w0s;
@@ -130,11 +147,11 @@ void values(const KvRows& kv, int32_t n, const float* p0, const float* p1, float
           if constexpr (R == 2) acc[R - 1][c] = _mm256_fmadd_ps(w1, v, acc[R - 1][c]);
         }
       }
-    }
 #pragma GCC unroll 4
-    for (int c = 0; c < NV; c++) {
-      _mm256_storeu_ps(o0 + d0 + 8 * c, acc[0][c]);
-      if constexpr (R == 2) _mm256_storeu_ps(o1 + d0 + 8 * c, acc[R - 1][c]);
+      for (int c = 0; c < NV; c++) {
+        _mm256_storeu_ps(o0 + d0 + 8 * c, acc[0][c]);
+        if constexpr (R == 2) _mm256_storeu_ps(o1 + d0 + 8 * c, acc[R - 1][c]);
+      }
     }
   }
 }
@@ -169,6 +186,7 @@ void attend_avx2(const float* q, int32_t G, const KvRows& kv, int32_t n, float s
     for (int32_t j0 = 0; j0 < n; j0 += bs) {
       const uint8_t* rows = kv.kbase + kv.offset(j0 / bs);
       const int32_t m = std::min(bs, n - j0);
+      if (n >= kPrefetchKeys && j0 + 2 * bs < n) prefetch_block(kv.kbase + kv.offset(j0 / bs + 2), std::min(bs, n - j0 - 2 * bs) * row_bytes);
       if (pair) {
         scores_block<T, 2>(q + r * D, D, rows, m, row_bytes, scale, s0 + j0, s1 + j0);
       } else {

@@ -128,7 +128,7 @@ void attention(const float* q, float* out, const KvView& kv, int32_t layer, cons
   const int64_t q_dim = static_cast<int64_t>(n_head) * head_dim;
   const size_t per_thread = attention_scratch_floats(G, head_dim, n_ctx);
   const size_t row_bytes = kv_row_bytes(kv.type, head_dim);
-  const bool simd = kernel == AttentionKernel::best && attention_has_avx2() && head_dim % 8 == 0;
+  const bool simd = kernel != AttentionKernel::scalar && attention_has_avx2() && head_dim % 8 == 0;
   const bool tiles = use_tiles(kernel, head_dim);
   const bool wide = tiles && cpu_path_at_least(CpuPath::avx512) && head_dim % 32 == 0;
   PARLEY_CHECK_MSG(kv.type != DType::q8_0 || head_dim % kQK == 0, "Q8_0 KV needs head_dim % 32 == 0");

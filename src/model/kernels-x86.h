@@ -24,11 +24,11 @@ struct KvRows {
   int32_t head_dim;
   size_t row_bytes;  // one stored row of head_dim values
   // First row of block index bi (block_size rows, contiguous).
-  size_t offset(int32_t bi) const {
+  [[gnu::always_inline]] size_t offset(int32_t bi) const {
     int64_t b = blocks[bi];
     return static_cast<size_t>((b * n_head_kv + head) * block_size) * row_bytes;
   }
-  const uint8_t* row(const uint8_t* base, int32_t j) const {
+  [[gnu::always_inline]] const uint8_t* row(const uint8_t* base, int32_t j) const {
     return base + offset(j / block_size) + static_cast<size_t>(j % block_size) * row_bytes;
   }
 };

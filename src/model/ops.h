@@ -39,9 +39,10 @@ void kv_store(const KvView& kv, int32_t layer, const float* k, const float* v, c
               std::span<const SeqKv> seqs, int32_t n_head_kv, int32_t head_dim);
 
 // Which attention kernel runs: `best` is the AVX2 one when the CPU runs it and head_dim is a
-// multiple of 8 (runs of consecutive positions — prefill — as tiles when it is a multiple of
-// 16), `scalar` the plain definition (tests compare the two).
-enum class AttentionKernel { best, scalar };
+// multiple of 8, with runs of consecutive positions (prefill) as tiles when it is a multiple of
+// 16; `rows` the per-row SIMD kernel for every row (no tiles); `scalar` the plain definition.
+// Tests compare them; bench-attention measures them.
+enum class AttentionKernel { best, rows, scalar };
 bool attention_has_avx2();
 // Floats of `scores` attention needs per thread (group = n_head / n_head_kv).
 size_t attention_scratch_floats(int32_t group, int32_t head_dim, int32_t n_ctx);

@@ -22,6 +22,8 @@ ActKind act_kind(DType t);
 //   of up to 4 tokens reads one stream: block b of token t is at qs_at(t, b), its scale at
 //   d_at(t, b), (q8_32) d * the sum of its quants at s_at(t, b) (for weight types with an
 //   offset) and (q8_256) its 16 sums of 16 quants at bsums_at(t, b).
+// (The accessors are always inlined: the per-instruction-set kernel files must not emit shared
+// out-of-line copies, even in unoptimized or sanitizer builds; see tests/support/isa-symbols.sh.)
 struct Acts {
   ActKind kind = ActKind::f32;
   int64_t n_tokens = 0;
@@ -35,11 +37,11 @@ struct Acts {
   float* s = nullptr;
   int16_t* bsums = nullptr;
 
-  int64_t slot(int64_t t, int64_t b) const { return (t / group * n_blocks + b) * group + t % group; }
-  int8_t* qs_at(int64_t t, int64_t b) const { return qs + slot(t, b) * block_elems; }
-  float* d_at(int64_t t, int64_t b) const { return d + slot(t, b); }
-  int16_t* bsums_at(int64_t t, int64_t b) const { return bsums + slot(t, b) * 16; }
-  float* s_at(int64_t t, int64_t b) const { return s + slot(t, b); }
+  [[gnu::always_inline]] int64_t slot(int64_t t, int64_t b) const { return (t / group * n_blocks + b) * group + t % group; }
+  [[gnu::always_inline]] int8_t* qs_at(int64_t t, int64_t b) const { return qs + slot(t, b) * block_elems; }
+  [[gnu::always_inline]] float* d_at(int64_t t, int64_t b) const { return d + slot(t, b); }
+  [[gnu::always_inline]] int16_t* bsums_at(int64_t t, int64_t b) const { return bsums + slot(t, b) * 16; }
+  [[gnu::always_inline]] float* s_at(int64_t t, int64_t b) const { return s + slot(t, b); }
 };
 
 // Bytes of quantized activations (qs, d, s, bsums with their padding) for n_tokens x n_cols.

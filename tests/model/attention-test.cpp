@@ -44,7 +44,7 @@ class Attention : public ::testing::TestWithParam<Case> {};
 
 TEST_P(Attention, MatchesTheFormula) {
   const Case param = GetParam();
-  if (param.kernel == ops::AttentionKernel::best && !ops::attention_has_avx2()) {
+  if (param.kernel != ops::AttentionKernel::scalar && !ops::attention_has_avx2()) {
     GTEST_SKIP() << "this CPU runs no AVX2 attention kernel (or PARLEY_CPU=scalar): the scalar cases cover it";
   }
   const int32_t D = param.head_dim, H = param.n_head, Hkv = param.n_head_kv;
@@ -157,7 +157,7 @@ std::vector<Case> all_cases() {
   for (Case c : shapes) {
     for (DType t : {DType::f32, DType::f16, DType::bf16, DType::q8_0}) {
       if (t == DType::q8_0 && c.head_dim % 32 != 0) continue;
-      for (auto k : {ops::AttentionKernel::best, ops::AttentionKernel::scalar}) {
+      for (auto k : {ops::AttentionKernel::best, ops::AttentionKernel::rows, ops::AttentionKernel::scalar}) {
         c.kv_type = t;
         c.kernel = k;
         c.prefill = false;
@@ -173,7 +173,7 @@ std::vector<Case> all_cases() {
 INSTANTIATE_TEST_SUITE_P(Shapes, Attention, ::testing::ValuesIn(all_cases()), [](const auto& param_info) {
   const Case& c = param_info.param;
   return "d" + std::to_string(c.head_dim) + "_h" + std::to_string(c.n_head) + "_kv" + std::to_string(c.n_head_kv) + "_" +
-         std::string(dtype_name(c.kv_type)) + (c.kernel == ops::AttentionKernel::scalar ? "_scalar" : "_best") + (c.prefill ? "_prefill" : "");
+         std::string(dtype_name(c.kv_type)) + (c.kernel == ops::AttentionKernel::scalar ? "_scalar" : c.kernel == ops::AttentionKernel::rows ? "_rows" : "_best") + (c.prefill ? "_prefill" : "");
 });
 
 }  // namespace

@@ -18,6 +18,8 @@ for lib in "$@"; do
     (cd "$tmp" && ar x "$lib" "$m")
     # Global or weak definitions: T D B R (global), W V (weak), u (unique global).
     while read -r kind name; do
+      # RTTI of function types (UBSan's function check emits it): read-only data, no code.
+      case "$name" in "typeinfo for "*|"typeinfo name for "*) continue ;; esac
       case "$kind" in
         W|V|u|w|v) echo "isa-symbols: $lib($m) defines weak symbol $name"; bad=1 ;;
         *) case "$name" in
