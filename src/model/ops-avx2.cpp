@@ -12,18 +12,7 @@
 
 namespace parley::model::ops {
 
-float avx2_dot(const float* a, const float* b, int64_t n) {
-  int64_t i = 0;
-  __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
-  for (; i + 16 <= n; i += 16) {
-    acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc0);
-    acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), acc1);
-  }
-  for (; i + 8 <= n; i += 8) acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc0);
-  float s = hsum(_mm256_add_ps(acc0, acc1));
-  for (; i < n; i++) s += a[i] * b[i];
-  return s;
-}
+float avx2_dot(const float* a, const float* b, int64_t n) { return dot_f32(a, b, n); }
 
 void avx2_exp_inplace(float* x, int64_t n) {
   int64_t i = 0;

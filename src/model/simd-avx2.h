@@ -8,16 +8,14 @@
 #include <cstdint>
 
 #include "base/dtype.h"
+#include "tensor/simd-avx2.h"
 
 namespace parley::model::ops {
 namespace {
 
-inline float hsum(__m256 v) {
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_add_ss(s, _mm_movehdup_ps(s));
-  return _mm_cvtss_f32(s);
-}
+using kernels::avx2::dot_f32;
+using kernels::avx2::hmax;
+using kernels::avx2::hsum;
 
 // exp for 8 floats: range reduction to 2^n * e^r with |r| <= ln2/2 and a degree-6 polynomial
 // (the Cephes expf coefficients); relative error ~1e-7 over the clamped range.
@@ -55,13 +53,6 @@ inline __m256 load8(const uint8_t* row, int32_t d) {
 // 8 int8 of a Q8_0 block as floats (unscaled).
 inline __m256 load8_q8(const int8_t* qs) {
   return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(qs))));
-}
-
-inline float hmax(__m256 v) {
-  __m128 s = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_max_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_max_ss(s, _mm_movehdup_ps(s));
-  return _mm_cvtss_f32(s);
 }
 
 }  // namespace
