@@ -48,6 +48,7 @@ class MarkupParser final : public OutputParser {
 
   void finish(std::vector<OutputEvent>& out) override {
     out_ = &out;
+    at_end_ = true;
     run(true);
     close_at_end();
     buf_.clear();
@@ -215,6 +216,8 @@ class MarkupParser final : public OutputParser {
   std::string ws_before_section_;  // the text's trailing whitespace before a trigger
   std::string raw_;                // what the current section consumed, given back as text if no call
   bool section_has_call_ = false;
+  bool any_call_ = false;  // a call has ended in this output
+  bool at_end_ = false;    // finish() runs: nothing more will come
   // the current call
   std::string name_, id_;
   bool call_open_ = false;

@@ -116,6 +116,7 @@ void MarkupParser::end_call() {
   e.kind = Kind::tool_call_end;
   out_->push_back(std::move(e));
   call_open_ = false;
+  any_call_ = true;
   name_.clear();
   id_.clear();
 }
@@ -218,6 +219,15 @@ void MarkupParser::section_fail() {
   st_ = St::content;
   if (section_has_call_) {
     new_block();
+    return;
+  }
+  if (at_end_ && any_call_) {
+    // The output ended (max_tokens) after one more call's trigger, before its name was known:
+    // that is a cut-off call's markup, not text, and is dropped. Without an earlier call it may
+    // be prose that only looked like a trigger, and is shown as text below.
+    raw_.clear();
+    ws_before_section_.clear();
+    pos_ = buf_.size();
     return;
   }
   std::string raw = std::move(raw_);

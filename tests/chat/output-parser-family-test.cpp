@@ -239,6 +239,12 @@ TEST(OutputParserFamily, EnvelopeOddities) {
   // A marker mentioned in prose with something else after it: text.
   check({"hermes", "Use <tool_call> tags.", "Use <tool_call> tags.", "", {}});
   check({"hermes", "a <tool b", "a <tool b", "", {}});
+  // Cut off after one more call's trigger, before its name (max_tokens): the markup is dropped,
+  // not shown as text; with no call before it, it is text.
+  check({"hermes", "<tool_call>\n{\"name\": \"now\"}\n</tool_call>\n<tool_call>\n{\"na", "", "",
+         {{"now", "", "{}"}}});
+  check({"hermes", "<tool_call>\n{\"name\": \"now\"}\n</tool_call>\n<tool_call>", "", "", {{"now", "", "{}"}}});
+  check({"hermes", "x <tool_call>\n{\"na", "x <tool_call>\n{\"na", "", {}});
   // Cut off in the middle of a call: closed.
   check({"hermes",
          "<tool_call>{\"name\": \"write_file\", \"arguments\": {\"path\": \"/tm",
