@@ -161,10 +161,7 @@ float softmax_unnormalized(float* s, int32_t n) {
   __m256 mx8 = _mm256_set1_ps(-INFINITY);
   int32_t j = 0;
   for (; j + 8 <= n; j += 8) mx8 = _mm256_max_ps(mx8, _mm256_loadu_ps(s + j));
-  __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(mx8), _mm256_extractf128_ps(mx8, 1));
-  m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
-  m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
-  float mx = _mm_cvtss_f32(m4);
+  float mx = hmax(mx8);
   for (; j < n; j++) mx = std::max(mx, s[j]);
   for (j = 0; j < n; j++) s[j] -= mx;
   avx2_exp_inplace(s, n);

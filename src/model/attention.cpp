@@ -87,17 +87,15 @@ void attend_scalar(const float* q, int32_t G, const KvRows& kv, int32_t n, float
   }
 }
 
-
-}  // namespace
-
-namespace {
-
-// One task's attention with the kernel for the cache's element type.
-template <DType T>
-void attend(const float* q, int32_t G, const KvRows& kv, int32_t n, float scale, float* scores, float* out,
-            bool simd) {
-  if (simd) return avx2_attend(T, q, G, kv, n, scale, scores, out);
-  attend_scalar<T>(q, G, kv, n, scale, scores, out);
+void attend_scalar_for(DType t, const float* q, int32_t G, const KvRows& kv, int32_t n, float scale, float* scores,
+                       float* out) {
+  switch (t) {
+    case DType::f32: return attend_scalar<DType::f32>(q, G, kv, n, scale, scores, out);
+    case DType::f16: return attend_scalar<DType::f16>(q, G, kv, n, scale, scores, out);
+    case DType::bf16: return attend_scalar<DType::bf16>(q, G, kv, n, scale, scores, out);
+    case DType::q8_0: return attend_scalar<DType::q8_0>(q, G, kv, n, scale, scores, out);
+    default: PARLEY_CHECK_MSG(false, "attention: not a KV cache type");
+  }
 }
 
 }  // namespace
@@ -150,24 +148,15 @@ void attention(const float* q, float* out, const KvView& kv, int32_t layer, cons
       PARLEY_CHECK(n <= n_ctx && (n + kv.block_size - 1) / kv.block_size <= seq.n_blocks);
       KvRows rows{kv.k[layer], kv.v[layer], seq.blocks, kv.block_size, n_head_kv, g, head_dim, row_bytes};
       const int64_t head0 = static_cast<int64_t>(g) * G * head_dim;  // the group's first head in a row
-      if (e - t > 1) {
-        AttendTile tile{q + t * q_dim + head0, out + t * q_dim + head0, q_dim, e - t, G, batch.positions[t], scale};
-        if (wide) {
-          avx512_attend_tile(kv.type, tile, rows, sc);
-        } else {
-          avx2_attend_tile(kv.type, tile, rows, sc);
-        }
-        t = e;
-        continue;
-      }
-      const float* qg = q + t * q_dim + head0;  // G rows of the group
+      const float* qg = q + t * q_dim + head0;  // G rows of the group for each row of the run
       float* og = out + t * q_dim + head0;
-      switch (kv.type) {
-        case DType::f32: attend<DType::f32>(qg, G, rows, n, scale, sc, og, simd); break;
-        case DType::f16: attend<DType::f16>(qg, G, rows, n, scale, sc, og, simd); break;
-        case DType::bf16: attend<DType::bf16>(qg, G, rows, n, scale, sc, og, simd); break;
-        case DType::q8_0: attend<DType::q8_0>(qg, G, rows, n, scale, sc, og, simd); break;
-        default: PARLEY_CHECK_MSG(false, "attention: not a KV cache type");
+      if (e - t > 1) {
+        const AttendTile tile{qg, og, q_dim, e - t, G, batch.positions[t], scale};
+        (wide ? avx512_attend_tile : avx2_attend_tile)(kv.type, tile, rows, sc);
+      } else if (simd) {
+        avx2_attend(kv.type, qg, G, rows, n, scale, sc, og);
+      } else {
+        attend_scalar_for(kv.type, qg, G, rows, n, scale, sc, og);
       }
       t = e;
     }
