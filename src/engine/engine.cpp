@@ -35,7 +35,7 @@ struct Engine::Impl {
         kv(std::move(kv_pool)),
         forward(m, model::ForwardOptions{o.max_batch_tokens, o.max_seqs, o.n_ctx}, pool),
         scheduler(*kv, SchedulerOptions{o.max_batch_tokens, o.max_seqs, o.n_ctx, o.prefix_cache}),
-        sampler(m.config().n_vocab),
+        samplers(static_cast<size_t>(pool.size()), sampling::Sampler(m.config().n_vocab)),
         n_vocab(m.config().n_vocab) {
     view.type = kv->shape().type;
     view.block_size = kv->block_size();
@@ -50,6 +50,7 @@ struct Engine::Impl {
     items.reserve(static_cast<size_t>(o.max_seqs));
     seqs.reserve(static_cast<size_t>(o.max_seqs));
     sampled.reserve(static_cast<size_t>(o.max_seqs));
+    sampling_seqs.reserve(static_cast<size_t>(o.max_seqs));
   }
 
   // One engine step: plan, forward, sample, commit. False when nothing could be planned.
@@ -68,32 +69,47 @@ struct Engine::Impl {
       }
     }
     forward.run(batch, view, seqs);
-    sampled.clear();
-    int32_t row = 0;
-    for (const StepItem& it : items) {
-      if (!it.sample) continue;
-      float* logits = forward.logits(row++);
-      Sequence& seq = *it.seq;
-      sampling::apply_all(seq.constraints, logits, n_vocab);
-      // -1 (the constraints left no token) finishes the request with an error in commit().
-      const TokenId token = sampler.sample(logits, seq.request.sampling, seq.rng);
-      if (token >= 0) sampling::accept_all(seq.constraints, token);
-      sampled.push_back(token);
-    }
+    sample();
     scheduler.commit(items, sampled);
     return true;
+  }
+
+  // One token for each item that samples, in item order. Constraints (which may share state
+  // between requests) run on this thread; the draws, each over the whole vocabulary with the
+  // sequence's own generator, run on the pool, one sampler per thread.
+  void sample() {
+    sampling_seqs.clear();
+    for (const StepItem& it : items) {
+      if (!it.sample) continue;
+      Sequence& seq = *it.seq;
+      sampling::apply_all(seq.constraints, forward.logits(static_cast<int32_t>(sampling_seqs.size())), n_vocab);
+      sampling_seqs.push_back(&seq);
+    }
+    sampled.assign(sampling_seqs.size(), -1);
+    pool.parallel_for(static_cast<int64_t>(sampling_seqs.size()), [&](int64_t begin, int64_t end, int thread) {
+      for (int64_t r = begin; r < end; r++) {
+        Sequence& seq = *sampling_seqs[static_cast<size_t>(r)];
+        sampled[static_cast<size_t>(r)] =
+            samplers[static_cast<size_t>(thread)].sample(forward.logits(static_cast<int32_t>(r)), seq.request.sampling, seq.rng);
+      }
+    });
+    for (size_t r = 0; r < sampling_seqs.size(); r++) {
+      // -1 (the constraints left no token) finishes the request with an error in commit().
+      if (sampled[r] >= 0) sampling::accept_all(sampling_seqs[r]->constraints, sampled[r]);
+    }
   }
 
   ThreadPool pool;
   std::unique_ptr<kv::BlockPool> kv;
   model::Forward forward;
   Scheduler scheduler;
-  sampling::Sampler sampler;
+  std::vector<sampling::Sampler> samplers;  // one per pool thread
   int32_t n_vocab;
   model::KvView view;
   model::Batch batch;
   std::vector<StepItem> items;
   std::vector<model::SeqKv> seqs;
+  std::vector<Sequence*> sampling_seqs;  // the items that sample this step, in order
   std::vector<TokenId> sampled;
   // Last: destroyed first, while the scheduler's radix cache that its pins refer to lives.
   std::unique_ptr<kv::DiskCache> disk;

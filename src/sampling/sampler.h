@@ -3,7 +3,9 @@
 //
 // Order (llama.cpp's default chain): top_k, top_p and min_p filter the candidates on the
 // temperature-1 distribution, then the survivors are divided by the temperature and one is
-// drawn. temperature <= 0 is greedy: the largest logit, the lowest id on ties.
+// drawn. temperature <= 0 is greedy: the largest logit, the lowest id on ties. Without a
+// filter (the API's default: temperature 1 alone) the draw goes over the whole vocabulary with
+// SIMD exponentials where the CPU has them; tokens below e^-40 of the best never matter.
 #pragma once
 
 #include <cstdint>
@@ -33,13 +35,21 @@ class Sampler {
   // -1 when every logit is -infinity (a constraint left no token).
   int32_t sample(const float* logits, const Params& params, Rng& rng);
 
-  // The candidates that survived the filters of the last non-greedy sample() with their
-  // probabilities after temperature (for tests and, later, logprobs).
+  // The candidates that survived the filters of the last filtered sample() (top_k, top_p or
+  // min_p set) with their probabilities after temperature (for tests and, later, logprobs);
+  // empty after an unfiltered one, which draws from every token's weight in id order.
   const std::vector<std::pair<float, int32_t>>& last_candidates() const { return cand_; }
 
  private:
+  int32_t sample_all(const float* logits, float max_logit, float temperature, Rng& rng);
+  int32_t sample_filtered(const float* logits, float max_logit, const Params& p, Rng& rng);
+  // cand_ = the k largest logits at or above cutoff, largest first (lowest id on ties).
+  void select_top_k(const float* logits, float cutoff, int32_t k);
+
   int32_t n_vocab_;
   std::vector<std::pair<float, int32_t>> cand_;  // (logit, then probability; id)
+  std::vector<float> weights_;                   // unfiltered draw: exp((logit - max) / T)
+  std::vector<double> chunk_sums_;
 };
 
 }  // namespace parley::sampling

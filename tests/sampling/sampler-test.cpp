@@ -1,5 +1,8 @@
 #include "sampling/sampler.h"
 
+#include "base/cpu.h"
+#include "sampling/sampler-kernels.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -93,6 +96,89 @@ TEST(Sampler, SameSeedSameTokensDifferentSeedDifferent) {
   };
   EXPECT_EQ(run(42), run(42));
   EXPECT_NE(run(42), run(43));
+}
+
+TEST(Sampler, TopKOnALargeVocabularyKeepsTheKLargestAndTheLowestIdsOnTies) {
+  const int32_t n = 3000;
+  Sampler s(n);
+  std::vector<float> l(static_cast<size_t>(n));
+  for (int32_t i = 0; i < n; i++) l[static_cast<size_t>(i)] = std::sin(0.71f * static_cast<float>(i));
+  std::vector<int32_t> ids(static_cast<size_t>(n));
+  for (int32_t i = 0; i < n; i++) ids[static_cast<size_t>(i)] = i;
+  std::stable_sort(ids.begin(), ids.end(), [&](int32_t a, int32_t b) { return l[static_cast<size_t>(a)] > l[static_cast<size_t>(b)]; });
+  auto counts = draw(s, l, Params{5.0f, 10}, 3000);
+  EXPECT_EQ(counts.size(), 10u);
+  for (int32_t i = 0; i < 10; i++) EXPECT_GT(counts.count(ids[static_cast<size_t>(i)]), 0u) << i;
+  ASSERT_EQ(s.last_candidates().size(), 10u);
+  std::vector<float> flat(static_cast<size_t>(n), 0.5f);
+  auto ties = draw(s, flat, Params{1.0f, 3}, 300);
+  EXPECT_EQ(ties.size(), 3u);
+  EXPECT_EQ(ties.rbegin()->first, 2);
+}
+
+// A vocabulary of several draw chunks (1024 tokens each) where only a few tokens, in different
+// chunks, can be drawn: the unfiltered draw must find the right chunk and the right token.
+TEST(Sampler, UnfilteredDrawAcrossChunksFollowsTheDistribution) {
+  const int32_t n = 5000;
+  Sampler s(n);
+  std::vector<float> l(static_cast<size_t>(n), -INFINITY);
+  l[5] = std::log(0.2f);
+  l[1500] = std::log(0.3f);
+  l[4999] = std::log(0.5f);
+  auto counts = draw(s, l, Params{1.0f}, 20000);
+  EXPECT_EQ(counts.size(), 3u);
+  EXPECT_NEAR(counts[5] / 20000.0, 0.2, 0.015);
+  EXPECT_NEAR(counts[1500] / 20000.0, 0.3, 0.015);
+  EXPECT_NEAR(counts[4999] / 20000.0, 0.5, 0.015);
+  EXPECT_TRUE(s.last_candidates().empty());
+}
+
+// A flat-ish large vocabulary (like a random model's logits): the frequency of each group of
+// tokens matches its softmax mass at the request's temperature.
+TEST(Sampler, UnfilteredDrawOnALargeVocabularyMatchesTheSoftmax) {
+  const int32_t n = 151936;
+  Sampler s(n);
+  std::vector<float> l(static_cast<size_t>(n));
+  for (int32_t i = 0; i < n; i++) l[static_cast<size_t>(i)] = 3.0f * std::sin(0.37f * static_cast<float>(i));
+  for (float t : {0.7f, 1.0f, 1.5f}) {
+    // Exact mass of the tokens whose logit is above 2 (about a quarter of them).
+    double top = 0, all = 0;
+    for (float x : l) {
+      double w = std::exp(static_cast<double>(x - 3.0f) / t);
+      all += w;
+      if (x > 2.0f) top += w;
+    }
+    Rng rng(7);
+    int hits = 0;
+    const int draws = 4000;
+    for (int d = 0; d < draws; d++) hits += l[static_cast<size_t>(s.sample(l.data(), Params{t}, rng))] > 2.0f;
+    EXPECT_NEAR(hits / static_cast<double>(draws), top / all, 0.03) << "temperature " << t;
+  }
+}
+
+// The SIMD loops against the portable ones on the same data (skipped where the CPU lacks AVX2).
+TEST(Sampler, Avx2LoopsMatchThePortableOnes) {
+  if (!cpu_path_at_least(CpuPath::avx2)) GTEST_SKIP() << "the kernel path is " << cpu_path_name(cpu_path()) << " (CPU flags: " << cpu_flags_string(cpu_features()) << "): no AVX2 loops to compare";
+  for (int32_t n : {1, 7, 16, 31, 33, 1000, 1024}) {
+    std::vector<float> l(static_cast<size_t>(n));
+    for (int32_t i = 0; i < n; i++) l[static_cast<size_t>(i)] = 5.0f * std::cos(1.3f * static_cast<float>(i));
+    if (n > 3) l[2] = -INFINITY;
+    EXPECT_EQ(detail::avx2_max(l.data(), n), detail::max_scalar(l.data(), n)) << n;
+    const float m = detail::max_scalar(l.data(), n);
+    std::vector<float> wa(static_cast<size_t>(n)), ws(static_cast<size_t>(n));
+    float sa = detail::avx2_exp_weights(l.data(), n, m, 1.0f / 0.8f, wa.data());
+    float ss = detail::exp_weights_scalar(l.data(), n, m, 1.0f / 0.8f, ws.data());
+    EXPECT_NEAR(sa, ss, 1e-5 * ss) << n;
+    for (int32_t i = 0; i < n; i++) {
+      EXPECT_NEAR(wa[static_cast<size_t>(i)], ws[static_cast<size_t>(i)], 1e-6f * ws[static_cast<size_t>(i)] + 1e-30f) << n << " " << i;
+    }
+    if (n > 3) {
+      EXPECT_EQ(wa[2], 0.0f);  // a masked token has no weight at all
+    }
+  }
+  std::vector<float> nan_first{NAN, 1.0f, 3.0f, 2.0f};
+  EXPECT_EQ(detail::avx2_max(nan_first.data(), 4), 3.0f);
+  EXPECT_EQ(detail::max_scalar(nan_first.data(), 4), 3.0f);
 }
 
 }  // namespace
