@@ -1,6 +1,6 @@
-// The gateway: api::Upstreams over configured `openai-chat` upstreams. A request for one of an
-// upstream's model ids is translated (openai-chat-request.h), POSTed by the HttpClient, and
-// its streamed answer read back (openai-chat-reader.h) into the server's own emitters.
+// The gateway: api::Upstreams over configured upstreams. A request for one of an
+// upstream's model ids is translated for its protocol (protocol.h), POSTed by the HttpClient,
+// and its streamed answer read back (a StreamReader) into the server's own emitters.
 #pragma once
 
 #include <memory>
