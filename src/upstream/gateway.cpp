@@ -177,6 +177,10 @@ const UpstreamConfig* Gateway::find(std::string_view model) const {
 
 bool Gateway::serves(std::string_view model) const { return find(model) != nullptr; }
 
+bool Gateway::relays_thinking_signatures(std::string_view model) const {
+  const UpstreamConfig* u = find(model);
+  return u != nullptr && u->protocol != Protocol::openai_chat;
+}
 
 std::vector<std::string> Gateway::model_ids() const {
   std::vector<std::string> ids;

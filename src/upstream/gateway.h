@@ -23,6 +23,7 @@ class Gateway final : public api::Upstreams {
   explicit Gateway(std::vector<UpstreamConfig> upstreams);
 
   bool serves(std::string_view model) const override;
+  bool relays_thinking_signatures(std::string_view model) const override;
   std::vector<std::string> model_ids() const override;
   std::unique_ptr<api::GenerationSource> start(const api::ChatRequest& req, const api::UpstreamCall& call,
                                                api::ApiError& err) override;
