@@ -69,12 +69,25 @@ struct Turn {
     current_used = true;
   }
   // An image or PDF: kept in place in the IR (the service refuses it before rendering while no
-  // vision/PDF path exists; the bytes are not kept).
-  void add_media(ContentPart::Kind kind) {
+  // vision/PDF path exists); the block is kept for upstreams that speak Anthropic.
+  void add_media(ContentPart::Kind kind, const Value& block) {
     ContentPart p;
     p.kind = kind;
+    p.block = native_block(block);
     current.content.push_back(std::move(p));
     current_used = true;
+  }
+  // A block the model reads as text that an Anthropic upstream takes as it is (text documents,
+  // search results).
+  void add_text_of_block(std::string s, const Value& block) {
+    add_text(std::move(s));
+    current.content.back().block = native_block(block);
+  }
+  // The block as sent, less cache_control (the IR's breakpoint flags carry that).
+  static Value native_block(const Value& block) {
+    Value b = block;
+    std::erase_if(b.as_object(), [](const json::Member& m) { return m.first == "cache_control"; });
+    return b;
   }
 };
 
@@ -91,8 +104,10 @@ class Parser {
   Status parse_block_content(const Value& block, const FieldPath& path, Turn& turn,
                              bool in_tool_result);
   // Sets a breakpoint flag; the request's TTL is the last breakpoint's.
-  void note_breakpoint(bool& flag, bool ttl_1h) {
-    flag = true;
+  template <class Holder>  // ContentPart, ToolCall or Tool
+  void note_breakpoint(Holder& holder, bool ttl_1h) {
+    holder.cache_breakpoint = true;
+    holder.cache_ttl_1h = ttl_1h;
     req_.cache_ttl_1h = ttl_1h;
   }
   void mark_automatic_breakpoint(bool ttl_1h);
@@ -130,6 +145,7 @@ void Parser::append_message(Message m) {
       if (!last.content.empty() && !m.content.empty()) last.content.push_back(text_part("\n\n"));
       for (auto& p : m.content) last.content.push_back(std::move(p));
       last.reasoning += m.reasoning;
+      for (auto& t : m.thinking_blocks) last.thinking_blocks.push_back(std::move(t));
       for (auto& c : m.tool_calls) last.tool_calls.push_back(std::move(c));
       return;
     }
@@ -193,7 +209,7 @@ Status Parser::parse_system(const Value& body, const FieldPath& root) {
     // carry their own newlines).
     if (!t.empty() && !is_claude_code_billing_block(t)) system_.content.push_back(text_part(std::string(t)));
     // A breakpoint on a skipped block ends where the system text so far ends.
-    if (cache && !system_.content.empty()) note_breakpoint(system_.content.back().cache_breakpoint, *cache);
+    if (cache && !system_.content.empty()) note_breakpoint(system_.content.back(), *cache);
   }
   return {};
 }
@@ -248,14 +264,14 @@ Status Parser::parse_block(const Value& block, const FieldPath& path, Turn& turn
   PARLEY_CHECK_OK(parse_block_content(block, path, turn, in_tool_result));
   if (!cache) return {};
   if (turn.current.tool_calls.size() > n_calls) {
-    note_breakpoint(turn.current.tool_calls.back().cache_breakpoint, *cache);
+    note_breakpoint(turn.current.tool_calls.back(), *cache);
   } else if (turn.current.content.size() > n_parts) {
-    note_breakpoint(turn.current.content.back().cache_breakpoint, *cache);
+    note_breakpoint(turn.current.content.back(), *cache);
   } else if (turn.out.size() > n_out) {
     // A tool_result: its message ends at the breakpoint.
     auto& content = turn.out.back().content;
     if (content.empty()) content.push_back(text_part(""));
-    note_breakpoint(content.back().cache_breakpoint, *cache);
+    note_breakpoint(content.back(), *cache);
   }
   return {};
 }
@@ -274,30 +290,37 @@ Status Parser::parse_block_content(const Value& block, const FieldPath& path, Tu
   if (type == "image") {
     PARLEY_TRY(MediaRef ref, parse_image_source(block, path));
     req_.media.push_back(std::move(ref));
-    turn.add_media(ContentPart::Kind::image);
+    turn.add_media(ContentPart::Kind::image, block);
     return {};
   }
   if (type == "document") {
     PARLEY_TRY(DocumentContent doc, parse_document(block, path));
+    if (const Value* c = block.find("citations"); c != nullptr && c->is_object()) {
+      if (const Value* on = c->find("enabled"); on != nullptr && on->is_bool() && on->as_bool()) {
+        // No citations are produced for it here; an upstream would send citations_delta events.
+        req_.folded.push_back(MediaRef{path.key("citations").str(), "a document with citations enabled"});
+      }
+    }
     if (doc.media) {
       req_.media.push_back(std::move(*doc.media));
-      turn.add_media(ContentPart::Kind::document);
+      turn.add_media(ContentPart::Kind::document, block);
     } else {
       // Nested image blocks of a custom-content document are refused like any image.
       for (auto& m : doc.nested_media) req_.media.push_back(std::move(m));
-      turn.add_text(std::move(doc.text));
+      turn.add_text_of_block(std::move(doc.text), block);
     }
     return {};
   }
   if (type == "search_result") {
     PARLEY_TRY(std::string text, parse_search_result(block, path));
-    turn.add_text(std::move(text));
+    turn.add_text_of_block(std::move(text), block);
     return {};
   }
   if (type == "tool_reference") {
     PARLEY_TRY(std::string_view name, read_string(block, "tool_name", path, true));
     // Tool search asks to load a deferred tool; every tool is already in the prompt here.
     turn.add_text("Tool loaded: " + std::string(name));
+    req_.folded.push_back(MediaRef{path.str(), "a 'tool_reference' block"});
     return {};
   }
   if (in_tool_result) {
@@ -336,6 +359,7 @@ Status Parser::parse_block_content(const Value& block, const FieldPath& path, Tu
     // rendered prefix identical to what was generated.
     if (assistant) {
       turn.current.reasoning += thinking;
+      turn.current.thinking_blocks.push_back(Turn::native_block(block));
       turn.current_used = true;
     }
     return {};
@@ -343,6 +367,11 @@ Status Parser::parse_block_content(const Value& block, const FieldPath& path, Tu
   if (type == "redacted_thinking") {
     PARLEY_TRY(std::string_view data, read_string(block, "data", path, true));
     (void)data;  // opaque (encrypted by the real API): nothing a local model can read
+    if (assistant) {
+      // Kept for an Anthropic upstream, which decrypts it.
+      turn.current.thinking_blocks.push_back(Turn::native_block(block));
+      turn.current_used = true;
+    }
     return {};
   }
   if (type == "mid_conv_system") {
@@ -357,6 +386,7 @@ Status Parser::parse_block_content(const Value& block, const FieldPath& path, Tu
     PARLEY_TRY(const Value* input, member(block, "input", path, true));
     (void)id;
     // Server tools run at Anthropic; a replayed call is shown to the model as text.
+    req_.folded.push_back(MediaRef{path.str(), str_printf("a '%s' block", std::string(type).c_str())});
     turn.add_text(str_printf("[%s %s: %s]", std::string(type).c_str(),
                              std::string(name).c_str(), json::write(*input).c_str()));
     return {};
@@ -364,10 +394,12 @@ Status Parser::parse_block_content(const Value& block, const FieldPath& path, Tu
   if (type == "container_upload") {
     PARLEY_TRY(std::string_view file_id, read_string(block, "file_id", path, true));
     turn.add_text("[container_upload: " + std::string(file_id) + "]");
+    req_.folded.push_back(MediaRef{path.str(), "a 'container_upload' block"});
     return {};
   }
   if (type == "compaction") {
     // Beta compaction summary: {type, content: string}
+    req_.folded.push_back(MediaRef{path.str(), "a 'compaction' block"});
     PARLEY_TRY(const Value* content, member(block, "content", path, false));
     if (content != nullptr) {
       PARLEY_TRY(std::string text, text_of_blocks(*content, path.key("content"), false));
@@ -382,6 +414,7 @@ Status Parser::parse_block_content(const Value& block, const FieldPath& path, Tu
       PARLEY_TRY(std::string_view id, read_string(block, "tool_use_id", path, true));
       (void)id;
     }
+    req_.folded.push_back(MediaRef{path.str(), str_printf("a '%s' block", std::string(type).c_str())});
     const Value* content = block.find("content");
     turn.add_text(str_printf("[%s: %s]", std::string(type).c_str(),
                              content ? json::write(*content).c_str() : "{}"));
@@ -459,7 +492,9 @@ Status Parser::parse_tools(const Value& body, const FieldPath& root) {
       // accepted; server tools cannot run here and are not shown to the model (a breakpoint
       // on one ends after the tools shown before it).
       auto& shown = req_.conversation.tools;
-      if (cache && !shown.empty()) note_breakpoint(shown.back().cache_breakpoint, *cache);
+      if (cache && !shown.empty()) note_breakpoint(shown.back(), *cache);
+      req_.folded.push_back(MediaRef{p.str(), str_printf("the Anthropic-defined tool %s",
+                                                         quote_for_message(type).c_str())});
       continue;
     }
     PARLEY_TRY(std::string_view description, read_string(arr[i], "description", p, false));
@@ -479,7 +514,7 @@ Status Parser::parse_tools(const Value& body, const FieldPath& root) {
     tool.description = std::string(description);
     tool.parameters = *schema;
     tool.strict = strict.value_or(false);
-    if (cache) note_breakpoint(tool.cache_breakpoint, *cache);
+    if (cache) note_breakpoint(tool, *cache);
     req_.conversation.tools.push_back(std::move(tool));
   }
   return {};
@@ -624,9 +659,9 @@ void Parser::mark_automatic_breakpoint(bool ttl_1h) {
   if (msgs.empty()) return;
   Message& last = msgs.back();
   if (!last.tool_calls.empty()) {
-    note_breakpoint(last.tool_calls.back().cache_breakpoint, ttl_1h);
+    note_breakpoint(last.tool_calls.back(), ttl_1h);
   } else if (!last.content.empty()) {
-    note_breakpoint(last.content.back().cache_breakpoint, ttl_1h);
+    note_breakpoint(last.content.back(), ttl_1h);
   }
 }
 
@@ -656,7 +691,8 @@ Result<ChatRequest> Parser::run(const Value& body) {
   if (!system_.content.empty()) msgs.insert(msgs.begin(), std::move(system_));
   if (!msgs.empty() && msgs.back().role == Role::assistant) {
     const Message& last = msgs.back();
-    if (last.content.empty() && last.tool_calls.empty() && last.reasoning.empty()) {
+    if (last.content.empty() && last.tool_calls.empty() && last.reasoning.empty() &&
+        last.thinking_blocks.empty()) {
       msgs.pop_back();  // an empty final assistant turn: nothing to continue
     } else {
       req_.continue_final_message = true;

@@ -12,6 +12,8 @@ const char* anthropic_stop_reason(StopReason r) {
     case StopReason::max_tokens: return "max_tokens";
     case StopReason::stop_sequence: return "stop_sequence";
     case StopReason::context_window: return "model_context_window_exceeded";
+    case StopReason::refusal: return "refusal";
+    case StopReason::pause_turn: return "pause_turn";
     case StopReason::cancelled:
     case StopReason::error: return "end_turn";  // never sent: these end with an error event
   }
@@ -96,6 +98,10 @@ void AnthropicEmitter::on_block_start(const BlockStart& block) {
       b["name"] = block.name;
       b["input"] = json::Value::object();
       break;
+    case BlockKind::redacted_thinking:
+      b["type"] = "redacted_thinking";
+      b["data"] = block.data;
+      break;
   }
   json::Value ev = json::Value::object();
   ev["type"] = "content_block_start";
@@ -123,6 +129,7 @@ void AnthropicEmitter::on_delta(std::string_view text) {
       delta["type"] = "input_json_delta";
       delta["partial_json"] = std::string(text);
       break;
+    case BlockKind::redacted_thinking: return;  // complete at its start
   }
   json::Value ev = json::Value::object();
   ev["type"] = "content_block_delta";

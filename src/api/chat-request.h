@@ -66,6 +66,11 @@ struct ChatRequest {
   bool cache_ttl_1h = false;
   std::vector<SignedThinking> thinking_blocks;  // verified by the service
   std::vector<MediaRef> media;          // images/documents that need a path we do not have yet
+  // What the local engine is shown folded (as text) or not at all: Anthropic server tools,
+  // replayed server-tool blocks, thinking without a signature (OpenAI reasoning_content). An
+  // upstream that would take the original natively refuses the request naming these, rather
+  // than getting a lossy version.
+  std::vector<MediaRef> folded;
 };
 
 }  // namespace parley::api

@@ -31,6 +31,8 @@ enum class StopReason {
   max_tokens,      // the request's (or the operator's) output budget
   stop_sequence,   // a stop string matched
   context_window,  // the context filled up before max_tokens
+  refusal,         // an upstream's safety classifier stopped the answer (Anthropic upstreams)
+  pause_turn,      // an upstream paused a long turn for the client to resume (Anthropic upstreams)
   cancelled,       // the client went away / the server shut down
   error,           // the engine failed; see Finish::error
 };
@@ -55,12 +57,14 @@ struct Finish {
 
 // The content blocks of an answer, in order: at most one is open at a time, and every
 // delta belongs to the open one.
-enum class BlockKind { text, thinking, tool_use };
+// redacted_thinking comes only from Anthropic upstreams: complete at its start (no deltas).
+enum class BlockKind { text, thinking, tool_use, redacted_thinking };
 
 struct BlockStart {
   BlockKind kind = BlockKind::text;
   std::string id;    // tool_use: "toolu_..."
   std::string name;  // tool_use: the tool's name
+  std::string data;  // redacted_thinking: the upstream's opaque data, relayed as is
 };
 
 class GenerationSink {

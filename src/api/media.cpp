@@ -191,4 +191,21 @@ Result<MediaRef> parse_image_url(std::string_view url, const FieldPath& path) {
   return ref;
 }
 
+json::Value anthropic_image_block(std::string_view url) {
+  json::Value source = json::Value::object();
+  if (starts_with(url, "data:")) {
+    const size_t comma = url.find(',');
+    source["type"] = "base64";
+    source["media_type"] = url.substr(5, comma - 5 - 7);  // less ";base64"
+    source["data"] = url.substr(comma + 1);
+  } else {
+    source["type"] = "url";
+    source["url"] = url;
+  }
+  json::Value block = json::Value::object();
+  block["type"] = "image";
+  block["source"] = std::move(source);
+  return block;
+}
+
 }  // namespace parley::api

@@ -35,5 +35,8 @@ Result<std::string> parse_search_result(const json::Value& block, const FieldPat
 
 // An OpenAI image_url value: "data:image/png;base64,…" or an http(s) URL.
 Result<MediaRef> parse_image_url(std::string_view url, const FieldPath& path);
+// The Anthropic image block for an image_url that parse_image_url accepted: a base64 source for
+// a data URL, else a url source.
+json::Value anthropic_image_block(std::string_view url);
 
 }  // namespace parley::api

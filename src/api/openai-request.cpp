@@ -84,6 +84,7 @@ Status Parser::parse_content(const Value* content, const FieldPath& path, Messag
       req_.media.push_back(std::move(ref));
       ContentPart image;
       image.kind = ContentPart::Kind::image;  // kept in place; refused before rendering
+      image.block = anthropic_image_block(url);  // for upstreams that speak Anthropic
       out.content.push_back(std::move(image));
     } else if (type == "input_audio") {
       PARLEY_TRY(const Value* ia, member(*obj, "input_audio", p, true));
@@ -94,6 +95,7 @@ Status Parser::parse_content(const Value* content, const FieldPath& path, Messag
       (void)fmt;
       if (!is_base64(data)) return ap.key("data").error("invalid base64 data");
       req_.media.push_back(MediaRef{p.str(), "audio"});
+      req_.folded.push_back(MediaRef{p.str(), "audio"});
     } else {
       PARLEY_TRY(const Value* f, member(*obj, "file", p, true));
       FieldPath fp = p.key("file");
@@ -104,6 +106,7 @@ Status Parser::parse_content(const Value* content, const FieldPath& path, Messag
       (void)filename;
       if (data.empty() && file_id.empty()) return fp.error("file_data or file_id is required");
       req_.media.push_back(MediaRef{p.str(), "a file"});
+      req_.folded.push_back(MediaRef{p.str(), "a file"});
     }
   }
   return {};
@@ -142,6 +145,11 @@ Status Parser::parse_message(const Value& m, const FieldPath& path) {
     PARLEY_CHECK_OK(parse_content(content, cp, msg, false));
     PARLEY_TRY(std::string_view reasoning, read_string(m, "reasoning_content", path, false));
     msg.reasoning = std::string(reasoning);
+    if (!reasoning.empty()) {
+      // OpenAI chat has no thinking signatures: an Anthropic upstream cannot take it back.
+      req_.folded.push_back(MediaRef{path.key("reasoning_content").str(), "reasoning_content (thinking "
+                                                                          "without a signature)"});
+    }
     PARLEY_TRY(const Value* calls, member(m, "tool_calls", path, false));
     if (calls != nullptr) {
       FieldPath tp = path.key("tool_calls");

@@ -9,6 +9,8 @@ const char* openai_finish_reason(StopReason r) {
     case StopReason::tool_use: return "tool_calls";
     case StopReason::max_tokens:
     case StopReason::context_window: return "length";
+    case StopReason::refusal: return "content_filter";
+    case StopReason::pause_turn: return "stop";
     case StopReason::cancelled:
     case StopReason::error: return "stop";  // never sent: these end with an error
   }
@@ -90,6 +92,7 @@ void OpenAIEmitter::on_delta(std::string_view text) {
       delta["tool_calls"].push_back(std::move(call));
       break;
     }
+    case BlockKind::redacted_thinking: return;  // nothing an OpenAI client can show
   }
   sink_.event(chunk(std::move(delta), nullptr));
 }

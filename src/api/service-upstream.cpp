@@ -11,9 +11,11 @@ namespace parley::api {
 
 HttpResponse Service::generate_upstream(ChatRequest req, Shape shape, const std::string& request_id) {
   // Thinking blocks sent back were signed by this server (the upstream's reasoning is signed
-  // here like local thinking), so they are checked here the same way.
+  // here like local thinking), so they are checked here the same way; an upstream that signs
+  // its own (anthropic) checks them itself.
+  const bool upstream_signs = upstreams_->relays_thinking_signatures(req.model);
   for (const SignedThinking& t : req.thinking_blocks) {
-    if (!signer_.verify(t.thinking, t.signature)) {
+    if (!upstream_signs && !signer_.verify(t.thinking, t.signature)) {
       return error(shape,
                    ApiError::invalid(t.path + ": Invalid `signature` in `thinking` block: it was not made "
                                               "by this server (or its signing key changed, see "

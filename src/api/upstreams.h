@@ -21,6 +21,7 @@ namespace parley::api {
 // tool_use ids and thinking signatures look (and verify) the same as local ones.
 struct UpstreamCall {
   std::string request_id;
+  // Used for upstreams whose ids and signatures are not relayed (openai-chat).
   std::function<std::string()> new_tool_id;                    // "toolu_..." / "call_..."
   std::function<std::string(std::string_view)> sign_thinking;  // a thinking block's signature
   int32_t max_output_tokens = 0;  // operator cap on max_tokens (0: none)
@@ -32,6 +33,13 @@ class Upstreams {
   virtual ~Upstreams() = default;
   // Whether a request for this model id goes to an upstream.
   virtual bool serves(std::string_view model) const = 0;
+  // Whether the upstream of this model makes its own thinking signatures, relayed unchanged
+  // (Anthropic's API verifies them on the next turn). Otherwise the server signs the upstream's
+  // reasoning like local thinking and checks the signatures it gets back.
+  virtual bool relays_thinking_signatures(std::string_view model) const {
+    (void)model;
+    return false;
+  }
   // The upstream model ids, for /v1/models (in configuration order).
   virtual std::vector<std::string> model_ids() const = 0;
   // Translates and sends `req` (already validated by the client API's parser). A request the

@@ -32,14 +32,17 @@ Result<double> parse_seconds(const std::string& flag, const std::string& v) {
 
 void add_upstream_flags(CLI::App* sub, UpstreamFlags* f) {
   sub->add_option("--upstream", f->upstreams,
-                  "gateway: an upstream engine NAME=http://HOST:PORT (vLLM, SGLang, llama-server, "
-                  "another parley) that serves the model ids given by --upstream-models (repeatable)");
+                  "gateway: an upstream engine NAME=http://HOST:PORT[/PREFIX] (vLLM, SGLang, llama-server, "
+                  "an Anthropic-compatible server, another parley; a final /v1 is optional) that serves the model ids given by --upstream-models (repeatable)");
   sub->add_option("--upstream-models", f->models,
                   "NAME=ID[,ID...]: model ids sent to upstream NAME, passed on as they are (required per upstream)");
   sub->add_option("--upstream-key-env", f->key_envs,
-                  "NAME=ENVVAR: send the key in this environment variable as Authorization: Bearer "
-                  "(read at start; never logged)");
-  sub->add_option("--upstream-protocol", f->protocols, "NAME=PROTOCOL: openai-chat (the default, the only one yet)");
+                  "NAME=ENVVAR: send the key in this environment variable (Authorization: Bearer for "
+                  "openai-chat, x-api-key for anthropic and parley; read at start; never logged)");
+  sub->add_option("--upstream-protocol", f->protocols,
+                  "NAME=PROTOCOL: openai-chat (the default: POST /v1/chat/completions), anthropic (Anthropic's API "
+                  "or any Anthropic-compatible server: POST /v1/messages), or parley (another parley: the "
+                  "anthropic protocol, plus Parley's seed extension)");
   sub->add_option("--upstream-connect-timeout", f->connect_timeouts, "NAME=SECONDS to connect (default 10)");
   sub->add_option("--upstream-read-timeout", f->read_timeouts,
                   "NAME=SECONDS of silence allowed while its answer streams (default 600)");
@@ -100,10 +103,11 @@ Result<std::vector<upstream::UpstreamConfig>> upstreams_from_flags(const Upstrea
       return {};
     }
     if (v == "anthropic" || v == "parley") {
-      return Error{"--upstream-protocol " + u.name + ": '" + v + "' is not supported yet (use openai-chat; a "
-                   "parley upstream speaks it at /v1/chat/completions)"};
+      u.protocol = v == "anthropic" ? upstream::Protocol::anthropic : upstream::Protocol::parley;
+      return {};
     }
-    return Error{"--upstream-protocol " + u.name + ": unknown protocol " + quote_for_message(v) + " (openai-chat)"};
+    return Error{"--upstream-protocol " + u.name + ": unknown protocol " + quote_for_message(v) +
+                 " (openai-chat, anthropic or parley)"};
   }));
   PARLEY_CHECK_OK(each("--upstream-connect-timeout", f.connect_timeouts,
                        [](upstream::UpstreamConfig& u, const std::string& v) -> Status {

@@ -22,6 +22,11 @@ struct ContentPart {
   // A cache_control breakpoint ends here: the prompt up to the end of this part is what the
   // client asked to cache (usage reports what of it was newly written).
   bool cache_breakpoint = false;
+  bool cache_ttl_1h = false;  // the breakpoint's TTL is "1h" (not the default "5m")
+  // The Anthropic content block this part came from when it is more than its text (image,
+  // document, search_result), as validated, without cache_control: an upstream that speaks
+  // Anthropic gets it as sent. Templates never read it.
+  json::Value block;
 };
 
 struct ToolCall {
@@ -29,12 +34,17 @@ struct ToolCall {
   std::string name;
   json::Value arguments;   // a JSON object
   bool cache_breakpoint = false;  // a cache_control breakpoint ends after this call
+  bool cache_ttl_1h = false;      // ... with the "1h" TTL
 };
 
 struct Message {
   Role role = Role::user;
   std::vector<ContentPart> content;
   std::string reasoning;             // assistant: thinking text (templates: reasoning_content)
+  // assistant: the thinking and redacted_thinking blocks as sent (Anthropic JSON, with their
+  // signatures), in order: an upstream that speaks Anthropic gets them back unchanged, since it
+  // verifies the signatures. Templates read `reasoning`.
+  std::vector<json::Value> thinking_blocks;
   std::vector<ToolCall> tool_calls;  // assistant
   std::string tool_call_id;          // tool: the call this result answers
   std::string name;                  // tool: name of the tool that produced it
@@ -50,6 +60,7 @@ struct Tool {
   json::Value parameters;  // JSON schema object
   bool strict = false;     // the schema must be honoured exactly (else the request is refused)
   bool cache_breakpoint = false;  // a cache_control breakpoint ends after this definition
+  bool cache_ttl_1h = false;      // ... with the "1h" TTL
 };
 
 struct Conversation {

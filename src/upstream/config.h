@@ -11,12 +11,16 @@
 
 namespace parley::upstream {
 
-enum class Protocol { openai_chat };
+// anthropic: the Messages API (POST {base}/v1/messages, x-api-key, anthropic-version);
+// parley: the same, plus Parley's request extensions (seed).
+enum class Protocol { openai_chat, anthropic, parley };
 
 struct Url {
   std::string host;
   uint16_t port = 80;
-  std::string base_path;  // without a trailing '/': "" or "/v1" ...
+  // Without a trailing '/' or a final "/v1" (both APIs' clients take the base URL with or
+  // without it, and the paths sent all start with /v1): "" or "/prefix" ...
+  std::string base_path;
 };
 
 // "http://host[:port][/path]". https:// is refused (no TLS in this build) with a message that
@@ -29,7 +33,8 @@ struct UpstreamConfig {
   Url endpoint;
   Protocol protocol = Protocol::openai_chat;
   std::vector<std::string> models;  // model ids sent here (as is: the upstream sees the same id)
-  // Sent as "Authorization: Bearer <key>". Read from an environment variable at start; it is
+  // Sent as "Authorization: Bearer <key>" (openai-chat) or "x-api-key: <key>" (anthropic,
+  // parley). Read from an environment variable at start; it is
   // never logged, never echoed in errors (scrubbed from relayed upstream messages) or metrics.
   std::string api_key;
   std::string api_key_env;  // the variable's name (may be logged)

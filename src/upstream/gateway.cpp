@@ -5,22 +5,12 @@
 #include "api/generation.h"
 #include "base/json.h"
 #include "base/strings.h"
-#include "upstream/openai-chat-reader.h"
-#include "upstream/openai-chat-request.h"
+#include "upstream/protocol.h"
 
 namespace parley::upstream {
 namespace {
 
 using api::ErrorKind;
-
-std::string scrub(std::string s, const std::string& secret) {
-  if (secret.empty()) return s;
-  for (size_t at = s.find(secret); at != std::string::npos; at = s.find(secret, at)) {
-    s.replace(at, secret.size(), "***");
-    at += 3;
-  }
-  return s;
-}
 
 // The message of an error body in the envelopes upstreams use: OpenAI / llama-server
 // {"error":{"message"}}, Anthropic {"type":"error","error":{...}}, vLLM {"object":"error",
@@ -44,8 +34,8 @@ std::string error_message(std::string_view body) {
 class UpstreamSource final : public api::GenerationSource {
  public:
   UpstreamSource(HttpClient& client, const UpstreamConfig& upstream, std::shared_ptr<CallState> call,
-                 ReaderOptions options)
-      : client_(client), upstream_(upstream), call_(std::move(call)), reader_(std::move(options)) {}
+                 std::unique_ptr<StreamReader> reader)
+      : client_(client), upstream_(upstream), call_(std::move(call)), reader_(std::move(reader)) {}
   ~UpstreamSource() override { cancel(); }
 
   void set_wake(std::function<void()> wake) override {
@@ -90,33 +80,33 @@ class UpstreamSource final : public api::GenerationSource {
     }
     if (status != 0 && (status < 200 || status >= 300)) {
       api::ApiError e = map_upstream_error(upstream_, status, error_body);
-      reader_.fail(e.kind, e.message, sink);
+      reader_->fail(e.kind, e.message, sink);
     } else if (status == 0 && done) {
       api::ApiError e = unreachable(transport_error);
-      reader_.fail(e.kind, e.message, sink);
+      reader_->fail(e.kind, e.message, sink);
     }
     for (const std::string& data : events) {
-      if (reader_.finished()) break;
+      if (reader_->finished()) break;
       if (trim(data) == "[DONE]") {
-        reader_.end(sink);
+        reader_->end(sink);
         break;
       }
       auto chunk = json::parse(data);
       if (!chunk.ok()) {
-        reader_.fail(ErrorKind::api_error,
+        reader_->fail(ErrorKind::api_error,
                      "upstream " + upstream_.name + " sent a chunk that is not JSON: " + chunk.error().message, sink);
         break;
       }
-      reader_.chunk(*chunk, sink);
+      reader_->chunk(*chunk, sink);
     }
-    if (done && !reader_.finished()) {
+    if (done && !reader_->finished()) {
       if (transport_error.empty()) {
-        reader_.end(sink);
+        reader_->end(sink);
       } else {
-        reader_.fail(ErrorKind::api_error, "upstream " + upstream_.name + ": " + transport_error, sink);
+        reader_->fail(ErrorKind::api_error, "upstream " + upstream_.name + ": " + transport_error, sink);
       }
     }
-    if (reader_.finished()) finish_call(done);
+    if (reader_->finished()) finish_call(done);
     return finished_;
   }
 
@@ -141,7 +131,7 @@ class UpstreamSource final : public api::GenerationSource {
   HttpClient& client_;
   const UpstreamConfig& upstream_;
   std::shared_ptr<CallState> call_;
-  OpenAIChatReader reader_;
+  std::unique_ptr<StreamReader> reader_;
   bool finished_ = false;
 };
 
@@ -149,7 +139,7 @@ class UpstreamSource final : public api::GenerationSource {
 
 api::ApiError map_upstream_error(const UpstreamConfig& upstream, int status, std::string_view body) {
   api::ApiError e;
-  std::string message = scrub(error_message(body), upstream.api_key);
+  std::string message = scrub_secret(error_message(body), upstream.api_key);
   switch (status) {
     case 400:
     case 422: e.kind = ErrorKind::invalid_request; break;
@@ -187,6 +177,11 @@ const UpstreamConfig* Gateway::find(std::string_view model) const {
 
 bool Gateway::serves(std::string_view model) const { return find(model) != nullptr; }
 
+bool Gateway::relays_thinking_signatures(std::string_view model) const {
+  const UpstreamConfig* u = find(model);
+  return u != nullptr && u->protocol != Protocol::openai_chat;
+}
+
 std::vector<std::string> Gateway::model_ids() const {
   std::vector<std::string> ids;
   for (const auto& u : upstreams_) {
@@ -204,29 +199,18 @@ std::unique_ptr<api::GenerationSource> Gateway::start(const api::ChatRequest& re
     err = api::ApiError{ErrorKind::not_found, "model: " + quote_for_message(req.model, 200) + " is not served here", "model"};
     return nullptr;
   }
-  OpenAIChatOptions options;
-  options.max_output_tokens = call.max_output_tokens;
-  json::Value body;
-  if (!to_openai_chat(req, options, body, err)) return nullptr;
-  ReaderOptions ro;
-  ro.stop_sequences = req.stop_sequences;
-  ro.stop_after_first_call = req.tool_choice.disable_parallel_tool_use;
-  ro.new_tool_id = call.new_tool_id;
-  ro.sign_thinking = call.sign_thinking;
-  ro.length_ends_turn = call.max_output_ends_turn && call.max_output_tokens > 0 &&
-                        (!req.max_tokens || *req.max_tokens > call.max_output_tokens);
-  PostRequest post;
+  ProtocolCall pc;
+  if (!prepare_call(*u, req, call, pc, err)) return nullptr;
+  PostRequest post = std::move(pc.post);
   post.upstream = u->name;
   post.endpoint = u->endpoint;
-  post.path = "/v1/chat/completions";
-  post.body = json::write(body);
   post.api_key = u->api_key;
   post.request_id = call.request_id;
   post.connect_timeout_s = u->connect_timeout_s;
   post.read_timeout_s = u->read_timeout_s;
   post.max_retries = u->max_retries;
   auto state = client_.post(std::move(post));
-  return std::make_unique<UpstreamSource>(client_, *u, std::move(state), std::move(ro));
+  return std::make_unique<UpstreamSource>(client_, *u, std::move(state), std::move(pc.reader));
 }
 
 }  // namespace parley::upstream

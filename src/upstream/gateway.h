@@ -1,6 +1,6 @@
-// The gateway: api::Upstreams over configured `openai-chat` upstreams. A request for one of an
-// upstream's model ids is translated (openai-chat-request.h), POSTed by the HttpClient, and
-// its streamed answer read back (openai-chat-reader.h) into the server's own emitters.
+// The gateway: api::Upstreams over configured upstreams. A request for one of an
+// upstream's model ids is translated for its protocol (protocol.h), POSTed by the HttpClient,
+// and its streamed answer read back (a StreamReader) into the server's own emitters.
 #pragma once
 
 #include <memory>
@@ -23,6 +23,7 @@ class Gateway final : public api::Upstreams {
   explicit Gateway(std::vector<UpstreamConfig> upstreams);
 
   bool serves(std::string_view model) const override;
+  bool relays_thinking_signatures(std::string_view model) const override;
   std::vector<std::string> model_ids() const override;
   std::unique_ptr<api::GenerationSource> start(const api::ChatRequest& req, const api::UpstreamCall& call,
                                                api::ApiError& err) override;

@@ -89,7 +89,9 @@ net::awaitable<Attempt> attempt_once(const PostRequest& req, CallState& st) {
   r.set(bhttp::field::user_agent, "parley-gateway");
   r.set(bhttp::field::content_type, "application/json");
   r.set(bhttp::field::accept, "text/event-stream");
-  if (!req.api_key.empty()) r.set(bhttp::field::authorization, "Bearer " + req.api_key);
+  if (!req.api_key.empty() && req.key_as_x_api_key) r.set("x-api-key", req.api_key);
+  if (!req.api_key.empty() && !req.key_as_x_api_key) r.set(bhttp::field::authorization, "Bearer " + req.api_key);
+  for (const auto& [name, value] : req.headers) r.set(name, value);
   if (!req.request_id.empty()) r.set("x-request-id", req.request_id);
   r.body() = req.body;
   r.prepare_payload();

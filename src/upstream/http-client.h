@@ -14,6 +14,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "upstream/config.h"
@@ -40,6 +41,10 @@ struct PostRequest {
   std::string path;  // "/v1/chat/completions" (appended to the base path)
   std::string body;
   std::string api_key;     // "" : no Authorization header
+  // How api_key is sent: "Authorization: Bearer <key>" (openai-chat) or "x-api-key: <key>"
+  // (Anthropic's header).
+  bool key_as_x_api_key = false;
+  std::vector<std::pair<std::string, std::string>> headers;  // more, e.g. anthropic-version
   std::string request_id;  // sent as x-request-id
   double connect_timeout_s = 10;
   double read_timeout_s = 600;

@@ -22,6 +22,7 @@
 #include "api/generation.h"
 #include "api/stop-matcher.h"
 #include "base/json.h"
+#include "upstream/stream-reader.h"
 
 namespace parley::upstream {
 
@@ -34,18 +35,18 @@ struct ReaderOptions {
   bool length_ends_turn = false;
 };
 
-class OpenAIChatReader {
+class OpenAIChatReader final : public StreamReader {
  public:
   explicit OpenAIChatReader(ReaderOptions options);
 
   // One chunk (a `data:` payload, parsed). A chunk that is not a chat.completion.chunk (an
   // {"error":...} object mid-stream) ends the answer with an error.
-  void chunk(const json::Value& chunk, api::GenerationSink& sink);
+  void chunk(const json::Value& chunk, api::GenerationSink& sink) override;
   // The stream ended ([DONE] or the end of the body): the answer is finished.
-  void end(api::GenerationSink& sink);
+  void end(api::GenerationSink& sink) override;
   // The stream broke off (connection lost, bad JSON): the answer ends with an error.
-  void fail(api::ErrorKind kind, const std::string& message, api::GenerationSink& sink);
-  bool finished() const { return finished_; }
+  void fail(api::ErrorKind kind, const std::string& message, api::GenerationSink& sink) override;
+  bool finished() const override { return finished_; }
 
  private:
   void start(api::GenerationSink& sink);
