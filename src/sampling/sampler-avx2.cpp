@@ -50,6 +50,22 @@ float avx2_exp_weights(const float* l, int32_t n, float max, float inv_t, float*
   return sum;
 }
 
+int32_t avx2_first_above(const float* x, int32_t n, float t) {
+  const __m256 vt = _mm256_set1_ps(t);
+  int32_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    __m256 a = _mm256_cmp_ps(_mm256_loadu_ps(x + i), vt, _CMP_GT_OQ);
+    __m256 b = _mm256_cmp_ps(_mm256_loadu_ps(x + i + 8), vt, _CMP_GT_OQ);
+    __m256 c = _mm256_cmp_ps(_mm256_loadu_ps(x + i + 16), vt, _CMP_GT_OQ);
+    __m256 d = _mm256_cmp_ps(_mm256_loadu_ps(x + i + 24), vt, _CMP_GT_OQ);
+    if (_mm256_movemask_ps(_mm256_or_ps(_mm256_or_ps(a, b), _mm256_or_ps(c, d))) != 0) break;
+  }
+  for (; i < n; i++) {
+    if (x[i] > t) return i;
+  }
+  return n;
+}
+
 }  // namespace parley::sampling::detail
 
 #else  // not an x86 build: never called (cpu_path() is scalar)
@@ -59,6 +75,7 @@ float avx2_max(const float* x, int32_t n) { return max_scalar(x, n); }
 float avx2_exp_weights(const float* l, int32_t n, float max, float inv_t, float* w) {
   return exp_weights_scalar(l, n, max, inv_t, w);
 }
+int32_t avx2_first_above(const float* x, int32_t n, float t) { return first_above_scalar(x, n, t); }
 }  // namespace parley::sampling::detail
 
 #endif

@@ -32,6 +32,10 @@ float exp_weights(const float* l, int32_t n, float max, float inv_t, float* w) {
                                           : detail::exp_weights_scalar(l, n, max, inv_t, w);
 }
 
+int32_t first_above(const float* x, int32_t n, float t) {
+  return cpu_path_at_least(CpuPath::avx2) ? detail::avx2_first_above(x, n, t) : detail::first_above_scalar(x, n, t);
+}
+
 }  // namespace
 
 namespace detail {
@@ -54,6 +58,13 @@ float exp_weights_scalar(const float* l, int32_t n, float max, float inv_t, floa
     sum += w[i];
   }
   return sum;
+}
+
+int32_t first_above_scalar(const float* x, int32_t n, float t) {
+  for (int32_t i = 0; i < n; i++) {
+    if (x[i] > t) return i;
+  }
+  return n;
 }
 
 }  // namespace detail
@@ -125,17 +136,20 @@ void Sampler::select_top_k(const float* logits, float cutoff, int32_t k) {
   // the front's logit loses too (the lower id wins ties).
   cand_.clear();
   const auto k_size = static_cast<size_t>(k);
-  for (int32_t i = 0; i < n_vocab_; i++) {
-    const float x = logits[i];
-    if (x < cutoff) continue;
-    if (cand_.size() < k_size) {
-      cand_.emplace_back(x, i);
-      std::push_heap(cand_.begin(), cand_.end(), by_logit_desc);
-    } else if (x > cand_.front().first) {
-      std::pop_heap(cand_.begin(), cand_.end(), by_logit_desc);
-      cand_.back() = {x, i};
-      std::push_heap(cand_.begin(), cand_.end(), by_logit_desc);
-    }
+  int32_t i = 0;
+  for (; i < n_vocab_ && cand_.size() < k_size; i++) {
+    if (logits[i] < cutoff) continue;
+    cand_.emplace_back(logits[i], i);
+    std::push_heap(cand_.begin(), cand_.end(), by_logit_desc);
+  }
+  while (i < n_vocab_) {
+    // Skips (vectorised) to the next token that beats the worst kept one and the cutoff.
+    i += first_above(logits + i, n_vocab_ - i, std::max(cand_.front().first, std::nextafter(cutoff, -INFINITY)));
+    if (i >= n_vocab_) break;
+    std::pop_heap(cand_.begin(), cand_.end(), by_logit_desc);
+    cand_.back() = {logits[i], i};
+    std::push_heap(cand_.begin(), cand_.end(), by_logit_desc);
+    i++;
   }
   std::sort_heap(cand_.begin(), cand_.end(), by_logit_desc);  // best first
 }

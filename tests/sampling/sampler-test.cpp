@@ -172,6 +172,9 @@ TEST(Sampler, Avx2LoopsMatchThePortableOnes) {
     for (int32_t i = 0; i < n; i++) {
       EXPECT_NEAR(wa[static_cast<size_t>(i)], ws[static_cast<size_t>(i)], 1e-6f * ws[static_cast<size_t>(i)] + 1e-30f) << n << " " << i;
     }
+    for (float t : {-10.0f, 0.0f, 4.9f, 6.0f}) {
+      EXPECT_EQ(detail::avx2_first_above(l.data(), n, t), detail::first_above_scalar(l.data(), n, t)) << n << " " << t;
+    }
     if (n > 3) {
       EXPECT_EQ(wa[2], 0.0f);  // a masked token has no weight at all
     }
