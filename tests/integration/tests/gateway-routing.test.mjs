@@ -288,4 +288,5 @@ test('faults: a killed replica ends its stream with an error event, is retried a
   assert.ok(metric(m, 'parley_upstream_requests_total', { upstream: name, status: '200' }) > before200,
     'the re-admitted replica takes its turn again');
   assert.match(gw.log(), new RegExp(`upstream ${name} (ejected|re-admitted)`));
+  assert.ok(gw.log().includes(`parley: upstream r0: ${set[0].url} (openai-chat), models ${MODEL}; health check every 1 s`), gw.log());
 });
