@@ -39,7 +39,8 @@ Result<std::vector<upstream::UpstreamConfig>> upstreams_from_flags(const Upstrea
 // The gateway-wide settings, or an error naming the flag.
 Result<upstream::GatewayOptions> gateway_options_from_flags(const UpstreamFlags& flags);
 
-// "NAME: URL (openai-chat), models a, b; key from $VAR" for the startup log.
+// "NAME: URL (PROTOCOL), models a, b; weight W; at most N in flight; health check every S s;
+// key from $VAR" (the settings that differ from the defaults) for the startup log.
 std::string describe_upstream(const upstream::UpstreamConfig& u);
 
 }  // namespace parley::app

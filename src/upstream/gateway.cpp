@@ -130,7 +130,7 @@ void Gateway::release(int upstream, AttemptOutcome outcome, bool probe, const st
   {
     std::lock_guard lock(mu_);
     const bool was = router_.available(upstream, now);
-    router_.count_attempt(upstream, status);
+    if (!status.empty()) router_.count_attempt(upstream, status);
     router_.release(upstream, outcome, probe, now);
     ejected_now = was && !router_.available(upstream, now);
   }

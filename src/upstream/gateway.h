@@ -38,7 +38,8 @@ class Gateway final : public api::Upstreams {
 
   // For the sources (upstream-source.cpp): the Router's calls under the gateway's lock.
   ReplicaPick pick(std::string_view model, const std::vector<uint64_t>& hashes, const std::vector<int>& tried);
-  // Gives back the slot of an attempt that ended with `status` ("200", "error", ...).
+  // Gives back the slot of an attempt that ended with `status` ("200", "error", ...; "": one
+  // never sent, not counted).
   void release(int upstream, AttemptOutcome outcome, bool probe, const std::string& status);
   void count_retry(int upstream);
   const UpstreamConfig& upstream(int index) const { return upstreams_[static_cast<size_t>(index)]; }

@@ -59,7 +59,7 @@ bool UpstreamSource::start_attempt(const ReplicaPick& pick, double delay_s, api:
   const UpstreamConfig& u = gateway_.upstream(pick.upstream);
   ProtocolCall pc;
   if (!prepare_call(u, req_, call_, pc, err)) {
-    gateway_.release(pick.upstream, AttemptOutcome::neutral, pick.probe, "refused");
+    gateway_.release(pick.upstream, AttemptOutcome::neutral, pick.probe, "");  // never sent: not counted
     return false;
   }
   PostRequest post = std::move(pc.post);

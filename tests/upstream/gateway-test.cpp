@@ -78,6 +78,7 @@ TEST(Gateway, ARequestTheReplicaCannotExpressGivesBackItsSlot) {
   EXPECT_EQ(g.start(image, api::UpstreamCall{}, err), nullptr);
   EXPECT_EQ(err.kind, api::ErrorKind::invalid_request);
   EXPECT_EQ(in_flight(g, 0), 0);
+  EXPECT_TRUE(g.stats().upstreams[0].requests.empty()) << "nothing was sent";
   // The slot is free again for the next request.
   EXPECT_EQ(g.pick("m", {}, {}).upstream, 0);
 }
