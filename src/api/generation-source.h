@@ -35,8 +35,9 @@ class GenerationSource {
   virtual int32_t n_prompt() const = 0;
   // false while the source waits for what decides the response's status (an upstream's status
   // line): an SSE header is held back until then, so an early failure can still be a plain
-  // error response. The wake is called when it changes.
-  virtual bool ready() const { return true; }
+  // error response. The wake is called when it changes. Not const: a source may act on what
+  // it finds (a gateway request starts its retry).
+  virtual bool ready() { return true; }
   // Once ready(): set when the request failed before any event.
   virtual std::optional<EarlyError> early_error() const { return std::nullopt; }
 };

@@ -51,6 +51,51 @@ void scalar(std::string& out, std::string_view name, std::string_view type, std:
   sample(out, name, {}, value);
 }
 
+// A label value: upstream names come from the operator's flags, but are escaped all the same.
+std::string label_value(std::string_view v) {
+  std::string out;
+  for (char c : v) {
+    if (c == '\\' || c == '"') out += '\\';
+    if (c == '\n') {
+      out += "\\n";
+      continue;
+    }
+    out += c;
+  }
+  return out;
+}
+
+void render_gateway(std::string& out, const GatewayStats& g) {
+  auto each = [&](std::string_view name, std::string_view type, std::string_view help, auto value) {
+    header(out, name, type, help);
+    for (const UpstreamStats& u : g.upstreams) {
+      sample(out, name, "upstream=\"" + label_value(u.name) + "\"", value(u));
+    }
+  };
+  header(out, "parley_upstream_requests_total", "counter",
+         "Gateway attempts by upstream and outcome (its HTTP status, error: no answer, cancelled).");
+  for (const UpstreamStats& u : g.upstreams) {
+    for (const auto& [status, n] : u.requests) {
+      sample(out, "parley_upstream_requests_total",
+             "upstream=\"" + label_value(u.name) + "\",status=\"" + label_value(status) + "\"", std::to_string(n));
+    }
+  }
+  each("parley_upstream_in_flight", "gauge", "Gateway requests in flight per upstream.",
+       [](const UpstreamStats& u) { return std::to_string(u.in_flight); });
+  each("parley_upstream_healthy", "gauge", "1 while the upstream takes requests, 0 while it is ejected.",
+       [](const UpstreamStats& u) { return std::string(u.healthy ? "1" : "0"); });
+  each("parley_upstream_ejections_total", "counter",
+       "Times the upstream was ejected (consecutive failures, a failed trial, a failing health check).",
+       [](const UpstreamStats& u) { return std::to_string(u.ejections); });
+  each("parley_upstream_retries_total", "counter", "Attempts that failed on the upstream before the answer and were retried.",
+       [](const UpstreamStats& u) { return std::to_string(u.retries); });
+  scalar(out, "parley_upstream_affinity_hits_total", "counter",
+         "Gateway requests routed to the replica that last served their prefix.", std::to_string(g.affinity_hits));
+  scalar(out, "parley_upstream_affinity_misses_total", "counter",
+         "Gateway requests with no usable prefix owner (unknown, unavailable or over the load bound).",
+         std::to_string(g.affinity_misses));
+}
+
 }  // namespace
 
 std::string_view metrics_endpoint(std::string_view path) {
@@ -113,7 +158,7 @@ void Metrics::observe_inter_token_latency(double seconds) {
   itl_.observe(seconds);
 }
 
-std::string Metrics::render(const engine::EngineStats& e) const {
+std::string Metrics::render(const engine::EngineStats& e, const GatewayStats* gateway) const {
   std::string out;
   out.reserve(4096);
   {
@@ -152,6 +197,7 @@ std::string Metrics::render(const engine::EngineStats& e) const {
          std::to_string(e.n_preempted));
   scalar(out, "parley_kv_evictions_total", "counter", "Prefix-cache blocks evicted.",
          std::to_string(e.n_kv_evicted));
+  if (gateway != nullptr) render_gateway(out, *gateway);
   return out;
 }
 

@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "api/upstreams.h"
 #include "engine/client.h"
 
 namespace parley::api {
@@ -42,8 +43,9 @@ class Metrics {
   void count_request(std::string_view path, int status);
   void observe_time_to_first_token(double seconds);
   void observe_inter_token_latency(double seconds);
-  // The exposition text: this registry's series and the engine's.
-  std::string render(const engine::EngineStats& engine) const;
+  // The exposition text: this registry's series, the engine's, and the gateway's per-upstream
+  // ones when there is a gateway.
+  std::string render(const engine::EngineStats& engine, const GatewayStats* gateway = nullptr) const;
 
  private:
   struct RequestCount {

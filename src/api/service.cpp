@@ -118,7 +118,12 @@ HttpResponse Service::route(const HttpRequest& request, const std::string& reque
   if (path == "/metrics" && (method == "GET" || method == "HEAD")) {
     HttpResponse r;
     r.content_type = kMetricsContentType;
-    r.body = metrics_->render(engine_.stats());
+    if (upstreams_ != nullptr) {
+      GatewayStats gateway = upstreams_->stats();
+      r.body = metrics_->render(engine_.stats(), &gateway);
+    } else {
+      r.body = metrics_->render(engine_.stats());
+    }
     r.headers.emplace_back("request-id", request_id);
     return r;
   }

@@ -9,6 +9,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "api/chat-request.h"
@@ -26,6 +27,24 @@ struct UpstreamCall {
   std::function<std::string(std::string_view)> sign_thinking;  // a thinking block's signature
   int32_t max_output_tokens = 0;  // operator cap on max_tokens (0: none)
   bool max_output_ends_turn = false;
+};
+
+// The gateway's per-upstream series for /metrics (never a key: names and numbers only).
+struct UpstreamStats {
+  std::string name;
+  int64_t in_flight = 0;
+  bool healthy = true;  // not ejected (passively or by a failing health check)
+  int64_t ejections = 0;
+  int64_t retries = 0;  // attempts that failed here and were retried (here or elsewhere)
+  // Attempts by outcome: the HTTP status ("200", "529"), or "error" (no status: connect
+  // failure, timeout) — a fixed small set per upstream.
+  std::vector<std::pair<std::string, int64_t>> requests;
+};
+
+struct GatewayStats {
+  std::vector<UpstreamStats> upstreams;  // in configuration order
+  int64_t affinity_hits = 0;    // requests sent to the replica that owned their prefix
+  int64_t affinity_misses = 0;  // no owner known, or it was unavailable or over the load bound
 };
 
 class Upstreams {
@@ -46,6 +65,8 @@ class Upstreams {
   // upstream cannot express is refused with `err` (a 400 naming the field): null is returned.
   virtual std::unique_ptr<GenerationSource> start(const ChatRequest& req, const UpstreamCall& call,
                                                   ApiError& err) = 0;
+  // A snapshot for /metrics.
+  virtual GatewayStats stats() const { return {}; }
 };
 
 }  // namespace parley::api

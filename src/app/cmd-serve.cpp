@@ -84,6 +84,8 @@ int run_serve(const ServeOptions& opt) {
   // Gateway upstreams are checked (and their keys read) before the model loads.
   auto upstreams = upstreams_from_flags(opt.upstream);
   if (!upstreams.ok()) return fail(upstreams.error().message);
+  auto gateway_options = gateway_options_from_flags(opt.upstream);
+  if (!gateway_options.ok()) return fail(gateway_options.error().message);
   if (opt.max_body_mb < 1 || opt.max_body_mb > 4096) return fail("--max-body-mb must be 1..4096");
   if (!opt.cache_dir.empty() && opt.no_prefix_cache) {
     return fail("--cache-dir needs the prefix cache (drop --no-prefix-cache)");
@@ -184,7 +186,7 @@ int run_serve(const ServeOptions& opt) {
   std::unique_ptr<upstream::Gateway> gateway;
   if (!upstreams->empty()) {
     for (const auto& u : *upstreams) std::fprintf(stderr, "parley: upstream %s\n", describe_upstream(u).c_str());
-    gateway = std::make_unique<upstream::Gateway>(std::move(upstreams).value());
+    gateway = std::make_unique<upstream::Gateway>(std::move(upstreams).value(), *gateway_options);
   }
   api::ServiceDeps deps{eng, tok, renderer, seed, unix_now, monotonic_now};
   deps.upstreams = gateway.get();

@@ -47,7 +47,40 @@ void add_upstream_flags(CLI::App* sub, UpstreamFlags* f) {
   sub->add_option("--upstream-read-timeout", f->read_timeouts,
                   "NAME=SECONDS of silence allowed while its answer streams (default 600)");
   sub->add_option("--upstream-retries", f->retries,
-                  "NAME=N retries on connect failure, 429 and 5xx before the answer started (default 2)");
+                  "NAME=N retries when an attempt on NAME fails before its answer started (connect failure, timeout, "
+                  "429, 5xx): on another replica of the model when there is one (default 2)");
+  sub->add_option("--upstream-weight", f->weights,
+                  "NAME=W: NAME's share of new requests among equally loaded replicas of a model (default 1)");
+  sub->add_option("--upstream-max-concurrent", f->max_concurrent,
+                  "NAME=N requests in flight on NAME at most (default 0: unlimited); when every replica of a model "
+                  "is full, requests get 529 overloaded_error");
+  sub->add_option("--upstream-health-interval", f->health_intervals,
+                  "NAME=SECONDS between health checks of NAME (GET /v1/models; a failing one ejects NAME until one "
+                  "passes; default 0: none)");
+  sub->add_option("--gateway-affinity", f->affinity,
+                  "on (default): requests go to the replica that served their prefix (within a load bound), to "
+                  "reuse its KV cache; off: least outstanding requests, round robin among equals")
+      ->check(CLI::IsMember({"on", "off"}));
+  sub->add_option("--gateway-eject-after", f->eject_after,
+                  "eject an upstream after N consecutive failures (connect failure, timeout, 5xx, broken stream; "
+                  "default 3, 0: never)")
+      ->check(CLI::Range(0, 1000));
+  sub->add_option("--gateway-eject-cooldown", f->eject_cooldown_s,
+                  "SECONDS an ejected upstream gets no requests before one trial request (default 10)")
+      ->check(CLI::PositiveNumber);
+}
+
+Result<upstream::GatewayOptions> gateway_options_from_flags(const UpstreamFlags& f) {
+  upstream::GatewayOptions o;
+  if (f.affinity != "on" && f.affinity != "off") {
+    return Error{"--gateway-affinity: expected on or off, got " + quote_for_message(f.affinity)};
+  }
+  o.affinity = f.affinity == "on";
+  if (f.eject_after < 0) return Error{"--gateway-eject-after: expected >= 0"};
+  o.eject_after_failures = f.eject_after;
+  if (!(f.eject_cooldown_s > 0)) return Error{"--gateway-eject-cooldown: expected a positive number of seconds"};
+  o.eject_cooldown_s = f.eject_cooldown_s;
+  return o;
 }
 
 Result<std::vector<upstream::UpstreamConfig>> upstreams_from_flags(const UpstreamFlags& f) {
@@ -126,17 +159,56 @@ Result<std::vector<upstream::UpstreamConfig>> upstreams_from_flags(const Upstrea
     u.max_retries = static_cast<int>(n);
     return {};
   }));
+  PARLEY_CHECK_OK(each("--upstream-weight", f.weights, [](upstream::UpstreamConfig& u, const std::string& v) -> Status {
+    char* end = nullptr;
+    double w = std::strtod(v.c_str(), &end);
+    if (v.empty() || *end != '\0' || !(w > 0) || w > 1e6) {
+      return Error{"--upstream-weight " + u.name + ": expected a positive number, got " + quote_for_message(v)};
+    }
+    u.weight = w;
+    return {};
+  }));
+  PARLEY_CHECK_OK(each("--upstream-max-concurrent", f.max_concurrent,
+                       [](upstream::UpstreamConfig& u, const std::string& v) -> Status {
+                         char* end = nullptr;
+                         long n = std::strtol(v.c_str(), &end, 10);
+                         if (v.empty() || *end != '\0' || n < 0 || n > 1000000) {
+                           return Error{"--upstream-max-concurrent " + u.name + ": expected 0 (unlimited) or a count, got " +
+                                        quote_for_message(v)};
+                         }
+                         u.max_concurrent = static_cast<int>(n);
+                         return {};
+                       }));
+  PARLEY_CHECK_OK(each("--upstream-health-interval", f.health_intervals,
+                       [](upstream::UpstreamConfig& u, const std::string& v) -> Status {
+                         char* end = nullptr;
+                         double s = std::strtod(v.c_str(), &end);
+                         if (v.empty() || *end != '\0' || !(s >= 0)) {
+                           return Error{"--upstream-health-interval " + u.name + ": expected seconds (0: none), got " +
+                                        quote_for_message(v)};
+                         }
+                         u.health_interval_s = s;
+                         return {};
+                       }));
   for (const auto& u : out) {
     if (u.models.empty()) return Error{"--upstream " + u.name + ": give its model ids with --upstream-models " + u.name + "=ID,..."};
   }
+  PARLEY_CHECK_OK(upstream::check_upstreams(out));
   return out;
 }
 
 std::string describe_upstream(const upstream::UpstreamConfig& u) {
   std::string models;
   for (const auto& m : u.models) models += (models.empty() ? "" : ", ") + m;
-  return str_printf("%s: %s (openai-chat), models %s%s", u.name.c_str(), u.url.c_str(), models.c_str(),
-                    u.api_key_env.empty() ? "" : ("; key from $" + u.api_key_env).c_str());
+  const char* protocol = u.protocol == upstream::Protocol::openai_chat ? "openai-chat"
+                         : u.protocol == upstream::Protocol::anthropic ? "anthropic"
+                                                                         : "parley";
+  std::string extra;
+  if (u.weight != 1) extra += str_printf("; weight %g", u.weight);
+  if (u.max_concurrent > 0) extra += str_printf("; at most %d in flight", u.max_concurrent);
+  if (u.health_interval_s > 0) extra += str_printf("; health check every %g s", u.health_interval_s);
+  if (!u.api_key_env.empty()) extra += "; key from $" + u.api_key_env;
+  return str_printf("%s: %s (%s), models %s%s", u.name.c_str(), u.url.c_str(), protocol, models.c_str(), extra.c_str());
 }
 
 }  // namespace parley::app

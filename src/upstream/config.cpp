@@ -1,5 +1,7 @@
 #include "upstream/config.h"
 
+#include <algorithm>
+
 #include "base/strings.h"
 
 namespace parley::upstream {
@@ -39,6 +41,29 @@ Result<Url> parse_url(std::string_view url) {
   if (ends_with(path, "/v1")) path.remove_suffix(3);
   u.base_path = std::string(path);
   return u;
+}
+
+Status check_upstreams(const std::vector<UpstreamConfig>& upstreams) {
+  for (size_t i = 0; i < upstreams.size(); i++) {
+    const UpstreamConfig& a = upstreams[i];
+    if (!(a.weight > 0)) return Error{"upstream " + a.name + ": weight must be > 0"};
+    if (a.max_concurrent < 0) return Error{"upstream " + a.name + ": max_concurrent must be >= 0"};
+    if (a.health_interval_s < 0) return Error{"upstream " + a.name + ": health_interval_s must be >= 0"};
+    for (size_t j = 0; j < i; j++) {
+      const UpstreamConfig& b = upstreams[j];
+      if (a.name == b.name) return Error{"upstream " + a.name + " is given twice"};
+      const bool a_relays = a.protocol != Protocol::openai_chat;
+      if (a_relays == (b.protocol != Protocol::openai_chat)) continue;
+      for (const std::string& m : a.models) {
+        if (std::find(b.models.begin(), b.models.end(), m) != b.models.end()) {
+          return Error{"model " + m + " is served by " + b.name + " and " + a.name +
+                       ": replicas of one model cannot mix openai-chat with anthropic/parley (thinking "
+                       "signatures are made by this server for one and by the upstream for the other)"};
+        }
+      }
+    }
+  }
+  return {};
 }
 
 }  // namespace parley::upstream

@@ -1,16 +1,24 @@
 #include "upstream/gateway.h"
 
 #include <algorithm>
+#include <chrono>
 
 #include "api/generation.h"
 #include "base/json.h"
 #include "base/strings.h"
+#include "base/log.h"
+#include "upstream/prefix-hash.h"
 #include "upstream/protocol.h"
+#include "upstream/upstream-source.h"
 
 namespace parley::upstream {
 namespace {
 
 using api::ErrorKind;
+
+double steady_seconds() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
 
 // The message of an error body in the envelopes upstreams use: OpenAI / llama-server
 // {"error":{"message"}}, Anthropic {"type":"error","error":{...}}, vLLM {"object":"error",
@@ -29,111 +37,6 @@ std::string error_message(std::string_view body) {
   std::string text(trim(body.substr(0, 500)));
   return text.empty() ? "(no message)" : text;
 }
-
-// One request's answer from an upstream, as a GenerationSource.
-class UpstreamSource final : public api::GenerationSource {
- public:
-  UpstreamSource(HttpClient& client, const UpstreamConfig& upstream, std::shared_ptr<CallState> call,
-                 std::unique_ptr<StreamReader> reader)
-      : client_(client), upstream_(upstream), call_(std::move(call)), reader_(std::move(reader)) {}
-  ~UpstreamSource() override { cancel(); }
-
-  void set_wake(std::function<void()> wake) override {
-    bool pending;
-    {
-      std::lock_guard lock(call_->mu);
-      call_->wake = wake;
-      pending = call_->status != 0 || call_->done || !call_->events.empty();
-    }
-    if (pending && wake) wake();
-  }
-
-  bool ready() const override {
-    std::lock_guard lock(call_->mu);
-    return call_->status != 0 || call_->done;
-  }
-
-  std::optional<api::EarlyError> early_error() const override {
-    std::lock_guard lock(call_->mu);
-    if (call_->status != 0 && (call_->status < 200 || call_->status >= 300)) {
-      return api::EarlyError{map_upstream_error(upstream_, call_->status, call_->error_body), call_->retry_after};
-    }
-    if (call_->status == 0 && call_->done && !call_->transport_error.empty() && call_->transport_error != "cancelled") {
-      return api::EarlyError{unreachable(call_->transport_error), ""};
-    }
-    return std::nullopt;
-  }
-
-  bool poll(api::GenerationSink& sink) override {
-    if (finished_) return true;
-    std::vector<std::string> events;
-    int status;
-    bool done;
-    std::string transport_error, error_body;
-    {
-      std::lock_guard lock(call_->mu);
-      events.swap(call_->events);
-      status = call_->status;
-      done = call_->done;
-      transport_error = call_->transport_error;
-      if (status != 0 && (status < 200 || status >= 300)) error_body = call_->error_body;
-    }
-    if (status != 0 && (status < 200 || status >= 300)) {
-      api::ApiError e = map_upstream_error(upstream_, status, error_body);
-      reader_->fail(e.kind, e.message, sink);
-    } else if (status == 0 && done) {
-      api::ApiError e = unreachable(transport_error);
-      reader_->fail(e.kind, e.message, sink);
-    }
-    for (const std::string& data : events) {
-      if (reader_->finished()) break;
-      if (trim(data) == "[DONE]") {
-        reader_->end(sink);
-        break;
-      }
-      auto chunk = json::parse(data);
-      if (!chunk.ok()) {
-        reader_->fail(ErrorKind::api_error,
-                     "upstream " + upstream_.name + " sent a chunk that is not JSON: " + chunk.error().message, sink);
-        break;
-      }
-      reader_->chunk(*chunk, sink);
-    }
-    if (done && !reader_->finished()) {
-      if (transport_error.empty()) {
-        reader_->end(sink);
-      } else {
-        reader_->fail(ErrorKind::api_error, "upstream " + upstream_.name + ": " + transport_error, sink);
-      }
-    }
-    if (reader_->finished()) finish_call(done);
-    return finished_;
-  }
-
-  void cancel() override { finish_call(false); }
-
-  int32_t n_prompt() const override { return 0; }
-
- private:
-  api::ApiError unreachable(const std::string& why) const {
-    return api::ApiError{ErrorKind::api_error, "upstream " + upstream_.name + " is unreachable: " + why, {}};
-  }
-
-  void finish_call(bool call_done) {
-    if (finished_) return;
-    finished_ = true;
-    // The answer is complete (or not wanted): whatever the upstream still sends is not read.
-    if (!call_done) client_.cancel(call_);
-    std::lock_guard lock(call_->mu);
-    call_->wake = nullptr;  // the transport's wake target may be going away
-  }
-
-  HttpClient& client_;
-  const UpstreamConfig& upstream_;
-  std::shared_ptr<CallState> call_;
-  std::unique_ptr<StreamReader> reader_;
-  bool finished_ = false;
-};
 
 }  // namespace
 
@@ -166,20 +69,25 @@ api::ApiError map_upstream_error(const UpstreamConfig& upstream, int status, std
   return e;
 }
 
-Gateway::Gateway(std::vector<UpstreamConfig> upstreams) : upstreams_(std::move(upstreams)) {}
-
-const UpstreamConfig* Gateway::find(std::string_view model) const {
-  for (const auto& u : upstreams_) {
-    if (std::find(u.models.begin(), u.models.end(), model) != u.models.end()) return &u;
-  }
-  return nullptr;
+Gateway::Gateway(std::vector<UpstreamConfig> upstreams, GatewayOptions options, std::function<double()> clock)
+    : upstreams_(std::move(upstreams)),
+      options_(options),
+      clock_(clock ? std::move(clock) : steady_seconds),
+      router_(upstreams_, options_) {
+  start_health_checks();
 }
 
-bool Gateway::serves(std::string_view model) const { return find(model) != nullptr; }
+bool Gateway::serves(std::string_view model) const {
+  std::lock_guard lock(mu_);
+  return router_.serves(model);
+}
 
 bool Gateway::relays_thinking_signatures(std::string_view model) const {
-  const UpstreamConfig* u = find(model);
-  return u != nullptr && u->protocol != Protocol::openai_chat;
+  // The replicas of one model are all of one signing family (check_upstreams).
+  for (const auto& u : upstreams_) {
+    if (std::find(u.models.begin(), u.models.end(), model) != u.models.end()) return u.protocol != Protocol::openai_chat;
+  }
+  return false;
 }
 
 std::vector<std::string> Gateway::model_ids() const {
@@ -194,23 +102,86 @@ std::vector<std::string> Gateway::model_ids() const {
 
 std::unique_ptr<api::GenerationSource> Gateway::start(const api::ChatRequest& req, const api::UpstreamCall& call,
                                                       api::ApiError& err) {
-  const UpstreamConfig* u = find(req.model);
-  if (u == nullptr) {
+  if (!serves(req.model)) {
     err = api::ApiError{ErrorKind::not_found, "model: " + quote_for_message(req.model, 200) + " is not served here", "model"};
     return nullptr;
   }
-  ProtocolCall pc;
-  if (!prepare_call(*u, req, call, pc, err)) return nullptr;
-  PostRequest post = std::move(pc.post);
-  post.upstream = u->name;
-  post.endpoint = u->endpoint;
-  post.api_key = u->api_key;
-  post.request_id = call.request_id;
-  post.connect_timeout_s = u->connect_timeout_s;
-  post.read_timeout_s = u->read_timeout_s;
-  post.max_retries = u->max_retries;
-  auto state = client_.post(std::move(post));
-  return std::make_unique<UpstreamSource>(client_, *u, std::move(state), std::move(pc.reader));
+  std::vector<uint64_t> hashes;
+  if (options_.affinity) hashes = prefix_hashes(req);
+  auto source = std::make_unique<UpstreamSource>(*this, req, call, std::move(hashes));
+  if (!source->begin(err)) return nullptr;
+  return source;
+}
+
+api::GatewayStats Gateway::stats() const {
+  std::lock_guard lock(mu_);
+  return router_.stats();
+}
+
+ReplicaPick Gateway::pick(std::string_view model, const std::vector<uint64_t>& hashes, const std::vector<int>& tried) {
+  const double now = clock_();
+  std::lock_guard lock(mu_);
+  return router_.pick(model, hashes, tried, now);
+}
+
+void Gateway::release(int upstream, AttemptOutcome outcome, bool probe, const std::string& status) {
+  const double now = clock_();
+  bool ejected_now;
+  {
+    std::lock_guard lock(mu_);
+    const bool was = router_.available(upstream, now);
+    if (!status.empty()) router_.count_attempt(upstream, status);
+    router_.release(upstream, outcome, probe, now);
+    ejected_now = was && !router_.available(upstream, now);
+  }
+  if (ejected_now) {
+    log_warn("upstream %s ejected after %d consecutive failures (for %.0f s, then one trial request)",
+             upstreams_[static_cast<size_t>(upstream)].name.c_str(), options_.eject_after_failures,
+             options_.eject_cooldown_s);
+  }
+}
+
+void Gateway::count_retry(int upstream) {
+  std::lock_guard lock(mu_);
+  router_.count_retry(upstream);
+}
+
+void Gateway::start_health_checks() {
+  for (size_t i = 0; i < upstreams_.size(); i++) {
+    if (upstreams_[i].health_interval_s <= 0) continue;
+    client_.every(upstreams_[i].health_interval_s, [this, i] { health_check(static_cast<int>(i)); });
+  }
+}
+
+// GET {base}/v1/models with the upstream's key, as its clients would list models: 2xx passes.
+// Runs on the client's thread; the result reaches the router under the lock.
+void Gateway::health_check(int index) {
+  const UpstreamConfig& u = upstreams_[static_cast<size_t>(index)];
+  GetRequest get;
+  get.endpoint = u.endpoint;
+  get.path = "/v1/models";
+  get.api_key = u.api_key;
+  get.key_as_x_api_key = u.protocol != Protocol::openai_chat;
+  if (get.key_as_x_api_key) get.headers.emplace_back("anthropic-version", "2023-06-01");
+  get.timeout_s = options_.health_timeout_s;
+  client_.get(std::move(get), [this, index](int status, const std::string& error) {
+    const bool ok = status >= 200 && status < 300;
+    const UpstreamConfig& up = upstreams_[static_cast<size_t>(index)];
+    const double now = clock_();
+    bool was_healthy, healthy;
+    {
+      std::lock_guard lock(mu_);
+      was_healthy = router_.healthy(index);
+      router_.health_check(index, ok, now);
+      healthy = router_.healthy(index);
+    }
+    if (was_healthy && !healthy) {
+      log_warn("upstream %s ejected: its health check failed (%s)", up.name.c_str(),
+               status != 0 ? str_printf("status %d", status).c_str() : error.c_str());
+    } else if (!was_healthy && healthy) {
+      log_info("upstream %s re-admitted: its health check passed", up.name.c_str());
+    }
+  });
 }
 
 }  // namespace parley::upstream

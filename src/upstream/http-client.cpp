@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cmath>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -38,7 +37,6 @@ std::chrono::milliseconds ms(double seconds) {
 
 // What one attempt ended with.
 struct Attempt {
-  bool retry = false;            // worth another attempt (nothing published yet)
   std::string failure;           // transport failure text (no status)
   int status = 0;                // a non-2xx status (with its body and retry-after)
   std::string body, retry_after;
@@ -53,8 +51,6 @@ void publish(CallState& st, const std::function<void(CallState&)>& update) {
   }
   if (wake) wake();
 }
-
-bool retryable_status(int status) { return status == 429 || status >= 500; }
 
 net::awaitable<Attempt> attempt_once(const PostRequest& req, CallState& st) {
   Attempt a;
@@ -71,7 +67,6 @@ net::awaitable<Attempt> attempt_once(const PostRequest& req, CallState& st) {
   } clear{st};
   auto [rec, results] = co_await resolver.async_resolve(req.endpoint.host, std::to_string(req.endpoint.port), use_tuple);
   if (rec) {
-    a.retry = true;
     a.failure = "cannot resolve " + req.endpoint.host + ": " + rec.message();
     co_return a;
   }
@@ -79,7 +74,6 @@ net::awaitable<Attempt> attempt_once(const PostRequest& req, CallState& st) {
   auto [cec, ep] = co_await stream.async_connect(results, use_tuple);
   (void)ep;
   if (cec) {
-    a.retry = true;
     a.failure = str_printf("cannot connect to %s:%u: %s", req.endpoint.host.c_str(),
                            static_cast<unsigned>(req.endpoint.port), cec.message().c_str());
     co_return a;
@@ -100,7 +94,6 @@ net::awaitable<Attempt> attempt_once(const PostRequest& req, CallState& st) {
   auto [wec, wn] = co_await bhttp::async_write(stream, r, use_tuple);
   (void)wn;
   if (wec) {
-    a.retry = true;
     a.failure = "sending the request failed: " + wec.message();
     co_return a;
   }
@@ -110,7 +103,6 @@ net::awaitable<Attempt> attempt_once(const PostRequest& req, CallState& st) {
   auto [hec, hn] = co_await bhttp::async_read_header(stream, buffer, parser, use_tuple);
   (void)hn;
   if (hec) {
-    a.retry = true;
     a.failure = "no answer: " + hec.message();
     co_return a;
   }
@@ -157,7 +149,6 @@ net::awaitable<Attempt> attempt_once(const PostRequest& req, CallState& st) {
     });
     co_return a;
   }
-  a.retry = retryable_status(status);
   a.status = status;
   a.body = std::move(error_body);
   a.retry_after = std::move(retry_after);
@@ -166,33 +157,18 @@ net::awaitable<Attempt> attempt_once(const PostRequest& req, CallState& st) {
 
 net::awaitable<void> run_call(std::shared_ptr<PostRequest> req, std::shared_ptr<CallState> st) {
   auto ex = co_await net::this_coro::executor;
-  Attempt a;
-  for (int attempt = 0;; attempt++) {
-    if (st->cancelled) {
-      a = Attempt{};
-      a.failure = "cancelled";
-      break;
-    }
-    a = co_await attempt_once(*req, *st);
-    if (!a.retry || attempt >= req->max_retries || st->cancelled) break;
-    // Backoff: 0.25 s doubling, or the upstream's retry-after when it asks for a short wait.
-    double wait_s = 0.25 * std::pow(2.0, attempt);
-    if (!a.retry_after.empty()) {
-      char* end = nullptr;
-      double ra = std::strtod(a.retry_after.c_str(), &end);
-      if (end != a.retry_after.c_str() && *end == '\0' && ra >= 0) {
-        if (ra > 5) break;  // a long wait is the client's to decide: pass it on
-        wait_s = ra;
-      }
-    }
-    log_warn("upstream %s: %s; retrying in %.2f s (attempt %d of %d)", req->upstream.c_str(),
-             a.status ? str_printf("status %d", a.status).c_str() : a.failure.c_str(), wait_s,
-             attempt + 2, req->max_retries + 1);
+  if (req->delay_s > 0 && !st->cancelled) {
     net::steady_timer timer(ex);
-    timer.expires_after(ms(wait_s));
+    timer.expires_after(ms(req->delay_s));
     st->abort = [&timer] { timer.cancel(); };
     co_await timer.async_wait(use_tuple);
     st->abort = nullptr;
+  }
+  Attempt a;
+  if (st->cancelled) {
+    a.failure = "cancelled";
+  } else {
+    a = co_await attempt_once(*req, *st);
   }
   publish(*st, [&](CallState& s) {
     if (a.status != 0) {
@@ -204,6 +180,63 @@ net::awaitable<void> run_call(std::shared_ptr<PostRequest> req, std::shared_ptr<
     }
     s.done = true;
   });
+}
+
+// The status of a GET (its body is read and dropped); connecting, sending and reading the
+// answer each within the timeout.
+net::awaitable<void> run_get(std::shared_ptr<GetRequest> req,
+                             std::function<void(int status, const std::string& error)> done) {
+  auto ex = co_await net::this_coro::executor;
+  tcp::resolver resolver(ex);
+  beast::tcp_stream stream(ex);
+  auto [rec, results] = co_await resolver.async_resolve(req->endpoint.host, std::to_string(req->endpoint.port), use_tuple);
+  if (rec) {
+    done(0, "cannot resolve " + req->endpoint.host + ": " + rec.message());
+    co_return;
+  }
+  stream.expires_after(ms(req->timeout_s));
+  auto [cec, ep] = co_await stream.async_connect(results, use_tuple);
+  (void)ep;
+  if (cec) {
+    done(0, "cannot connect: " + cec.message());
+    co_return;
+  }
+  bhttp::request<bhttp::empty_body> r{bhttp::verb::get, req->endpoint.base_path + req->path, 11};
+  r.set(bhttp::field::host, req->endpoint.host + ":" + std::to_string(req->endpoint.port));
+  r.set(bhttp::field::user_agent, "parley-gateway");
+  if (!req->api_key.empty() && req->key_as_x_api_key) r.set("x-api-key", req->api_key);
+  if (!req->api_key.empty() && !req->key_as_x_api_key) r.set(bhttp::field::authorization, "Bearer " + req->api_key);
+  for (const auto& [name, value] : req->headers) r.set(name, value);
+  r.keep_alive(false);
+  stream.expires_after(ms(req->timeout_s));
+  auto [wec, wn] = co_await bhttp::async_write(stream, r, use_tuple);
+  (void)wn;
+  beast::flat_buffer buffer;
+  bhttp::response_parser<bhttp::string_body> parser;
+  parser.body_limit(kMaxErrorBody);
+  if (wec) {
+    done(0, "sending the request failed: " + wec.message());
+    co_return;
+  }
+  stream.expires_after(ms(req->timeout_s));
+  auto [hec, hn] = co_await bhttp::async_read(stream, buffer, parser, use_tuple);
+  (void)hn;
+  if (hec && !parser.is_header_done()) {
+    done(0, "no answer: " + hec.message());
+    co_return;
+  }
+  done(static_cast<int>(parser.get().result_int()), "");
+}
+
+net::awaitable<void> run_every(double interval_s, std::function<void()> tick) {
+  auto ex = co_await net::this_coro::executor;
+  net::steady_timer timer(ex);
+  for (;;) {
+    timer.expires_after(ms(interval_s));
+    auto [ec] = co_await timer.async_wait(use_tuple);
+    if (ec) co_return;
+    tick();
+  }
 }
 
 }  // namespace
@@ -226,6 +259,7 @@ HttpClient::~HttpClient() {
 
 std::shared_ptr<CallState> HttpClient::post(PostRequest request) {
   auto st = std::make_shared<CallState>();
+  st->wake = std::move(request.wake);
   auto req = std::make_shared<PostRequest>(std::move(request));
   net::co_spawn(impl_->io, run_call(req, st), net::detached);
   return st;
@@ -236,6 +270,14 @@ void HttpClient::cancel(const std::shared_ptr<CallState>& call) {
   net::post(impl_->io, [call] {
     if (call->abort) call->abort();
   });
+}
+
+void HttpClient::get(GetRequest request, std::function<void(int status, const std::string& error)> done) {
+  net::co_spawn(impl_->io, run_get(std::make_shared<GetRequest>(std::move(request)), std::move(done)), net::detached);
+}
+
+void HttpClient::every(double interval_s, std::function<void()> tick) {
+  net::co_spawn(impl_->io, run_every(interval_s, std::move(tick)), net::detached);
 }
 
 }  // namespace parley::upstream

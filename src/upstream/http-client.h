@@ -3,8 +3,8 @@
 // here); what they receive is queued in a CallState and the caller's wake is called, like the
 // engine's events for a local Generation. Plain http:// only (no TLS yet).
 //
-// Retries (connect failure, 429, 5xx) happen only before the answer started: once a 2xx status
-// is published, a failure ends the call with a transport error and is never retried.
+// One call is one attempt: retries, which may go to another replica, are the gateway's
+// (gateway.cpp), which starts a new call for each (with a delay for a backoff).
 #pragma once
 
 #include <atomic>
@@ -48,7 +48,18 @@ struct PostRequest {
   std::string request_id;  // sent as x-request-id
   double connect_timeout_s = 10;
   double read_timeout_s = 600;
-  int max_retries = 2;
+  double delay_s = 0;          // wait this long before connecting (a retry's backoff)
+  std::function<void()> wake;  // the state's wake from the start (set_wake can change it)
+};
+
+// A GET whose answer only counts by its status (an active health check).
+struct GetRequest {
+  Url endpoint;
+  std::string path;
+  std::string api_key;
+  bool key_as_x_api_key = false;
+  std::vector<std::pair<std::string, std::string>> headers;
+  double timeout_s = 5;  // to connect, to send, and to read the answer (each)
 };
 
 class HttpClient {
@@ -62,6 +73,11 @@ class HttpClient {
   std::shared_ptr<CallState> post(PostRequest request);
   // Cancels a call (thread-safe; its state gets done with "cancelled").
   void cancel(const std::shared_ptr<CallState>& call);
+  // Sends the GET; `done` gets its status (0: no answer, with why) on the client's thread.
+  void get(GetRequest request, std::function<void(int status, const std::string& error)> done);
+  // Calls `tick` on the client's thread every `interval_s` seconds until the client is
+  // destroyed.
+  void every(double interval_s, std::function<void()> tick);
 
  private:
   struct Impl;

@@ -178,5 +178,30 @@ TEST(Cli, MakeModelErrors) {
   EXPECT_FALSE(std::filesystem::exists(dir / "m.gguf"));
 }
 
+// The gateway's flags are checked before the model loads, so no model is needed to see them
+// refused, each naming the flag or the upstreams at fault.
+TEST(Cli, ServeRefusesBadGatewayFlags) {
+  const std::string base = "serve -m /nonexistent.gguf --upstream a=http://127.0.0.1:1 --upstream-models a=x ";
+  struct Case {
+    std::string args, message;
+  };
+  for (const Case& c : std::vector<Case>{
+           {"--upstream b=http://127.0.0.1:2 --upstream-models b=x --upstream-protocol b=anthropic",
+            "model x is served by a and b: replicas of one model cannot mix openai-chat with anthropic/parley"},
+           {"--upstream-weight a=0", "--upstream-weight a: expected a positive number, got '0'"},
+           {"--upstream-weight zz=2", "--upstream-weight: no --upstream named 'zz'"},
+           {"--upstream-max-concurrent a=-1", "--upstream-max-concurrent a: expected 0 (unlimited) or a count"},
+           {"--upstream-health-interval a=soon", "--upstream-health-interval a: expected seconds (0: none)"},
+           {"--upstream a=http://127.0.0.1:2 --upstream-models a=y", "--upstream: a is given twice"},
+       }) {
+    auto r = parley(base + c.args);
+    EXPECT_NE(r.exit_code, 0) << c.args;
+    EXPECT_NE(r.err.find(c.message), std::string::npos) << c.args << "\n" << r.err;
+  }
+  auto r = parley(base + "--gateway-affinity maybe");
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("--gateway-affinity"), std::string::npos) << r.err;
+}
+
 }  // namespace
 }  // namespace parley

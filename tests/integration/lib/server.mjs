@@ -54,10 +54,10 @@ export function makeModel(name) {
   return out;
 }
 
-// Starts `parley serve` on a free port; resolves once it listens.
-export async function startServer({ model = 'smol', args = [], env = {} } = {}) {
+// Starts `parley serve` on `port` (0: a free one); resolves once it listens.
+export async function startServer({ model = 'smol', args = [], env = {}, port = 0 } = {}) {
   const modelPath = makeModel(model);
-  const proc = spawn(parley, ['serve', '-m', modelPath, '--port', '0', '--seed', '1', ...args], {
+  const proc = spawn(parley, ['serve', '-m', modelPath, '--port', String(port), '--seed', '1', ...args], {
     stdio: ['ignore', 'ignore', 'pipe'],
     env: { ...process.env, ...env },
   });

@@ -43,6 +43,12 @@ after(async () => {
   }
 });
 
+test('the startup log names each upstream with its protocol', () => {
+  const line = (s) => s.log().split('\n').find((l) => l.startsWith('parley: upstream up:')) ?? '';
+  assert.match(line(gateway), /^parley: upstream up: http:\/\/[0-9.:]+\/v1 \(anthropic\), models qwen-it, no-such-model; key from \$GW_UPSTREAM_KEY$/);
+  assert.match(line(parleyGw), /\(parley\), models qwen-it/);
+});
+
 const user = (text) => [{ role: 'user', content: text }];
 const prompt = (u) => u.input_tokens + u.cache_read_input_tokens + u.cache_creation_input_tokens;
 
