@@ -70,8 +70,8 @@ json::Value Service::model_json(const std::string& id, Shape shape) const {
   return m;
 }
 
-HttpResponse Service::list_models(const HttpRequest& request, const std::string& request_id) {
-  std::vector<std::string> ids = model_ids();
+HttpResponse Service::list_models(const HttpRequest& request, KeyScope scope, const std::string& request_id) {
+  std::vector<std::string> ids = model_ids(scope);
   if (request.header("anthropic-version") == nullptr) {
     json::Value v = json::Value::object();
     v["object"] = "list";
@@ -131,11 +131,12 @@ HttpResponse Service::list_models(const HttpRequest& request, const std::string&
   return json_response(v, request_id);
 }
 
-HttpResponse Service::get_model(const HttpRequest& request, const std::string& raw_id,
+HttpResponse Service::get_model(const HttpRequest& request, KeyScope scope, const std::string& raw_id,
                                 const std::string& request_id) {
   std::string id = url_decode(raw_id);
   Shape shape = request.header("anthropic-version") ? Shape::anthropic : Shape::openai;
-  if (!resolve_model(id) && !is_upstream_model(id)) {
+  // A model the key may not use is not found for it (as if it were not served).
+  if ((!resolve_model(id) && !is_upstream_model(id)) || !model_allowed(scope, id)) {
     ApiError e{ErrorKind::not_found,
                str_printf("model: %s not found", quote_for_message(id, 200).c_str()), "model"};
     return error(shape, e, request_id);

@@ -75,11 +75,15 @@ HttpResponse Service::handle(const HttpRequest& request) {
   return r;
 }
 
-bool Service::authorized(const HttpRequest& request) const {
+bool Service::authorized(const HttpRequest& request, KeyScope& scope) const {
+  scope = nullptr;
   if (config_.api_keys.empty()) return true;
   auto matches = [&](std::string_view key) {
-    return std::find(config_.api_keys.begin(), config_.api_keys.end(), key) !=
-           config_.api_keys.end();
+    if (std::find(config_.api_keys.begin(), config_.api_keys.end(), key) == config_.api_keys.end()) {
+      return false;
+    }
+    if (auto it = config_.key_models.find(key); it != config_.key_models.end()) scope = &it->second;
+    return true;
   };
   if (const std::string* k = request.header("x-api-key"); k != nullptr && matches(*k)) return true;
   if (const std::string* a = request.header("authorization")) {
@@ -90,6 +94,29 @@ bool Service::authorized(const HttpRequest& request) const {
     }
   }
   return false;
+}
+
+bool Service::model_allowed(KeyScope scope, const std::string& id) const {
+  if (scope == nullptr) return true;
+  auto listed = [&](const std::string& name) {
+    return std::find(scope->begin(), scope->end(), name) != scope->end();
+  };
+  if (listed(id)) return true;
+  if (is_upstream_model(id) || !resolve_model(id)) return false;
+  // A name of the local model: any of its names in the list allows them all.
+  if (listed(config_.model_id)) return true;
+  if (config_.map_claude_ids && listed(claude_listing_id(config_.model_id))) return true;
+  return std::any_of(config_.aliases.begin(), config_.aliases.end(), listed);
+}
+
+std::optional<ApiError> Service::check_scope(KeyScope scope, const std::string& model) const {
+  if (model_allowed(scope, model)) return std::nullopt;
+  std::string allowed;
+  for (const auto& id : *scope) allowed += (allowed.empty() ? "" : ", ") + id;
+  return ApiError{ErrorKind::permission,
+                  str_printf("model: this API key may not use %s (it may use: %s)",
+                             quote_for_message(model, 200).c_str(), allowed.c_str()),
+                  "model"};
 }
 
 HttpResponse Service::route(const HttpRequest& request, const std::string& request_id) {
@@ -127,7 +154,8 @@ HttpResponse Service::route(const HttpRequest& request, const std::string& reque
     r.headers.emplace_back("request-id", request_id);
     return r;
   }
-  if (!authorized(request)) {
+  KeyScope scope = nullptr;
+  if (!authorized(request, scope)) {
     const bool given = request.header("x-api-key") || request.header("authorization");
     std::string msg = shape == Shape::openai
                           ? (given ? "Incorrect API key provided" : "Missing API key")
@@ -145,17 +173,17 @@ HttpResponse Service::route(const HttpRequest& request, const std::string& reque
     r.headers.emplace_back("allow", allowed);
     return r;
   };
-  if (path == "/v1/messages") return method_is("POST") ? messages(request, request_id) : wrong_method("POST");
+  if (path == "/v1/messages") return method_is("POST") ? messages(request, scope, request_id) : wrong_method("POST");
   if (path == "/v1/messages/count_tokens") {
-    return method_is("POST") ? count_tokens(request, request_id) : wrong_method("POST");
+    return method_is("POST") ? count_tokens(request, scope, request_id) : wrong_method("POST");
   }
   if (path == "/v1/chat/completions") {
-    return method_is("POST") ? chat_completions(request, request_id) : wrong_method("POST");
+    return method_is("POST") ? chat_completions(request, scope, request_id) : wrong_method("POST");
   }
-  if (path == "/v1/models") return method_is("GET") ? list_models(request, request_id) : wrong_method("GET");
+  if (path == "/v1/models") return method_is("GET") ? list_models(request, scope, request_id) : wrong_method("GET");
   if (starts_with(path, "/v1/models/") && path.size() > 11) {
     if (!method_is("GET")) return wrong_method("GET");
-    return get_model(request, path.substr(11), request_id);
+    return get_model(request, scope, path.substr(11), request_id);
   }
   return error(shape,
                ApiError{ErrorKind::not_found,
@@ -184,7 +212,7 @@ bool Service::resolve_model(const std::string& id) const {
   return config_.map_claude_ids && starts_with(id, "claude-");
 }
 
-std::vector<std::string> Service::model_ids() const {
+std::vector<std::string> Service::model_ids(KeyScope scope) const {
   std::vector<std::string> ids{config_.model_id};
   for (const auto& a : config_.aliases) {
     if (std::find(ids.begin(), ids.end(), a) == ids.end()) ids.push_back(a);
@@ -199,6 +227,9 @@ std::vector<std::string> Service::model_ids() const {
     for (auto& id : upstreams_->model_ids()) {
       if (std::find(ids.begin(), ids.end(), id) == ids.end()) ids.push_back(std::move(id));
     }
+  }
+  if (scope != nullptr) {
+    std::erase_if(ids, [&](const std::string& id) { return !model_allowed(scope, id); });
   }
   return ids;
 }
@@ -367,15 +398,16 @@ std::function<std::string(std::string_view)> Service::thinking_signer() const {
   return [this](std::string_view thinking) { return signer_.sign(thinking); };
 }
 
-HttpResponse Service::messages(const HttpRequest& request, const std::string& request_id) {
+HttpResponse Service::messages(const HttpRequest& request, KeyScope scope, const std::string& request_id) {
   auto body = parse_body(request);
   if (!body.ok()) return error(Shape::anthropic, ApiError::invalid(body.error().message), request_id);
   auto req = parse_anthropic_request(*body, AnthropicEndpoint::messages);
   if (!req.ok()) return error(Shape::anthropic, ApiError::invalid(req.error().message), request_id);
+  if (auto e = check_scope(scope, req->model)) return error(Shape::anthropic, *e, request_id);
   return generate(std::move(req).value(), Shape::anthropic, request_id);
 }
 
-HttpResponse Service::chat_completions(const HttpRequest& request, const std::string& request_id) {
+HttpResponse Service::chat_completions(const HttpRequest& request, KeyScope scope, const std::string& request_id) {
   auto body = parse_body(request);
   if (!body.ok()) return error(Shape::openai, ApiError::invalid(body.error().message), request_id);
   auto req = parse_openai_request(*body);
@@ -386,14 +418,16 @@ HttpResponse Service::chat_completions(const HttpRequest& request, const std::st
                  ApiError::invalid(m, colon == std::string::npos ? "" : m.substr(0, colon)),
                  request_id);
   }
+  if (auto e = check_scope(scope, req->model)) return error(Shape::openai, *e, request_id);
   return generate(std::move(req).value(), Shape::openai, request_id);
 }
 
-HttpResponse Service::count_tokens(const HttpRequest& request, const std::string& request_id) {
+HttpResponse Service::count_tokens(const HttpRequest& request, KeyScope scope, const std::string& request_id) {
   auto body = parse_body(request);
   if (!body.ok()) return error(Shape::anthropic, ApiError::invalid(body.error().message), request_id);
   auto req = parse_anthropic_request(*body, AnthropicEndpoint::count_tokens);
   if (!req.ok()) return error(Shape::anthropic, ApiError::invalid(req.error().message), request_id);
+  if (auto e = check_scope(scope, req->model)) return error(Shape::anthropic, *e, request_id);
   if (is_upstream_model(req->model)) {
     // An openai-chat upstream has no token counting endpoint, and this server does not have
     // its tokenizer: no number rather than a wrong one.

@@ -5,8 +5,10 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -33,6 +35,10 @@ struct ServiceConfig {
   std::vector<std::string> aliases;     // more ids for the same model (listed after model_id)
   bool map_claude_ids = true;           // any "claude-*" model id means the served model
   std::vector<std::string> api_keys;    // empty: no auth
+  // Keys (of api_keys) limited to some model ids; a key not here may use every model. A local
+  // model is allowed by any of its names (id, alias, claude-parley- listing id; then every
+  // claude-* id mapped to it too); an upstream model by its own id.
+  std::map<std::string, std::vector<std::string>, std::less<>> key_models;
   int32_t max_output_tokens = 0;        // operator cap on max_tokens per request (0: none)
   // A request stopped by that cap ends with stop_reason end_turn instead of max_tokens (Claude
   // Code treats max_tokens as a failed turn; with tiny test models every turn hits the cap).
@@ -81,10 +87,15 @@ class Service final : public Handler {
   HttpResponse route(const HttpRequest& request, const std::string& request_id);
   HttpResponse error(Shape shape, const ApiError& e, const std::string& request_id) const;
   HttpResponse json_response(const json::Value& v, const std::string& request_id) const;
-  bool authorized(const HttpRequest& request) const;
+  // The models the request's key may use: null for all (no auth, or an unlimited key).
+  using KeyScope = const std::vector<std::string>*;
+  bool authorized(const HttpRequest& request, KeyScope& scope) const;
+  bool model_allowed(KeyScope scope, const std::string& id) const;
+  // 403 permission_error when the key may not use the request's model.
+  std::optional<ApiError> check_scope(KeyScope scope, const std::string& model) const;
   // The model an id stands for; false when unknown.
   bool resolve_model(const std::string& id) const;
-  std::vector<std::string> model_ids() const;
+  std::vector<std::string> model_ids(KeyScope scope = nullptr) const;
 
   Result<json::Value> parse_body(const HttpRequest& request) const;
   Result<Prompt> prepare_prompt(const ChatRequest& req, Shape shape, ApiError& err) const;
@@ -115,11 +126,11 @@ class Service final : public Handler {
       const std::string& key, const std::function<Result<sampling::Grammar>()>& build,
       const sampling::MatcherOptions& options, Status& status) const;
 
-  HttpResponse messages(const HttpRequest& request, const std::string& request_id);
-  HttpResponse count_tokens(const HttpRequest& request, const std::string& request_id);
-  HttpResponse chat_completions(const HttpRequest& request, const std::string& request_id);
-  HttpResponse list_models(const HttpRequest& request, const std::string& request_id);
-  HttpResponse get_model(const HttpRequest& request, const std::string& id,
+  HttpResponse messages(const HttpRequest& request, KeyScope scope, const std::string& request_id);
+  HttpResponse count_tokens(const HttpRequest& request, KeyScope scope, const std::string& request_id);
+  HttpResponse chat_completions(const HttpRequest& request, KeyScope scope, const std::string& request_id);
+  HttpResponse list_models(const HttpRequest& request, KeyScope scope, const std::string& request_id);
+  HttpResponse get_model(const HttpRequest& request, KeyScope scope, const std::string& id,
                          const std::string& request_id);
   json::Value model_json(const std::string& id, Shape shape) const;
   uint64_t next_seed();

@@ -3,6 +3,7 @@
 // until SIGINT/SIGTERM, then finish gracefully.
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -14,6 +15,7 @@
 #include "api/template-renderer.h"
 #include "app/commands.h"
 #include "app/loaded-model.h"
+#include "app/serve-keys.h"
 #include "app/serve-upstreams.h"
 #include "base/log.h"
 #include "base/strings.h"
@@ -31,6 +33,7 @@ struct ServeOptions {
   std::string host = "127.0.0.1";
   int port = 8080;
   std::vector<std::string> api_keys;
+  std::vector<std::string> api_key_models;  // KEY=ID[,ID...]
   std::vector<std::string> aliases;
   bool no_claude_ids = false;
   int32_t ctx = 0;
@@ -86,6 +89,18 @@ int run_serve(const ServeOptions& opt) {
   if (!upstreams.ok()) return fail(upstreams.error().message);
   auto gateway_options = gateway_options_from_flags(opt.upstream);
   if (!gateway_options.ok()) return fail(gateway_options.error().message);
+  // Client keys limited to models: checked against the ids served here (local names, upstream
+  // ids) before the model loads.
+  const std::string local_id = std::filesystem::path(opt.model).stem().string();
+  auto served = [&](const std::string& id) {
+    if (id == local_id || std::find(opt.aliases.begin(), opt.aliases.end(), id) != opt.aliases.end()) return true;
+    if (!opt.no_claude_ids && id.rfind("claude-", 0) == 0) return true;
+    return std::any_of(upstreams->begin(), upstreams->end(), [&](const upstream::UpstreamConfig& u) {
+      return std::find(u.models.begin(), u.models.end(), id) != u.models.end();
+    });
+  };
+  auto key_models = key_models_from_flags(opt.api_key_models, opt.api_keys, served);
+  if (!key_models.ok()) return fail(key_models.error().message);
   if (opt.max_body_mb < 1 || opt.max_body_mb > 4096) return fail("--max-body-mb must be 1..4096");
   if (!opt.cache_dir.empty() && opt.no_prefix_cache) {
     return fail("--cache-dir needs the prefix cache (drop --no-prefix-cache)");
@@ -161,11 +176,12 @@ int run_serve(const ServeOptions& opt) {
                caps.enable_thinking ? ", thinking switch" : "");
 
   api::ServiceConfig cfg;
-  cfg.model_id = std::filesystem::path(opt.model).stem().string();
+  cfg.model_id = local_id;
   cfg.display_name = c.name.empty() ? cfg.model_id : c.name;
   cfg.aliases = opt.aliases;
   cfg.map_claude_ids = !opt.no_claude_ids;
   cfg.api_keys = opt.api_keys;
+  cfg.key_models = std::move(key_models).value();
   cfg.max_output_tokens = opt.max_output;
   cfg.max_output_ends_turn = opt.max_output_ends_turn;
   cfg.parallel_tool_calls = !opt.no_parallel_tool_calls;
@@ -214,8 +230,13 @@ int run_serve(const ServeOptions& opt) {
   if (gateway) {
     for (const auto& id : gateway->model_ids()) ids += ", " + id + " (upstream)";
   }
-  std::fprintf(stderr, "parley: serving model ids: %s%s\n", ids.c_str(),
-               cfg.api_keys.empty() ? "" : " (API key required)");
+  std::string auth;
+  if (!cfg.api_keys.empty()) {
+    auth = " (API key required";
+    if (!cfg.key_models.empty()) auth += str_printf("; %zu of %zu keys limited to some models", cfg.key_models.size(), cfg.api_keys.size());
+    auth += ")";
+  }
+  std::fprintf(stderr, "parley: serving model ids: %s%s\n", ids.c_str(), auth.c_str());
   std::fprintf(stderr, "parley: listening on %s (POST /v1/messages, /v1/messages/count_tokens, "
                "/v1/chat/completions; GET /v1/models, /health)\n", url.c_str());
   std::fprintf(stderr, "parley: use it with Claude Code:\n");
@@ -241,6 +262,11 @@ void add_serve_command(CLI::App& app, Runner& run) {
   sub->add_option("--api-key", opt->api_keys,
                   "require this key in x-api-key or Authorization: Bearer (repeatable; "
                   "default: no auth)");
+  sub->add_option("--api-key-models", opt->api_key_models,
+                  "KEY=MODEL[,MODEL...]: that --api-key may use only these model ids (repeatable, "
+                  "one per key; a local model's id, alias or claude-* name allows all its names; "
+                  "others get 403 permission_error, and /v1/models lists only these; default: "
+                  "every key may use every model)");
   sub->add_option("--alias", opt->aliases,
                   "another model id for the served model, listed by /v1/models (repeatable)");
   sub->add_flag("--no-claude-ids", opt->no_claude_ids,

@@ -60,8 +60,11 @@ class ServiceTest : public ::testing::Test {
     make_service({});
   }
 
-  void make_service(std::vector<std::string> keys, int32_t max_output = 0) {
+  void make_service(std::vector<std::string> keys, int32_t max_output = 0,
+                    std::map<std::string, std::vector<std::string>, std::less<>> key_models = {},
+                    Upstreams* upstreams = nullptr) {
     ServiceConfig cfg;
+    cfg.key_models = std::move(key_models);
     cfg.model_id = "smol-test";
     cfg.display_name = "Smol test";
     cfg.aliases = {"claude-local", "local"};
@@ -70,6 +73,7 @@ class ServiceTest : public ::testing::Test {
     cfg.output_format = format_;
     cfg.signing_key = "test-key";
     ServiceDeps deps{*engine_, *tokenizer_, renderer_, 42, [] { return int64_t{1700000000}; }};
+    deps.upstreams = upstreams;
     service_ = std::make_unique<Service>(cfg, deps);
   }
 
@@ -333,6 +337,58 @@ TEST_F(ServiceTest, AuthAcceptsBothHeadersAndAnswers401InEachShape) {
   EXPECT_EQ(call("HEAD", "/api/hello").status, 200);
   EXPECT_EQ(call("GET", "/health").status, 200);
   EXPECT_EQ(call("GET", "/metrics").status, 200);  // scrapers carry no key either
+}
+
+// Upstream ids for the key-scope test; a request that gets through is refused by name here.
+class NamedUpstreams final : public Upstreams {
+ public:
+  bool serves(std::string_view model) const override { return model == "up-a" || model == "up-b"; }
+  std::vector<std::string> model_ids() const override { return {"up-a", "up-b"}; }
+  std::unique_ptr<GenerationSource> start(const ChatRequest& req, const UpstreamCall&, ApiError& err) override {
+    err = ApiError::invalid("reached upstream for " + req.model);
+    return nullptr;
+  }
+};
+
+TEST_F(ServiceTest, KeysLimitedToModelsGet403AndSeeOnlyTheirModels) {
+  NamedUpstreams up;
+  // "local" (an alias) allows every name of the local model, claude-* included; "up" one upstream id.
+  make_service({"all", "local", "up"}, 0, {{"local", {"local"}}, {"up", {"up-b"}}}, &up);
+  auto ids_for = [&](const std::string& key) {
+    json::Value v = finish_json(call("GET", "/v1/models", "", {{"x-api-key", key}}));
+    std::string ids;
+    for (const auto& m : v["data"].as_array()) ids += m.find("id")->as_string() + " ";
+    return ids;
+  };
+  EXPECT_EQ(ids_for("all"), "smol-test claude-local local claude-parley-smol-test up-a up-b ");
+  EXPECT_EQ(ids_for("local"), "smol-test claude-local local claude-parley-smol-test ");
+  EXPECT_EQ(ids_for("up"), "up-b ");
+  auto msg = [](const std::string& model) {
+    return R"({"model":")" + model + R"(","max_tokens":4,"messages":[{"role":"user","content":"hi"}]})";
+  };
+  EXPECT_EQ(finish(call("POST", "/v1/messages", msg("claude-sonnet-4-5"), {{"x-api-key", "local"}})).first, 200);
+  EXPECT_EQ(finish(call("POST", "/v1/messages", msg("smol-test"), {{"authorization", "Bearer local"}})).first, 200);
+  HttpResponse denied = call("POST", "/v1/messages", msg("up-a"), {{"x-api-key", "local"}});
+  EXPECT_EQ(denied.status, 403);
+  EXPECT_EQ(denied.body.find("{\"type\":\"error\",\"error\":{\"type\":\"permission_error\",\"message\":"
+                             "\"model: this API key may not use 'up-a' (it may use: local)\""), 0u) << denied.body;
+  EXPECT_EQ(call("POST", "/v1/messages", msg("claude-x"), {{"x-api-key", "up"}}).status, 403);
+  EXPECT_EQ(call("POST", "/v1/messages", msg("up-a"), {{"x-api-key", "up"}}).status, 403);
+  HttpResponse through = call("POST", "/v1/messages", msg("up-b"), {{"x-api-key", "up"}});
+  EXPECT_EQ(through.status, 400);
+  EXPECT_NE(through.body.find("reached upstream for up-b"), std::string::npos) << through.body;
+  EXPECT_EQ(call("POST", "/v1/messages/count_tokens", msg("smol-test"), {{"x-api-key", "up"}}).status, 403);
+  EXPECT_EQ(call("POST", "/v1/messages/count_tokens", msg("local"), {{"x-api-key", "local"}}).status, 200);
+  HttpResponse o = call("POST", "/v1/chat/completions", msg("smol-test"), {{"authorization", "Bearer up"}});
+  EXPECT_EQ(o.status, 403);
+  EXPECT_TRUE(starts_with(o.body, "{\"error\":{\"message\":\"model: this API key may not use")) << o.body;
+  // A model the key may not use is not found for it; an unlimited key sees every model.
+  EXPECT_EQ(call("GET", "/v1/models/up-a", "", {{"x-api-key", "up"}}).status, 404);
+  EXPECT_EQ(call("GET", "/v1/models/up-b", "", {{"x-api-key", "up"}}).status, 200);
+  EXPECT_EQ(call("GET", "/v1/models/claude-opus-4", "", {{"x-api-key", "local"}}).status, 200);
+  EXPECT_EQ(call("GET", "/v1/models/smol-test", "", {{"x-api-key", "up"}}).status, 404);
+  EXPECT_EQ(call("GET", "/v1/models/up-a", "", {{"x-api-key", "all"}}).status, 200);
+  EXPECT_EQ(call("POST", "/v1/messages", msg("up-a"), {{"x-api-key", "all"}}).status, 400);  // reached the upstream
 }
 
 TEST_F(ServiceTest, MetricsCountRequestsAndTokenLatency) {

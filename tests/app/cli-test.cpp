@@ -203,5 +203,29 @@ TEST(Cli, ServeRefusesBadGatewayFlags) {
   EXPECT_NE(r.err.find("--gateway-affinity"), std::string::npos) << r.err;
 }
 
+TEST(Cli, ServeRefusesBadApiKeyModels) {
+  const std::string base = "serve -m /nonexistent.gguf --api-key k1 --api-key s3cr=t --upstream a=http://127.0.0.1:1 --upstream-models a=up-x ";
+  struct Case {
+    std::string args, message;
+  };
+  for (const Case& c : std::vector<Case>{
+           {"--api-key-models nokey", "--api-key-models #1: expected KEY=MODEL[,MODEL...]"},
+           {"--api-key-models other=up-x", "--api-key-models #1: its key is not one of the --api-key values"},
+           {"--api-key-models k1=up-x --api-key-models k1=nonexistent", "--api-key-models #2: its key is limited twice"},
+           {"--api-key-models s3cr=t=up-y", "--api-key-models #1: model up-y is not served here"},
+           {"--api-key-models k1=up-x,,", "--api-key-models #1: an empty model id in the list"},
+           {"--no-claude-ids --api-key-models k1=claude-x", "--api-key-models #1: model claude-x is not served here"},
+       }) {
+    auto r = parley(base + c.args);
+    EXPECT_NE(r.exit_code, 0) << c.args;
+    EXPECT_NE(r.err.find(c.message), std::string::npos) << c.args << "\n" << r.err;
+    EXPECT_EQ(r.err.find("s3cr"), std::string::npos) << "a key never shows in a message: " << r.err;
+  }
+  // Valid limits pass the check: the run gets as far as loading the (missing) model.
+  auto r = parley(base + "--api-key-models s3cr=t=up-x,nonexistent,claude-haiku-4-5");
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("/nonexistent.gguf"), std::string::npos) << r.err;
+}
+
 }  // namespace
 }  // namespace parley

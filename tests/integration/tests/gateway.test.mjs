@@ -235,3 +235,45 @@ test('an unreachable upstream is a 5xx api_error after the retries', async () =>
     assert.equal((await dead.stop()).code, 0);
   }
 });
+
+test('client keys limited to models: 403 permission_error elsewhere, /v1/models lists only theirs; separate from the upstream key', async () => {
+  const scoped = await startServer({
+    args: ['--upstream', `up=${upstream.url}`, '--upstream-models', 'up=qwen-it', '--upstream-key-env', 'up=GW_UPSTREAM_KEY',
+      '--api-key', 'client-all', '--api-key', 'client-up', '--api-key', 'client-local',
+      '--api-key-models', 'client-up=qwen-it', '--api-key-models', 'client-local=smol-it'],
+    env: { GW_UPSTREAM_KEY: UPSTREAM_KEY },
+  });
+  try {
+    const as = (key) => new Anthropic({ baseURL: scoped.url, apiKey: key, maxRetries: 0 });
+    const ids = async (key) => (await as(key).models.list()).data.map((m) => m.id);
+    assert.deepEqual(await ids('client-up'), ['qwen-it']);
+    assert.deepEqual(await ids('client-local'), ['smol-it', 'claude-parley-smol-it']);
+    assert.deepEqual(await ids('client-all'), ['smol-it', 'claude-parley-smol-it', 'qwen-it']);
+    const up = await as('client-up').messages.create({ model: 'qwen-it', max_tokens: 2, messages: user('hi') });
+    assert.equal(up.type, 'message');
+    // Claude Code's ids map to the local model, so a key limited to it may use them.
+    const local = await as('client-local').messages.create({ model: 'claude-haiku-4-5', max_tokens: 2, messages: user('hi') });
+    assert.equal(local.type, 'message');
+    for (const [key, model] of [['client-up', 'smol-it'], ['client-up', 'claude-haiku-4-5'], ['client-local', 'qwen-it']]) {
+      await assert.rejects(as(key).messages.create({ model, max_tokens: 2, messages: user('hi') }), (e) => {
+        assert.ok(e instanceof Anthropic.PermissionDeniedError, String(e));
+        assert.equal(e.error.error.type, 'permission_error');
+        assert.match(e.message, new RegExp(`this API key may not use '${model}'`));
+        return true;
+      });
+    }
+    await assert.rejects(as('client-up').models.retrieve('smol-it'), (e) => e instanceof Anthropic.NotFoundError);
+    // The upstream key is not a client key of the gateway.
+    await assert.rejects(as(UPSTREAM_KEY).models.list(), (e) => e instanceof Anthropic.AuthenticationError);
+    const o = await rawRequest(scoped.url, {
+      path: '/v1/chat/completions',
+      headers: { 'anthropic-version': '', authorization: 'Bearer client-local' },
+      body: JSON.stringify({ model: 'qwen-it', max_tokens: 2, messages: user('hi') }),
+    });
+    assert.equal(o.status, 403, o.text);
+    assert.equal(o.json.error.type, 'permission_error');
+  } finally {
+    assert.equal((await scoped.stop()).code, 0);
+  }
+  assert.ok(!scoped.log().includes('client-up') && !scoped.log().includes(UPSTREAM_KEY), 'no key in the log');
+});
