@@ -3,6 +3,7 @@
 #include <CLI/CLI.hpp>
 
 #include <cstdlib>
+#include <optional>
 
 #include "base/strings.h"
 
@@ -21,11 +22,26 @@ Result<Pair> split_pair(const std::string& flag, const std::string& arg) {
   return Pair{arg.substr(0, eq), arg.substr(eq + 1)};
 }
 
-Result<double> parse_seconds(const std::string& flag, const std::string& v) {
+// The whole of v as a number (nothing before or after it), or nullopt.
+std::optional<double> parse_double(const std::string& v) {
   char* end = nullptr;
-  double s = std::strtod(v.c_str(), &end);
-  if (v.empty() || *end != '\0' || !(s > 0)) return Error{flag + ": expected a positive number of seconds, got " + quote_for_message(v)};
-  return s;
+  double d = std::strtod(v.c_str(), &end);
+  if (v.empty() || *end != '\0') return std::nullopt;
+  return d;
+}
+
+// The whole of v as an integer in [lo, hi], or nullopt.
+std::optional<int> parse_int(const std::string& v, long lo, long hi) {
+  char* end = nullptr;
+  long n = std::strtol(v.c_str(), &end, 10);
+  if (v.empty() || *end != '\0' || n < lo || n > hi) return std::nullopt;
+  return static_cast<int>(n);
+}
+
+Result<double> parse_seconds(const std::string& flag, const std::string& v) {
+  std::optional<double> s = parse_double(v);
+  if (!s || !(*s > 0)) return Error{flag + ": expected a positive number of seconds, got " + quote_for_message(v)};
+  return *s;
 }
 
 }  // namespace
@@ -153,41 +169,37 @@ Result<std::vector<upstream::UpstreamConfig>> upstreams_from_flags(const Upstrea
                          return {};
                        }));
   PARLEY_CHECK_OK(each("--upstream-retries", f.retries, [](upstream::UpstreamConfig& u, const std::string& v) -> Status {
-    char* end = nullptr;
-    long n = std::strtol(v.c_str(), &end, 10);
-    if (v.empty() || *end != '\0' || n < 0 || n > 10) return Error{"--upstream-retries " + u.name + ": expected 0..10"};
-    u.max_retries = static_cast<int>(n);
+    std::optional<int> n = parse_int(v, 0, 10);
+    if (!n) return Error{"--upstream-retries " + u.name + ": expected 0..10"};
+    u.max_retries = *n;
     return {};
   }));
   PARLEY_CHECK_OK(each("--upstream-weight", f.weights, [](upstream::UpstreamConfig& u, const std::string& v) -> Status {
-    char* end = nullptr;
-    double w = std::strtod(v.c_str(), &end);
-    if (v.empty() || *end != '\0' || !(w > 0) || w > 1e6) {
+    std::optional<double> w = parse_double(v);
+    if (!w || !(*w > 0) || *w > 1e6) {
       return Error{"--upstream-weight " + u.name + ": expected a positive number, got " + quote_for_message(v)};
     }
-    u.weight = w;
+    u.weight = *w;
     return {};
   }));
   PARLEY_CHECK_OK(each("--upstream-max-concurrent", f.max_concurrent,
                        [](upstream::UpstreamConfig& u, const std::string& v) -> Status {
-                         char* end = nullptr;
-                         long n = std::strtol(v.c_str(), &end, 10);
-                         if (v.empty() || *end != '\0' || n < 0 || n > 1000000) {
+                         std::optional<int> n = parse_int(v, 0, 1000000);
+                         if (!n) {
                            return Error{"--upstream-max-concurrent " + u.name + ": expected 0 (unlimited) or a count, got " +
                                         quote_for_message(v)};
                          }
-                         u.max_concurrent = static_cast<int>(n);
+                         u.max_concurrent = *n;
                          return {};
                        }));
   PARLEY_CHECK_OK(each("--upstream-health-interval", f.health_intervals,
                        [](upstream::UpstreamConfig& u, const std::string& v) -> Status {
-                         char* end = nullptr;
-                         double s = std::strtod(v.c_str(), &end);
-                         if (v.empty() || *end != '\0' || !(s >= 0)) {
+                         std::optional<double> s = parse_double(v);
+                         if (!s || !(*s >= 0)) {
                            return Error{"--upstream-health-interval " + u.name + ": expected seconds (0: none), got " +
                                         quote_for_message(v)};
                          }
-                         u.health_interval_s = s;
+                         u.health_interval_s = *s;
                          return {};
                        }));
   for (const auto& u : out) {
