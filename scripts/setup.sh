@@ -10,6 +10,7 @@ packages=(
   libboost1.81-dev                      # Beast/Asio (HTTP server)
   libpcre2-dev                          # pre-tokenizer regexes
   libcli11-dev                          # command line
+  libtomlplusplus-dev                   # serve --config (TOML)
   python3-numpy python3-jinja2 python3-yaml   # reference tools (tools/), not needed by the build
   python3-jsonschema                    # independent validator of constrained-decoding samples
   nodejs npm                            # integration tests with the official SDKs

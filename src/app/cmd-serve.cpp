@@ -15,6 +15,7 @@
 #include "api/template-renderer.h"
 #include "app/commands.h"
 #include "app/loaded-model.h"
+#include "app/serve-config.h"
 #include "app/serve-keys.h"
 #include "app/serve-upstreams.h"
 #include "base/log.h"
@@ -29,6 +30,7 @@ namespace parley::app {
 namespace {
 
 struct ServeOptions {
+  std::string config;  // --config FILE: read into the options below before run_serve
   std::string model;
   std::string host = "127.0.0.1";
   int port = 8080;
@@ -78,14 +80,16 @@ Result<std::string> read_text_file(const std::string& path) {
   return ss.str();
 }
 
-int run_serve(const ServeOptions& opt) {
+int run_serve(const ServeOptions& opt, std::vector<upstream::UpstreamConfig> file_upstreams,
+              const std::vector<ConfigKey>& file_keys) {
+  if (opt.model.empty()) return fail("serve: give the model with -m/--model (or model in [server] of --config)");
   if (opt.port < 0 || opt.port > 65535) return fail("--port must be between 0 and 65535");
   if (!(opt.ping_seconds >= 0.05)) return fail("--ping-interval must be at least 0.05 seconds");
   if (!(opt.timeout_seconds >= 1)) return fail("--timeout must be at least 1 second");
   if (opt.http_threads < 1 || opt.http_threads > 64) return fail("--http-threads must be 1..64");
   if (opt.max_output < 0) return fail("--max-output must not be negative");
   // Gateway upstreams are checked (and their keys read) before the model loads.
-  auto upstreams = upstreams_from_flags(opt.upstream);
+  auto upstreams = upstreams_from_flags(opt.upstream, std::move(file_upstreams), opt.config);
   if (!upstreams.ok()) return fail(upstreams.error().message);
   auto gateway_options = gateway_options_from_flags(opt.upstream);
   if (!gateway_options.ok()) return fail(gateway_options.error().message);
@@ -99,8 +103,25 @@ int run_serve(const ServeOptions& opt) {
       return std::find(u.models.begin(), u.models.end(), id) != u.models.end();
     });
   };
-  auto key_models = key_models_from_flags(opt.api_key_models, opt.api_keys, served);
+  std::vector<std::string> api_keys = opt.api_keys;
+  for (const ConfigKey& k : file_keys) {
+    if (std::find(api_keys.begin(), api_keys.end(), k.key) != api_keys.end()) {
+      return fail(k.where + ": api_key from $" + k.key_env + " is also given with --api-key");
+    }
+    api_keys.push_back(k.key);
+  }
+  auto key_models = key_models_from_flags(opt.api_key_models, api_keys, served);
   if (!key_models.ok()) return fail(key_models.error().message);
+  for (const ConfigKey& k : file_keys) {
+    if (k.models.empty()) continue;
+    if (key_models->count(k.key) != 0) {
+      return fail(k.where + ": api_key from $" + k.key_env + " is limited in the file and by --api-key-models");
+    }
+    for (const std::string& id : k.models) {
+      if (!served(id)) return fail(k.where + ": api_key from $" + k.key_env + ": model " + id + " is not served here");
+    }
+    key_models->emplace(k.key, k.models);
+  }
   if (opt.max_body_mb < 1 || opt.max_body_mb > 4096) return fail("--max-body-mb must be 1..4096");
   if (!opt.cache_dir.empty() && opt.no_prefix_cache) {
     return fail("--cache-dir needs the prefix cache (drop --no-prefix-cache)");
@@ -180,7 +201,7 @@ int run_serve(const ServeOptions& opt) {
   cfg.display_name = c.name.empty() ? cfg.model_id : c.name;
   cfg.aliases = opt.aliases;
   cfg.map_claude_ids = !opt.no_claude_ids;
-  cfg.api_keys = opt.api_keys;
+  cfg.api_keys = api_keys;
   cfg.key_models = std::move(key_models).value();
   cfg.max_output_tokens = opt.max_output;
   cfg.max_output_ends_turn = opt.max_output_ends_turn;
@@ -256,7 +277,11 @@ void add_serve_command(CLI::App& app, Runner& run) {
   auto opt = std::make_shared<ServeOptions>();
   CLI::App* sub = app.add_subcommand(
       "serve", "Serve the Anthropic Messages API (and OpenAI chat completions) for a GGUF model");
-  sub->add_option("-m,--model", opt->model, "GGUF model file")->required();
+  sub->add_option("--config", opt->config,
+                  "TOML file with serve's settings ([server]: any option here by its long name), the "
+                  "gateway's ([gateway]) and its upstreams ([[upstream]] tables); options given on the command "
+                  "line win, --upstream adds upstreams beside the file's (README: Configuration file)");
+  sub->add_option("-m,--model", opt->model, "GGUF model file (required, here or in --config)");
   sub->add_option("--host", opt->host, "address to listen on (default 127.0.0.1)");
   sub->add_option("--port", opt->port, "port to listen on; 0 picks a free one (default 8080)");
   sub->add_option("--api-key", opt->api_keys,
@@ -326,7 +351,21 @@ void add_serve_command(CLI::App& app, Runner& run) {
   sub->add_option("--seed", opt->seed,
                   "seed for request ids and for requests without their own seed (default: random)");
   add_upstream_flags(sub, &opt->upstream);
-  sub->callback([&run, opt] { run = [opt] { return run_serve(*opt); }; });
+  sub->callback([&run, opt, sub] {
+    run = [opt, sub] {
+      std::vector<upstream::UpstreamConfig> file_upstreams;
+      std::vector<ConfigKey> file_keys;
+      if (!opt->config.empty()) {
+        auto config = load_serve_config(opt->config);
+        if (!config.ok()) return fail(config.error().message);
+        if (Status s = apply_config_options(sub, *config); !s.ok()) return fail(s.error().message);
+        std::fprintf(stderr, "parley: settings from %s\n", opt->config.c_str());
+        file_upstreams = std::move(config->upstreams);
+        file_keys = std::move(config->api_keys);
+      }
+      return run_serve(*opt, std::move(file_upstreams), file_keys);
+    };
+  });
 }
 
 }  // namespace parley::app

@@ -3,6 +3,7 @@
 #include <CLI/CLI.hpp>
 
 #include <cstdlib>
+#include <optional>
 
 #include "base/strings.h"
 
@@ -21,11 +22,94 @@ Result<Pair> split_pair(const std::string& flag, const std::string& arg) {
   return Pair{arg.substr(0, eq), arg.substr(eq + 1)};
 }
 
-Result<double> parse_seconds(const std::string& flag, const std::string& v) {
+// The whole of v as a number (nothing before or after it), or nullopt.
+std::optional<double> parse_double(const std::string& v) {
   char* end = nullptr;
-  double s = std::strtod(v.c_str(), &end);
-  if (v.empty() || *end != '\0' || !(s > 0)) return Error{flag + ": expected a positive number of seconds, got " + quote_for_message(v)};
-  return s;
+  double d = std::strtod(v.c_str(), &end);
+  if (v.empty() || *end != '\0') return std::nullopt;
+  return d;
+}
+
+// The whole of v as an integer in [lo, hi], or nullopt.
+std::optional<int> parse_int(const std::string& v, long lo, long hi) {
+  char* end = nullptr;
+  long n = std::strtol(v.c_str(), &end, 10);
+  if (v.empty() || *end != '\0' || n < lo || n > hi) return std::nullopt;
+  return static_cast<int>(n);
+}
+
+Result<double> parse_seconds(const std::string& v) {
+  std::optional<double> s = parse_double(v);
+  if (!s || !(*s > 0)) return Error{"expected a positive number of seconds, got " + quote_for_message(v)};
+  return *s;
+}
+
+using Kind = UpstreamSetting::Kind;
+
+Status apply_models(upstream::UpstreamConfig& u, const std::string& v) {
+  for (std::string_view id : split(v, ',')) {
+    id = trim(id);
+    if (id.empty()) return Error{"empty model id"};
+    u.models.emplace_back(id);
+  }
+  return {};
+}
+
+Status apply_key_env(upstream::UpstreamConfig& u, const std::string& v) {
+  const char* key = std::getenv(v.c_str());
+  if (key == nullptr || *key == '\0') return Error{"the environment variable " + v + " is not set or empty"};
+  u.api_key = key;
+  u.api_key_env = v;
+  return {};
+}
+
+Status apply_protocol(upstream::UpstreamConfig& u, const std::string& v) {
+  if (v == "openai-chat") {
+    u.protocol = upstream::Protocol::openai_chat;
+  } else if (v == "anthropic" || v == "parley") {
+    u.protocol = v == "anthropic" ? upstream::Protocol::anthropic : upstream::Protocol::parley;
+  } else {
+    return Error{"unknown protocol " + quote_for_message(v) + " (openai-chat, anthropic or parley)"};
+  }
+  return {};
+}
+
+Status apply_connect_timeout(upstream::UpstreamConfig& u, const std::string& v) {
+  PARLEY_TRY(u.connect_timeout_s, parse_seconds(v));
+  return {};
+}
+
+Status apply_read_timeout(upstream::UpstreamConfig& u, const std::string& v) {
+  PARLEY_TRY(u.read_timeout_s, parse_seconds(v));
+  return {};
+}
+
+Status apply_retries(upstream::UpstreamConfig& u, const std::string& v) {
+  std::optional<int> n = parse_int(v, 0, 10);
+  if (!n) return Error{"expected 0..10, got " + quote_for_message(v)};
+  u.max_retries = *n;
+  return {};
+}
+
+Status apply_weight(upstream::UpstreamConfig& u, const std::string& v) {
+  std::optional<double> w = parse_double(v);
+  if (!w || !(*w > 0) || *w > 1e6) return Error{"expected a positive number, got " + quote_for_message(v)};
+  u.weight = *w;
+  return {};
+}
+
+Status apply_max_concurrent(upstream::UpstreamConfig& u, const std::string& v) {
+  std::optional<int> n = parse_int(v, 0, 1000000);
+  if (!n) return Error{"expected 0 (unlimited) or a count, got " + quote_for_message(v)};
+  u.max_concurrent = *n;
+  return {};
+}
+
+Status apply_health_interval(upstream::UpstreamConfig& u, const std::string& v) {
+  std::optional<double> s = parse_double(v);
+  if (!s || !(*s >= 0)) return Error{"expected seconds (0: none), got " + quote_for_message(v)};
+  u.health_interval_s = *s;
+  return {};
 }
 
 }  // namespace
@@ -83,115 +167,71 @@ Result<upstream::GatewayOptions> gateway_options_from_flags(const UpstreamFlags&
   return o;
 }
 
-Result<std::vector<upstream::UpstreamConfig>> upstreams_from_flags(const UpstreamFlags& f) {
-  std::vector<upstream::UpstreamConfig> out;
+const std::vector<UpstreamSetting>& upstream_settings() {
+  static const std::vector<UpstreamSetting> settings = {
+      {"models", "--upstream-models", Kind::strings, &UpstreamFlags::models, apply_models},
+      {"key_env", "--upstream-key-env", Kind::string, &UpstreamFlags::key_envs, apply_key_env},
+      {"protocol", "--upstream-protocol", Kind::string, &UpstreamFlags::protocols, apply_protocol},
+      {"connect_timeout", "--upstream-connect-timeout", Kind::number, &UpstreamFlags::connect_timeouts,
+       apply_connect_timeout},
+      {"read_timeout", "--upstream-read-timeout", Kind::number, &UpstreamFlags::read_timeouts, apply_read_timeout},
+      {"retries", "--upstream-retries", Kind::integer, &UpstreamFlags::retries, apply_retries},
+      {"weight", "--upstream-weight", Kind::number, &UpstreamFlags::weights, apply_weight},
+      {"max_concurrent", "--upstream-max-concurrent", Kind::integer, &UpstreamFlags::max_concurrent,
+       apply_max_concurrent},
+      {"health_interval", "--upstream-health-interval", Kind::number, &UpstreamFlags::health_intervals,
+       apply_health_interval},
+  };
+  return settings;
+}
+
+Result<upstream::UpstreamConfig> new_upstream(std::string name, std::string url) {
+  upstream::UpstreamConfig u;
+  PARLEY_TRY(u.endpoint, upstream::parse_url(url));
+  u.name = std::move(name);
+  u.url = std::move(url);
+  return u;
+}
+
+Result<std::vector<upstream::UpstreamConfig>> upstreams_from_flags(const UpstreamFlags& f,
+                                                                   std::vector<upstream::UpstreamConfig> from_file,
+                                                                   const std::string& config_path) {
+  std::vector<upstream::UpstreamConfig> out = std::move(from_file);
+  const size_t n_from_file = out.size();
   auto find = [&](const std::string& name) -> upstream::UpstreamConfig* {
     for (auto& u : out) {
       if (u.name == name) return &u;
     }
     return nullptr;
   };
+  auto in_file = [&](const upstream::UpstreamConfig* u) { return u != nullptr && u < out.data() + n_from_file; };
   for (const auto& arg : f.upstreams) {
     PARLEY_TRY(Pair p, split_pair("--upstream", arg));
-    if (find(p.name) != nullptr) return Error{"--upstream: " + p.name + " is given twice"};
-    upstream::UpstreamConfig u;
-    u.name = p.name;
-    u.url = p.value;
-    auto url = upstream::parse_url(p.value);
-    if (!url.ok()) return Error{"--upstream " + p.name + ": " + url.error().message};
-    u.endpoint = std::move(url).value();
-    out.push_back(std::move(u));
+    if (const upstream::UpstreamConfig* u = find(p.name)) {
+      if (in_file(u)) return Error{"--upstream: " + p.name + " is also defined in " + config_path};
+      return Error{"--upstream: " + p.name + " is given twice"};
+    }
+    auto u = new_upstream(p.name, p.value);
+    if (!u.ok()) return Error{"--upstream " + p.name + ": " + u.error().message};
+    out.push_back(std::move(u).value());
   }
   // Each per-upstream flag names an upstream given with --upstream.
-  auto each = [&](const char* flag, const std::vector<std::string>& args,
-                  const std::function<Status(upstream::UpstreamConfig&, const std::string&)>& apply) -> Status {
-    for (const auto& arg : args) {
-      PARLEY_TRY(Pair p, split_pair(flag, arg));
+  for (const UpstreamSetting& s : upstream_settings()) {
+    for (const auto& arg : f.*s.args) {
+      PARLEY_TRY(Pair p, split_pair(s.flag, arg));
       upstream::UpstreamConfig* u = find(p.name);
-      if (u == nullptr) return Error{std::string(flag) + ": no --upstream named " + quote_for_message(p.name)};
-      PARLEY_CHECK_OK(apply(*u, p.value));
+      if (u == nullptr || in_file(u)) {
+        return Error{std::string(s.flag) + ": no --upstream named " + quote_for_message(p.name) +
+                     (u != nullptr ? " (" + p.name + " is defined in " + config_path + ": set " + s.key + " there)" : "")};
+      }
+      if (Status st = s.apply(*u, p.value); !st.ok()) {
+        return Error{std::string(s.flag) + " " + u->name + ": " + st.error().message};
+      }
     }
-    return {};
-  };
-  PARLEY_CHECK_OK(each("--upstream-models", f.models, [](upstream::UpstreamConfig& u, const std::string& v) -> Status {
-    for (std::string_view id : split(v, ',')) {
-      id = trim(id);
-      if (id.empty()) return Error{"--upstream-models " + u.name + ": empty model id"};
-      u.models.emplace_back(id);
-    }
-    return {};
-  }));
-  PARLEY_CHECK_OK(each("--upstream-key-env", f.key_envs, [](upstream::UpstreamConfig& u, const std::string& v) -> Status {
-    const char* key = std::getenv(v.c_str());
-    if (key == nullptr || *key == '\0') {
-      return Error{"--upstream-key-env " + u.name + ": the environment variable " + v + " is not set or empty"};
-    }
-    u.api_key = key;
-    u.api_key_env = v;
-    return {};
-  }));
-  PARLEY_CHECK_OK(each("--upstream-protocol", f.protocols, [](upstream::UpstreamConfig& u, const std::string& v) -> Status {
-    if (v == "openai-chat") {
-      u.protocol = upstream::Protocol::openai_chat;
-      return {};
-    }
-    if (v == "anthropic" || v == "parley") {
-      u.protocol = v == "anthropic" ? upstream::Protocol::anthropic : upstream::Protocol::parley;
-      return {};
-    }
-    return Error{"--upstream-protocol " + u.name + ": unknown protocol " + quote_for_message(v) +
-                 " (openai-chat, anthropic or parley)"};
-  }));
-  PARLEY_CHECK_OK(each("--upstream-connect-timeout", f.connect_timeouts,
-                       [](upstream::UpstreamConfig& u, const std::string& v) -> Status {
-                         PARLEY_TRY(u.connect_timeout_s, parse_seconds("--upstream-connect-timeout", v));
-                         return {};
-                       }));
-  PARLEY_CHECK_OK(each("--upstream-read-timeout", f.read_timeouts,
-                       [](upstream::UpstreamConfig& u, const std::string& v) -> Status {
-                         PARLEY_TRY(u.read_timeout_s, parse_seconds("--upstream-read-timeout", v));
-                         return {};
-                       }));
-  PARLEY_CHECK_OK(each("--upstream-retries", f.retries, [](upstream::UpstreamConfig& u, const std::string& v) -> Status {
-    char* end = nullptr;
-    long n = std::strtol(v.c_str(), &end, 10);
-    if (v.empty() || *end != '\0' || n < 0 || n > 10) return Error{"--upstream-retries " + u.name + ": expected 0..10"};
-    u.max_retries = static_cast<int>(n);
-    return {};
-  }));
-  PARLEY_CHECK_OK(each("--upstream-weight", f.weights, [](upstream::UpstreamConfig& u, const std::string& v) -> Status {
-    char* end = nullptr;
-    double w = std::strtod(v.c_str(), &end);
-    if (v.empty() || *end != '\0' || !(w > 0) || w > 1e6) {
-      return Error{"--upstream-weight " + u.name + ": expected a positive number, got " + quote_for_message(v)};
-    }
-    u.weight = w;
-    return {};
-  }));
-  PARLEY_CHECK_OK(each("--upstream-max-concurrent", f.max_concurrent,
-                       [](upstream::UpstreamConfig& u, const std::string& v) -> Status {
-                         char* end = nullptr;
-                         long n = std::strtol(v.c_str(), &end, 10);
-                         if (v.empty() || *end != '\0' || n < 0 || n > 1000000) {
-                           return Error{"--upstream-max-concurrent " + u.name + ": expected 0 (unlimited) or a count, got " +
-                                        quote_for_message(v)};
-                         }
-                         u.max_concurrent = static_cast<int>(n);
-                         return {};
-                       }));
-  PARLEY_CHECK_OK(each("--upstream-health-interval", f.health_intervals,
-                       [](upstream::UpstreamConfig& u, const std::string& v) -> Status {
-                         char* end = nullptr;
-                         double s = std::strtod(v.c_str(), &end);
-                         if (v.empty() || *end != '\0' || !(s >= 0)) {
-                           return Error{"--upstream-health-interval " + u.name + ": expected seconds (0: none), got " +
-                                        quote_for_message(v)};
-                         }
-                         u.health_interval_s = s;
-                         return {};
-                       }));
-  for (const auto& u : out) {
-    if (u.models.empty()) return Error{"--upstream " + u.name + ": give its model ids with --upstream-models " + u.name + "=ID,..."};
+  }
+  for (size_t i = n_from_file; i < out.size(); i++) {
+    const std::string& name = out[i].name;
+    if (out[i].models.empty()) return Error{"--upstream " + name + ": give its model ids with --upstream-models " + name + "=ID,..."};
   }
   PARLEY_CHECK_OK(upstream::check_upstreams(out));
   return out;

@@ -227,5 +227,46 @@ TEST(Cli, ServeRefusesBadApiKeyModels) {
   EXPECT_NE(r.err.find("/nonexistent.gguf"), std::string::npos) << r.err;
 }
 
+// A bad --config file is refused, naming FILE:LINE:COLUMN and the key, before the model loads
+// (the model file does not exist); one given on the command line still wins over the file's.
+TEST(Cli, ServeRefusesBadConfigFile) {
+  test::TempDir dir;
+  const std::string path = (dir / "gw.toml").string();
+  const std::string upstream = "[[upstream]]\nname = \"a\"\nurl = \"http://127.0.0.1:1\"\nmodels = [\"x\"]\n";
+  struct Case {
+    std::string file, message;
+  };
+  for (const Case& c : std::vector<Case>{
+           {upstream + "weight = 0\n", path + ":5:10: upstream a: weight: expected a positive number, got '0'"},
+           {upstream + "colour = \"red\"\n", path + ":5:1: upstream a: unknown key colour"},
+           {"[server]\nport = \"eighty\"\n", path + ":2:8: server.port: "},
+           {"[server]\nthreds = 4\n", path + ":2:10: unknown key server.threds"},
+           {"[gateway]\naffinity = 3\n", path + ":2:12: gateway.affinity: "},
+           {"[[upstream]]\nname = \"a\"\n", path + ":1:1: upstream a: missing url (required)"},
+       }) {
+    test::write_file(path, c.file);
+    auto r = parley("serve -m /nonexistent.gguf --config " + test::shell_quote(path));
+    EXPECT_NE(r.exit_code, 0) << c.file;
+    EXPECT_NE(r.err.find(c.message), std::string::npos) << c.file << "\n" << r.err;
+    EXPECT_EQ(r.err.find("nonexistent"), std::string::npos) << r.err;
+  }
+  test::write_file(path, upstream);
+  auto r = parley("serve -m /nonexistent.gguf --config " + test::shell_quote(path) + " --upstream a=http://127.0.0.1:2 --upstream-models a=y");
+  EXPECT_NE(r.err.find("--upstream: a is also defined in " + path), std::string::npos) << r.err;
+  r = parley("serve --config " + test::shell_quote((dir / "missing.toml").string()));
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("--config: cannot open"), std::string::npos) << r.err;
+  // A good file: it gets as far as the model, the file's one and then the command line's.
+  test::write_file(path, upstream + "[server]\nmodel = \"/from-the-file.gguf\"\nport = 0\n");
+  r = parley("serve --config " + test::shell_quote(path));
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("/from-the-file.gguf"), std::string::npos) << r.err;
+  r = parley("serve -m /nonexistent.gguf --config " + test::shell_quote(path));
+  EXPECT_NE(r.err.find("/nonexistent.gguf"), std::string::npos) << r.err;
+  r = parley("serve");
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("give the model with -m/--model"), std::string::npos) << r.err;
+}
+
 }  // namespace
 }  // namespace parley

@@ -54,10 +54,11 @@ export function makeModel(name) {
   return out;
 }
 
-// Starts `parley serve` on `port` (0: a free one); resolves once it listens.
+// Starts `parley serve` on `port` (0: a free one); resolves once it listens. model: null gives
+// neither -m nor --port (a --config file in args does).
 export async function startServer({ model = 'smol', args = [], env = {}, port = 0 } = {}) {
-  const modelPath = makeModel(model);
-  const proc = spawn(parley, ['serve', '-m', modelPath, '--port', String(port), '--seed', '1', ...args], {
+  const head = model === null ? [] : ['-m', makeModel(model), '--port', String(port)];
+  const proc = spawn(parley, ['serve', ...head, '--seed', '1', ...args], {
     stdio: ['ignore', 'ignore', 'pipe'],
     env: { ...process.env, ...env },
   });
