@@ -66,6 +66,7 @@ export async function startServer(modelPath, args = []) {
   const exited = new Promise((resolve) => proc.on('exit', () => resolve()));
   return {
     url,
+    pid: proc.pid,
     log: () => log,
     async stop() {
       if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
