@@ -3,16 +3,10 @@
 // and every response (streamed SSE) parses, so the run completes with exit status 0.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { startServer } from '../lib/server.mjs';
-
-const here = path.dirname(fileURLToPath(import.meta.url));
-const claudeBin = path.resolve(here, '../node_modules/.bin/claude');
-const haveClaude = fs.existsSync(claudeBin);
+import { haveClaude, runClaude, claudeEnv, accessLines, executedGlobCalls, skipWithoutClaude as skip } from '../lib/claude.mjs';
 
 let server;
 
@@ -33,42 +27,6 @@ after(async () => {
   }
 });
 
-function runClaude(args, env, timeoutMs) {
-  return new Promise((resolve) => {
-    const proc = spawn(claudeBin, args, { env, cwd: env.PWD, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    proc.stdout.on('data', (c) => { out += c; });
-    proc.stderr.on('data', (c) => { err += c; });
-    const timer = setTimeout(() => proc.kill('SIGKILL'), timeoutMs);
-    proc.on('exit', (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code, signal, out, err });
-    });
-  });
-}
-
-const skip = !haveClaude && 'SKIPPED: @anthropic-ai/claude-code is not installed (npm unreachable)';
-
-// A fresh HOME and project directory per run, pointed at `srv`.
-function claudeEnv(srv) {
-  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'parley-cc-'));
-  const home = path.join(work, 'home');
-  const cwd = path.join(work, 'project');
-  fs.mkdirSync(home);
-  fs.mkdirSync(cwd);
-  return {
-    PATH: process.env.PATH,
-    PWD: cwd,
-    HOME: home,
-    CLAUDE_CONFIG_DIR: path.join(home, '.claude'),
-    ANTHROPIC_BASE_URL: srv.url,
-    ANTHROPIC_API_KEY: 'dummy-key',
-    DISABLE_AUTOUPDATER: '1',
-    IS_SANDBOX: '1',  // running as root in CI
-  };
-}
-
 // Two runs: with Claude Code's non-essential traffic off (the main request only) and on (it
 // also probes HEAD /api/hello and may ask for a session title).
 for (const nonessential of [false, true]) {
@@ -80,8 +38,7 @@ for (const nonessential of [false, true]) {
     const started = Date.now();
     const r = await runClaude(['-p', 'say hi using the Bash tool', '--output-format', 'json', '--allowedTools', 'Bash'], env, 240000);
     const seconds = ((Date.now() - started) / 1000).toFixed(1);
-    const log = server.log().slice(logStart);
-    const requests = log.split('\n').filter((l) => /:\d+ (POST|GET|HEAD) \/.* -> /.test(l));  // access log lines
+    const requests = accessLines(server, logStart);
     const detail = `exit ${r.code} ${r.signal ?? ''} after ${seconds}s\nstdout: ${r.out.slice(0, 2000)}\nstderr: ${r.err.slice(0, 2000)}\nserver:\n${requests.join('\n')}`;
     assert.equal(r.code, 0, detail);
     const result = JSON.parse(r.out);
@@ -113,19 +70,10 @@ test('claude -p executes a tool_use that Parley returned (Glob), and gets its re
     const r = await runClaude(['-p', 'list the files here', '--output-format', 'stream-json', '--verbose',
       '--tools', 'Glob', '--allowedTools', 'Glob', '--max-turns', '4'], env, 240000);
     const detail = `exit ${r.code}\nstdout: ${r.out.slice(0, 3000)}\nstderr: ${r.err.slice(0, 1500)}`;
-    const events = r.out.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
-    const calls = new Map();  // tool_use id -> the call, from Parley's answers
-    const results = [];
-    for (const ev of events) {
-      for (const block of ev.message?.content ?? []) {
-        if (ev.type === 'assistant' && block.type === 'tool_use') calls.set(block.id, block);
-        if (ev.type === 'user' && block.type === 'tool_result') results.push(block);
-      }
-    }
     // Executed by Glob itself: the result answers a Glob call that Parley returned, and is Glob's
     // own output (a file list, "No files found", or its own error such as a missing directory),
     // not Claude Code's "No such tool" / permission refusal.
-    const executed = results.filter((res) => calls.get(res.tool_use_id)?.name === 'Glob');
+    const { events, calls, executed } = executedGlobCalls(r.out);
     assert.ok(executed.length >= 1, detail);
     for (const res of executed) {
       const text = typeof res.content === 'string' ? res.content : JSON.stringify(res.content);
