@@ -92,7 +92,8 @@ Result<upstream::UpstreamConfig> parse_upstream(const std::string& path, const t
   const auto& settings = upstream_settings();
   for (auto&& [k, v] : t) {
     if (k.str() == "name" || k.str() == "url") continue;
-    auto s = std::find_if(settings.begin(), settings.end(), [&](const UpstreamSetting& e) { return k.str() == e.key; });
+    const std::string_view key = k.str();  // clang 14 cannot capture a structured binding
+    auto s = std::find_if(settings.begin(), settings.end(), [&](const UpstreamSetting& e) { return key == e.key; });
     if (s == settings.end()) {
       return Error{where(path, k.source()) + ": " + what + ": unknown key " + std::string(k.str()) + " (" +
                    upstream_keys() + ")"};
