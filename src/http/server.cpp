@@ -451,6 +451,10 @@ net::awaitable<void> Server::Impl::accept_loop() {
       log_warn("accept failed: %s", ec.message().c_str());
       continue;
     }
+    // SSE streams are small back-to-back writes: without TCP_NODELAY the second of two
+    // writes waits for the client's delayed ACK (up to 40 ms on Linux).
+    boost::system::error_code nd;
+    socket.set_option(net::ip::tcp::no_delay(true), nd);
     auto s = std::make_shared<Session>(std::move(socket));
     auto ex = s->stream.get_executor();
     net::co_spawn(ex, run_session(std::move(s)), [](std::exception_ptr e) {

@@ -78,6 +78,9 @@ net::awaitable<Attempt> attempt_once(const PostRequest& req, CallState& st) {
                            static_cast<unsigned>(req.endpoint.port), cec.message().c_str());
     co_return a;
   }
+  // Streamed answers are many small writes each way: no Nagle delay waiting for an ACK.
+  boost::system::error_code nodelay_ec;
+  stream.socket().set_option(tcp::no_delay(true), nodelay_ec);
   bhttp::request<bhttp::string_body> r{bhttp::verb::post, req.endpoint.base_path + req.path, 11};
   r.set(bhttp::field::host, req.endpoint.host + ":" + std::to_string(req.endpoint.port));
   r.set(bhttp::field::user_agent, "parley-gateway");
@@ -121,7 +124,9 @@ net::awaitable<Attempt> attempt_once(const PostRequest& req, CallState& st) {
     parser.get().body().data = chunk;
     parser.get().body().size = sizeof chunk;
     stream.expires_after(ms(req.read_timeout_s));
-    auto [bec, bn] = co_await bhttp::async_read(stream, buffer, parser, use_tuple);
+    // read_some, not read: read would wait until the 16 KiB chunk is full, holding back
+    // every SSE event that arrived before it (a token's delta is ~100 bytes).
+    auto [bec, bn] = co_await bhttp::async_read_some(stream, buffer, parser, use_tuple);
     (void)bn;
     if (bec == bhttp::error::need_buffer) bec = {};
     const size_t got = sizeof chunk - parser.get().body().size;
