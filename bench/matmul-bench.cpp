@@ -21,6 +21,7 @@
 #include "base/cpu.h"
 #include "base/rng.h"
 #include "tensor/matmul.h"
+#include "tensor/packed.h"
 #include "tensor/quant.h"
 
 namespace parley {
@@ -86,8 +87,11 @@ struct Weights {
   size_t bytes;                   // one matrix
   std::vector<uint8_t> pool;      // copies, to defeat the caches in decode
   int copies;
+  std::vector<const uint8_t*> packed;  // each copy's packed layout (tensor/packed.h), when measured
+  PackedWeights packs;
   WeightView view(int copy) const {
     WeightView w;
+    if (!packed.empty()) w.packed = packed[static_cast<size_t>(copy)];
     w.type = type;
     w.data = pool.data() + static_cast<size_t>(copy) * bytes;
     w.n_rows = rows;
@@ -250,19 +254,36 @@ int run(int argc, char** argv) {
   }
   ThreadPool pool(threads);
   MatmulScratch scratch;
-  std::printf("%-6s %-30s %-7s %8s %10s %12s %13s %15s\n", "type", "shape (out x in)", "path", "MB", "decode us",
+  std::printf("%-6s %-30s %-10s %8s %10s %12s %13s %15s\n", "type", "shape (out x in)", "path", "MB", "decode us",
               "decode GB/s", "prefill GF/s", "GF/s per CPU-s");
   for (const Case& c : cases) {
     if (!only.empty() && only != dtype_name(c.type)) continue;
     Weights w = make_weights(c.type, c.rows, c.cols, size_t{256} << 20);
+    // Each path with the GGUF layout, then (where it has a packed kernel for the type) packed.
+    std::vector<std::pair<MatmulPath, bool>> runs;
     for (MatmulPath path : paths) {
+      runs.push_back({path, false});
+      if (can_pack(c.type, path)) runs.push_back({path, true});
+    }
+    for (auto [path, packed] : runs) {
+      w.packed.clear();
+      if (packed) {
+        std::vector<const uint8_t*> copies;
+        for (int k = 0; k < w.copies; k++) {
+          WeightView v = w.view(k);
+          w.packs.pack(v, path);
+          copies.push_back(v.packed);
+        }
+        w.packed = std::move(copies);
+      }
       Result r = bench(w, path, pool, scratch, true, min_secs);
       char shape[64];
       std::snprintf(shape, sizeof shape, "%lldx%lld %s", static_cast<long long>(c.rows),
                     static_cast<long long>(c.cols), c.note);
       std::string name = matmul_path_name(path);
       name = name.substr(0, name.find(' '));
-      std::printf("%-6s %-30s %-7s %8.1f %10.1f %12.1f %13.1f %15.1f\n", std::string(dtype_name(c.type)).c_str(),
+      if (packed) name += "+pk";
+      std::printf("%-6s %-30s %-10s %8.1f %10.1f %12.1f %13.1f %15.1f\n", std::string(dtype_name(c.type)).c_str(),
                   shape, name.c_str(), static_cast<double>(w.bytes) / 1e6, r.decode_us, r.decode_gbs,
                   r.prefill_gflops, r.prefill_gflops_cpu);
       std::fflush(stdout);

@@ -89,7 +89,7 @@ int run_bench(const BenchOptions& opt) {
   auto kv = kv::BlockPool::create(
       kv::PoolShape{c.n_layer, c.n_head_kv, c.head_dim, block, (n_ctx + block - 1) / block, *kv_type});
   if (!kv) return fail(kv.error().message);
-  log_cpu_path("bench");
+  log_cpu_path("bench", &m);
   ThreadPool pool(opt.threads);
   model::Forward fwd(m, model::ForwardOptions{opt.n_prompt, 1, n_ctx}, pool);
   model::KvView view;

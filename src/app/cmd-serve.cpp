@@ -180,7 +180,7 @@ int run_serve(const ServeOptions& opt, std::vector<upstream::UpstreamConfig> fil
   std::fprintf(stderr, "parley: %s: %s, %d layers, %d wide, vocab %d, %s of weights\n",
                c.name.c_str(), model::arch_name(c.arch), c.n_layer, c.n_embd, c.n_vocab,
                human_bytes(model->weight_bytes()).c_str());
-  log_cpu_path("parley");
+  log_cpu_path("parley", model.get());
   std::string ctx_source = opt.ctx > 0 ? "--ctx" : "the model's trained context";
   if (opt.ctx <= 0 && info.n_ctx < c.n_ctx_train) {
     ctx_source = "the model's " + std::to_string(c.n_ctx_train) + ", capped by --kv-positions " +

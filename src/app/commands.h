@@ -11,6 +11,9 @@
 namespace CLI {
 class App;
 }
+namespace parley::model {
+class Model;
+}
 
 namespace parley::app {
 
@@ -26,8 +29,9 @@ void add_serve_command(CLI::App& app, Runner& run);
 
 // Prints "parley: <message>" to stderr and returns the exit code for errors (1).
 int fail(const std::string& message);
-// Prints "<who>: cpu <brand> (<flags>), kernels <path>" to stderr: what the run measured on.
-void log_cpu_path(const char* who);
+// Prints "<who>: cpu <brand> (<flags>), kernels <path>" to stderr: what the run measured on
+// (with the model: and what was repacked for that path at load).
+void log_cpu_path(const char* who, const model::Model* model = nullptr);
 
 // --kv-type of serve, run and bench: the KV cache element type by name (any case), or nullopt
 // for a name that is not one.

@@ -8,6 +8,8 @@
 #include "app/commands.h"
 #include "base/cpu.h"
 #include "base/log.h"
+#include "base/strings.h"
+#include "model/model.h"
 
 namespace parley::app {
 
@@ -16,11 +18,16 @@ int fail(const std::string& message) {
   return 1;
 }
 
-void log_cpu_path(const char* who) {
+void log_cpu_path(const char* who, const model::Model* m) {
   const CpuFeatures& f = cpu_features();
   const bool forced = std::getenv("PARLEY_CPU") != nullptr && *std::getenv("PARLEY_CPU") != '\0';
-  std::fprintf(stderr, "%s: cpu %s (%s), kernels %s%s\n", who, f.brand.empty() ? "unknown" : f.brand.c_str(),
-               cpu_flags_string(f).c_str(), cpu_path_name(cpu_path()), forced ? " (PARLEY_CPU)" : "");
+  std::string packed;
+  if (m != nullptr && m->packed().count() > 0) {
+    packed = str_printf("; %zu matrices repacked for them at load (%s, %.2f s; PARLEY_REPACK=0: off)", m->packed().count(),
+                        human_bytes(m->packed().bytes()).c_str(), m->pack_seconds());
+  }
+  std::fprintf(stderr, "%s: cpu %s (%s), kernels %s%s%s\n", who, f.brand.empty() ? "unknown" : f.brand.c_str(),
+               cpu_flags_string(f).c_str(), cpu_path_name(cpu_path()), forced ? " (PARLEY_CPU)" : "", packed.c_str());
 }
 
 }  // namespace parley::app

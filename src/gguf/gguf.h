@@ -104,6 +104,9 @@ class File {
   uint64_t data_offset() const { return data_offset_; }
   uint64_t file_size() const { return size_; }
   const uint8_t* bytes() const { return data_; }
+  // True for open(): the bytes are a read-only private mapping of the file, so pages dropped
+  // from memory (madvise) read back unchanged.
+  bool mapped() const { return map_ != nullptr; }
 
   const std::vector<std::pair<std::string, MetaValue>>& metadata() const { return kv_; }
   const MetaValue* find(std::string_view key) const;

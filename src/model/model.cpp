@@ -1,5 +1,6 @@
 #include "model/model.h"
 
+#include <chrono>
 #include <cmath>
 #include <filesystem>
 
@@ -224,7 +225,25 @@ Result<std::unique_ptr<Model>> Model::from_file(gguf::File file, const std::stri
   auto weights = bind_weights(m->file_, m->config_, m->weight_bytes_);
   if (!weights) return fail(weights.error());
   m->weights_ = std::move(*weights);
+  if (repack_enabled()) m->pack_weights();
   return m;
+}
+
+void Model::pack_weights() {
+  const auto t0 = std::chrono::steady_clock::now();
+  auto release = [&](const WeightView& w) {
+    if (file_.mapped()) release_mapped_pages(w.data, w.row_bytes * static_cast<size_t>(w.n_rows));
+  };
+  for (LayerWeights& L : weights_.layers) {
+    for (WeightView* w : {&L.wq, &L.wk, &L.wv, &L.wo, &L.w_gate, &L.w_up, &L.w_down}) {
+      // Only matmul reads a layer matrix: once packed, its original pages can go.
+      if (packed_.pack(*w)) release(*w);
+    }
+  }
+  // A tied output keeps token_embd's pages: the embedding lookup reads those rows.
+  WeightView& out = weights_.output;
+  if (packed_.pack(out) && !config_.tied_output) release(out);
+  pack_seconds_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
 Result<std::unique_ptr<Model>> Model::load(const std::string& path) {

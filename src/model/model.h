@@ -11,6 +11,7 @@
 #include "base/result.h"
 #include "gguf/gguf.h"
 #include "tensor/matmul.h"
+#include "tensor/packed.h"
 
 namespace parley::model {
 
@@ -76,13 +77,20 @@ class Model {
   const gguf::File& file() const { return file_; }
   // Bytes of tensor data (what decode reads per token, roughly).
   uint64_t weight_bytes() const { return weight_bytes_; }
+  // The matrices re-laid out at load for the CPU path's packed kernels (tensor/packed.h; none
+  // when the path has none or PARLEY_REPACK=0), and the seconds that took.
+  const PackedWeights& packed() const { return packed_; }
+  double pack_seconds() const { return pack_seconds_; }
 
  private:
   Model() = default;
+  void pack_weights();
   gguf::File file_;
   Config config_;
   Weights weights_;
   uint64_t weight_bytes_ = 0;
+  PackedWeights packed_;
+  double pack_seconds_ = 0;
 };
 
 // Bytes of KV cache per position (all layers, K and V) for a cache element type.

@@ -53,7 +53,7 @@ Acts make_acts(ActKind kind, const float* x, int64_t n_tokens, int64_t n_cols, v
 int64_t kernel_scratch_floats(int64_t n_cols);
 
 // Rows are processed in tiles of this many; thread ranges start at multiples of it.
-constexpr int64_t kRowTile = 8;
+constexpr int64_t kRowTile = 16;  // the packed kernels' 16-row groups (2 of the 8-row tiles)
 
 // y[t * ldy + r] = row r of w . token t of a, for r in [r0, r1) and every token.
 using Kernel = void (*)(const WeightView& w, int64_t r0, int64_t r1, const Acts& a, float* y,
@@ -64,6 +64,8 @@ using Kernel = void (*)(const WeightView& w, int64_t r0, int64_t r1, const Acts&
 Kernel scalar_kernel(DType t);
 Kernel avx2_kernel(DType t);    // kernels-avx2.cpp
 Kernel avx512_kernel(DType t);  // kernels-avx512.cpp
+// Kernels reading WeightView::packed (tensor/packed.h): Q4_0 and Q8_0 (packed-avx512.cpp).
+Kernel avx512_packed_kernel(DType t);
 // Quantized activations for tokens [t0, t1); every path writes the same bytes.
 void scalar_quantize_acts(const Acts& a, const float* x, int64_t t0, int64_t t1);
 void avx2_quantize_acts(const Acts& a, const float* x, int64_t t0, int64_t t1);

@@ -272,7 +272,8 @@ void matmul_multi(const WeightView* const* w, float* const* y, int n, const floa
   MatmulPath kernel_path = path;
   for (int i = 0; i < n; i++) {
     MatmulPath p = path;
-    kernel[i] = pick_kernel(p, w[i]->type);
+    kernel[i] = w[i]->packed != nullptr && path == MatmulPath::avx512 ? kernels::avx512_packed_kernel(w[i]->type) : nullptr;
+    if (kernel[i] == nullptr) kernel[i] = pick_kernel(p, w[i]->type);
     if (p != path) kernel_path = p;
     if (kernels::act_kind(w[i]->type) != kind) {
       // Different activation formats: one product at a time.

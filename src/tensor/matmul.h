@@ -28,6 +28,9 @@ struct WeightView {
   int64_t n_rows = 0;
   int64_t n_cols = 0;
   size_t row_bytes = 0;
+  // The same matrix re-laid out for the avx512 path's packed kernel (tensor/packed.h), or null.
+  // matmul reads it on that path only; every other reader uses data.
+  const uint8_t* packed = nullptr;
   const uint8_t* row(int64_t r) const { return static_cast<const uint8_t*>(data) + static_cast<size_t>(r) * row_bytes; }
 };
 

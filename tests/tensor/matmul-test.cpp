@@ -15,6 +15,7 @@
 
 #include "base/cpu.h"
 #include "base/rng.h"
+#include "tensor/packed.h"
 #include "tensor/quant.h"
 
 namespace parley {
@@ -93,6 +94,23 @@ std::vector<MatmulPath> paths() {
   return p;
 }
 
+// What each path is tested with: the GGUF layout, and also the packed copy (tensor/packed.h)
+// where the path has a packed kernel for the type.
+struct Variant {
+  MatmulPath path;
+  WeightView w;
+  std::string name;
+};
+std::vector<Variant> variants(const Matrix& m, PackedWeights& packs) {
+  std::vector<Variant> v;
+  for (MatmulPath path : paths()) {
+    v.push_back({path, m.view(), matmul_path_name(path)});
+    WeightView p = m.view();
+    if (packs.pack(p, path)) v.push_back({path, p, std::string(matmul_path_name(path)) + " packed"});
+  }
+  return v;
+}
+
 struct Shape {
   DType type;
   int64_t rows, cols;
@@ -104,22 +122,24 @@ TEST_P(Matmul, MatchesReferenceOnEveryPath) {
   const Shape s = GetParam();
   Matrix m = make_matrix(s.type, s.rows, s.cols, 11);
   MatmulScratch scratch;
+  PackedWeights packs;
+  const std::vector<Variant> vs = variants(m, packs);
   for (int threads : {1, 2, 3}) {
     ThreadPool pool(threads);
     for (int64_t n : {1, 3, 17, 64}) {
       std::vector<float> x = make_acts(n, s.cols, static_cast<uint64_t>(n));
       std::vector<float> ref(static_cast<size_t>(n * s.rows));
       matmul_reference(m.view(), x.data(), n, ref.data());
-      for (MatmulPath path : paths()) {
+      for (const Variant& v : vs) {
         std::vector<float> y(ref.size(), NAN);
-        matmul(m.view(), x.data(), n, y.data(), pool, scratch, path);
+        matmul(v.w, x.data(), n, y.data(), pool, scratch, v.path);
         int failures = 0;
         for (int64_t t = 0; t < n && failures < 5; t++) {
           for (int64_t r = 0; r < s.rows && failures < 5; r++) {
             size_t i = static_cast<size_t>(t * s.rows + r);
             double tol = tolerance(m, x, t, r);
             if (!(std::fabs(y[i] - ref[i]) <= tol)) {
-              ADD_FAILURE() << matmul_path_name(path) << " threads " << threads << " n_tokens " << n << " token "
+              ADD_FAILURE() << v.name << " threads " << threads << " n_tokens " << n << " token "
                             << t << " row " << r << ": got " << y[i] << ", reference " << ref[i]
                             << ", tolerance " << tol;
               failures++;
@@ -140,15 +160,16 @@ TEST_P(Matmul, SimdPathsAgreeWithScalarKernels) {
   std::vector<float> x = make_acts(n, s.cols, 5);
   std::vector<float> scalar(static_cast<size_t>(n * s.rows));
   matmul(m.view(), x.data(), n, scalar.data(), pool, scratch, MatmulPath::scalar);
-  for (MatmulPath path : paths()) {
+  PackedWeights packs;
+  for (const Variant& v : variants(m, packs)) {
     std::vector<float> y(scalar.size());
-    matmul(m.view(), x.data(), n, y.data(), pool, scratch, path);
+    matmul(v.w, x.data(), n, y.data(), pool, scratch, v.path);
     for (int64_t t = 0; t < n; t++) {
       for (int64_t r = 0; r < s.rows; r++) {
         size_t i = static_cast<size_t>(t * s.rows + r);
         double abs_sum = 0;
         for (int64_t c = 0; c < s.cols; c++) abs_sum += std::fabs(m.dequant[static_cast<size_t>(r * s.cols + c)] * x[static_cast<size_t>(t * s.cols + c)]);
-        ASSERT_NEAR(y[i], scalar[i], 1e-5 * abs_sum + 1e-6) << matmul_path_name(path) << " token " << t << " row " << r;
+        ASSERT_NEAR(y[i], scalar[i], 1e-5 * abs_sum + 1e-6) << v.name << " token " << t << " row " << r;
       }
     }
   }
@@ -163,15 +184,16 @@ TEST_P(Matmul, EachTokenIsIndependentOfTheBatch) {
   MatmulScratch scratch;
   const int64_t n = 17;
   std::vector<float> x = make_acts(n, s.cols, 9);
-  for (MatmulPath path : paths()) {
+  PackedWeights packs;
+  for (const Variant& v : variants(m, packs)) {
     std::vector<float> batch(static_cast<size_t>(n * s.rows));
-    matmul(m.view(), x.data(), n, batch.data(), pool, scratch, path);
+    matmul(v.w, x.data(), n, batch.data(), pool, scratch, v.path);
     for (int64_t t : {int64_t{0}, int64_t{4}, int64_t{16}}) {
       std::vector<float> alone(static_cast<size_t>(s.rows));
-      matmul(m.view(), x.data() + t * s.cols, 1, alone.data(), pool, scratch, path);
+      matmul(v.w, x.data() + t * s.cols, 1, alone.data(), pool, scratch, v.path);
       for (int64_t r = 0; r < s.rows; r++) {
         ASSERT_EQ(alone[static_cast<size_t>(r)], batch[static_cast<size_t>(t * s.rows + r)])
-            << matmul_path_name(path) << " token " << t << " row " << r;
+            << v.name << " token " << t << " row " << r;
       }
     }
   }
@@ -183,7 +205,7 @@ INSTANTIATE_TEST_SUITE_P(
     Types, Matmul,
     ::testing::Values(Shape{DType::f32, 13, 67}, Shape{DType::f16, 7, 96}, Shape{DType::f16, 9, 37},
                       Shape{DType::bf16, 6, 45}, Shape{DType::q8_0, 13, 128}, Shape{DType::q8_0, 1, 32},
-                      Shape{DType::q4_0, 11, 96}, Shape{DType::q4_1, 5, 64}, Shape{DType::q5_0, 7, 96},
+                      Shape{DType::q8_0, 37, 64}, Shape{DType::q4_0, 11, 96}, Shape{DType::q4_0, 50, 128}, Shape{DType::q4_1, 5, 64}, Shape{DType::q5_0, 7, 96},
                       Shape{DType::q5_1, 6, 64}, Shape{DType::q2_k, 5, 512}, Shape{DType::q3_k, 7, 256},
                       Shape{DType::q4_k, 9, 512}, Shape{DType::q5_k, 6, 256}, Shape{DType::q6_k, 10, 512}),
     [](const auto& p) {
@@ -255,6 +277,38 @@ TEST(Matmul, ScratchStopsGrowingOnceWarm) {
 }
 
 // The SIMD paths the tests above could not run here, skipped by name rather than passed.
+TEST(MatmulPacked, Q4_0GivesTheUnpackedKernelsBits) {
+  // Same float steps in the same order (packed-avx512.cpp): packing changes speed, not results.
+  if (!can_pack(DType::q4_0, MatmulPath::avx512)) GTEST_SKIP() << "no packed kernel on this CPU/build (avx512 path)";
+  Matrix m = make_matrix(DType::q4_0, 48, 256, 21);
+  PackedWeights packs;
+  WeightView p = m.view();
+  ASSERT_TRUE(packs.pack(p, MatmulPath::avx512));
+  EXPECT_EQ(packs.bytes(), m.data.size());  // 48 rows: three whole groups, no padding
+  ThreadPool pool(2);
+  MatmulScratch scratch;
+  for (int64_t n : {1, 5, 12}) {
+    std::vector<float> x = make_acts(n, 256, static_cast<uint64_t>(n));
+    std::vector<float> a(static_cast<size_t>(n * 48)), b(a.size());
+    matmul(m.view(), x.data(), n, a.data(), pool, scratch, MatmulPath::avx512);
+    matmul(p, x.data(), n, b.data(), pool, scratch, MatmulPath::avx512);
+    for (size_t i = 0; i < a.size(); i++) ASSERT_EQ(a[i], b[i]) << "n_tokens " << n << " output " << i;
+  }
+}
+
+TEST(MatmulPacked, OnlyTheAvx512PathPacksAndOnlyQ4_0AndQ8_0) {
+  EXPECT_FALSE(can_pack(DType::q4_0, MatmulPath::scalar));
+  EXPECT_FALSE(can_pack(DType::q8_0, MatmulPath::avx2));
+  EXPECT_FALSE(can_pack(DType::q4_k, MatmulPath::avx512));
+  EXPECT_FALSE(can_pack(DType::f16, MatmulPath::avx512));
+  Matrix m = make_matrix(DType::q4_0, 3, 64, 1);
+  PackedWeights packs;
+  WeightView w = m.view();
+  EXPECT_FALSE(packs.pack(w, MatmulPath::scalar));
+  EXPECT_EQ(w.packed, nullptr);
+  EXPECT_EQ(packs.count(), 0u);
+}
+
 TEST(MatmulPaths, SimdPathsThisCpuLacks) {
   std::string missing;
   for (MatmulPath p : {MatmulPath::avx2, MatmulPath::avx512}) {

@@ -1,0 +1,149 @@
+// The avx512 path's kernels for packed weights (tensor/packed.h): 16 rows per 512-bit vector,
+// int32 lane r = row r. Per block and token: one vpdpbusd per 4 quants of all 16 rows (the
+// activation's 4 bytes broadcast), then the block's 16 scales applied in one convert and two
+// FMAs: y += d * dx * sum(q * xq) + off * s, with off = -8 d (Q4_0) or -128 d (Q8_0, whose packed
+// quants are q + 128) and s = dx * sum(xq) — the same float steps, in the same order, as the
+// unpacked kernels' (kernels-x86.inc), so Q4_0 gives the same bits packed or not.
+// Tiles of 16 rows x up to 8 tokens (two token groups) share each block's unpacked quants.
+#include "tensor/kernels.h"
+
+#if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VNNI__) && defined(__F16C__)
+
+#include <immintrin.h>
+
+// GCC 12's _mm512_cvtepi32_ps / _mm512_cvtph_ps pass _mm512_undefined_ps() as the unused
+// merge source, which its own -Wmaybe-uninitialized then flags (a false positive).
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+
+#include <algorithm>
+#include <cstring>
+
+#include "tensor/quant-blocks.h"
+
+namespace parley::kernels {
+namespace {
+
+constexpr int kLanes = 16;  // rows per group record (tensor/packed.h: kPackRows)
+
+struct PQ4_0 {
+  static constexpr size_t kRecord = kLanes * sizeof(BlockQ4_0);  // bytes of one group record
+  static constexpr float kOffset = -8.0f;
+  // W[k] holds elements 4k..4k+3 (k < 4: low nibbles) or 16 + 4(k-4).. (high nibbles).
+  static inline void quants(const uint8_t* q, __m512i W[8]) {
+    const __m512i m4 = _mm512_set1_epi8(15);
+#pragma GCC unroll 4
+    for (int j = 0; j < 4; j++) {
+      const __m512i v = _mm512_loadu_si512(q + 64 * j);
+      W[j] = _mm512_and_si512(v, m4);
+      W[4 + j] = _mm512_and_si512(_mm512_srli_epi16(v, 4), m4);
+    }
+  }
+  static constexpr int x_offset(int k) { return k < 4 ? 4 * k : 16 + 4 * (k - 4); }
+};
+
+struct PQ8_0 {
+  static constexpr size_t kRecord = kLanes * sizeof(BlockQ8_0);
+  static constexpr float kOffset = -128.0f;
+  static inline void quants(const uint8_t* q, __m512i W[8]) {
+#pragma GCC unroll 8
+    for (int j = 0; j < 8; j++) W[j] = _mm512_loadu_si512(q + 64 * j);
+  }
+  static constexpr int x_offset(int k) { return 4 * k; }
+};
+
+inline __m512i bcast4(const int8_t* x) {
+  int32_t v;
+  std::memcpy(&v, x, 4);
+  return _mm512_set1_epi32(v);
+}
+
+// out[t] lane r = row r of the group . token t0 + t over all blocks (RN <= 4 or 8 = two groups).
+template <class P, int RN>
+inline void ptile(const uint8_t* group, size_t record, const Acts& a, int64_t t0, __m512 out[]) {
+  static_assert(RN <= 4 || RN == 8);
+  __m512 acc[RN];
+#pragma GCC unroll 8
+  for (int t = 0; t < RN; t++) acc[t] = _mm512_setzero_ps();
+  const int64_t g = a.group;
+  const int8_t* xq[2] = {a.qs_at(t0, 0), RN == 8 ? a.qs_at(t0 + 4, 0) : nullptr};
+  const float* xd[2] = {a.d_at(t0, 0), RN == 8 ? a.d_at(t0 + 4, 0) : nullptr};
+  const float* xs[2] = {a.s_at(t0, 0), RN == 8 ? a.s_at(t0 + 4, 0) : nullptr};
+  const __m512 offset = _mm512_set1_ps(P::kOffset);
+  for (int64_t b = 0; b < a.n_blocks; b++) {
+    const uint8_t* rec = group + static_cast<size_t>(b) * record;
+    const __m512 sc = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(rec)));
+    const __m512 off = _mm512_mul_ps(sc, offset);
+    __m512i W[8];
+    P::quants(rec + 2 * kLanes, W);
+#pragma GCC unroll 8
+    for (int t = 0; t < RN; t++) {
+      const int grp = t / 4, slot = t % 4;
+      const int8_t* x = xq[grp] + (b * g + slot) * kQK;
+      __m512i isum = _mm512_setzero_si512();
+#pragma GCC unroll 8
+      for (int k = 0; k < 8; k++) isum = _mm512_dpbusd_epi32(isum, W[k], bcast4(x + P::x_offset(k)));
+      acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_mul_ps(sc, _mm512_set1_ps(xd[grp][b * g + slot])), acc[t]);
+      acc[t] = _mm512_fmadd_ps(off, _mm512_set1_ps(xs[grp][b * g + slot]), acc[t]);
+    }
+  }
+#pragma GCC unroll 8
+  for (int t = 0; t < RN; t++) out[t] = acc[t];
+}
+
+template <class P>
+inline void ptile_rn(int rn, const uint8_t* group, size_t record, const Acts& a, int64_t t0, __m512 acc[]) {
+  switch (rn) {
+    case 1: ptile<P, 1>(group, record, a, t0, acc); return;
+    case 2: ptile<P, 2>(group, record, a, t0, acc); return;
+    case 3: ptile<P, 3>(group, record, a, t0, acc); return;
+    case 4: ptile<P, 4>(group, record, a, t0, acc); return;
+    default: ptile<P, 8>(group, record, a, t0, acc); return;
+  }
+}
+
+template <class P>
+void packed_kernel(const WeightView& w, int64_t r0, int64_t r1, const Acts& a, float* y, int64_t ldy, float*) {
+  const size_t record = P::kRecord;
+  const int rn_max = a.group == 4 ? 8 : static_cast<int>(a.group);
+  // Tokens per pass: ~192 KB of quantized activations stay in L2 while the rows stream past.
+  const int64_t per_token = a.n_cols + 8 * a.n_blocks;
+  const int64_t tb = std::max<int64_t>(8, (192 * 1024) / std::max<int64_t>(per_token, 1) / 8 * 8);
+  for (int64_t tb0 = 0; tb0 < a.n_tokens; tb0 += tb) {
+    const int64_t tb1 = std::min(a.n_tokens, tb0 + tb);
+    for (int64_t rg = r0; rg < r1; rg += kLanes) {
+      const int rm = static_cast<int>(std::min<int64_t>(kLanes, r1 - rg));
+      const uint8_t* group = w.packed + static_cast<size_t>(rg / kLanes * a.n_blocks) * record;
+      for (int64_t t = tb0; t < tb1;) {
+        int rn = static_cast<int>(std::min<int64_t>(rn_max, tb1 - t));
+        if (rn < 8 && rn > 4) rn = 4;
+        __m512 acc[8];
+        ptile_rn<P>(rn, group, record, a, t, acc);
+        const __mmask16 keep = static_cast<__mmask16>(rm == kLanes ? 0xFFFF : (1u << rm) - 1);
+        for (int j = 0; j < rn; j++) _mm512_mask_storeu_ps(y + (t + j) * ldy + rg, keep, acc[j]);
+        t += rn;
+      }
+    }
+  }
+}
+
+}  // namespace
+
+Kernel avx512_packed_kernel(DType t) {
+  switch (t) {
+    case DType::q4_0: return packed_kernel<PQ4_0>;
+    case DType::q8_0: return packed_kernel<PQ8_0>;
+    default: return nullptr;
+  }
+}
+
+}  // namespace parley::kernels
+
+#else  // not an x86 build: nothing is ever packed
+
+namespace parley::kernels {
+Kernel avx512_packed_kernel(DType) { return nullptr; }
+}  // namespace parley::kernels
+
+#endif

@@ -1,0 +1,60 @@
+// Weights re-laid out once at load for a kernel that reads them faster than the GGUF layout.
+//
+// Today: Q4_0 and Q8_0 for the avx512 path, "16 rows interleaved". For each group of 16 rows
+// and each 32-element block b, one record of 16 x the block's bytes holds
+//   - the 16 rows' fp16 scales (32 bytes), then
+//   - the quants, 4 bytes of each row after another: bytes 4k..4k+3 of rows 0..15 form the
+//     k-th 64-byte vector. Q4_0 keeps its nibbles as stored (4 vectors); Q8_0 stores q + 128
+//     (unsigned, 8 vectors), so both run as unsigned x signed dot products with an offset.
+// One 512-bit load then holds the same 4 quants of 16 rows, 32-bit lane r = row r: the kernel
+// (packed-avx512.cpp) needs no transposes and applies each block's scale to 16 rows at once.
+// Rows past the matrix's last (a partial last group) are zero. Records of group g are
+// consecutive: block b of group g is at (g * n_blocks + b) * packed_record_bytes(type).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "tensor/matmul.h"
+
+namespace parley {
+
+constexpr int64_t kPackRows = 16;
+
+// True when `path` (resolved: best = the process's path) has a packed kernel for the type.
+bool can_pack(DType t, MatmulPath path = MatmulPath::best);
+// Bytes of one group record (16 rows x one block).
+size_t packed_record_bytes(DType t);
+// Bytes of the packed copy of a matrix.
+size_t packed_bytes(const WeightView& w);
+// Writes w's packed copy to out (packed_bytes(w) bytes). w's type must be packable.
+void pack_weights(const WeightView& w, uint8_t* out);
+
+// Whether models pack their weights at load (PARLEY_REPACK=0 says no; default yes).
+bool repack_enabled();
+// Drops the whole pages of [p, p + n) from this process's resident memory (MADV_DONTNEED; the
+// page cache keeps them): for an original whose packed copy is used instead. Only for a
+// read-only private file mapping, where a later read brings the same bytes back (on anonymous
+// memory it would zero them).
+void release_mapped_pages(const void* p, size_t n);
+
+// Owns packed copies of a model's matrices.
+class PackedWeights {
+ public:
+  // Packs w when its type has a packed kernel on `path` and sets w.packed; returns whether it
+  // did. The original data stays where it was (row lookups and the other paths read it).
+  bool pack(WeightView& w, MatmulPath path = MatmulPath::best);
+  size_t bytes() const { return bytes_; }
+  size_t count() const { return buffers_.size(); }
+
+ private:
+  struct Free {
+    void operator()(uint8_t* p) const;
+  };
+  std::vector<std::unique_ptr<uint8_t, Free>> buffers_;
+  size_t bytes_ = 0;
+};
+
+}  // namespace parley
