@@ -128,12 +128,202 @@ void packed_kernel(const WeightView& w, int64_t r0, int64_t r1, const Acts& a, f
   }
 }
 
+// ---- Q4_K ---------------------------------------------------------------------------------------
+// Per super-block, exact in int32 as the unpacked kernels: sum_s sc_s * (q . xq over sub-block s)
+// (one vpdpbusd per 4 quants of 16 rows, one vpmulld per sub-block) and sum_s m_s * xsum_s (one
+// vpdpwssd per pair of sub-blocks on the widened min pairs), then scaled once:
+// y += d dx isum - dmin dx msum.
+
+constexpr size_t kRecordQ4K = kLanes * (sizeof(BlockQ4_K) + 4);
+
+template <int RN>
+inline void ptile_q4k(const uint8_t* group, const Acts& a, int64_t t0, __m512 out[]) {
+  static_assert(RN >= 1 && RN <= 4);
+  __m512 acc[RN];
+#pragma GCC unroll 4
+  for (int t = 0; t < RN; t++) acc[t] = _mm512_setzero_ps();
+  const __m512i m4 = _mm512_set1_epi8(15);
+  for (int64_t b = 0; b < a.n_blocks; b++) {
+    const uint8_t* rec = group + static_cast<size_t>(b) * kRecordQ4K;
+    const int8_t* xq[RN];
+    int32_t pairs[RN][4];  // (xsum_2i, xsum_2i+1) as int16 pairs: the sub-block sums of 32
+#pragma GCC unroll 4
+    for (int t = 0; t < RN; t++) {
+      xq[t] = a.qs_at(t0 + t, b);
+      const int16_t* bs = a.bsums_at(t0 + t, b);
+      const __m128i h = _mm_hadd_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(bs)),
+                                       _mm_loadu_si128(reinterpret_cast<const __m128i*>(bs + 8)));
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(pairs[t]), h);
+    }
+    __m512i isum[RN];
+#pragma GCC unroll 4
+    for (int t = 0; t < RN; t++) isum[t] = _mm512_setzero_si512();
+#pragma GCC unroll 4
+    for (int j = 0; j < 4; j++) {
+      __m512i raw[8];
+#pragma GCC unroll 8
+      for (int k = 0; k < 8; k++) raw[k] = _mm512_loadu_si512(rec + 320 + 64 * (8 * j + k));
+#pragma GCC unroll 2
+      for (int h = 0; h < 2; h++) {
+        __m512i W[8];
+#pragma GCC unroll 8
+        for (int k = 0; k < 8; k++) W[k] = _mm512_and_si512(h ? _mm512_srli_epi16(raw[k], 4) : raw[k], m4);
+        const __m512i sc = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(rec + 64 + 16 * (2 * j + h))));
+#pragma GCC unroll 4
+        for (int t = 0; t < RN; t++) {
+          const int8_t* x = xq[t] + 64 * j + 32 * h;
+          __m512i s = _mm512_setzero_si512();
+#pragma GCC unroll 8
+          for (int k = 0; k < 8; k++) s = _mm512_dpbusd_epi32(s, W[k], bcast4(x + 4 * k));
+          isum[t] = _mm512_add_epi32(isum[t], _mm512_mullo_epi32(s, sc));
+        }
+      }
+    }
+    __m512i msum[RN];
+#pragma GCC unroll 4
+    for (int t = 0; t < RN; t++) msum[t] = _mm512_setzero_si512();
+#pragma GCC unroll 4
+    for (int i = 0; i < 4; i++) {
+      const __m512i M = _mm512_cvtepu8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(rec + 192 + 32 * i)));
+#pragma GCC unroll 4
+      for (int t = 0; t < RN; t++) msum[t] = _mm512_dpwssd_epi32(msum[t], M, _mm512_set1_epi32(pairs[t][i]));
+    }
+    const __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(rec)));
+    const __m512 dmin = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(rec + 32)));
+#pragma GCC unroll 4
+    for (int t = 0; t < RN; t++) {
+      const __m512 dx = _mm512_set1_ps(*a.d_at(t0 + t, b));
+      acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[t]), _mm512_mul_ps(d, dx), acc[t]);
+      acc[t] = _mm512_fnmadd_ps(_mm512_cvtepi32_ps(msum[t]), _mm512_mul_ps(dmin, dx), acc[t]);
+    }
+  }
+#pragma GCC unroll 4
+  for (int t = 0; t < RN; t++) out[t] = acc[t];
+}
+
+// ---- Q6_K ---------------------------------------------------------------------------------------
+// Per super-block, exact in int32: sum_s sc_s * (q . xq over 16-element sub-block s) minus
+// 32 * sum_s sc_s * xsum_s (vpdpwssd on the scale pairs and the activation's sums of 16), then
+// y += d dx isum. The 6-bit quants are rebuilt from the nibble and top-bit vectors (packed.h).
+
+constexpr size_t kRecordQ6K = kLanes * sizeof(BlockQ6_K);
+
+template <int RN>
+inline void ptile_q6k(const uint8_t* group, const Acts& a, int64_t t0, __m512 out[]) {
+  static_assert(RN >= 1 && RN <= 4);
+  __m512 acc[RN];
+#pragma GCC unroll 4
+  for (int t = 0; t < RN; t++) acc[t] = _mm512_setzero_ps();
+  const __m512i m4 = _mm512_set1_epi8(15), m30 = _mm512_set1_epi8(0x30);
+  for (int64_t b = 0; b < a.n_blocks; b++) {
+    const uint8_t* rec = group + static_cast<size_t>(b) * kRecordQ6K;
+    const uint8_t* quads = rec + 288;  // per quad u: nibbles of quarters 0|2, 1|3, top bits
+    const int8_t* xq[RN];
+#pragma GCC unroll 4
+    for (int t = 0; t < RN; t++) xq[t] = a.qs_at(t0 + t, b);
+    __m512i isum[RN];
+#pragma GCC unroll 4
+    for (int t = 0; t < RN; t++) isum[t] = _mm512_setzero_si512();
+    // Quad u of each quarter Q (elements 64Q + 4u..): its nibbles are in the first (Q even) or
+    // second vector of quad u (high nibbles for Q >= 2), its top bits in bits 2Q, 2Q+1 of the
+    // third. One pass over u = 4 s4 + k builds the four quarters' vectors from three loads,
+    // feeding the sums of sub-blocks 4Q + s4 (Q < 4).
+#pragma GCC unroll 4
+    for (int s4 = 0; s4 < 4; s4++) {
+      __m512i sum[4][RN];
+#pragma GCC unroll 4
+      for (int Q = 0; Q < 4; Q++) {
+#pragma GCC unroll 4
+        for (int t = 0; t < RN; t++) sum[Q][t] = _mm512_setzero_si512();
+      }
+#pragma GCC unroll 4
+      for (int k = 0; k < 4; k++) {
+        const int u = 4 * s4 + k;
+        const __m512i lo0 = _mm512_loadu_si512(quads + 192 * u);
+        const __m512i lo1 = _mm512_loadu_si512(quads + 192 * u + 64);
+        const __m512i hi = _mm512_loadu_si512(quads + 192 * u + 128);
+        // (lo & 0x0f) | hi bits: ternary logic 0xCA = A ? B : C per bit, A = the 0x0f mask.
+        const __m512i W[4] = {
+            _mm512_ternarylogic_epi32(m4, lo0, _mm512_and_si512(_mm512_slli_epi16(hi, 4), m30), 0xCA),
+            _mm512_ternarylogic_epi32(m4, lo1, _mm512_and_si512(_mm512_slli_epi16(hi, 2), m30), 0xCA),
+            _mm512_ternarylogic_epi32(m4, _mm512_srli_epi16(lo0, 4), _mm512_and_si512(hi, m30), 0xCA),
+            _mm512_ternarylogic_epi32(m4, _mm512_srli_epi16(lo1, 4), _mm512_and_si512(_mm512_srli_epi16(hi, 2), m30), 0xCA)};
+#pragma GCC unroll 4
+        for (int Q = 0; Q < 4; Q++) {
+#pragma GCC unroll 4
+          for (int t = 0; t < RN; t++) sum[Q][t] = _mm512_dpbusd_epi32(sum[Q][t], W[Q], bcast4(xq[t] + 64 * Q + 4 * u));
+        }
+      }
+#pragma GCC unroll 4
+      for (int Q = 0; Q < 4; Q++) {
+        const int sb = 4 * Q + s4;  // the sub-block; its scale is half h of pair sb / 2
+        const __m512i P = _mm512_cvtepi8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(rec + 32 + 32 * (sb / 2))));
+        const __m512i sc = sb % 2 ? _mm512_srai_epi32(P, 16) : _mm512_srai_epi32(_mm512_slli_epi32(P, 16), 16);
+#pragma GCC unroll 4
+        for (int t = 0; t < RN; t++) isum[t] = _mm512_add_epi32(isum[t], _mm512_mullo_epi32(sum[Q][t], sc));
+      }
+    }
+    // The -32 offset: sum_s sc_s * xsum_s over the 8 scale pairs.
+#pragma GCC unroll 4
+    for (int t = 0; t < RN; t++) {
+      const int16_t* bs = a.bsums_at(t0 + t, b);
+      __m512i osum = _mm512_setzero_si512();
+#pragma GCC unroll 8
+      for (int i = 0; i < 8; i++) {
+        const __m512i P = _mm512_cvtepi8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(rec + 32 + 32 * i)));
+        int32_t pair;
+        std::memcpy(&pair, bs + 2 * i, 4);
+        osum = _mm512_dpwssd_epi32(osum, P, _mm512_set1_epi32(pair));
+      }
+      isum[t] = _mm512_sub_epi32(isum[t], _mm512_slli_epi32(osum, 5));
+    }
+    const __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(rec)));
+#pragma GCC unroll 4
+    for (int t = 0; t < RN; t++) {
+      acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[t]), _mm512_mul_ps(d, _mm512_set1_ps(*a.d_at(t0 + t, b))), acc[t]);
+    }
+  }
+#pragma GCC unroll 4
+  for (int t = 0; t < RN; t++) out[t] = acc[t];
+}
+
+// 16-row groups x up to 4 tokens (one activation group), tokens in L2-sized blocks.
+template <void (*Tile1)(const uint8_t*, const Acts&, int64_t, __m512*), void (*Tile2)(const uint8_t*, const Acts&, int64_t, __m512*),
+          void (*Tile3)(const uint8_t*, const Acts&, int64_t, __m512*), void (*Tile4)(const uint8_t*, const Acts&, int64_t, __m512*),
+          size_t kRecord>
+void packed_kernel_k(const WeightView& w, int64_t r0, int64_t r1, const Acts& a, float* y, int64_t ldy, float*) {
+  const int tile_tokens = static_cast<int>(std::min<int64_t>(4, a.group));
+  const int64_t per_token = a.n_cols + 36 * a.n_blocks;
+  const int64_t tb = std::max<int64_t>(4, (192 * 1024) / per_token / 4 * 4);
+  for (int64_t tb0 = 0; tb0 < a.n_tokens; tb0 += tb) {
+    const int64_t tb1 = std::min(a.n_tokens, tb0 + tb);
+    for (int64_t rg = r0; rg < r1; rg += kLanes) {
+      const int rm = static_cast<int>(std::min<int64_t>(kLanes, r1 - rg));
+      const __mmask16 keep = static_cast<__mmask16>(rm == kLanes ? 0xFFFF : (1u << rm) - 1);
+      const uint8_t* group = w.packed + static_cast<size_t>(rg / kLanes * a.n_blocks) * kRecord;
+      for (int64_t t = tb0; t < tb1; t += tile_tokens) {
+        const int rn = static_cast<int>(std::min<int64_t>(tile_tokens, tb1 - t));
+        __m512 acc[4];
+        switch (rn) {
+          case 1: Tile1(group, a, t, acc); break;
+          case 2: Tile2(group, a, t, acc); break;
+          case 3: Tile3(group, a, t, acc); break;
+          default: Tile4(group, a, t, acc); break;
+        }
+        for (int j = 0; j < rn; j++) _mm512_mask_storeu_ps(y + (t + j) * ldy + rg, keep, acc[j]);
+      }
+    }
+  }
+}
+
 }  // namespace
 
 Kernel avx512_packed_kernel(DType t) {
   switch (t) {
     case DType::q4_0: return packed_kernel<PQ4_0>;
     case DType::q8_0: return packed_kernel<PQ8_0>;
+    case DType::q4_k: return packed_kernel_k<ptile_q4k<1>, ptile_q4k<2>, ptile_q4k<3>, ptile_q4k<4>, kRecordQ4K>;
+    case DType::q6_k: return packed_kernel_k<ptile_q6k<1>, ptile_q6k<2>, ptile_q6k<3>, ptile_q6k<4>, kRecordQ6K>;
     default: return nullptr;
   }
 }

@@ -30,30 +30,101 @@ Layout layout(DType t) {
   return {sizeof(BlockQ8_0::qs), offsetof(BlockQ8_0, qs), 0x80808080u};
 }
 
+// Q4_K: see packed.h. The 6-bit scales and mins come out of their 12 packed bytes here, once.
+void pack_q4_k(const WeightView& w, uint8_t* out) {
+  const int64_t n_blocks = w.n_cols / kQK_K;
+  const int64_t groups = (w.n_rows + kPackRows - 1) / kPackRows;
+  const size_t record = packed_record_bytes(DType::q4_k);
+  for (int64_t g = 0; g < groups; g++) {
+    for (int64_t b = 0; b < n_blocks; b++) {
+      uint8_t* rec = out + static_cast<size_t>(g * n_blocks + b) * record;
+      for (int64_t r = 0; r < kPackRows && g * kPackRows + r < w.n_rows; r++) {
+        const auto* blk = reinterpret_cast<const BlockQ4_K*>(w.row(g * kPackRows + r)) + b;
+        std::memcpy(rec + 2 * r, &blk->d, 2);
+        std::memcpy(rec + 32 + 2 * r, &blk->dmin, 2);
+        for (int s = 0; s < 8; s++) {
+          uint8_t sc, m;
+          k_scale_min(s, blk->scales, &sc, &m);
+          rec[64 + 16 * s + r] = sc;
+          rec[192 + 32 * (s / 2) + 2 * r + s % 2] = m;
+        }
+        for (size_t v = 0; v < sizeof(blk->qs) / 4; v++) std::memcpy(rec + 320 + 64 * v + 4 * r, blk->qs + 4 * v, 4);
+      }
+    }
+  }
+}
+
+// Q6_K: see packed.h. q(e) is element e's 6-bit quant in GGUF order (BlockQ6_K).
+void pack_q6_k(const WeightView& w, uint8_t* out) {
+  const int64_t n_blocks = w.n_cols / kQK_K;
+  const int64_t groups = (w.n_rows + kPackRows - 1) / kPackRows;
+  const size_t record = packed_record_bytes(DType::q6_k);
+  uint8_t q[kQK_K];
+  for (int64_t g = 0; g < groups; g++) {
+    for (int64_t b = 0; b < n_blocks; b++) {
+      uint8_t* rec = out + static_cast<size_t>(g * n_blocks + b) * record;
+      for (int64_t r = 0; r < kPackRows && g * kPackRows + r < w.n_rows; r++) {
+        const auto* blk = reinterpret_cast<const BlockQ6_K*>(w.row(g * kPackRows + r)) + b;
+        for (int e = 0; e < kQK_K; e++) {
+          const int h = e / 128, k = (e % 128) / 32, l = e % 32;
+          const int low = (blk->ql[64 * h + l + 32 * (k & 1)] >> (k >= 2 ? 4 : 0)) & 15;
+          const int high = (blk->qh[32 * h + l] >> (2 * k)) & 3;
+          q[e] = static_cast<uint8_t>(low | (high << 4));
+        }
+        std::memcpy(rec + 2 * r, &blk->d, 2);
+        for (int s = 0; s < 16; s++) rec[32 + 32 * (s / 2) + 2 * r + s % 2] = static_cast<uint8_t>(blk->scales[s]);
+        // Per quad u: nibble vectors u and 16 + u, then top-bit vector u (the kernel's read order).
+        auto nibbles = [&](int e) { return static_cast<uint8_t>((q[e] & 15) | ((q[e + 128] & 15) << 4)); };
+        for (int u = 0; u < 16; u++) {
+          uint8_t* at = rec + 288 + 192 * u + 4 * r;
+          for (int j = 0; j < 4; j++) {
+            const int e = 4 * u + j;
+            at[j] = nibbles(e);
+            at[64 + j] = nibbles(e + 64);
+            at[128 + j] = static_cast<uint8_t>((q[e] >> 4) | ((q[e + 64] >> 4) << 2) | ((q[e + 128] >> 4) << 4) |
+                                               ((q[e + 192] >> 4) << 6));
+          }
+        }
+      }
+    }
+  }
+}
+
 }  // namespace
 
 bool can_pack(DType t, MatmulPath path) {
-  if (t != DType::q4_0 && t != DType::q8_0) return false;
+  if (t != DType::q4_0 && t != DType::q8_0 && t != DType::q4_k && t != DType::q6_k) return false;
   return on_avx512(path) && kernels::avx512_packed_kernel(t) != nullptr;
 }
 
-size_t packed_record_bytes(DType t) { return static_cast<size_t>(kPackRows) * dtype_info(t).block_bytes; }
+size_t packed_record_bytes(DType t) {
+  // Q4_K adds 4 bytes a row: its scales and mins unpacked to a byte each (12 -> 16 bytes).
+  const size_t row = dtype_info(t).block_bytes + (t == DType::q4_k ? 4 : 0);
+  return static_cast<size_t>(kPackRows) * row;
+}
 
 size_t packed_bytes(const WeightView& w) {
   const int64_t groups = (w.n_rows + kPackRows - 1) / kPackRows;
-  return static_cast<size_t>(groups) * static_cast<size_t>(w.n_cols / kQK) * packed_record_bytes(w.type);
+  const int64_t block = dtype_info(w.type).block_elems;
+  return static_cast<size_t>(groups) * static_cast<size_t>(w.n_cols / block) * packed_record_bytes(w.type);
 }
 
 void pack_weights(const WeightView& w, uint8_t* out) {
-  PARLEY_CHECK(w.type == DType::q4_0 || w.type == DType::q8_0);
+  PARLEY_CHECK(w.type == DType::q4_0 || w.type == DType::q8_0 || w.type == DType::q4_k || w.type == DType::q6_k);
+  if (w.n_rows % kPackRows != 0) std::memset(out, 0, packed_bytes(w));  // missing rows read as zeros
+  if (w.type == DType::q4_k) {
+    pack_q4_k(w, out);
+    return;
+  }
+  if (w.type == DType::q6_k) {
+    pack_q6_k(w, out);
+    return;
+  }
   const Layout L = layout(w.type);
   const size_t block_bytes = dtype_info(w.type).block_bytes;
   const int64_t n_blocks = w.n_cols / kQK;
   const int64_t groups = (w.n_rows + kPackRows - 1) / kPackRows;
   const size_t record = packed_record_bytes(w.type);
-  if (w.n_rows % kPackRows != 0) {  // the missing rows of the last group read as zeros
-    std::memset(out + static_cast<size_t>((groups - 1) * n_blocks) * record, 0, static_cast<size_t>(n_blocks) * record);
-  }
   for (int64_t g = 0; g < groups; g++) {
     for (int64_t b = 0; b < n_blocks; b++) {
       uint8_t* rec = out + static_cast<size_t>(g * n_blocks + b) * record;

@@ -1,11 +1,22 @@
 // Weights re-laid out once at load for a kernel that reads them faster than the GGUF layout.
 //
-// Today: Q4_0 and Q8_0 for the avx512 path, "16 rows interleaved". For each group of 16 rows
+// Today: Q4_0, Q8_0, Q4_K and Q6_K for the avx512 path, "16 rows interleaved". For each group of 16 rows
 // and each 32-element block b, one record of 16 x the block's bytes holds
 //   - the 16 rows' fp16 scales (32 bytes), then
 //   - the quants, 4 bytes of each row after another: bytes 4k..4k+3 of rows 0..15 form the
 //     k-th 64-byte vector. Q4_0 keeps its nibbles as stored (4 vectors); Q8_0 stores q + 128
 //     (unsigned, 8 vectors), so both run as unsigned x signed dot products with an offset.
+// Q4_K (256-element super-blocks) has records of 16 x 148 bytes: the 16 d (fp16, 32 bytes), the
+// 16 dmin (32), the 8 sub-block scales unpacked to bytes (scale s of row r at 16 s + r, 128
+// bytes), the 8 mins as byte pairs (mins 2i and 2i + 1 of row r at 32 i + 2 r, 128 bytes: one
+// int16 pair a 32-bit lane once widened), then the 128 quant bytes as 32 vectors of 4 bytes x 16
+// rows, in the GGUF order.
+// Q6_K keeps its 16 x 210 bytes in its own element order: the 16 d (32 bytes), the 16 scales as
+// int8 pairs (scales 2i and 2i + 1 of row r at 32 + 32 i + 2 r, 256 bytes), then for each quad
+// u < 16 three vectors (row r at 4 r, byte j): the nibbles of elements 4u + j (low) and
+// 128 + 4u + j (high), the nibbles of 64 + 4u + j and 192 + 4u + j, and the top 2 bits of
+// elements 4u + j, 64 + 4u + j, 128 + 4u + j and 192 + 4u + j from bit 0 up — in the order the
+// kernel reads them.
 // One 512-bit load then holds the same 4 quants of 16 rows, 32-bit lane r = row r: the kernel
 // (packed-avx512.cpp) needs no transposes and applies each block's scale to 16 rows at once.
 // Rows past the matrix's last (a partial last group) are zero. Records of group g are
@@ -25,7 +36,7 @@ constexpr int64_t kPackRows = 16;
 
 // True when `path` (resolved: best = the process's path) has a packed kernel for the type.
 bool can_pack(DType t, MatmulPath path = MatmulPath::best);
-// Bytes of one group record (16 rows x one block).
+// Bytes of one group record (16 rows x one block or super-block).
 size_t packed_record_bytes(DType t);
 // Bytes of the packed copy of a matrix.
 size_t packed_bytes(const WeightView& w);
