@@ -76,12 +76,14 @@ class Forward {
   const Model& model() const { return *model_; }
   const ForwardOptions& options() const { return options_; }
   ThreadPool& pool() const { return *pool_; }
+  // Bytes of the buffers below and the logits, allocated at construction.
+  uint64_t scratch_bytes() const;
 
   // Buffers the architecture forward functions use; sizes in the comments (T = max_tokens).
   struct Scratch {
     std::vector<float> x;       // [T, n_embd] residual stream
     std::vector<float> h;       // [T, n_embd] normed input / block output
-    std::vector<float> q;       // [T, q_dim]
+    std::vector<float> q;       // [T, q_dim] (widths: the architecture's ScratchShape)
     std::vector<float> k;       // [T, kv_dim]
     std::vector<float> v;       // [T, kv_dim]
     std::vector<float> att;     // [T, q_dim]
@@ -104,7 +106,7 @@ class Forward {
   int32_t n_logits_ = 0;
 };
 
-// Per-architecture forward passes (model/arch/*.cpp). They share the ops of model/ops.h.
+// What an architecture's forward pass (model/arch.h) gets.
 struct ForwardArgs {
   const Model& model;
   Forward::Scratch& s;
@@ -115,8 +117,4 @@ struct ForwardArgs {
   float* logits;  // [n_logits, n_vocab]
   int32_t n_ctx;  // scores rows per thread
 };
-void forward_llama(const ForwardArgs& a);
-void forward_qwen2(const ForwardArgs& a);
-void forward_qwen3(const ForwardArgs& a);
-
 }  // namespace parley::model

@@ -14,8 +14,9 @@
 
 namespace parley::model {
 
-enum class Arch { llama, qwen2, qwen3 };
-const char* arch_name(Arch a);
+// An architecture's registry entry (model/arch.h).
+struct Arch;
+const char* arch_name(const Arch* a);
 
 // How rotary embedding pairs dimensions within a head: `normal` rotates adjacent pairs
 // (x[2i], x[2i+1]) — llama GGUFs, whose converter permuted q/k for it; `neox` rotates split
@@ -23,7 +24,7 @@ const char* arch_name(Arch a);
 enum class RopeStyle { normal, neox };
 
 struct Config {
-  Arch arch = Arch::llama;
+  const Arch* arch = nullptr;
   std::string name;          // general.name or the file stem
   int32_t n_vocab = 0;
   int32_t n_ctx_train = 0;   // <arch>.context_length

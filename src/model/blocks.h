@@ -1,0 +1,29 @@
+// The blocks the architectures' forward passes are composed of, each with the loader of its
+// weights: pre-norm attention (split where architectures differ: between the q/k/v projection
+// and rope) and the SwiGLU feed-forward. They work on the forward's scratch (ForwardArgs::s)
+// for the batch's T rows; the residual stream x is [T, n_embd].
+#pragma once
+
+#include <string>
+
+#include "model/arch.h"
+
+namespace parley::model::blocks {
+
+// attn_norm, attn_q/k/v, attn_output.
+Status bind_attention(Binder& b, const std::string& prefix, const Config& c, LayerWeights& L);
+// ffn_norm, ffn_gate, ffn_up, ffn_down.
+Status bind_swiglu_ffn(Binder& b, const std::string& prefix, const Config& c, LayerWeights& L);
+// Scratch of a model made of these two blocks.
+ScratchShape dense_scratch(const Config& c);
+
+// x = the batch's token embeddings [T, E] (returned: s.x), and the rope cos/sin of its positions.
+float* embed(const ForwardArgs& a);
+// s.h = rmsnorm(x); s.q [T, H*D], s.k and s.v [T, Hkv*D] = its projections.
+void attention_qkv(const ForwardArgs& a, const LayerWeights& L, const float* x);
+// Rope on s.q and s.k, K/V into the cache of this layer, causal attention, x += wo . att.
+void attention(const ForwardArgs& a, int32_t layer, const LayerWeights& L, float* x);
+// x += down(silu(gate . h) * (up . h)), h = rmsnorm(x).
+void swiglu_ffn(const ForwardArgs& a, const LayerWeights& L, float* x);
+
+}  // namespace parley::model::blocks
