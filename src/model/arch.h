@@ -22,11 +22,14 @@ struct ScratchShape {
   int64_t kv = 0;           // k, v
   int64_t ff = 0;           // gate, up
   int64_t matmul_cols = 0;  // the widest matmul input (quantized activations)
+  int32_t n_expert = 0;     // mixture of experts: router logits per row
+  int32_t n_expert_used = 0;  // routes per row
 };
 
 struct Arch {
   const char* name;  // general.architecture
   RopeStyle rope_style;
+  bool experts;  // reads <arch>.expert_count (mixture of experts); other entries refuse such files
   // Keys beyond the shared ones (model.cpp read_config); null when there are none.
   Status (*read_config)(ConfigReader& r, Config& c);
   // The tensors of one layer; prefix is "blk.N.".

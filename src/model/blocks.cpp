@@ -25,6 +25,12 @@ Status bind_swiglu_ffn(Binder& b, const std::string& p, const Config& c, LayerWe
   return {};
 }
 
+Status bind_qk_norm(Binder& b, const std::string& p, const Config& c, LayerWeights& L) {
+  PARLEY_TRY(L.q_norm, b.vector(p + "attn_q_norm.weight", c.head_dim));
+  PARLEY_TRY(L.k_norm, b.vector(p + "attn_k_norm.weight", c.head_dim));
+  return {};
+}
+
 ScratchShape dense_scratch(const Config& c) {
   return {c.q_dim(), c.kv_dim(), c.n_ff, std::max({c.n_embd, c.q_dim(), c.n_ff})};
 }
@@ -44,6 +50,14 @@ void attention_qkv(const ForwardArgs& a, const LayerWeights& L, const float* x) 
   const int64_t T = a.batch.size();
   ops::rmsnorm(x, L.attn_norm, s.h.data(), T, c.n_embd, c.rms_eps, a.pool);          // h [T, E]
   ops::project_qkv(L, s.h.data(), T, s.q.data(), s.k.data(), s.v.data(), a.pool, s.mm);  // q [T, H*D], k v [T, Hkv*D]
+}
+
+void qk_norm(const ForwardArgs& a, const LayerWeights& L) {
+  const Config& c = a.model.config();
+  float *q = a.s.q.data(), *k = a.s.k.data();
+  const int64_t T = a.batch.size();
+  ops::rmsnorm(q, L.q_norm, q, T * c.n_head, c.head_dim, c.rms_eps, a.pool);  // per head
+  ops::rmsnorm(k, L.k_norm, k, T * c.n_head_kv, c.head_dim, c.rms_eps, a.pool);
 }
 
 void attention(const ForwardArgs& a, int32_t layer, const LayerWeights& L, float* x) {

@@ -25,6 +25,16 @@ Forward::Forward(const Model& model, const ForwardOptions& options, ThreadPool& 
                    ops::attention_scratch_floats(c.n_head / c.n_head_kv, c.head_dim, options.n_ctx));
   s_.rope_cs.resize(T * static_cast<size_t>(c.n_rot));
   s_.inv_freq.resize(static_cast<size_t>(c.n_rot / 2));
+  if (shape.n_expert > 0) {
+    const size_t routes = T * static_cast<size_t>(shape.n_expert_used);
+    s_.router.resize(T * static_cast<size_t>(shape.n_expert));
+    s_.route_expert.resize(routes);
+    s_.route_weight.resize(routes);
+    s_.expert_begin.resize(static_cast<size_t>(shape.n_expert) + 1);
+    s_.expert_routes.resize(routes);
+    s_.moe_in.resize(T * static_cast<size_t>(c.n_embd));
+    s_.moe_out.resize(T * static_cast<size_t>(c.n_embd));
+  }
   ops::rope_inv_freq(c, model.weights().rope_freqs, s_.inv_freq.data());
   s_.mm.reserve(options.max_tokens, shape.matmul_cols, pool.size());
   logits_.resize(static_cast<size_t>(options.max_logits) * static_cast<size_t>(n_vocab_));
@@ -51,9 +61,9 @@ void Forward::run(const Batch& batch, const KvView& kv, std::span<const SeqKv> s
 }
 
 uint64_t Forward::scratch_bytes() const {
-  size_t floats = logits_.size();
+  size_t floats = logits_.size() + s_.route_expert.size() + s_.expert_begin.size() + s_.expert_routes.size();
   for (const std::vector<float>* b : {&s_.x, &s_.h, &s_.q, &s_.k, &s_.v, &s_.att, &s_.gate, &s_.up, &s_.out_x, &s_.scores,
-                                      &s_.rope_cs, &s_.inv_freq}) {
+                                      &s_.rope_cs, &s_.inv_freq, &s_.router, &s_.route_weight, &s_.moe_in, &s_.moe_out}) {
     floats += b->size();
   }
   return 4 * static_cast<uint64_t>(floats) + s_.mm.capacity_bytes();

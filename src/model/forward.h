@@ -93,6 +93,14 @@ class Forward {
     std::vector<float> scores;  // [n_threads, ops::attention_scratch_floats] attention scratch
     std::vector<float> rope_cs; // [T, n_rot] cos/sin per row
     std::vector<float> inv_freq;// [n_rot / 2]
+    // Mixture of experts (empty for dense models); K = n_expert_used.
+    std::vector<float> router;           // [T, n_expert] router logits
+    std::vector<int32_t> route_expert;   // [T, K] the experts each row is routed to
+    std::vector<float> route_weight;     // [T, K] their weights (summing to 1 per row)
+    std::vector<int32_t> expert_begin;   // [n_expert + 1] where each expert's routes start in expert_routes
+    std::vector<int32_t> expert_routes;  // [T * K] routes (row * K + j), grouped by expert, rows ascending
+    std::vector<float> moe_in;           // [T, n_embd] the rows routed to one expert, gathered
+    std::vector<float> moe_out;          // [T, n_embd] that expert's output for them
     MatmulScratch mm;           // quantized activations + kernel scratch, reserved for T rows
   };
 

@@ -47,6 +47,24 @@ Result<WeightView> Binder::matrix(const std::string& name, int64_t n_cols, int64
   return w;
 }
 
+Result<ExpertWeights> Binder::experts(const std::string& name, int64_t n_cols, int64_t n_rows, int32_t n) {
+  PARLEY_TRY(const gguf::TensorInfo* t, find(name));
+  PARLEY_CHECK_OK(expect_shape(*t, {static_cast<uint64_t>(n_cols), static_cast<uint64_t>(n_rows), static_cast<uint64_t>(n)}));
+  if (!can_dequantize(t->type)) {
+    return Error::fmt("tensor '%s' has type %s, which is not supported", name.c_str(), std::string(dtype_name(t->type)).c_str());
+  }
+  ExpertWeights e;
+  e.first.type = t->type;
+  e.first.data = t->data;
+  e.first.n_rows = n_rows;
+  e.first.n_cols = n_cols;
+  e.first.row_bytes = dtype_row_bytes(t->type, static_cast<uint64_t>(n_cols));
+  e.n = n;
+  e.stride = e.first.row_bytes * static_cast<size_t>(n_rows);
+  bytes += t->n_bytes;
+  return e;
+}
+
 Result<const float*> Binder::vector(const std::string& name, int64_t n, bool optional) {
   if (optional && f_.find_tensor(name) == nullptr) return static_cast<const float*>(nullptr);
   PARLEY_TRY(const gguf::TensorInfo* t, find(name));

@@ -8,6 +8,7 @@
 
 #include "base/result.h"
 #include "gguf/gguf.h"
+#include "model/model.h"
 #include "tensor/matmul.h"
 
 namespace parley::model {
@@ -36,6 +37,8 @@ class Binder {
 
   // A matrix of n_rows rows of n_cols elements (GGUF shape [n_cols, n_rows]).
   Result<WeightView> matrix(const std::string& name, int64_t n_cols, int64_t n_rows);
+  // n matrices of n_rows x n_cols (GGUF shape [n_cols, n_rows, n]): the experts of a layer.
+  Result<ExpertWeights> experts(const std::string& name, int64_t n_cols, int64_t n_rows, int32_t n);
   // An F32 vector of n elements; nullptr when optional and absent.
   Result<const float*> vector(const std::string& name, int64_t n, bool optional = false);
 

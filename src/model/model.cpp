@@ -22,7 +22,7 @@ Result<Config> read_config(const gguf::File& f) {
   c.rope_style = c.arch->rope_style;
   std::string a(arch);
   PARLEY_TRY(auto experts, f.get_uint_opt(a + ".expert_count"));
-  if (experts && *experts > 0) {
+  if (experts && *experts > 0 && !c.arch->experts) {
     return Error::fmt("%s with %llu experts (mixture of experts) is not supported", a.c_str(), static_cast<unsigned long long>(*experts));
   }
   PARLEY_TRY(auto window, f.get_uint_opt(a + ".attention.sliding_window"));

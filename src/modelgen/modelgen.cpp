@@ -34,12 +34,14 @@ struct ArchPlan {
   bool rope_dim_key;   // writes rope.dimension_count
   bool head_dim_keys;  // writes attention.key_length / value_length even when head dim = n_embd / n_head
   bool llama3_rope;    // may carry Llama-3 rope_freqs.weight
+  bool experts;        // a router and 3-D expert tensors in place of ffn_gate/up/down
 };
 
 constexpr ArchPlan kArchPlans[] = {
-    {"llama", false, false, true, false, true},
-    {"qwen2", true, false, false, false, false},
-    {"qwen3", false, true, false, true, false},
+    {"llama", false, false, true, false, true, false},
+    {"qwen2", true, false, false, false, false, false},
+    {"qwen3", false, true, false, true, false, false},
+    {"qwen3moe", false, true, false, true, false, true},
 };
 
 const ArchPlan* find_arch_plan(std::string_view name) {
@@ -113,9 +115,17 @@ std::vector<TensorPlan> plan(const Options& o) {
     }
     add(p + "attn_output.weight", {q_dim, s.n_embd}, o.types.matrices, Init::matrix);
     add(p + "ffn_norm.weight", {s.n_embd}, DType::f32, Init::norm);
-    add(p + "ffn_gate.weight", {s.n_embd, s.n_ff}, o.types.matrices, Init::matrix);
-    add(p + "ffn_up.weight", {s.n_embd, s.n_ff}, o.types.matrices, Init::matrix);
-    add(p + "ffn_down.weight", {s.n_ff, s.n_embd}, o.types.matrices, Init::matrix);
+    if (arch.experts) {
+      // The router stays F32, as llama.cpp's quantizer leaves it; one matrix per expert.
+      add(p + "ffn_gate_inp.weight", {s.n_embd, s.n_expert}, DType::f32, Init::matrix);
+      add(p + "ffn_gate_exps.weight", {s.n_embd, s.n_ff_exp, s.n_expert}, o.types.matrices, Init::matrix);
+      add(p + "ffn_up_exps.weight", {s.n_embd, s.n_ff_exp, s.n_expert}, o.types.matrices, Init::matrix);
+      add(p + "ffn_down_exps.weight", {s.n_ff_exp, s.n_embd, s.n_expert}, o.types.matrices, Init::matrix);
+    } else {
+      add(p + "ffn_gate.weight", {s.n_embd, s.n_ff}, o.types.matrices, Init::matrix);
+      add(p + "ffn_up.weight", {s.n_embd, s.n_ff}, o.types.matrices, Init::matrix);
+      add(p + "ffn_down.weight", {s.n_ff, s.n_embd}, o.types.matrices, Init::matrix);
+    }
   }
   add("output_norm.weight", {s.n_embd}, DType::f32, Init::norm);
   if (s.rope_llama3_factor > 0) {
@@ -249,6 +259,10 @@ Status validate(const Options& o) {
                                    s.rope_llama3_low_freq <= 0 || s.rope_llama3_orig_ctx == 0)) {
     return Error{"Llama-3 rope scaling needs --arch llama and 0 < low_freq_factor < high_freq_factor"};
   }
+  if (arch->experts && (s.n_expert == 0 || s.n_expert_used == 0 || s.n_expert_used > s.n_expert || s.n_ff_exp == 0)) {
+    return Error::fmt("%s needs --experts N, --experts-used K (0 < K <= N) and --expert-ffn", s.arch.c_str());
+  }
+  if (!arch->experts && s.n_expert != 0) return Error::fmt("--experts: %s has no experts", s.arch.c_str());
   if (head_dim_of(s) % 2 != 0) return Error::fmt("head dim %u must be even (rotary pairs)", head_dim_of(s));
   if (o.vocab.tokens.empty()) return Error{"the model needs a vocabulary (--vocab-from or --tokenizer)"};
   if (!o.steer.empty() && s.tied_output) return Error{"--steer needs an untied output (drop --tied)"};
@@ -310,6 +324,11 @@ Status write_model(const Options& o, const std::string& path,
   if (hd * s.n_head != s.n_embd || arch.head_dim_keys) {
     w.set(a + ".attention.key_length", OwnedValue::u32(hd));
     w.set(a + ".attention.value_length", OwnedValue::u32(hd));
+  }
+  if (arch.experts) {
+    w.set(a + ".expert_count", OwnedValue::u32(s.n_expert));
+    w.set(a + ".expert_used_count", OwnedValue::u32(s.n_expert_used));
+    w.set(a + ".expert_feed_forward_length", OwnedValue::u32(s.n_ff_exp));
   }
   tokenizer::VocabSpec vocab = o.vocab;
   if (!o.chat_template.empty()) vocab.chat_template = o.chat_template;

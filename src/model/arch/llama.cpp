@@ -26,6 +26,6 @@ void forward(const ForwardArgs& a) {
 
 }  // namespace
 
-extern const Arch kArchLlama{"llama", RopeStyle::normal, nullptr, bind_layer, blocks::dense_scratch, forward};
+extern const Arch kArchLlama{"llama", RopeStyle::normal, false, nullptr, bind_layer, blocks::dense_scratch, forward};
 
 }  // namespace parley::model

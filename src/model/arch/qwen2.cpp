@@ -34,6 +34,6 @@ void forward(const ForwardArgs& a) {
 
 }  // namespace
 
-extern const Arch kArchQwen2{"qwen2", RopeStyle::neox, nullptr, bind_layer, blocks::dense_scratch, forward};
+extern const Arch kArchQwen2{"qwen2", RopeStyle::neox, false, nullptr, bind_layer, blocks::dense_scratch, forward};
 
 }  // namespace parley::model
