@@ -39,6 +39,11 @@ SHAPES = {
     "qwen3moe": ["--arch", "qwen3moe", "--layers", "2", "--embd", "256", "--heads", "4", "--kv-heads", "2",
                  "--head-dim", "128", "--ffn", "1024", "--experts", "16", "--experts-used", "4",
                  "--expert-ffn", "256", "--rope-theta", "1000000", "--rms-eps", "1e-6"],
+    # The same with every expert used (4 of 4): no routing decision, so the quantized types
+    # check the expert matrices without a router near-tie flipping an expert.
+    "qwen3moeall": ["--arch", "qwen3moe", "--layers", "2", "--embd", "256", "--heads", "4", "--kv-heads", "2",
+                    "--head-dim", "128", "--ffn", "1024", "--experts", "4", "--experts-used", "4",
+                    "--expert-ffn", "256", "--rope-theta", "1000000", "--rms-eps", "1e-6"],
     # Llama-3 rope frequency scaling (rope_freqs.weight), F32 only.
     "llama3rope": ["--arch", "llama", "--layers", "2", "--embd", "256", "--heads", "4", "--kv-heads", "2",
                    "--ffn", "512", "--rope-theta", "500000", "--rope-llama3", "8,1,4,64"],
