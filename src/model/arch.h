@@ -18,11 +18,11 @@ namespace parley::model {
 // Floats per batch row of the forward's scratch buffers that depend on the architecture
 // (Forward::Scratch; x and h are always n_embd wide).
 struct ScratchShape {
-  int64_t q = 0;            // q, att
-  int64_t kv = 0;           // k, v
-  int64_t ff = 0;           // gate, up
-  int64_t matmul_cols = 0;  // the widest matmul input (quantized activations)
-  int32_t n_expert = 0;     // mixture of experts: router logits per row
+  int64_t q = 0;              // q, att
+  int64_t kv = 0;             // k, v
+  int64_t ff = 0;             // gate, up
+  int64_t matmul_cols = 0;    // the widest matmul input (quantized activations)
+  int32_t n_expert = 0;       // mixture of experts: router logits per row
   int32_t n_expert_used = 0;  // routes per row
 };
 

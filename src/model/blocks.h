@@ -1,7 +1,8 @@
 // The blocks the architectures' forward passes are composed of, each with the loader of its
 // weights: pre-norm attention (split where architectures differ: between the q/k/v projection
-// and rope) and the SwiGLU feed-forward. They work on the forward's scratch (ForwardArgs::s)
-// for the batch's T rows; the residual stream x is [T, n_embd].
+// and rope, e.g. qwen3's per-head q/k norm), the SwiGLU feed-forward and the mixture of SwiGLU
+// experts. They work on the forward's scratch (ForwardArgs::s) for the batch's T rows; the
+// residual stream x is [T, n_embd].
 #pragma once
 
 #include <string>
