@@ -35,6 +35,15 @@ SHAPES = {
               "--ffn", "512", "--rope-theta", "1000000", "--rms-eps", "1e-6", "--tied"],
     "qwen3": ["--arch", "qwen3", "--layers", "2", "--embd", "256", "--heads", "4", "--kv-heads", "2",
               "--head-dim", "128", "--ffn", "512", "--rope-theta", "1000000", "--rms-eps", "1e-6", "--tied"],
+    # Mixture of experts: 16 experts of width 256, 4 per token (the rest as qwen3, untied).
+    "qwen3moe": ["--arch", "qwen3moe", "--layers", "2", "--embd", "256", "--heads", "4", "--kv-heads", "2",
+                 "--head-dim", "128", "--ffn", "1024", "--experts", "16", "--experts-used", "4",
+                 "--expert-ffn", "256", "--rope-theta", "1000000", "--rms-eps", "1e-6"],
+    # The same with every expert used (4 of 4): no routing decision, so the quantized types
+    # check the expert matrices without a router near-tie flipping an expert.
+    "qwen3moeall": ["--arch", "qwen3moe", "--layers", "2", "--embd", "256", "--heads", "4", "--kv-heads", "2",
+                    "--head-dim", "128", "--ffn", "1024", "--experts", "4", "--experts-used", "4",
+                    "--expert-ffn", "256", "--rope-theta", "1000000", "--rms-eps", "1e-6"],
     # Llama-3 rope frequency scaling (rope_freqs.weight), F32 only.
     "llama3rope": ["--arch", "llama", "--layers", "2", "--embd", "256", "--heads", "4", "--kv-heads", "2",
                    "--ffn", "512", "--rope-theta", "500000", "--rope-llama3", "8,1,4,64"],
@@ -101,7 +110,8 @@ def main():
                 h = model_hash(model)
                 meta_n_vocab = 512
                 tokens = prompt(meta_n_vocab)
-                ref = ref_forward.forward(model, tokens)
+                margins = []
+                ref = ref_forward.forward(model, tokens, margins)
                 write_ref(os.path.join(OUT, name + ".numpy.bin"), h, tokens, ref, "numpy")
                 peer_json = os.path.join(tmp, name + ".json")
                 subprocess.run(["node", os.path.join(SHARED, "bench", "peer_logits.mjs"), model,
@@ -111,8 +121,9 @@ def main():
                 peer = np.array(json.load(open(peer_json))["logits"], dtype=np.float64)
                 write_ref(os.path.join(OUT, name + ".llamacpp.bin"), h, tokens, peer, "llama.cpp")
                 diff = np.abs(ref - peer).max()
+                routing = f", smallest router margin {min(margins):.4g}" if margins else ""
                 print(f"{name}: hash {h:016x}, max |numpy - llama.cpp| = {diff:.4g} "
-                      f"(logit range {ref.min():.2f}..{ref.max():.2f})", flush=True)
+                      f"(logit range {ref.min():.2f}..{ref.max():.2f}){routing}", flush=True)
 
 
 if __name__ == "__main__":

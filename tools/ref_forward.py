@@ -1,6 +1,6 @@
 #!/usr/bin/python3
-"""Reference forward pass in numpy (float64) for llama / qwen2 / qwen3 GGUF models: the logits at
-every position of a token list, computed the plain textbook way (whole causal attention matrix,
+"""Reference forward pass in numpy (float64) for llama / qwen2 / qwen3 / qwen3moe GGUF models: the
+logits at every position of a token list, computed the plain textbook way (whole causal attention matrix,
 no cache, no batching), to check the engine against.
 
 usage: /usr/bin/python3 tools/ref_forward.py MODEL.gguf 1,2,3 OUT.npy
@@ -34,10 +34,32 @@ def rope(x, pos, n_rot, theta, neox, factors, freq_scale):
     return x
 
 
-def forward(path, tokens):
+def moe(h, W, p, k, margins):
+    """Qwen3-MoE feed-forward, token by token: softmax over the router's logits, the top k
+    experts, their probabilities renormalised to sum 1, each expert a SwiGLU."""
+    router = h @ W(p + "ffn_gate_inp.weight").T  # [T, n_expert]
+    gate_w, up_w, down_w = W(p + "ffn_gate_exps.weight"), W(p + "ffn_up_exps.weight"), W(p + "ffn_down_exps.weight")
+    out = np.zeros_like(h)
+    for t in range(h.shape[0]):
+        prob = np.exp(router[t] - router[t].max())
+        prob /= prob.sum()
+        order = np.argsort(-router[t], kind="stable")
+        top = order[:k]
+        # How close the choice was: the gap between the k-th and the next router logit.
+        margins.append(router[t, order[k - 1]] - router[t, order[k]] if k < len(order) else np.inf)
+        w = prob[top] / prob[top].sum()
+        for e, we in zip(top, w):
+            gate, up = gate_w[e] @ h[t], up_w[e] @ h[t]
+            out[t] += we * (down_w[e] @ (gate / (1 + np.exp(-gate)) * up))
+    return out
+
+
+def forward(path, tokens, margins=None):
+    """margins (a list, optional) gets the router margin of every token x MoE layer."""
+    margins = [] if margins is None else margins
     meta, tensors = read_gguf(path)
     arch = meta["general.architecture"]
-    assert arch in ("llama", "qwen2", "qwen3"), arch
+    assert arch in ("llama", "qwen2", "qwen3", "qwen3moe"), arch
 
     def W(name):
         t, shape, raw = tensors[name]
@@ -54,7 +76,7 @@ def forward(path, tokens):
     eps = hp("attention.layer_norm_rms_epsilon")
     theta = hp("rope.freq_base", 10000.0)
     freq_scale = 1.0 / hp("rope.scaling.factor", 1.0) if hp("rope.scaling.type", "none") == "linear" else 1.0
-    neox = arch in ("qwen2", "qwen3")
+    neox = arch in ("qwen2", "qwen3", "qwen3moe")
     factors = W("rope_freqs.weight") if "rope_freqs.weight" in tensors else None
 
     T = len(tokens)
@@ -69,7 +91,7 @@ def forward(path, tokens):
         if arch == "qwen2":
             q, k, v = q + W(p + "attn_q.bias"), k + W(p + "attn_k.bias"), v + W(p + "attn_v.bias")
         q, k, v = q.reshape(T, n_head, head_dim), k.reshape(T, n_head_kv, head_dim), v.reshape(T, n_head_kv, head_dim)
-        if arch == "qwen3":
+        if arch in ("qwen3", "qwen3moe"):
             q, k = rmsnorm(q, W(p + "attn_q_norm.weight"), eps), rmsnorm(k, W(p + "attn_k_norm.weight"), eps)
         q = rope(q, pos, n_rot, theta, neox, factors, freq_scale)
         k = rope(k, pos, n_rot, theta, neox, factors, freq_scale)
@@ -81,8 +103,11 @@ def forward(path, tokens):
             out[:, hh, :] = (s / s.sum(axis=1, keepdims=True)) @ v[:, g, :]
         x = x + out.reshape(T, n_head * head_dim) @ W(p + "attn_output.weight").T
         h = rmsnorm(x, W(p + "ffn_norm.weight"), eps)
-        gate, up = h @ W(p + "ffn_gate.weight").T, h @ W(p + "ffn_up.weight").T
-        x = x + (gate / (1 + np.exp(-gate)) * up) @ W(p + "ffn_down.weight").T
+        if arch == "qwen3moe":
+            x = x + moe(h, W, p, hp("expert_used_count"), margins)
+        else:
+            gate, up = h @ W(p + "ffn_gate.weight").T, h @ W(p + "ffn_up.weight").T
+            x = x + (gate / (1 + np.exp(-gate)) * up) @ W(p + "ffn_down.weight").T
     x = rmsnorm(x, W("output_norm.weight"), eps)
     out_w = W("output.weight") if "output.weight" in tensors else W("token_embd.weight")
     return x @ out_w.T  # [T, n_vocab]

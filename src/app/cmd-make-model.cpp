@@ -48,6 +48,11 @@ const Preset kPresets[] = {
      {"qwen2", 2, 64, 4, 2, 0, 128, 2048, 1000000.0f, 1e-6f, true}, "F32"},
     {"tiny-qwen3", "qwen3, 2 layers, 64 wide, 4/2 heads of 32, ffn 128, q/k norms, tied",
      {"qwen3", 2, 64, 4, 2, 32, 128, 2048, 1000000.0f, 1e-6f, true}, "F32"},
+    {"tiny-qwen3moe", "qwen3moe, 2 layers, 64 wide, 4/2 heads of 32, 8 experts of ffn 32, 2 per token",
+     {"qwen3moe", 2, 64, 4, 2, 32, 128, 2048, 1000000.0f, 1e-6f, false, 8, 2, 32}, "F32"},
+    {"bench-qwen3moe-30b-a3b-4l", "Qwen3-30B-A3B's layer with 4 layers: 2048 wide, 32/4 heads of 128, 128 experts "
+     "of ffn 768, 8 per token, Q4_K_M (~1.4 GB plus embeddings)",
+     {"qwen3moe", 4, 2048, 32, 4, 128, 6144, 4096, 1000000.0f, 1e-6f, false, 128, 8, 768}, "Q4_K_M"},
 };
 
 Result<DType> parse_type(const std::string& s) {
@@ -84,6 +89,9 @@ int run_make_model(MakeModelOptions& opt) {
     if (!given("--rope-theta")) mo.shape.rope_theta = p->shape.rope_theta;
     if (!given("--rms-eps")) mo.shape.rms_eps = p->shape.rms_eps;
     if (!given("--tied")) mo.shape.tied_output = p->shape.tied_output;
+    if (!given("--experts")) mo.shape.n_expert = p->shape.n_expert;
+    if (!given("--experts-used")) mo.shape.n_expert_used = p->shape.n_expert_used;
+    if (!given("--expert-ffn")) mo.shape.n_ff_exp = p->shape.n_ff_exp;
     if (!given("--type")) type = p->type;
   }
   if (auto mix = modelgen::mixture_types(type)) {
@@ -181,12 +189,12 @@ void add_make_model_command(CLI::App& app, Runner& run) {
   std::string presets = "Start from a preset shape:";
   for (const auto& p : kPresets) presets += std::string("\n  ") + p.name + ": " + p.description;
   CLI::App* sub = app.add_subcommand(
-      "make-model", "Write a GGUF model with seeded random weights (llama, qwen2, qwen3) and a real tokenizer");
+      "make-model", "Write a GGUF model with seeded random weights (llama, qwen2, qwen3, qwen3moe) and a real tokenizer");
   opt->sub = sub;
   auto& s = opt->shape;
   sub->add_option("-o,--output", opt->out, "Output GGUF file")->required();
   sub->add_option("--preset", opt->preset, presets);
-  sub->add_option("--arch", s.arch, "Architecture: llama, qwen2 (q/k/v biases), qwen3 (q/k RMSNorm)")
+  sub->add_option("--arch", s.arch, "Architecture: llama, qwen2 (q/k/v biases), qwen3 (q/k RMSNorm), qwen3moe (qwen3 with experts)")
       ->capture_default_str();
   sub->add_option("--layers", s.n_layer, "Transformer blocks")->capture_default_str();
   sub->add_option("--embd", s.n_embd, "Model width (embedding length)")->capture_default_str();
@@ -198,6 +206,9 @@ void add_make_model_command(CLI::App& app, Runner& run) {
   sub->add_option("--rope-theta", s.rope_theta, "RoPE base frequency")->capture_default_str();
   sub->add_option("--rms-eps", s.rms_eps, "RMSNorm epsilon")->capture_default_str();
   sub->add_flag("--tied", s.tied_output, "Tie the output projection to the token embeddings");
+  sub->add_option("--experts", s.n_expert, "qwen3moe: experts per layer")->capture_default_str();
+  sub->add_option("--experts-used", s.n_expert_used, "qwen3moe: experts each token is routed to")->capture_default_str();
+  sub->add_option("--expert-ffn", s.n_ff_exp, "qwen3moe: one expert's feed-forward width")->capture_default_str();
   sub->add_option_function<std::vector<float>>(
          "--rope-llama3",
          [opt](const std::vector<float>& v) {

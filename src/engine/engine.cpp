@@ -152,12 +152,8 @@ Result<std::unique_ptr<Engine>> Engine::start(std::shared_ptr<const model::Model
   e->engine_info_.n_ctx = o.n_ctx;
   e->engine_info_.kv_positions = n_blocks * o.block_size;
   e->engine_info_.kv_bytes = kv_pool->total_bytes();
-  uint64_t T = static_cast<uint64_t>(o.max_batch_tokens);
-  e->engine_info_.scratch_bytes =
-      4 * (T * (2 * static_cast<uint64_t>(c.n_embd) + 2 * static_cast<uint64_t>(c.q_dim()) + 2 * static_cast<uint64_t>(c.kv_dim()) +
-                2 * static_cast<uint64_t>(c.n_ff)) +
-           static_cast<uint64_t>(o.max_seqs) * static_cast<uint64_t>(c.n_vocab));
   e->impl_ = std::make_unique<Impl>(*e->model_, o, std::move(kv_pool));
+  e->engine_info_.scratch_bytes = e->impl_->forward.scratch_bytes();
   if (!o.cache_dir.empty()) {
     Impl& s = *e->impl_;
     const kv::DiskCacheOptions dco{o.cache_dir, o.cache_dir_max_bytes, o.cache_dir_min_tokens};

@@ -76,12 +76,14 @@ class Forward {
   const Model& model() const { return *model_; }
   const ForwardOptions& options() const { return options_; }
   ThreadPool& pool() const { return *pool_; }
+  // Bytes of the buffers below and the logits, allocated at construction.
+  uint64_t scratch_bytes() const;
 
   // Buffers the architecture forward functions use; sizes in the comments (T = max_tokens).
   struct Scratch {
     std::vector<float> x;       // [T, n_embd] residual stream
     std::vector<float> h;       // [T, n_embd] normed input / block output
-    std::vector<float> q;       // [T, q_dim]
+    std::vector<float> q;       // [T, q_dim] (widths: the architecture's ScratchShape)
     std::vector<float> k;       // [T, kv_dim]
     std::vector<float> v;       // [T, kv_dim]
     std::vector<float> att;     // [T, q_dim]
@@ -91,6 +93,14 @@ class Forward {
     std::vector<float> scores;  // [n_threads, ops::attention_scratch_floats] attention scratch
     std::vector<float> rope_cs; // [T, n_rot] cos/sin per row
     std::vector<float> inv_freq;// [n_rot / 2]
+    // Mixture of experts (empty for dense models); K = n_expert_used.
+    std::vector<float> router;           // [T, n_expert] router logits
+    std::vector<int32_t> route_expert;   // [T, K] the experts each row is routed to
+    std::vector<float> route_weight;     // [T, K] their weights (summing to 1 per row)
+    std::vector<int32_t> expert_begin;   // [n_expert + 1] where each expert's routes start in expert_routes
+    std::vector<int32_t> expert_routes;  // [T * K] routes (row * K + j), grouped by expert, rows ascending
+    std::vector<float> moe_in;           // [T, n_embd] the rows routed to one expert, gathered
+    std::vector<float> moe_out;          // [T, n_embd] that expert's output for them
     MatmulScratch mm;           // quantized activations + kernel scratch, reserved for T rows
   };
 
@@ -104,7 +114,7 @@ class Forward {
   int32_t n_logits_ = 0;
 };
 
-// Per-architecture forward passes (model/arch/*.cpp). They share the ops of model/ops.h.
+// What an architecture's forward pass (model/arch.h) gets.
 struct ForwardArgs {
   const Model& model;
   Forward::Scratch& s;
@@ -115,8 +125,4 @@ struct ForwardArgs {
   float* logits;  // [n_logits, n_vocab]
   int32_t n_ctx;  // scores rows per thread
 };
-void forward_llama(const ForwardArgs& a);
-void forward_qwen2(const ForwardArgs& a);
-void forward_qwen3(const ForwardArgs& a);
-
 }  // namespace parley::model

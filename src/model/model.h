@@ -15,8 +15,9 @@
 
 namespace parley::model {
 
-enum class Arch { llama, qwen2, qwen3 };
-const char* arch_name(Arch a);
+// An architecture's registry entry (model/arch.h).
+struct Arch;
+const char* arch_name(const Arch* a);
 
 // How rotary embedding pairs dimensions within a head: `normal` rotates adjacent pairs
 // (x[2i], x[2i+1]) — llama GGUFs, whose converter permuted q/k for it; `neox` rotates split
@@ -24,7 +25,7 @@ const char* arch_name(Arch a);
 enum class RopeStyle { normal, neox };
 
 struct Config {
-  Arch arch = Arch::llama;
+  const Arch* arch = nullptr;
   std::string name;          // general.name or the file stem
   int32_t n_vocab = 0;
   int32_t n_ctx_train = 0;   // <arch>.context_length
@@ -34,6 +35,9 @@ struct Config {
   int32_t n_head_kv = 0;
   int32_t head_dim = 0;
   int32_t n_ff = 0;
+  int32_t n_expert = 0;       // mixture of experts: experts per layer (0: dense)
+  int32_t n_expert_used = 0;  // experts each token is routed to
+  int32_t n_ff_exp = 0;       // one expert's feed-forward width
   int32_t n_rot = 0;         // rotated dimensions per head (<= head_dim)
   float rms_eps = 1e-5f;
   float rope_theta = 10000.0f;
@@ -43,6 +47,20 @@ struct Config {
 
   int32_t q_dim() const { return n_head * head_dim; }
   int32_t kv_dim() const { return n_head_kv * head_dim; }
+};
+
+// n matrices of one shape stored one after another: a GGUF 3-D tensor [n_cols, n_rows, n].
+struct ExpertWeights {
+  WeightView first;  // expert 0
+  int32_t n = 0;
+  size_t stride = 0;  // bytes from one expert's matrix to the next
+
+  WeightView at(int32_t e) const {
+    WeightView w = first;
+    w.data = static_cast<const uint8_t*>(first.data) + static_cast<size_t>(e) * stride;
+    w.packed = nullptr;  // a packed copy would be expert 0's alone
+    return w;
+  }
 };
 
 struct LayerWeights {
@@ -55,6 +73,9 @@ struct LayerWeights {
   const float* k_norm = nullptr;      // qwen3: [head_dim]
   const float* ffn_norm = nullptr;    // [n_embd]
   WeightView w_gate, w_up, w_down;    // [n_ff x n_embd] x2, [n_embd x n_ff]
+  WeightView router;                  // MoE: ffn_gate_inp [n_expert x n_embd]
+  ExpertWeights gate_exps, up_exps;   // MoE: n_expert x [n_ff_exp x n_embd]
+  ExpertWeights down_exps;            // MoE: n_expert x [n_embd x n_ff_exp]
 };
 
 struct Weights {

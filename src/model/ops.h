@@ -1,6 +1,6 @@
-// The blocks every architecture's forward pass is made of: RMSNorm, rotary embedding, paged
-// causal attention, gated FFN activation. Rows are tokens; all buffers are row-major. Each op
-// spreads its rows (or row x head tasks) over the thread pool.
+// The ops the shared blocks (model/blocks.h) and the forward passes are made of: RMSNorm,
+// rotary embedding, paged causal attention, gated FFN activation. Rows are tokens; all buffers
+// are row-major. Each op spreads its rows (or row x head tasks) over the thread pool.
 #pragma once
 
 #include <cstdint>

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "base/check.h"
 #include "base/rng.h"
 #include "base/strings.h"
 #include "gguf/writer.h"
@@ -23,6 +24,32 @@ struct TensorPlan {
 };
 
 bool is_quantized(DType t) { return dtype_info(t).block_elems > 1; }
+
+// What make-model writes for each architecture beyond the llama block (the loader's side is
+// model/arch/<name>.cpp).
+struct ArchPlan {
+  std::string_view name;
+  bool qkv_bias;       // attn_{q,k,v}.bias
+  bool qk_norm;        // attn_{q,k}_norm.weight (an RMSNorm per head)
+  bool rope_dim_key;   // writes rope.dimension_count
+  bool head_dim_keys;  // writes attention.key_length / value_length even when head dim = n_embd / n_head
+  bool llama3_rope;    // may carry Llama-3 rope_freqs.weight
+  bool experts;        // a router and 3-D expert tensors in place of ffn_gate/up/down
+};
+
+constexpr ArchPlan kArchPlans[] = {
+    {"llama", false, false, true, false, true, false},
+    {"qwen2", true, false, false, false, false, false},
+    {"qwen3", false, true, false, true, false, false},
+    {"qwen3moe", false, true, false, true, false, true},
+};
+
+const ArchPlan* find_arch_plan(std::string_view name) {
+  for (const ArchPlan& a : kArchPlans) {
+    if (a.name == name) return &a;
+  }
+  return nullptr;
+}
 
 DType pick_type(const Types& types, const std::string& name, DType fallback) {
   for (const auto& [key, type] : types.overrides) {
@@ -58,6 +85,9 @@ std::vector<float> llama3_rope_factors(const Shape& s, uint32_t hd) {
 
 std::vector<TensorPlan> plan(const Options& o) {
   const Shape& s = o.shape;
+  const ArchPlan* found = find_arch_plan(s.arch);
+  PARLEY_CHECK_MSG(found != nullptr, "modelgen: an unknown architecture (validate() the options first)");
+  const ArchPlan& arch = *found;
   uint64_t n_vocab = o.vocab.tokens.size();
   uint64_t hd = head_dim_of(s);
   uint64_t q_dim = hd * s.n_head;
@@ -74,20 +104,28 @@ std::vector<TensorPlan> plan(const Options& o) {
     add(p + "attn_q.weight", {s.n_embd, q_dim}, o.types.matrices, Init::matrix);
     add(p + "attn_k.weight", {s.n_embd, kv_dim}, o.types.matrices, Init::matrix);
     add(p + "attn_v.weight", {s.n_embd, kv_dim}, o.types.matrices, Init::matrix);
-    if (s.arch == "qwen2") {
+    if (arch.qkv_bias) {
       add(p + "attn_q.bias", {q_dim}, DType::f32, Init::bias);
       add(p + "attn_k.bias", {kv_dim}, DType::f32, Init::bias);
       add(p + "attn_v.bias", {kv_dim}, DType::f32, Init::bias);
     }
-    if (s.arch == "qwen3") {
+    if (arch.qk_norm) {
       add(p + "attn_q_norm.weight", {hd}, DType::f32, Init::norm);
       add(p + "attn_k_norm.weight", {hd}, DType::f32, Init::norm);
     }
     add(p + "attn_output.weight", {q_dim, s.n_embd}, o.types.matrices, Init::matrix);
     add(p + "ffn_norm.weight", {s.n_embd}, DType::f32, Init::norm);
-    add(p + "ffn_gate.weight", {s.n_embd, s.n_ff}, o.types.matrices, Init::matrix);
-    add(p + "ffn_up.weight", {s.n_embd, s.n_ff}, o.types.matrices, Init::matrix);
-    add(p + "ffn_down.weight", {s.n_ff, s.n_embd}, o.types.matrices, Init::matrix);
+    if (arch.experts) {
+      // The router stays F32, as llama.cpp's quantizer leaves it; one matrix per expert.
+      add(p + "ffn_gate_inp.weight", {s.n_embd, s.n_expert}, DType::f32, Init::matrix);
+      add(p + "ffn_gate_exps.weight", {s.n_embd, s.n_ff_exp, s.n_expert}, o.types.matrices, Init::matrix);
+      add(p + "ffn_up_exps.weight", {s.n_embd, s.n_ff_exp, s.n_expert}, o.types.matrices, Init::matrix);
+      add(p + "ffn_down_exps.weight", {s.n_ff_exp, s.n_embd, s.n_expert}, o.types.matrices, Init::matrix);
+    } else {
+      add(p + "ffn_gate.weight", {s.n_embd, s.n_ff}, o.types.matrices, Init::matrix);
+      add(p + "ffn_up.weight", {s.n_embd, s.n_ff}, o.types.matrices, Init::matrix);
+      add(p + "ffn_down.weight", {s.n_ff, s.n_embd}, o.types.matrices, Init::matrix);
+    }
   }
   add("output_norm.weight", {s.n_embd}, DType::f32, Init::norm);
   if (s.rope_llama3_factor > 0) {
@@ -202,8 +240,11 @@ std::optional<Types> mixture_types(std::string_view name) {
 
 Status validate(const Options& o) {
   const Shape& s = o.shape;
-  if (s.arch != "llama" && s.arch != "qwen2" && s.arch != "qwen3") {
-    return Error::fmt("unknown architecture '%s' (supported: llama, qwen2, qwen3)", s.arch.c_str());
+  const ArchPlan* arch = find_arch_plan(s.arch);
+  if (arch == nullptr) {
+    std::string names;
+    for (const ArchPlan& a : kArchPlans) names += std::string(names.empty() ? "" : ", ") + std::string(a.name);
+    return Error::fmt("unknown architecture '%s' (supported: %s)", s.arch.c_str(), names.c_str());
   }
   if (s.n_layer == 0 || s.n_embd == 0 || s.n_head == 0 || s.n_head_kv == 0 || s.n_ff == 0 || s.n_ctx == 0) {
     return Error{"layers, width, heads, kv-heads, ffn and context must all be positive"};
@@ -214,10 +255,14 @@ Status validate(const Options& o) {
   if (s.head_dim == 0 && s.n_embd % s.n_head != 0) {
     return Error::fmt("--embd %u is not a multiple of --heads %u (set --head-dim)", s.n_embd, s.n_head);
   }
-  if (s.rope_llama3_factor > 0 && (s.arch != "llama" || s.rope_llama3_high_freq <= s.rope_llama3_low_freq ||
+  if (s.rope_llama3_factor > 0 && (!arch->llama3_rope || s.rope_llama3_high_freq <= s.rope_llama3_low_freq ||
                                    s.rope_llama3_low_freq <= 0 || s.rope_llama3_orig_ctx == 0)) {
     return Error{"Llama-3 rope scaling needs --arch llama and 0 < low_freq_factor < high_freq_factor"};
   }
+  if (arch->experts && (s.n_expert == 0 || s.n_expert_used == 0 || s.n_expert_used > s.n_expert || s.n_ff_exp == 0)) {
+    return Error::fmt("%s needs --experts N, --experts-used K (0 < K <= N) and --expert-ffn", s.arch.c_str());
+  }
+  if (!arch->experts && s.n_expert != 0) return Error::fmt("--experts: %s has no experts", s.arch.c_str());
   if (head_dim_of(s) % 2 != 0) return Error::fmt("head dim %u must be even (rotary pairs)", head_dim_of(s));
   if (o.vocab.tokens.empty()) return Error{"the model needs a vocabulary (--vocab-from or --tokenizer)"};
   if (!o.steer.empty() && s.tied_output) return Error{"--steer needs an untied output (drop --tied)"};
@@ -257,6 +302,7 @@ Status write_model(const Options& o, const std::string& path,
   using gguf::OwnedValue;
   gguf::Writer w;
   const std::string& a = s.arch;
+  const ArchPlan& arch = *find_arch_plan(a);
   w.set("general.architecture", OwnedValue::string(a));
   w.set("general.name", OwnedValue::string(o.name.empty() ? a + "-random" : o.name));
   w.set("general.file_type", OwnedValue::u32(o.types.file_type.value_or(file_type_of(o.types.matrices))));
@@ -274,10 +320,15 @@ Status write_model(const Options& o, const std::string& path,
   w.set(a + ".attention.head_count_kv", OwnedValue::u32(s.n_head_kv));
   w.set(a + ".attention.layer_norm_rms_epsilon", OwnedValue::f32(s.rms_eps));
   w.set(a + ".rope.freq_base", OwnedValue::f32(s.rope_theta));
-  if (a == "llama") w.set(a + ".rope.dimension_count", OwnedValue::u32(hd));
-  if (hd * s.n_head != s.n_embd || a == "qwen3") {
+  if (arch.rope_dim_key) w.set(a + ".rope.dimension_count", OwnedValue::u32(hd));
+  if (hd * s.n_head != s.n_embd || arch.head_dim_keys) {
     w.set(a + ".attention.key_length", OwnedValue::u32(hd));
     w.set(a + ".attention.value_length", OwnedValue::u32(hd));
+  }
+  if (arch.experts) {
+    w.set(a + ".expert_count", OwnedValue::u32(s.n_expert));
+    w.set(a + ".expert_used_count", OwnedValue::u32(s.n_expert_used));
+    w.set(a + ".expert_feed_forward_length", OwnedValue::u32(s.n_ff_exp));
   }
   tokenizer::VocabSpec vocab = o.vocab;
   if (!o.chat_template.empty()) vocab.chat_template = o.chat_template;

@@ -107,7 +107,8 @@ TEST_P(Batching, MixedBatchesGiveTheLogitsOfEachSequenceAlone) {
 INSTANTIATE_TEST_SUITE_P(Archs, Batching,
                          ::testing::Values(Case{"llama", DType::f32, DType::f32}, Case{"qwen2", DType::f32, DType::f32},
                                            Case{"qwen3", DType::f32, DType::f32}, Case{"llama", DType::q8_0, DType::f16},
-                                           Case{"qwen3", DType::q4_0, DType::f16}),
+                                           Case{"qwen3", DType::q4_0, DType::f16}, Case{"qwen3moe", DType::f32, DType::f32},
+                                           Case{"qwen3moe", DType::q8_0, DType::f16}),
                          [](const auto& param_info) {
                            return std::string(param_info.param.arch) + "_" + std::string(dtype_name(param_info.param.type)) + "_kv" +
                                   std::string(dtype_name(param_info.param.kv_type));

@@ -48,8 +48,13 @@ inline modelgen::Options tiny_options(const std::string& arch, DType type = DTyp
   o.shape.n_head = 4;
   o.shape.n_head_kv = 2;
   o.shape.n_ff = 96;
-  o.shape.head_dim = arch == "qwen3" ? 32 : 0;
+  o.shape.head_dim = arch == "qwen3" || arch == "qwen3moe" ? 32 : 0;
   o.shape.tied_output = arch != "llama";
+  if (arch == "qwen3moe") {
+    o.shape.n_expert = 8;
+    o.shape.n_expert_used = 2;
+    o.shape.n_ff_exp = 32;
+  }
   o.types.matrices = o.types.embedding = o.types.output = type;
   o.vocab = synthetic_vocab();
   o.seed = 3;

@@ -88,6 +88,55 @@ TEST(LoadConfig, EachArchitectureGetsItsConfig) {
   }
 }
 
+TEST(LoadConfig, Qwen3MoeGetsItsExperts) {
+  parley::test::TempDir dir;
+  auto m = test::write_and_load(test::tiny_options("qwen3moe"), (dir / "m.gguf").string());
+  ASSERT_TRUE(m);
+  const Config& c = m->config();
+  EXPECT_STREQ(arch_name(c.arch), "qwen3moe");
+  EXPECT_EQ(c.rope_style, RopeStyle::neox);
+  EXPECT_EQ(c.n_expert, 8);
+  EXPECT_EQ(c.n_expert_used, 2);
+  EXPECT_EQ(c.n_ff_exp, 32);
+  const LayerWeights& L = m->weights().layers[1];
+  EXPECT_NE(L.q_norm, nullptr);
+  EXPECT_EQ(L.router.type, DType::f32);
+  EXPECT_EQ(L.router.n_rows, 8);
+  EXPECT_EQ(L.gate_exps.n, 8);
+  EXPECT_EQ(L.down_exps.first.n_rows, 64);
+  EXPECT_EQ(L.down_exps.first.n_cols, 32);
+  // Expert e's matrix follows expert e-1's.
+  EXPECT_EQ(static_cast<const uint8_t*>(L.up_exps.at(3).data) - static_cast<const uint8_t*>(L.up_exps.at(2).data),
+            static_cast<ptrdiff_t>(32 * 64 * 4));
+  EXPECT_EQ(L.w_gate.data, nullptr);
+}
+
+TEST(LoadConfig, Qwen3MoeProblemsAreOneLine) {
+  parley::test::TempDir dir;
+  std::string path = (dir / "m.gguf").string();
+  ASSERT_TRUE(modelgen::write_model(test::tiny_options("qwen3moe"), path).ok());
+  std::string bytes;
+  Edit no_used;
+  no_used.kv = [](std::string& k, gguf::OwnedValue&, bool& keep) { keep = k != "qwen3moe.expert_used_count"; };
+  auto m = load_edited(path, no_used, bytes);
+  ASSERT_FALSE(m.ok());
+  EXPECT_NE(m.error().message.find("qwen3moe.expert_used_count"), std::string::npos) << m.error().message;
+  Edit too_many;
+  too_many.kv = [](std::string& k, gguf::OwnedValue& v, bool&) {
+    if (k == "qwen3moe.expert_used_count") v = gguf::OwnedValue::u32(9);
+  };
+  m = load_edited(path, too_many, bytes);
+  ASSERT_FALSE(m.ok());
+  EXPECT_EQ(m.error().message, "edited.gguf: key 'qwen3moe.expert_used_count': 9 is more than expert_count 8");
+  Edit flat;
+  flat.tensor = [](std::string& n, DType&, std::vector<uint64_t>& shape, bool&) {
+    if (n == "blk.0.ffn_up_exps.weight") shape = {64, 256};
+  };
+  m = load_edited(path, flat, bytes);
+  ASSERT_FALSE(m.ok());
+  EXPECT_EQ(m.error().message, "edited.gguf: tensor 'blk.0.ffn_up_exps.weight': expected shape [64, 32, 8], got [64, 256]");
+}
+
 TEST(LoadConfig, Llama3RopeFactorsAreBound) {
   parley::test::TempDir dir;
   modelgen::Options o = test::tiny_options("llama");
@@ -105,7 +154,7 @@ TEST_F(Load, UnknownArchitecture) {
   e.kv = [](std::string& k, gguf::OwnedValue& v, bool&) {
     if (k == "general.architecture") v = gguf::OwnedValue::string("gemma3");
   };
-  EXPECT_EQ(error_of(e), "edited.gguf: unsupported architecture 'gemma3' (supported: llama, qwen2, qwen3)");
+  EXPECT_EQ(error_of(e), "edited.gguf: unsupported architecture 'gemma3' (supported: llama, qwen2, qwen3, qwen3moe)");
 }
 
 TEST_F(Load, MissingTensor) {

@@ -14,6 +14,9 @@
 //         which numpy does not; the error compounds over 2 layers. Observed: up to 0.16 max and
 //         0.029 RMS against numpy, 0.085 / 0.019 against llama.cpp. A wrong block layout gives
 //         errors ~1 (the logits' own scale).
+// qwen3moe's routing is checked in F32 and F16 (in the other types a router near-tie picks
+// another expert under activation rounding); every type is checked with every expert used
+// (qwen3moeall: 4 of 4 experts, no routing decision). See tests/data/engine/refs/README.md.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -99,7 +102,7 @@ uint64_t model_hash(const std::string& path) {
 modelgen::Options case_options(const std::string& arch, DType type) {
   modelgen::Options o;
   modelgen::Shape& s = o.shape;
-  s.arch = arch == "llama3rope" ? "llama" : arch;
+  s.arch = arch == "llama3rope" ? "llama" : arch == "qwen3moeall" ? "qwen3moe" : arch;
   s.n_layer = 2;
   s.n_embd = 256;
   s.n_head = 4;
@@ -112,6 +115,15 @@ modelgen::Options case_options(const std::string& arch, DType type) {
     s.tied_output = true;
   }
   if (arch == "qwen3") s.head_dim = 128;
+  if (arch == "qwen3moe" || arch == "qwen3moeall") {
+    s.head_dim = 128;
+    s.n_ff = 1024;
+    s.n_expert = arch == "qwen3moe" ? 16 : 4;
+    s.n_expert_used = 4;
+    s.n_ff_exp = 256;
+    s.rope_theta = 1000000.0f;
+    s.rms_eps = 1e-6f;
+  }
   if (arch == "llama3rope") {
     s.rope_theta = 500000.0f;
     s.rope_llama3_factor = 8;
@@ -160,6 +172,15 @@ TEST(ReferenceData, CoversEveryArchitectureAndWeightType) {
     }
   }
   EXPECT_NE(std::find(names.begin(), names.end(), "llama3rope-F32"), names.end());
+  // Mixture of experts: routing (16 experts, 4 per token) in F32 and F16; every weight type with
+  // every expert used (tests/data/engine/refs/README.md).
+  for (const char* n : {"qwen3moe-F32", "qwen3moe-F16"}) {
+    EXPECT_NE(std::find(names.begin(), names.end(), n), names.end()) << "no reference for " << n;
+  }
+  for (const char* type : {"F32", "F16", "BF16", "Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K"}) {
+    std::string n = std::string("qwen3moeall-") + type;
+    EXPECT_NE(std::find(names.begin(), names.end(), n), names.end()) << "no reference for " << n;
+  }
 }
 
 class Reference : public ::testing::TestWithParam<std::string> {};

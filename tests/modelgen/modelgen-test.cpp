@@ -123,6 +123,35 @@ TEST(ModelGen, SameSeedSameBytesOtherSeedOtherBytes) {
   EXPECT_NE(test::read_file(dir / "a.gguf"), test::read_file(dir / "c.gguf"));
 }
 
+TEST(ModelGen, Qwen3MoeWritesTheRouterAndOneMatrixPerExpert) {
+  test::TempDir dir;
+  Options o = options("qwen3moe", DType::q8_0);
+  o.shape.n_expert = 4;
+  o.shape.n_expert_used = 2;
+  o.shape.n_ff_exp = 32;
+  ASSERT_TRUE(write_model(o, (dir / "m.gguf").string()).ok());
+  auto f = gguf::File::open((dir / "m.gguf").string());
+  ASSERT_TRUE(f.ok());
+  EXPECT_EQ(*f->get_uint("qwen3moe.expert_count"), 4u);
+  EXPECT_EQ(*f->get_uint("qwen3moe.expert_used_count"), 2u);
+  EXPECT_EQ(*f->get_uint("qwen3moe.expert_feed_forward_length"), 32u);
+  const gguf::TensorInfo* router = f->find_tensor("blk.1.ffn_gate_inp.weight");
+  ASSERT_NE(router, nullptr);
+  EXPECT_EQ(router->shape, (std::vector<uint64_t>{64, 4}));
+  EXPECT_EQ(router->type, DType::f32);  // as llama.cpp's quantizer leaves it
+  EXPECT_EQ(f->find_tensor("blk.1.ffn_gate_exps.weight")->shape, (std::vector<uint64_t>{64, 32, 4}));
+  EXPECT_EQ(f->find_tensor("blk.1.ffn_up_exps.weight")->type, DType::q8_0);
+  EXPECT_EQ(f->find_tensor("blk.1.ffn_down_exps.weight")->shape, (std::vector<uint64_t>{32, 64, 4}));
+  EXPECT_NE(f->find_tensor("blk.1.attn_k_norm.weight"), nullptr);
+  EXPECT_EQ(f->find_tensor("blk.1.ffn_gate.weight"), nullptr);
+
+  o.shape.n_expert_used = 5;
+  EXPECT_NE(validate(o).error().message.find("--experts-used K (0 < K <= N)"), std::string::npos) << validate(o).error().message;
+  Options dense = options("qwen3", DType::f32);
+  dense.shape.n_expert = 4;
+  EXPECT_NE(validate(dense).error().message.find("qwen3 has no experts"), std::string::npos);
+}
+
 TEST(ModelGen, QwenHeadDimMayDifferFromWidth) {
   test::TempDir dir;
   Options o = options("qwen3", DType::f32);

@@ -1,44 +1,39 @@
 // qwen2: Qwen2 / Qwen2.5. The llama block with biases on the q/k/v projections and rope on
 // split halves (neox). Pre-norm blocks: x += attn(rmsnorm(x)); x += ffn(rmsnorm(x)).
 // Usually tied output.
-#include "model/forward.h"
+#include "model/blocks.h"
 #include "model/ops.h"
 
 namespace parley::model {
+namespace {
 
-void forward_qwen2(const ForwardArgs& a) {
-  const Config& c = a.model.config();
-  const Weights& w = a.model.weights();
-  Forward::Scratch& s = a.s;
-  const int64_t T = a.batch.size(), E = c.n_embd, F = c.n_ff;
-  float *x = s.x.data(), *h = s.h.data(), *q = s.q.data(), *k = s.k.data(), *v = s.v.data();
-  float *att = s.att.data(), *gate = s.gate.data(), *up = s.up.data();
-
-  ops::embed(w.token_embd, a.batch.tokens.data(), T, x);                                    // x [T, E]
-  ops::rope_cos_sin(a.batch.positions.data(), T, s.inv_freq.data(), c.n_rot, c.rope_freq_scale, s.rope_cs.data());
-  for (int32_t l = 0; l < c.n_layer; l++) {
-    const LayerWeights& L = w.layers[static_cast<size_t>(l)];
-    // Attention.
-    ops::rmsnorm(x, L.attn_norm, h, T, E, c.rms_eps, a.pool);                               // h [T, E]
-    ops::project_qkv(L, h, T, q, k, v, a.pool, s.mm);                                       // q [T, H*D], k v [T, Hkv*D]
-    ops::add_bias(q, L.bq, T, c.q_dim());
-    ops::add_bias(k, L.bk, T, c.kv_dim());
-    ops::add_bias(v, L.bv, T, c.kv_dim());
-    ops::rope(q, T, c.n_head, c.head_dim, c.n_rot, c.rope_style, s.rope_cs.data(), a.pool);
-    ops::rope(k, T, c.n_head_kv, c.head_dim, c.n_rot, c.rope_style, s.rope_cs.data(), a.pool);
-    ops::kv_store(a.kv, l, k, v, a.batch, a.seqs, c.n_head_kv, c.head_dim);
-    ops::attention(q, att, a.kv, l, a.batch, a.seqs, c.n_head, c.n_head_kv, c.head_dim,     // att [T, H*D]
-                   s.scores.data(), a.n_ctx, a.pool);
-    matmul(L.wo, att, T, h, a.pool, s.mm);                                                  // h [T, E]
-    ops::add(x, h, T * E);
-    // Gated feed-forward.
-    ops::rmsnorm(x, L.ffn_norm, h, T, E, c.rms_eps, a.pool);                                // h [T, E]
-    ops::project_gate_up(L, h, T, gate, up, a.pool, s.mm);                                  // gate, up [T, F]
-    ops::swiglu(gate, up, T, F, a.pool);                                                    // gate [T, F]
-    matmul(L.w_down, gate, T, h, a.pool, s.mm);                                             // h [T, E]
-    ops::add(x, h, T * E);
-  }
-  ops::logits_head(a, x);                                                                   // [n_out, n_vocab]
+Status bind_layer(Binder& b, const std::string& p, const Config& c, LayerWeights& L) {
+  PARLEY_CHECK_OK(blocks::bind_attention(b, p, c, L));
+  PARLEY_TRY(L.bq, b.vector(p + "attn_q.bias", c.q_dim()));
+  PARLEY_TRY(L.bk, b.vector(p + "attn_k.bias", c.kv_dim()));
+  PARLEY_TRY(L.bv, b.vector(p + "attn_v.bias", c.kv_dim()));
+  return blocks::bind_swiglu_ffn(b, p, c, L);
 }
+
+void forward(const ForwardArgs& a) {
+  const Config& c = a.model.config();
+  const int64_t T = a.batch.size();
+  Forward::Scratch& s = a.s;
+  float* x = blocks::embed(a);                           // x [T, E]
+  for (int32_t l = 0; l < c.n_layer; l++) {
+    const LayerWeights& L = a.model.weights().layers[static_cast<size_t>(l)];
+    blocks::attention_qkv(a, L, x);                      // q [T, H*D], k v [T, Hkv*D]
+    ops::add_bias(s.q.data(), L.bq, T, c.q_dim());
+    ops::add_bias(s.k.data(), L.bk, T, c.kv_dim());
+    ops::add_bias(s.v.data(), L.bv, T, c.kv_dim());
+    blocks::attention(a, l, L, x);                       // x [T, E] += attention
+    blocks::swiglu_ffn(a, L, x);                         // x [T, E] += feed-forward
+  }
+  ops::logits_head(a, x);                                // [n_out, n_vocab]
+}
+
+}  // namespace
+
+extern const Arch kArchQwen2{"qwen2", RopeStyle::neox, false, nullptr, bind_layer, blocks::dense_scratch, forward};
 
 }  // namespace parley::model

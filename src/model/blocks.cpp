@@ -1,0 +1,89 @@
+#include "model/blocks.h"
+
+#include <algorithm>
+
+#include "model/ops.h"
+
+namespace parley::model::blocks {
+
+Status bind_attention(Binder& b, const std::string& p, const Config& c, LayerWeights& L) {
+  const int64_t E = c.n_embd, Q = c.q_dim(), KV = c.kv_dim();
+  PARLEY_TRY(L.attn_norm, b.vector(p + "attn_norm.weight", E));
+  PARLEY_TRY(L.wq, b.matrix(p + "attn_q.weight", E, Q));
+  PARLEY_TRY(L.wk, b.matrix(p + "attn_k.weight", E, KV));
+  PARLEY_TRY(L.wv, b.matrix(p + "attn_v.weight", E, KV));
+  PARLEY_TRY(L.wo, b.matrix(p + "attn_output.weight", Q, E));
+  return {};
+}
+
+Status bind_swiglu_ffn(Binder& b, const std::string& p, const Config& c, LayerWeights& L) {
+  const int64_t E = c.n_embd, F = c.n_ff;
+  PARLEY_TRY(L.ffn_norm, b.vector(p + "ffn_norm.weight", E));
+  PARLEY_TRY(L.w_gate, b.matrix(p + "ffn_gate.weight", E, F));
+  PARLEY_TRY(L.w_up, b.matrix(p + "ffn_up.weight", E, F));
+  PARLEY_TRY(L.w_down, b.matrix(p + "ffn_down.weight", F, E));
+  return {};
+}
+
+Status bind_qk_norm(Binder& b, const std::string& p, const Config& c, LayerWeights& L) {
+  PARLEY_TRY(L.q_norm, b.vector(p + "attn_q_norm.weight", c.head_dim));
+  PARLEY_TRY(L.k_norm, b.vector(p + "attn_k_norm.weight", c.head_dim));
+  return {};
+}
+
+ScratchShape dense_scratch(const Config& c) {
+  return {c.q_dim(), c.kv_dim(), c.n_ff, std::max({c.n_embd, c.q_dim(), c.n_ff})};
+}
+
+float* embed(const ForwardArgs& a) {
+  const Config& c = a.model.config();
+  float* x = a.s.x.data();
+  const int64_t T = a.batch.size();
+  ops::embed(a.model.weights().token_embd, a.batch.tokens.data(), T, x);  // x [T, E]
+  ops::rope_cos_sin(a.batch.positions.data(), T, a.s.inv_freq.data(), c.n_rot, c.rope_freq_scale, a.s.rope_cs.data());
+  return x;
+}
+
+void attention_qkv(const ForwardArgs& a, const LayerWeights& L, const float* x) {
+  const Config& c = a.model.config();
+  Forward::Scratch& s = a.s;
+  const int64_t T = a.batch.size();
+  ops::rmsnorm(x, L.attn_norm, s.h.data(), T, c.n_embd, c.rms_eps, a.pool);          // h [T, E]
+  ops::project_qkv(L, s.h.data(), T, s.q.data(), s.k.data(), s.v.data(), a.pool, s.mm);  // q [T, H*D], k v [T, Hkv*D]
+}
+
+void qk_norm(const ForwardArgs& a, const LayerWeights& L) {
+  const Config& c = a.model.config();
+  float *q = a.s.q.data(), *k = a.s.k.data();
+  const int64_t T = a.batch.size();
+  ops::rmsnorm(q, L.q_norm, q, T * c.n_head, c.head_dim, c.rms_eps, a.pool);  // per head
+  ops::rmsnorm(k, L.k_norm, k, T * c.n_head_kv, c.head_dim, c.rms_eps, a.pool);
+}
+
+void attention(const ForwardArgs& a, int32_t layer, const LayerWeights& L, float* x) {
+  const Config& c = a.model.config();
+  Forward::Scratch& s = a.s;
+  const int64_t T = a.batch.size();
+  float *q = s.q.data(), *k = s.k.data(), *h = s.h.data();
+  ops::rope(q, T, c.n_head, c.head_dim, c.n_rot, c.rope_style, s.rope_cs.data(), a.pool);
+  ops::rope(k, T, c.n_head_kv, c.head_dim, c.n_rot, c.rope_style, s.rope_cs.data(), a.pool);
+  ops::kv_store(a.kv, layer, k, s.v.data(), a.batch, a.seqs, c.n_head_kv, c.head_dim);
+  ops::attention(q, s.att.data(), a.kv, layer, a.batch, a.seqs, c.n_head, c.n_head_kv, c.head_dim,  // att [T, H*D]
+                 s.scores.data(), a.n_ctx, a.pool);
+  matmul(L.wo, s.att.data(), T, h, a.pool, s.mm);                                                  // h [T, E]
+  ops::add(x, h, T * c.n_embd);
+}
+
+void swiglu_ffn(const ForwardArgs& a, const LayerWeights& L, float* x) {
+  const Config& c = a.model.config();
+  Forward::Scratch& s = a.s;
+  const int64_t T = a.batch.size(), E = c.n_embd;
+  float *h = s.h.data(), *gate = s.gate.data();
+  ops::rmsnorm(x, L.ffn_norm, h, T, E, c.rms_eps, a.pool);              // h [T, E]
+  ops::project_gate_up(L, h, T, gate, s.up.data(), a.pool, s.mm);      // gate, up [T, F]
+  ops::swiglu(gate, s.up.data(), T, c.n_ff, a.pool);                   // gate [T, F]
+  matmul(L.w_down, gate, T, h, a.pool, s.mm);                          // h [T, E]
+  ops::add(x, h, T * E);
+}
+
+}  // namespace parley::model::blocks

@@ -1,0 +1,42 @@
+// The blocks the architectures' forward passes are composed of, each with the loader of its
+// weights: pre-norm attention (split where architectures differ: between the q/k/v projection
+// and rope, e.g. qwen3's per-head q/k norm), the SwiGLU feed-forward and the mixture of SwiGLU
+// experts. They work on the forward's scratch (ForwardArgs::s) for the batch's T rows; the
+// residual stream x is [T, n_embd].
+#pragma once
+
+#include <string>
+
+#include "model/arch.h"
+
+namespace parley::model::blocks {
+
+// attn_norm, attn_q/k/v, attn_output.
+Status bind_attention(Binder& b, const std::string& prefix, const Config& c, LayerWeights& L);
+// ffn_norm, ffn_gate, ffn_up, ffn_down.
+Status bind_swiglu_ffn(Binder& b, const std::string& prefix, const Config& c, LayerWeights& L);
+// attn_q_norm, attn_k_norm: an RMSNorm over each q and k head (qwen3).
+Status bind_qk_norm(Binder& b, const std::string& prefix, const Config& c, LayerWeights& L);
+// ffn_norm, the router ffn_gate_inp, the experts ffn_{gate,up,down}_exps (in blocks-moe.cpp).
+Status bind_moe_ffn(Binder& b, const std::string& prefix, const Config& c, LayerWeights& L);
+// Scratch of a model made of attention and the SwiGLU FFN, or the MoE FFN.
+ScratchShape dense_scratch(const Config& c);
+ScratchShape moe_scratch(const Config& c);
+
+// x = the batch's token embeddings [T, E] (returned: s.x), and the rope cos/sin of its positions.
+float* embed(const ForwardArgs& a);
+// s.h = rmsnorm(x); s.q [T, H*D], s.k and s.v [T, Hkv*D] = its projections.
+void attention_qkv(const ForwardArgs& a, const LayerWeights& L, const float* x);
+// s.q, s.k = rmsnorm of each head (between attention_qkv and attention).
+void qk_norm(const ForwardArgs& a, const LayerWeights& L);
+// Rope on s.q and s.k, K/V into the cache of this layer, causal attention, x += wo . att.
+void attention(const ForwardArgs& a, int32_t layer, const LayerWeights& L, float* x);
+// x += down(silu(gate . h) * (up . h)), h = rmsnorm(x).
+void swiglu_ffn(const ForwardArgs& a, const LayerWeights& L, float* x);
+// Mixture of SwiGLU experts: h = rmsnorm(x); each row goes to the K experts with the largest
+// router logits, weighted by their softmax renormalised over the K (Qwen3-MoE's
+// norm_topk_prob); x += sum_k w_k down_k(silu(gate_k . h) * (up_k . h)). The step's rows are
+// grouped by expert, so each expert's weights are read once per step.
+void moe_ffn(const ForwardArgs& a, const LayerWeights& L, float* x);
+
+}  // namespace parley::model::blocks
