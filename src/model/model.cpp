@@ -126,6 +126,17 @@ void Model::pack_weights() {
       // Only matmul reads a layer matrix: once packed, its original pages can go.
       if (packed_.pack(*w)) release(*w);
     }
+    for (ExpertWeights* x : {&L.gate_exps, &L.up_exps, &L.down_exps}) {
+      if (x->n == 0 || !can_pack(x->first.type)) continue;
+      std::vector<const uint8_t*> copies;  // filled before x->packed: at() reads it
+      for (int32_t e = 0; e < x->n; e++) {
+        WeightView w = x->at(e);
+        packed_.pack(w);
+        copies.push_back(w.packed);
+        release(w);
+      }
+      x->packed = std::move(copies);
+    }
   }
   // A tied output keeps token_embd's pages: the embedding lookup reads those rows.
   WeightView& out = weights_.output;

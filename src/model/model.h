@@ -54,11 +54,12 @@ struct ExpertWeights {
   WeightView first;  // expert 0
   int32_t n = 0;
   size_t stride = 0;  // bytes from one expert's matrix to the next
+  std::vector<const uint8_t*> packed;  // each expert's packed copy (tensor/packed.h), or empty
 
   WeightView at(int32_t e) const {
     WeightView w = first;
     w.data = static_cast<const uint8_t*>(first.data) + static_cast<size_t>(e) * stride;
-    w.packed = nullptr;  // a packed copy would be expert 0's alone
+    w.packed = packed.empty() ? nullptr : packed[static_cast<size_t>(e)];
     return w;
   }
 };
