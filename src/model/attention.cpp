@@ -153,6 +153,8 @@ void attention(const float* q, float* out, const KvView& kv, int32_t layer, cons
       if (e - t > 1) {
         const AttendTile tile{qg, og, q_dim, e - t, G, batch.positions[t], scale};
         (wide ? avx512_attend_tile : avx2_attend_tile)(kv.type, tile, rows, sc);
+      } else if (wide) {
+        avx512_attend(kv.type, qg, G, rows, n, scale, sc, og);
       } else if (simd) {
         avx2_attend(kv.type, qg, G, rows, n, scale, sc, og);
       } else {

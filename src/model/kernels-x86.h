@@ -58,6 +58,9 @@ inline size_t attend_tile_floats(int32_t n_rows, int32_t head_dim) {
 }
 void avx2_attend_tile(DType t, const AttendTile& a, const KvRows& kv, float* scratch);
 void avx512_attend_tile(DType t, const AttendTile& a, const KvRows& kv, float* scratch);
+// avx2_attend on 512-bit vectors (F32, F16, BF16; Q8_0 goes to avx2_attend); head_dim % 32 == 0.
+void avx512_attend(DType t, const float* q, int32_t G, const KvRows& kv, int32_t n, float scale, float* scores,
+                   float* out);
 
 // ops.h's dot, exp_inplace and one row of swiglu (gate[i] = silu(gate[i]) * up[i]).
 float avx2_dot(const float* a, const float* b, int64_t n);
