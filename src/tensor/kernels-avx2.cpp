@@ -13,6 +13,7 @@
 
 namespace parley::kernels {
 Kernel avx2_kernel(DType) { return nullptr; }
+Kernel avx2_packed_kernel(DType) { return nullptr; }
 void avx2_quantize_acts(const Acts&, const float*, int64_t, int64_t) {}
 }  // namespace parley::kernels
 

@@ -64,8 +64,10 @@ using Kernel = void (*)(const WeightView& w, int64_t r0, int64_t r1, const Acts&
 Kernel scalar_kernel(DType t);
 Kernel avx2_kernel(DType t);    // kernels-avx2.cpp
 Kernel avx512_kernel(DType t);  // kernels-avx512.cpp
-// Kernels reading WeightView::packed (tensor/packed.h): Q4_0 and Q8_0 (packed-avx512.cpp).
+// Kernels reading WeightView::packed (tensor/packed.h): Q4_0, Q8_0, Q4_K, Q6_K
+// (packed-avx512.cpp); Q4_0 and Q8_0 on the avx2 path (kernels-x86.inc).
 Kernel avx512_packed_kernel(DType t);
+Kernel avx2_packed_kernel(DType t);
 // Quantized activations for tokens [t0, t1); every path writes the same bytes.
 void scalar_quantize_acts(const Acts& a, const float* x, int64_t t0, int64_t t1);
 void avx2_quantize_acts(const Acts& a, const float* x, int64_t t0, int64_t t1);

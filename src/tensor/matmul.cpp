@@ -272,7 +272,11 @@ void matmul_multi(const WeightView* const* w, float* const* y, int n, const floa
   MatmulPath kernel_path = path;
   for (int i = 0; i < n; i++) {
     MatmulPath p = path;
-    kernel[i] = w[i]->packed != nullptr && path == MatmulPath::avx512 ? kernels::avx512_packed_kernel(w[i]->type) : nullptr;
+    kernel[i] = nullptr;
+    if (w[i]->packed != nullptr) {  // the same layout on both paths; a path may lack the type's kernel
+      if (path == MatmulPath::avx512) kernel[i] = kernels::avx512_packed_kernel(w[i]->type);
+      if (path == MatmulPath::avx2) kernel[i] = kernels::avx2_packed_kernel(w[i]->type);
+    }
     if (kernel[i] == nullptr) kernel[i] = pick_kernel(p, w[i]->type);
     if (p != path) kernel_path = p;
     if (kernels::act_kind(w[i]->type) != kind) {

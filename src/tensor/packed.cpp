@@ -15,9 +15,16 @@
 namespace parley {
 namespace {
 
-bool on_avx512(MatmulPath path) {
-  if (path == MatmulPath::best) return cpu_path() == CpuPath::avx512;
-  return path == MatmulPath::avx512 && matmul_path_available(path);
+// The path a packed copy would be read on (best resolved), or scalar (never packed).
+MatmulPath packed_path(MatmulPath path) {
+  if (path == MatmulPath::best) {
+    switch (cpu_path()) {
+      case CpuPath::avx512: return MatmulPath::avx512;
+      case CpuPath::avx2: return MatmulPath::avx2;
+      case CpuPath::scalar: return MatmulPath::scalar;
+    }
+  }
+  return matmul_path_available(path) ? path : MatmulPath::scalar;
 }
 
 // Bytes of quants per block and their offset in a GGUF block.
@@ -93,8 +100,11 @@ void pack_q6_k(const WeightView& w, uint8_t* out) {
 }  // namespace
 
 bool can_pack(DType t, MatmulPath path) {
-  if (t != DType::q4_0 && t != DType::q8_0 && t != DType::q4_k && t != DType::q6_k) return false;
-  return on_avx512(path) && kernels::avx512_packed_kernel(t) != nullptr;
+  switch (packed_path(path)) {
+    case MatmulPath::avx512: return kernels::avx512_packed_kernel(t) != nullptr;
+    case MatmulPath::avx2: return kernels::avx2_packed_kernel(t) != nullptr;
+    default: return false;
+  }
 }
 
 size_t packed_record_bytes(DType t) {

@@ -277,28 +277,43 @@ TEST(Matmul, ScratchStopsGrowingOnceWarm) {
 }
 
 // The SIMD paths the tests above could not run here, skipped by name rather than passed.
-TEST(MatmulPacked, Q4_0GivesTheUnpackedKernelsBits) {
-  // Same float steps in the same order (packed-avx512.cpp): packing changes speed, not results.
-  if (!can_pack(DType::q4_0, MatmulPath::avx512)) GTEST_SKIP() << "no packed kernel on this CPU/build (avx512 path)";
-  Matrix m = make_matrix(DType::q4_0, 48, 256, 21);
-  PackedWeights packs;
-  WeightView p = m.view();
-  ASSERT_TRUE(packs.pack(p, MatmulPath::avx512));
-  EXPECT_EQ(packs.bytes(), m.data.size());  // 48 rows: three whole groups, no padding
-  ThreadPool pool(2);
-  MatmulScratch scratch;
-  for (int64_t n : {1, 5, 12}) {
-    std::vector<float> x = make_acts(n, 256, static_cast<uint64_t>(n));
-    std::vector<float> a(static_cast<size_t>(n * 48)), b(a.size());
-    matmul(m.view(), x.data(), n, a.data(), pool, scratch, MatmulPath::avx512);
-    matmul(p, x.data(), n, b.data(), pool, scratch, MatmulPath::avx512);
-    for (size_t i = 0; i < a.size(); i++) ASSERT_EQ(a[i], b[i]) << "n_tokens " << n << " output " << i;
+TEST(MatmulPacked, SameBitsAsTheUnpackedKernels) {
+  // Same integer sums and float steps in the same order: packing changes speed, not results
+  // (Q4_0 on both SIMD paths; Q8_0 on avx2, where it keeps the signed dot products).
+  struct Case {
+    DType type;
+    MatmulPath path;
+  };
+  int ran = 0;
+  for (Case c : {Case{DType::q4_0, MatmulPath::avx512}, Case{DType::q4_0, MatmulPath::avx2}, Case{DType::q8_0, MatmulPath::avx2}}) {
+    if (!can_pack(c.type, c.path)) continue;
+    ran++;
+    Matrix m = make_matrix(c.type, 48, 256, 21);
+    PackedWeights packs;
+    WeightView p = m.view();
+    ASSERT_TRUE(packs.pack(p, c.path));
+    EXPECT_EQ(packs.bytes(), m.data.size());  // 48 rows: three whole groups, no padding
+    ThreadPool pool(2);
+    MatmulScratch scratch;
+    for (int64_t n : {1, 5, 12}) {
+      std::vector<float> x = make_acts(n, 256, static_cast<uint64_t>(n));
+      std::vector<float> a(static_cast<size_t>(n * 48)), b(a.size());
+      matmul(m.view(), x.data(), n, a.data(), pool, scratch, c.path);
+      matmul(p, x.data(), n, b.data(), pool, scratch, c.path);
+      for (size_t i = 0; i < a.size(); i++) {
+        ASSERT_EQ(a[i], b[i]) << dtype_name(c.type) << " " << matmul_path_name(c.path) << " n_tokens " << n << " output " << i;
+      }
+    }
   }
+  if (ran == 0) GTEST_SKIP() << "no packed kernel on this CPU/build";
 }
 
-TEST(MatmulPacked, OnlyTheAvx512PathPacksAndOnlyItsTypes) {
+TEST(MatmulPacked, OnlySimdPathsPackAndOnlyTheirTypes) {
   EXPECT_FALSE(can_pack(DType::q4_0, MatmulPath::scalar));
-  EXPECT_FALSE(can_pack(DType::q8_0, MatmulPath::avx2));
+  if (matmul_path_available(MatmulPath::avx2)) {
+    EXPECT_TRUE(can_pack(DType::q8_0, MatmulPath::avx2));
+    EXPECT_FALSE(can_pack(DType::q4_k, MatmulPath::avx2));  // avx512 only
+  }
   EXPECT_FALSE(can_pack(DType::q5_k, MatmulPath::avx512));
   EXPECT_FALSE(can_pack(DType::f16, MatmulPath::avx512));
   Matrix m = make_matrix(DType::q4_0, 3, 64, 1);
