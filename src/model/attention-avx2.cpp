@@ -18,15 +18,6 @@
 namespace parley::model::ops {
 namespace {
 
-// Asks for `bytes` from p into the caches (a kv head's rows are contiguous only within a block,
-// 4 KB for 16 F16 rows of 128, where the hardware prefetcher stops).
-// Only for contexts whose rows are unlikely to be cached (below it the requests cost more than
-// they save).
-constexpr int32_t kPrefetchKeys = 4096;
-inline void prefetch_block(const uint8_t* p, size_t bytes) {
-  for (size_t off = 0; off < bytes; off += 64) _mm_prefetch(reinterpret_cast<const char*>(p + off), _MM_HINT_T0);
-}
-
 // scores of R (1 or 2) query rows against K rows [0, m) starting at `rows` (contiguous).
 template <DType T, int R>
 void scores_block(const float* q, int32_t D, const uint8_t* rows, int32_t m, size_t row_bytes, float scale,

@@ -73,11 +73,6 @@ inline __m128 hsum4(__m512 a0, __m512 a1, __m512 a2, __m512 a3) {
   return _mm512_castps512_ps128(_mm512_permutexvar_ps(idx, u));
 }
 
-constexpr int32_t kPrefetchKeys = 4096;  // as attention-avx2.cpp: only for long contexts
-inline void prefetch_rows(const uint8_t* p, size_t bytes) {
-  for (size_t off = 0; off < bytes; off += 64) _mm_prefetch(reinterpret_cast<const char*>(p + off), _MM_HINT_T0);
-}
-
 template <DType T, int R>
 void scores16(const float* q, int32_t D, const uint8_t* rows, int32_t m, size_t row_bytes, float scale, float* s0,
               float* s1) {
@@ -129,7 +124,7 @@ void values16(const KvRows& kv, int32_t n, int32_t d0, const float* p0, const fl
   for (int32_t j0 = 0; j0 < n; j0 += bs) {
     const uint8_t* rows = kv.vbase + kv.offset(j0 / bs);
     const int32_t m = std::min(bs, n - j0);
-    if (n >= kPrefetchKeys && j0 + 2 * bs < n) prefetch_rows(kv.vbase + kv.offset(j0 / bs + 2), std::min(bs, n - j0 - 2 * bs) * row_bytes);
+    if (n >= kPrefetchKeys && j0 + 2 * bs < n) prefetch_block(kv.vbase + kv.offset(j0 / bs + 2), std::min(bs, n - j0 - 2 * bs) * row_bytes);
     for (int32_t j = 0; j < m; j++) {
       const uint8_t* vr = rows + static_cast<size_t>(j) * row_bytes;
       const __m512 w0 = _mm512_set1_ps(p0[j0 + j]);
@@ -178,7 +173,7 @@ void attend16(const float* q, int32_t G, const KvRows& kv, int32_t n, float scal
     for (int32_t j0 = 0; j0 < n; j0 += bs) {
       const uint8_t* rows = kv.kbase + kv.offset(j0 / bs);
       const int32_t m = std::min(bs, n - j0);
-      if (n >= kPrefetchKeys && j0 + 2 * bs < n) prefetch_rows(kv.kbase + kv.offset(j0 / bs + 2), std::min(bs, n - j0 - 2 * bs) * row_bytes);
+      if (n >= kPrefetchKeys && j0 + 2 * bs < n) prefetch_block(kv.kbase + kv.offset(j0 / bs + 2), std::min(bs, n - j0 - 2 * bs) * row_bytes);
       if (pair) {
         scores16<T, 2>(q + r * D, D, rows, m, row_bytes, scale, s0 + j0, s1 + j0);
       } else {
