@@ -134,17 +134,21 @@ void packed_kernel(const WeightView& w, int64_t r0, int64_t r1, const Acts& a, f
 // vpdpwssd per pair of sub-blocks on the widened min pairs), then scaled once:
 // y += d dx isum - dmin dx msum.
 
-constexpr size_t kRecordQ4K = kLanes * (sizeof(BlockQ4_K) + 4);
+// Q5_K is the same with its fifth bits (packed.h: 8 vectors after the quants) or-ed in as 16.
 
-template <int RN>
-inline void ptile_q4k(const uint8_t* group, const Acts& a, int64_t t0, __m512 out[]) {
+constexpr size_t kRecordQ4K = kLanes * (sizeof(BlockQ4_K) + 4);
+constexpr size_t kRecordQ5K = kLanes * (sizeof(BlockQ5_K) + 4);
+
+template <bool kFifth, int RN>
+inline void ptile_q45k(const uint8_t* group, const Acts& a, int64_t t0, __m512 out[]) {
   static_assert(RN >= 1 && RN <= 4);
+  constexpr size_t kRecord = kFifth ? kRecordQ5K : kRecordQ4K;
   __m512 acc[RN];
 #pragma GCC unroll 4
   for (int t = 0; t < RN; t++) acc[t] = _mm512_setzero_ps();
   const __m512i m4 = _mm512_set1_epi8(15);
   for (int64_t b = 0; b < a.n_blocks; b++) {
-    const uint8_t* rec = group + static_cast<size_t>(b) * kRecordQ4K;
+    const uint8_t* rec = group + static_cast<size_t>(b) * kRecord;
     const int8_t* xq[RN];
     int32_t pairs[RN][4];  // (xsum_2i, xsum_2i+1) as int16 pairs: the sub-block sums of 32
 #pragma GCC unroll 4
@@ -168,6 +172,17 @@ inline void ptile_q4k(const uint8_t* group, const Acts& a, int64_t t0, __m512 ou
         __m512i W[8];
 #pragma GCC unroll 8
         for (int k = 0; k < 8; k++) W[k] = _mm512_and_si512(h ? _mm512_srli_epi16(raw[k], 4) : raw[k], m4);
+        if constexpr (kFifth) {
+          // Bit 2j + h of each qh byte to bit 4 (a shift within the byte), then or-ed in.
+          const int bit = 2 * j + h;
+          const __m512i b4 = _mm512_set1_epi8(16);
+#pragma GCC unroll 8
+          for (int k = 0; k < 8; k++) {
+            const __m512i qh = _mm512_loadu_si512(rec + 2368 + 64 * k);
+            const __m512i moved = bit <= 4 ? _mm512_slli_epi16(qh, 4 - bit) : _mm512_srli_epi16(qh, bit - 4);
+            W[k] = _mm512_or_si512(W[k], _mm512_and_si512(moved, b4));
+          }
+        }
         const __m512i sc = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(rec + 64 + 16 * (2 * j + h))));
 #pragma GCC unroll 4
         for (int t = 0; t < RN; t++) {
@@ -322,7 +337,8 @@ Kernel avx512_packed_kernel(DType t) {
   switch (t) {
     case DType::q4_0: return packed_kernel<PQ4_0>;
     case DType::q8_0: return packed_kernel<PQ8_0>;
-    case DType::q4_k: return packed_kernel_k<ptile_q4k<1>, ptile_q4k<2>, ptile_q4k<3>, ptile_q4k<4>, kRecordQ4K>;
+    case DType::q4_k: return packed_kernel_k<ptile_q45k<false, 1>, ptile_q45k<false, 2>, ptile_q45k<false, 3>, ptile_q45k<false, 4>, kRecordQ4K>;
+    case DType::q5_k: return packed_kernel_k<ptile_q45k<true, 1>, ptile_q45k<true, 2>, ptile_q45k<true, 3>, ptile_q45k<true, 4>, kRecordQ5K>;
     case DType::q6_k: return packed_kernel_k<ptile_q6k<1>, ptile_q6k<2>, ptile_q6k<3>, ptile_q6k<4>, kRecordQ6K>;
     default: return nullptr;
   }

@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <string_view>
+#include <type_traits>
 
 #include "base/check.h"
 #include "base/cpu.h"
@@ -37,16 +38,19 @@ Layout layout(DType t) {
   return {sizeof(BlockQ8_0::qs), offsetof(BlockQ8_0, qs), 0x80808080u};
 }
 
-// Q4_K: see packed.h. The 6-bit scales and mins come out of their 12 packed bytes here, once.
-void pack_q4_k(const WeightView& w, uint8_t* out) {
+// Q4_K and Q5_K: see packed.h. The 6-bit scales and mins come out of their 12 packed bytes
+// here, once; Q5_K's fifth bits follow the quants.
+template <class Block>
+void pack_q45_k(const WeightView& w, uint8_t* out) {
+  constexpr bool kFifth = std::is_same_v<Block, BlockQ5_K>;
   const int64_t n_blocks = w.n_cols / kQK_K;
   const int64_t groups = (w.n_rows + kPackRows - 1) / kPackRows;
-  const size_t record = packed_record_bytes(DType::q4_k);
+  const size_t record = packed_record_bytes(w.type);
   for (int64_t g = 0; g < groups; g++) {
     for (int64_t b = 0; b < n_blocks; b++) {
       uint8_t* rec = out + static_cast<size_t>(g * n_blocks + b) * record;
       for (int64_t r = 0; r < kPackRows && g * kPackRows + r < w.n_rows; r++) {
-        const auto* blk = reinterpret_cast<const BlockQ4_K*>(w.row(g * kPackRows + r)) + b;
+        const auto* blk = reinterpret_cast<const Block*>(w.row(g * kPackRows + r)) + b;
         std::memcpy(rec + 2 * r, &blk->d, 2);
         std::memcpy(rec + 32 + 2 * r, &blk->dmin, 2);
         for (int s = 0; s < 8; s++) {
@@ -56,6 +60,9 @@ void pack_q4_k(const WeightView& w, uint8_t* out) {
           rec[192 + 32 * (s / 2) + 2 * r + s % 2] = m;
         }
         for (size_t v = 0; v < sizeof(blk->qs) / 4; v++) std::memcpy(rec + 320 + 64 * v + 4 * r, blk->qs + 4 * v, 4);
+        if constexpr (kFifth) {
+          for (size_t v = 0; v < sizeof(blk->qh) / 4; v++) std::memcpy(rec + 2368 + 64 * v + 4 * r, blk->qh + 4 * v, 4);
+        }
       }
     }
   }
@@ -108,8 +115,8 @@ bool can_pack(DType t, MatmulPath path) {
 }
 
 size_t packed_record_bytes(DType t) {
-  // Q4_K adds 4 bytes a row: its scales and mins unpacked to a byte each (12 -> 16 bytes).
-  const size_t row = dtype_info(t).block_bytes + (t == DType::q4_k ? 4 : 0);
+  // Q4_K and Q5_K add 4 bytes a row: their scales and mins unpacked to a byte each (12 -> 16).
+  const size_t row = dtype_info(t).block_bytes + (t == DType::q4_k || t == DType::q5_k ? 4 : 0);
   return static_cast<size_t>(kPackRows) * row;
 }
 
@@ -120,10 +127,15 @@ size_t packed_bytes(const WeightView& w) {
 }
 
 void pack_weights(const WeightView& w, uint8_t* out) {
-  PARLEY_CHECK(w.type == DType::q4_0 || w.type == DType::q8_0 || w.type == DType::q4_k || w.type == DType::q6_k);
+  PARLEY_CHECK(w.type == DType::q4_0 || w.type == DType::q8_0 || w.type == DType::q4_k || w.type == DType::q5_k ||
+               w.type == DType::q6_k);
   if (w.n_rows % kPackRows != 0) std::memset(out, 0, packed_bytes(w));  // missing rows read as zeros
   if (w.type == DType::q4_k) {
-    pack_q4_k(w, out);
+    pack_q45_k<BlockQ4_K>(w, out);
+    return;
+  }
+  if (w.type == DType::q5_k) {
+    pack_q45_k<BlockQ5_K>(w, out);
     return;
   }
   if (w.type == DType::q6_k) {

@@ -207,7 +207,7 @@ INSTANTIATE_TEST_SUITE_P(
                       Shape{DType::bf16, 6, 45}, Shape{DType::q8_0, 13, 128}, Shape{DType::q8_0, 1, 32},
                       Shape{DType::q8_0, 37, 64}, Shape{DType::q4_0, 11, 96}, Shape{DType::q4_0, 50, 128}, Shape{DType::q4_1, 5, 64}, Shape{DType::q5_0, 7, 96},
                       Shape{DType::q5_1, 6, 64}, Shape{DType::q2_k, 5, 512}, Shape{DType::q3_k, 7, 256},
-                      Shape{DType::q4_k, 9, 512}, Shape{DType::q4_k, 35, 256}, Shape{DType::q5_k, 6, 256}, Shape{DType::q6_k, 10, 512}, Shape{DType::q6_k, 33, 256}),
+                      Shape{DType::q4_k, 9, 512}, Shape{DType::q4_k, 35, 256}, Shape{DType::q5_k, 6, 256}, Shape{DType::q5_k, 19, 512}, Shape{DType::q6_k, 10, 512}, Shape{DType::q6_k, 33, 256}),
     [](const auto& p) {
       return std::string(dtype_name(p.param.type)) + "_" + std::to_string(p.param.rows) + "x" +
              std::to_string(p.param.cols);
@@ -314,7 +314,7 @@ TEST(MatmulPacked, OnlySimdPathsPackAndOnlyTheirTypes) {
     EXPECT_TRUE(can_pack(DType::q8_0, MatmulPath::avx2));
     EXPECT_FALSE(can_pack(DType::q4_k, MatmulPath::avx2));  // avx512 only
   }
-  EXPECT_FALSE(can_pack(DType::q5_k, MatmulPath::avx512));
+  EXPECT_FALSE(can_pack(DType::q3_k, MatmulPath::avx512));
   EXPECT_FALSE(can_pack(DType::f16, MatmulPath::avx512));
   Matrix m = make_matrix(DType::q4_0, 3, 64, 1);
   PackedWeights packs;
