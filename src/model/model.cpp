@@ -1,6 +1,8 @@
 #include "model/model.h"
 
+#include <algorithm>
 #include <chrono>
+#include <thread>
 #include <filesystem>
 
 #include "base/strings.h"
@@ -118,29 +120,35 @@ Result<std::unique_ptr<Model>> Model::from_file(gguf::File file, const std::stri
 
 void Model::pack_weights() {
   const auto t0 = std::chrono::steady_clock::now();
-  auto release = [&](const WeightView& w) {
-    if (file_.mapped()) release_mapped_pages(w.data, w.row_bytes * static_cast<size_t>(w.n_rows));
-  };
+  // Every matrix only matmul reads: the layers' (and their experts'), and the output. Once
+  // packed, the file's pages of each can go — except a tied output's: the embedding lookup
+  // reads those rows.
+  std::vector<WeightView*> ws;
+  std::vector<std::vector<WeightView>> experts;  // one view per expert, for pack_all
+  std::vector<ExpertWeights*> expert_owners;
   for (LayerWeights& L : weights_.layers) {
-    for (WeightView* w : {&L.wq, &L.wk, &L.wv, &L.wo, &L.w_gate, &L.w_up, &L.w_down}) {
-      // Only matmul reads a layer matrix: once packed, its original pages can go.
-      if (packed_.pack(*w)) release(*w);
-    }
+    for (WeightView* w : {&L.wq, &L.wk, &L.wv, &L.wo, &L.w_gate, &L.w_up, &L.w_down}) ws.push_back(w);
     for (ExpertWeights* x : {&L.gate_exps, &L.up_exps, &L.down_exps}) {
       if (x->n == 0 || !can_pack(x->first.type)) continue;
-      std::vector<const uint8_t*> copies;  // filled before x->packed: at() reads it
-      for (int32_t e = 0; e < x->n; e++) {
-        WeightView w = x->at(e);
-        packed_.pack(w);
-        copies.push_back(w.packed);
-        release(w);
-      }
-      x->packed = std::move(copies);
+      std::vector<WeightView> views;
+      for (int32_t e = 0; e < x->n; e++) views.push_back(x->at(e));
+      experts.push_back(std::move(views));
+      expert_owners.push_back(x);
     }
   }
-  // A tied output keeps token_embd's pages: the embedding lookup reads those rows.
-  WeightView& out = weights_.output;
-  if (packed_.pack(out) && !config_.tied_output) release(out);
+  for (auto& views : experts) {
+    for (WeightView& w : views) ws.push_back(&w);
+  }
+  WeightView* out = &weights_.output;
+  ws.push_back(out);
+  const bool mapped = file_.mapped();
+  const int threads = std::max(1u, std::thread::hardware_concurrency());
+  packed_.pack_all(ws, threads, [&](const WeightView& w) {
+    if (mapped && !(&w == out && config_.tied_output)) release_mapped_pages(w.data, w.row_bytes * static_cast<size_t>(w.n_rows));
+  });
+  for (size_t i = 0; i < experts.size(); i++) {
+    for (const WeightView& w : experts[i]) expert_owners[i]->packed.push_back(w.packed);
+  }
   pack_seconds_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 

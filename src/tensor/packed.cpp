@@ -3,8 +3,10 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
+#include <thread>
 #include <string_view>
 #include <type_traits>
 
@@ -178,16 +180,43 @@ void release_mapped_pages(const void* p, size_t n) {
 
 void PackedWeights::Free::operator()(uint8_t* p) const { std::free(p); }
 
-bool PackedWeights::pack(WeightView& w, MatmulPath path) {
-  if (w.packed != nullptr || !can_pack(w.type, path)) return false;
-  const size_t n = packed_bytes(w);
+uint8_t* PackedWeights::allocate(size_t n) {
   auto* p = static_cast<uint8_t*>(std::aligned_alloc(64, (n + 63) / 64 * 64));
   PARLEY_CHECK_MSG(p != nullptr, "packing weights: out of memory");
-  pack_weights(w, p);
   buffers_.emplace_back(p);
   bytes_ += n;
+  return p;
+}
+
+bool PackedWeights::pack(WeightView& w, MatmulPath path) {
+  if (w.packed != nullptr || !can_pack(w.type, path)) return false;
+  uint8_t* p = allocate(packed_bytes(w));
+  pack_weights(w, p);
   w.packed = p;
   return true;
+}
+
+size_t PackedWeights::pack_all(std::span<WeightView* const> ws, int n_threads,
+                               const std::function<void(const WeightView&)>& done, MatmulPath path) {
+  // Buffers first (this object is not shared between threads), then the copies in parallel.
+  std::vector<std::pair<WeightView*, uint8_t*>> jobs;
+  for (WeightView* w : ws) {
+    if (w->packed == nullptr && can_pack(w->type, path)) jobs.emplace_back(w, allocate(packed_bytes(*w)));
+  }
+  std::atomic<size_t> next{0};
+  auto work = [&] {
+    for (size_t i; (i = next.fetch_add(1)) < jobs.size();) {
+      auto [w, p] = jobs[i];
+      pack_weights(*w, p);
+      w->packed = p;
+      if (done) done(*w);
+    }
+  };
+  std::vector<std::thread> threads;
+  for (int t = 1; t < std::min<int>(n_threads, static_cast<int>(jobs.size())); t++) threads.emplace_back(work);
+  work();
+  for (auto& t : threads) t.join();
+  return jobs.size();
 }
 
 }  // namespace parley

@@ -26,7 +26,9 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <span>
 #include <vector>
 
 #include "tensor/matmul.h"
@@ -58,6 +60,11 @@ class PackedWeights {
   // Packs w when its type has a packed kernel on `path` and sets w.packed; returns whether it
   // did. The original data stays where it was (row lookups and the other paths read it).
   bool pack(WeightView& w, MatmulPath path = MatmulPath::best);
+  // pack() for many views, the copies written on up to n_threads threads (a model's load);
+  // done(w) is called for each packed view once its copy is complete, on those threads.
+  // Returns how many were packed.
+  size_t pack_all(std::span<WeightView* const> ws, int n_threads, const std::function<void(const WeightView&)>& done,
+                  MatmulPath path = MatmulPath::best);
   size_t bytes() const { return bytes_; }
   size_t count() const { return buffers_.size(); }
 
@@ -65,6 +72,7 @@ class PackedWeights {
   struct Free {
     void operator()(uint8_t* p) const;
   };
+  uint8_t* allocate(size_t n);
   std::vector<std::unique_ptr<uint8_t, Free>> buffers_;
   size_t bytes_ = 0;
 };
