@@ -152,10 +152,18 @@ void attention(const float* q, float* out, const KvView& kv, int32_t layer, cons
       const float* qg = q + t * q_dim + head0;  // G rows of the group for each row of the run
       float* og = out + t * q_dim + head0;
       if (batch.positions[t] >= W) {
-        // Sliding window: positions pos - W + 1 .. pos.
-        const int32_t n = batch.positions[t] + 1;
+        // Sliding window: positions lo = pos - W + 1 .. pos, one row at a time (no tiles). The
+        // SIMD kernel starts at lo's block and masks the keys of that block before lo.
+        const int32_t n = batch.positions[t] + 1, lo = n - W;
         PARLEY_CHECK(n <= n_ctx && (n + kv.block_size - 1) / kv.block_size <= seq.n_blocks);
-        attend_scalar_for(kv.type, qg, G, rows, n - W, n, scale, sc, og);
+        if (simd) {
+          const int32_t first = lo / kv.block_size, skip = lo - first * kv.block_size;
+          KvRows from = rows;
+          from.blocks += first;
+          avx2_attend(kv.type, qg, G, from, n - first * kv.block_size, scale, sc, og, skip);
+        } else {
+          attend_scalar_for(kv.type, qg, G, rows, lo, n, scale, sc, og);
+        }
         t++;
         continue;
       }

@@ -34,9 +34,10 @@ struct KvRows {
 };
 
 // One attention task (ops::attention): G query rows of one kv group against positions
-// [0, n); t is the cache's element type (F32, F16, BF16, Q8_0), head_dim a multiple of 8.
+// [skip, n) (skip > 0: a sliding window, with kv's blocks starting at the window's first
+// block); t is the cache's element type (F32, F16, BF16, Q8_0), head_dim a multiple of 8.
 void avx2_attend(DType t, const float* q, int32_t G, const KvRows& kv, int32_t n, float scale, float* scores,
-                 float* out);
+                 float* out, int32_t skip = 0);
 
 // Prefill attention for n_tokens consecutive tokens of one sequence (positions position ..
 // position + n_tokens - 1, each seeing the keys up to its own) and one kv group: token i's head
