@@ -146,16 +146,22 @@ void attention(const float* q, float* out, const KvView& kv, int32_t layer, cons
     const int32_t g = static_cast<int32_t>(task % n_head_kv);
     float* sc = scores + static_cast<size_t>(thread) * per_thread;
     for (int32_t t = w0; t < w1;) {
+      int32_t e = t + 1;
+      while (e < w1 && batch.seqs[e] == batch.seqs[t] && batch.positions[e] == batch.positions[e - 1] + 1) e++;
       const SeqKv& seq = seqs[static_cast<size_t>(batch.seqs[t])];
+      const int32_t n = batch.positions[e - 1] + 1;  // causal: the run's last row sees positions 0..pos
+      PARLEY_CHECK(n <= n_ctx && (n + kv.block_size - 1) / kv.block_size <= seq.n_blocks);
       KvRows rows{kv.k[layer], kv.v[layer], seq.blocks, kv.block_size, n_head_kv, g, head_dim, row_bytes};
       const int64_t head0 = static_cast<int64_t>(g) * G * head_dim;  // the group's first head in a row
       const float* qg = q + t * q_dim + head0;  // G rows of the group for each row of the run
       float* og = out + t * q_dim + head0;
-      if (batch.positions[t] >= W) {
-        // Sliding window: positions lo = pos - W + 1 .. pos, one row at a time (no tiles). The
-        // SIMD kernel starts at lo's block and masks the keys of that block before lo.
-        const int32_t n = batch.positions[t] + 1, lo = n - W;
-        PARLEY_CHECK(n <= n_ctx && (n + kv.block_size - 1) / kv.block_size <= seq.n_blocks);
+      if (e - t > 1) {
+        const AttendTile tile{qg, og, q_dim, e - t, G, batch.positions[t], scale, shape.window};
+        (wide ? avx512_attend_tile : avx2_attend_tile)(kv.type, tile, rows, sc);
+      } else if (n > W) {
+        // Sliding window: positions lo = n - W .. n - 1. The SIMD kernel starts at lo's block
+        // and masks the keys of that block before lo.
+        const int32_t lo = n - W;
         if (simd) {
           const int32_t first = lo / kv.block_size, skip = lo - first * kv.block_size;
           KvRows from = rows;
@@ -164,19 +170,6 @@ void attention(const float* q, float* out, const KvView& kv, int32_t layer, cons
         } else {
           attend_scalar_for(kv.type, qg, G, rows, lo, n, scale, sc, og);
         }
-        t++;
-        continue;
-      }
-      int32_t e = t + 1;
-      while (e < w1 && batch.seqs[e] == batch.seqs[t] && batch.positions[e] == batch.positions[e - 1] + 1 &&
-             batch.positions[e] < W) {
-        e++;
-      }
-      const int32_t n = batch.positions[e - 1] + 1;  // causal: the run's last row sees positions 0..pos
-      PARLEY_CHECK(n <= n_ctx && (n + kv.block_size - 1) / kv.block_size <= seq.n_blocks);
-      if (e - t > 1) {
-        const AttendTile tile{qg, og, q_dim, e - t, G, batch.positions[t], scale};
-        (wide ? avx512_attend_tile : avx2_attend_tile)(kv.type, tile, rows, sc);
       } else if (simd) {
         avx2_attend(kv.type, qg, G, rows, n, scale, sc, og);
       } else {

@@ -51,6 +51,7 @@ struct AttendTile {
   int32_t n_group;
   int32_t position;
   float scale;
+  int32_t window = 0;  // sliding window (0: none): token i sees keys from position + i - window + 1
 };
 constexpr int32_t kTileKeys = 64;  // keys per step of the tile kernel
 inline size_t attend_tile_floats(int32_t n_rows, int32_t head_dim) {

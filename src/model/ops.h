@@ -52,8 +52,8 @@ size_t attention_scratch_floats(int32_t group, int32_t head_dim, int32_t n_ctx);
 // Causal attention of each row's query heads ([n_rows, n_head * head_dim]) over positions
 // 0..position of its sequence in the cache (grouped-query: head h reads kv head
 // h / (n_head / n_head_kv)), scores q . k * scale. With window > 0 (sliding-window layers) the
-// row at position p sees positions p - window + 1..p only; such rows run one at a time through
-// the per-row kernel (not the prefill tiles; rows whose window starts at 0 run as without one). out: [n_rows, n_head * head_dim]. The cache
+// row at position p sees positions p - window + 1..p only (every kernel masks the rest; the
+// prefill tiles start at the run's first window). out: [n_rows, n_head * head_dim]. The cache
 // is F32, F16, BF16 or Q8_0 (kv.type; kv-rows.h). scores: pool.size() x
 // attention_scratch_floats(...). In attention.cpp.
 struct AttentionShape {
