@@ -160,6 +160,35 @@ TEST(LoadConfig, Gemma3GetsItsWindowAndPostNorms) {
   EXPECT_NE(L.q_norm, nullptr);
 }
 
+// Gemma 3 files carry no final_logit_softcapping (Gemma 2 did); one that does gets it applied
+// (Hugging Face's Gemma3 does; llama.cpp's gemma3 graph ignores it), and attention soft-capping
+// is refused.
+TEST(LoadConfig, Gemma3SoftCapping) {
+  parley::test::TempDir dir;
+  std::string path = (dir / "m.gguf").string();
+  ASSERT_TRUE(modelgen::write_model(test::tiny_options("gemma3"), path).ok());
+  std::string plain_bytes, capped_bytes;
+  auto plain = load_edited(path, Edit{}, plain_bytes);
+  ASSERT_TRUE(plain.ok()) << plain.error().message;
+  Edit cap;
+  cap.add_kv = {{"gemma3.final_logit_softcapping", gguf::OwnedValue::f32(0.5f)}};
+  auto capped = load_edited(path, cap, capped_bytes);
+  ASSERT_TRUE(capped.ok()) << capped.error().message;
+  EXPECT_EQ((*capped)->config().final_logit_softcap, 0.5f);
+  const std::vector<int32_t> tokens{1, 5, 9, 14, 3, 7, 11, 20, 2, 8, 30, 4};
+  test::Harness hp(**plain, DType::f32, 1, 16, 16), hc(**capped, DType::f32, 1, 16, 16);
+  auto a = hp.all_positions(tokens, 0, 16), b = hc.all_positions(tokens, 0, 16);
+  for (size_t p = 0; p < a.size(); p++) {
+    for (size_t i = 0; i < a[p].size(); i++) EXPECT_NEAR(b[p][i], 0.5f * std::tanh(a[p][i] / 0.5f), 1e-6f);
+  }
+  Edit attn_cap;
+  attn_cap.add_kv = {{"gemma3.attn_logit_softcapping", gguf::OwnedValue::f32(50.0f)}};
+  auto refused = load_edited(path, attn_cap, capped_bytes);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().message,
+            "edited.gguf: key 'gemma3.attn_logit_softcapping' (50): attention logit soft-capping is not supported");
+}
+
 TEST(LoadConfig, SlidingWindowIsOnlyForArchitecturesThatRunIt) {
   parley::test::TempDir dir;
   std::string path = (dir / "m.gguf").string();
