@@ -61,10 +61,11 @@ inline size_t attend_tile_floats(int32_t n_rows, int32_t head_dim) {
 void avx2_attend_tile(DType t, const AttendTile& a, const KvRows& kv, float* scratch);
 void avx512_attend_tile(DType t, const AttendTile& a, const KvRows& kv, float* scratch);
 
-// ops.h's dot, exp_inplace and one row of swiglu (gate[i] = silu(gate[i]) * up[i]).
+// ops.h's dot, exp_inplace and one row of swiglu (gate[i] = silu(gate[i]) * up[i]) or geglu.
 float avx2_dot(const float* a, const float* b, int64_t n);
 void avx2_exp_inplace(float* x, int64_t n);
 void avx2_swiglu_row(float* gate, const float* up, int64_t n);
+void avx2_geglu_row(float* gate, const float* up, int64_t n);  // gate[i] = gelu_tanh(gate[i]) * up[i]
 
 }  // namespace ops
 

@@ -143,9 +143,11 @@ void swiglu(float* gate, const float* up, int64_t n_rows, int64_t n, ThreadPool&
 
 void geglu(float* gate, const float* up, int64_t n_rows, int64_t n, ThreadPool& pool) {
   const float k = 0.7978845608028654f;  // sqrt(2 / pi)
+  const bool simd = cpu_path_at_least(CpuPath::avx2);
   for_rows(pool, n_rows, [&](int64_t r) {
     float* g = gate + r * n;
     const float* u = up + r * n;
+    if (simd) return avx2_geglu_row(g, u, n);
     for (int64_t i = 0; i < n; i++) {
       const float x = g[i];
       g[i] = 0.5f * x * (1.0f + std::tanh(k * (x + 0.044715f * x * x * x))) * u[i];
