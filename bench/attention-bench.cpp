@@ -9,6 +9,7 @@
 //   bench-attention [--depths 1024,4096,16384] [--scalar] [--prefill N] [-t THREADS]
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -67,7 +68,8 @@ Timing time_attention(DType type, int32_t n, int32_t chunk, int n_threads, model
   for (float& x : q) x = rng.normal() * 0.1f;
   ThreadPool threads(n_threads);
   auto call = [&] {
-    model::ops::attention(q.data(), out.data(), view, 0, row, seqs, H, Hkv, D, scores.data(), n, threads, kernel);
+    const model::ops::AttentionShape shape{H, Hkv, D, 1.0f / std::sqrt(static_cast<float>(D)), 0};
+    model::ops::attention(q.data(), out.data(), view, 0, row, seqs, shape, scores.data(), n, threads, kernel);
   };
   call();  // warm-up (touches the pages)
   // Enough calls per timing for ~50 ms.

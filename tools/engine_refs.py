@@ -44,6 +44,11 @@ SHAPES = {
     "qwen3moeall": ["--arch", "qwen3moe", "--layers", "2", "--embd", "256", "--heads", "4", "--kv-heads", "2",
                     "--head-dim", "128", "--ffn", "1024", "--experts", "4", "--experts-used", "4",
                     "--expert-ffn", "256", "--rope-theta", "1000000", "--rms-eps", "1e-6"],
+    # Gemma 3: 6 layers (5 local with a window of 16, then 1 global), so the 64-token prompt
+    # crosses the window; q/k norms, post norms, GeGLU, tied.
+    "gemma3": ["--arch", "gemma3", "--layers", "6", "--embd", "256", "--heads", "4", "--kv-heads", "2",
+               "--head-dim", "64", "--ffn", "512", "--sliding-window", "16", "--rope-theta", "1000000",
+               "--rms-eps", "1e-6", "--tied"],
     # Llama-3 rope frequency scaling (rope_freqs.weight), F32 only.
     "llama3rope": ["--arch", "llama", "--layers", "2", "--embd", "256", "--heads", "4", "--kv-heads", "2",
                    "--ffn", "512", "--rope-theta", "500000", "--rope-llama3", "8,1,4,64"],

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Reference forward pass in numpy (float64) for llama / qwen2 / qwen3 / qwen3moe GGUF models: the
+"""Reference forward pass in numpy (float64) for llama / qwen2 / qwen3 / qwen3moe / gemma3 GGUF models: the
 logits at every position of a token list, computed the plain textbook way (whole causal attention matrix,
 no cache, no batching), to check the engine against.
 
@@ -59,7 +59,7 @@ def forward(path, tokens, margins=None):
     margins = [] if margins is None else margins
     meta, tensors = read_gguf(path)
     arch = meta["general.architecture"]
-    assert arch in ("llama", "qwen2", "qwen3", "qwen3moe"), arch
+    assert arch in ("llama", "qwen2", "qwen3", "qwen3moe", "gemma3"), arch
 
     def W(name):
         t, shape, raw = tensors[name]
@@ -76,7 +76,8 @@ def forward(path, tokens, margins=None):
     eps = hp("attention.layer_norm_rms_epsilon")
     theta = hp("rope.freq_base", 10000.0)
     freq_scale = 1.0 / hp("rope.scaling.factor", 1.0) if hp("rope.scaling.type", "none") == "linear" else 1.0
-    neox = arch in ("qwen2", "qwen3", "qwen3moe")
+    neox = arch in ("qwen2", "qwen3", "qwen3moe", "gemma3")
+    gemma = arch == "gemma3"
     factors = W("rope_freqs.weight") if "rope_freqs.weight" in tensors else None
 
     T = len(tokens)
@@ -84,33 +85,59 @@ def forward(path, tokens, margins=None):
     x = W("token_embd.weight")[tokens]  # [T, E]
     causal = np.triu(np.full((T, T), -np.inf), k=1)
     group = n_head // n_head_kv
+    scale = 1.0 / np.sqrt(head_dim)
+    if gemma:
+        # Gemma 3 (as llama.cpp and Hugging Face's Gemma3): embeddings times sqrt(n_embd); 5 local
+        # layers then 1 global (layer l local when l % 6 < 5), local ones masking keys j with
+        # i - j >= sliding_window and roping with base 10000 unscaled; q.k scaled by
+        # 1/sqrt(head_dim) (27B, 62 layers: query_pre_attn_scalar = n_embd / n_head). The GGUF's
+        # norm weights already hold Gemma's 1 + w.
+        x = x * np.sqrt(n_embd)
+        window = hp("attention.sliding_window")
+        ii, jj = np.arange(T)[:, None], np.arange(T)[None, :]
+        local_mask = np.where(ii - jj >= window, -np.inf, 0.0) + causal
+        if n_layer == 62:
+            scale = 1.0 / np.sqrt(n_embd // n_head)
     for l in range(n_layer):
+        local = gemma and l % 6 < 5
+        mask = local_mask if local else causal
+        l_theta, l_scale = (10000.0, 1.0) if local else (theta, freq_scale)
         p = f"blk.{l}."
         h = rmsnorm(x, W(p + "attn_norm.weight"), eps)
         q, k, v = h @ W(p + "attn_q.weight").T, h @ W(p + "attn_k.weight").T, h @ W(p + "attn_v.weight").T
         if arch == "qwen2":
             q, k, v = q + W(p + "attn_q.bias"), k + W(p + "attn_k.bias"), v + W(p + "attn_v.bias")
         q, k, v = q.reshape(T, n_head, head_dim), k.reshape(T, n_head_kv, head_dim), v.reshape(T, n_head_kv, head_dim)
-        if arch in ("qwen3", "qwen3moe"):
+        if arch in ("qwen3", "qwen3moe", "gemma3"):
             q, k = rmsnorm(q, W(p + "attn_q_norm.weight"), eps), rmsnorm(k, W(p + "attn_k_norm.weight"), eps)
-        q = rope(q, pos, n_rot, theta, neox, factors, freq_scale)
-        k = rope(k, pos, n_rot, theta, neox, factors, freq_scale)
+        q = rope(q, pos, n_rot, l_theta, neox, factors, l_scale)
+        k = rope(k, pos, n_rot, l_theta, neox, factors, l_scale)
         out = np.empty((T, n_head, head_dim))
         for hh in range(n_head):
             g = hh // group
-            s = q[:, hh, :] @ k[:, g, :].T / np.sqrt(head_dim) + causal  # [T, T]
+            s = q[:, hh, :] @ k[:, g, :].T * scale + mask  # [T, T]
             s = np.exp(s - s.max(axis=1, keepdims=True))
             out[:, hh, :] = (s / s.sum(axis=1, keepdims=True)) @ v[:, g, :]
-        x = x + out.reshape(T, n_head * head_dim) @ W(p + "attn_output.weight").T
+        attn = out.reshape(T, n_head * head_dim) @ W(p + "attn_output.weight").T
+        if gemma:
+            attn = rmsnorm(attn, W(p + "post_attention_norm.weight"), eps)
+        x = x + attn
         h = rmsnorm(x, W(p + "ffn_norm.weight"), eps)
-        if arch == "qwen3moe":
+        if gemma:
+            # GeGLU with the tanh GELU (gelu_pytorch_tanh), its output normed too.
+            gate, up = h @ W(p + "ffn_gate.weight").T, h @ W(p + "ffn_up.weight").T
+            gelu = 0.5 * gate * (1 + np.tanh(np.sqrt(2 / np.pi) * (gate + 0.044715 * gate ** 3)))
+            x = x + rmsnorm((gelu * up) @ W(p + "ffn_down.weight").T, W(p + "post_ffw_norm.weight"), eps)
+        elif arch == "qwen3moe":
             x = x + moe(h, W, p, hp("expert_used_count"), margins)
         else:
             gate, up = h @ W(p + "ffn_gate.weight").T, h @ W(p + "ffn_up.weight").T
             x = x + (gate / (1 + np.exp(-gate)) * up) @ W(p + "ffn_down.weight").T
     x = rmsnorm(x, W("output_norm.weight"), eps)
     out_w = W("output.weight") if "output.weight" in tensors else W("token_embd.weight")
-    return x @ out_w.T  # [T, n_vocab]
+    logits = x @ out_w.T  # [T, n_vocab]
+    cap = hp("final_logit_softcapping", 0.0) if gemma else 0.0
+    return cap * np.tanh(logits / cap) if cap else logits
 
 
 def main():

@@ -50,6 +50,9 @@ const Preset kPresets[] = {
      {"qwen3", 2, 64, 4, 2, 32, 128, 2048, 1000000.0f, 1e-6f, true}, "F32"},
     {"tiny-qwen3moe", "qwen3moe, 2 layers, 64 wide, 4/2 heads of 32, 8 experts of ffn 32, 2 per token",
      {"qwen3moe", 2, 64, 4, 2, 32, 128, 2048, 1000000.0f, 1e-6f, false, 8, 2, 32}, "F32"},
+    {"tiny-gemma3", "gemma3, 6 layers (5 sliding-window of 16, 1 global), 256 wide, 4/2 heads of 64, ffn 512, "
+     "tied (the reference-logits shape)",
+     {"gemma3", 6, 256, 4, 2, 64, 512, 2048, 1000000.0f, 1e-6f, true, 0, 0, 0, 16}, "F32"},
     {"bench-qwen3moe-30b-a3b-4l", "Qwen3-30B-A3B's layer with 4 layers: 2048 wide, 32/4 heads of 128, 128 experts "
      "of ffn 768, 8 per token, Q4_K_M (~1.4 GB plus embeddings)",
      {"qwen3moe", 4, 2048, 32, 4, 128, 6144, 4096, 1000000.0f, 1e-6f, false, 128, 8, 768}, "Q4_K_M"},
@@ -92,6 +95,7 @@ int run_make_model(MakeModelOptions& opt) {
     if (!given("--experts")) mo.shape.n_expert = p->shape.n_expert;
     if (!given("--experts-used")) mo.shape.n_expert_used = p->shape.n_expert_used;
     if (!given("--expert-ffn")) mo.shape.n_ff_exp = p->shape.n_ff_exp;
+    if (!given("--sliding-window")) mo.shape.n_swa = p->shape.n_swa;
     if (!given("--type")) type = p->type;
   }
   if (auto mix = modelgen::mixture_types(type)) {
@@ -189,12 +193,13 @@ void add_make_model_command(CLI::App& app, Runner& run) {
   std::string presets = "Start from a preset shape:";
   for (const auto& p : kPresets) presets += std::string("\n  ") + p.name + ": " + p.description;
   CLI::App* sub = app.add_subcommand(
-      "make-model", "Write a GGUF model with seeded random weights (llama, qwen2, qwen3, qwen3moe) and a real tokenizer");
+      "make-model", "Write a GGUF model with seeded random weights (llama, qwen2, qwen3, qwen3moe, gemma3) and a real tokenizer");
   opt->sub = sub;
   auto& s = opt->shape;
   sub->add_option("-o,--output", opt->out, "Output GGUF file")->required();
   sub->add_option("--preset", opt->preset, presets);
-  sub->add_option("--arch", s.arch, "Architecture: llama, qwen2 (q/k/v biases), qwen3 (q/k RMSNorm), qwen3moe (qwen3 with experts)")
+  sub->add_option("--arch", s.arch, "Architecture: llama, qwen2 (q/k/v biases), qwen3 (q/k RMSNorm), qwen3moe (qwen3 with experts), gemma3 "
+                  "(sliding-window and global layers, pre and post norms, GeGLU)")
       ->capture_default_str();
   sub->add_option("--layers", s.n_layer, "Transformer blocks")->capture_default_str();
   sub->add_option("--embd", s.n_embd, "Model width (embedding length)")->capture_default_str();
@@ -209,6 +214,8 @@ void add_make_model_command(CLI::App& app, Runner& run) {
   sub->add_option("--experts", s.n_expert, "qwen3moe: experts per layer")->capture_default_str();
   sub->add_option("--experts-used", s.n_expert_used, "qwen3moe: experts each token is routed to")->capture_default_str();
   sub->add_option("--expert-ffn", s.n_ff_exp, "qwen3moe: one expert's feed-forward width")->capture_default_str();
+  sub->add_option("--sliding-window", s.n_swa, "gemma3: the local layers' attention window (attention.sliding_window)")
+      ->capture_default_str();
   sub->add_option_function<std::vector<float>>(
          "--rope-llama3",
          [opt](const std::vector<float>& v) {

@@ -163,8 +163,10 @@ float softmax_unnormalized(float* s, int32_t n) {
   return 1.0f / sum;
 }
 
+// skip: keys 0..skip-1 are masked (a sliding window starting inside the first block).
 template <DType T>
-void attend_avx2(const float* q, int32_t G, const KvRows& kv, int32_t n, float scale, float* scores, float* out) {
+void attend_avx2(const float* q, int32_t G, const KvRows& kv, int32_t n, int32_t skip, float scale, float* scores,
+                 float* out) {
   const int32_t D = kv.head_dim, bs = kv.block_size;
   const size_t row_bytes = kv.row_bytes;
   for (int32_t r = 0; r < G; r += 2) {
@@ -184,8 +186,9 @@ void attend_avx2(const float* q, int32_t G, const KvRows& kv, int32_t n, float s
   }
   for (int32_t r = 0; r < G; r++) {
     float* s = scores + static_cast<size_t>(r) * static_cast<size_t>(n);
-    float inv = softmax_unnormalized(s, n);
-    for (int32_t j = 0; j < n; j++) s[j] *= inv;
+    std::fill(s, s + skip, 0.0f);  // weight 0: the values pass reads those rows for nothing
+    float inv = softmax_unnormalized(s + skip, n - skip);
+    for (int32_t j = skip; j < n; j++) s[j] *= inv;
   }
   for (int32_t r = 0; r < G; r += 2) {
     const float* p0 = scores + static_cast<size_t>(r) * static_cast<size_t>(n);
@@ -219,12 +222,12 @@ struct Ymm {
 namespace parley::model::ops {
 
 void avx2_attend(DType t, const float* q, int32_t G, const KvRows& kv, int32_t n, float scale, float* scores,
-                 float* out) {
+                 float* out, int32_t skip) {
   switch (t) {
-    case DType::f32: return attend_avx2<DType::f32>(q, G, kv, n, scale, scores, out);
-    case DType::f16: return attend_avx2<DType::f16>(q, G, kv, n, scale, scores, out);
-    case DType::bf16: return attend_avx2<DType::bf16>(q, G, kv, n, scale, scores, out);
-    case DType::q8_0: return attend_avx2<DType::q8_0>(q, G, kv, n, scale, scores, out);
+    case DType::f32: return attend_avx2<DType::f32>(q, G, kv, n, skip, scale, scores, out);
+    case DType::f16: return attend_avx2<DType::f16>(q, G, kv, n, skip, scale, scores, out);
+    case DType::bf16: return attend_avx2<DType::bf16>(q, G, kv, n, skip, scale, scores, out);
+    case DType::q8_0: return attend_avx2<DType::q8_0>(q, G, kv, n, skip, scale, scores, out);
     default: PARLEY_CHECK_MSG(false, "attention: not a KV cache type");
   }
 }
@@ -238,7 +241,7 @@ void avx2_attend_tile(DType t, const AttendTile& a, const KvRows& kv, float* scr
 #else  // not an x86 build: never called (cpu_path() is scalar)
 
 namespace parley::model::ops {
-void avx2_attend(DType, const float*, int32_t, const KvRows&, int32_t, float, float*, float*) {}
+void avx2_attend(DType, const float*, int32_t, const KvRows&, int32_t, float, float*, float*, int32_t) {}
 void avx2_attend_tile(DType, const AttendTile&, const KvRows&, float*) {}
 }  // namespace parley::model::ops
 

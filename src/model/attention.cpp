@@ -8,6 +8,7 @@
 // the conversion is inlined into the loops: F16 and BF16 widen 8 values per instruction pair,
 // Q8_0 converts 8 int8 and multiplies by its block's scale, read once per 32 values.
 #include <algorithm>
+#include <climits>
 #include <cmath>
 #include <cstring>
 
@@ -67,33 +68,34 @@ void row_axpy(float w, const uint8_t* row, int32_t D, float* o) {
   }
 }
 
-// Scalar definition: rows r < G of q (stride D) against positions [0, n).
+// Scalar definition: rows r < G of q (stride D) against positions [lo, n).
 template <DType T>
-void attend_scalar(const float* q, int32_t G, const KvRows& kv, int32_t n, float scale, float* scores, float* out) {
-  const int32_t D = kv.head_dim;
+void attend_scalar(const float* q, int32_t G, const KvRows& kv, int32_t lo, int32_t n, float scale, float* scores,
+                   float* out) {
+  const int32_t D = kv.head_dim, m = n - lo;
   for (int32_t r = 0; r < G; r++) {
-    float* s = scores + static_cast<size_t>(r) * static_cast<size_t>(n);
-    for (int32_t j = 0; j < n; j++) s[j] = row_dot<T>(q + r * D, kv.row(kv.kbase, j), D) * scale;
+    float* s = scores + static_cast<size_t>(r) * static_cast<size_t>(m);
+    for (int32_t j = 0; j < m; j++) s[j] = row_dot<T>(q + r * D, kv.row(kv.kbase, lo + j), D) * scale;
   }
   for (int32_t r = 0; r < G; r++) {
-    float* s = scores + static_cast<size_t>(r) * static_cast<size_t>(n);
-    float mx = *std::max_element(s, s + n);
+    float* s = scores + static_cast<size_t>(r) * static_cast<size_t>(m);
+    float mx = *std::max_element(s, s + m);
     float sum = 0;
-    for (int32_t j = 0; j < n; j++) sum += (s[j] = std::exp(s[j] - mx));
+    for (int32_t j = 0; j < m; j++) sum += (s[j] = std::exp(s[j] - mx));
     float* o = out + static_cast<size_t>(r) * static_cast<size_t>(D);
     std::fill(o, o + D, 0.0f);
-    for (int32_t j = 0; j < n; j++) row_axpy<T>(s[j], kv.row(kv.vbase, j), D, o);
+    for (int32_t j = 0; j < m; j++) row_axpy<T>(s[j], kv.row(kv.vbase, lo + j), D, o);
     for (int32_t d = 0; d < D; d++) o[d] /= sum;
   }
 }
 
-void attend_scalar_for(DType t, const float* q, int32_t G, const KvRows& kv, int32_t n, float scale, float* scores,
-                       float* out) {
+void attend_scalar_for(DType t, const float* q, int32_t G, const KvRows& kv, int32_t lo, int32_t n, float scale,
+                       float* scores, float* out) {
   switch (t) {
-    case DType::f32: return attend_scalar<DType::f32>(q, G, kv, n, scale, scores, out);
-    case DType::f16: return attend_scalar<DType::f16>(q, G, kv, n, scale, scores, out);
-    case DType::bf16: return attend_scalar<DType::bf16>(q, G, kv, n, scale, scores, out);
-    case DType::q8_0: return attend_scalar<DType::q8_0>(q, G, kv, n, scale, scores, out);
+    case DType::f32: return attend_scalar<DType::f32>(q, G, kv, lo, n, scale, scores, out);
+    case DType::f16: return attend_scalar<DType::f16>(q, G, kv, lo, n, scale, scores, out);
+    case DType::bf16: return attend_scalar<DType::bf16>(q, G, kv, lo, n, scale, scores, out);
+    case DType::q8_0: return attend_scalar<DType::q8_0>(q, G, kv, lo, n, scale, scores, out);
     default: PARLEY_CHECK_MSG(false, "attention: not a KV cache type");
   }
 }
@@ -119,10 +121,13 @@ size_t attention_scratch_floats(int32_t group, int32_t head_dim, int32_t n_ctx) 
 }
 
 void attention(const float* q, float* out, const KvView& kv, int32_t layer, const Batch& batch,
-               std::span<const SeqKv> seqs, int32_t n_head, int32_t n_head_kv, int32_t head_dim, float* scores,
-               int32_t n_ctx, ThreadPool& pool, AttentionKernel kernel) {
+               std::span<const SeqKv> seqs, const AttentionShape& shape, float* scores, int32_t n_ctx,
+               ThreadPool& pool, AttentionKernel kernel) {
+  const int32_t n_head = shape.n_head, n_head_kv = shape.n_head_kv, head_dim = shape.head_dim;
   const int32_t G = n_head / n_head_kv;
-  const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
+  const float scale = shape.scale;
+  // Rows at positions >= W see a window that does not start at 0.
+  const int32_t W = shape.window > 0 ? shape.window : INT32_MAX;
   const int64_t q_dim = static_cast<int64_t>(n_head) * head_dim;
   const size_t per_thread = attention_scratch_floats(G, head_dim, n_ctx);
   const size_t row_bytes = kv_row_bytes(kv.type, head_dim);
@@ -151,14 +156,26 @@ void attention(const float* q, float* out, const KvView& kv, int32_t layer, cons
       const float* qg = q + t * q_dim + head0;  // G rows of the group for each row of the run
       float* og = out + t * q_dim + head0;
       if (e - t > 1) {
-        const AttendTile tile{qg, og, q_dim, e - t, G, batch.positions[t], scale};
+        const AttendTile tile{qg, og, q_dim, e - t, G, batch.positions[t], scale, shape.window};
         (wide ? avx512_attend_tile : avx2_attend_tile)(kv.type, tile, rows, sc);
+      } else if (n > W) {
+        // Sliding window: positions lo = n - W .. n - 1. The SIMD kernel starts at lo's block
+        // and masks the keys of that block before lo.
+        const int32_t lo = n - W;
+        if (simd) {
+          const int32_t first = lo / kv.block_size, skip = lo - first * kv.block_size;
+          KvRows from = rows;
+          from.blocks += first;
+          avx2_attend(kv.type, qg, G, from, n - first * kv.block_size, scale, sc, og, skip);
+        } else {
+          attend_scalar_for(kv.type, qg, G, rows, lo, n, scale, sc, og);
+        }
       } else if (wide) {
         avx512_attend(kv.type, qg, G, rows, n, scale, sc, og);
       } else if (simd) {
         avx2_attend(kv.type, qg, G, rows, n, scale, sc, og);
       } else {
-        attend_scalar_for(kv.type, qg, G, rows, n, scale, sc, og);
+        attend_scalar_for(kv.type, qg, G, rows, 0, n, scale, sc, og);
       }
       t = e;
     }

@@ -41,6 +41,9 @@ float* embed(const ForwardArgs& a) {
   const int64_t T = a.batch.size();
   ops::embed(a.model.weights().token_embd, a.batch.tokens.data(), T, x);  // x [T, E]
   ops::rope_cos_sin(a.batch.positions.data(), T, a.s.inv_freq.data(), c.n_rot, c.rope_freq_scale, a.s.rope_cs.data());
+  if (c.n_swa > 0) {  // the sliding layers' base, unscaled (llama.cpp's rope_freq_scale_train_swa = 1)
+    ops::rope_cos_sin(a.batch.positions.data(), T, a.s.inv_freq_swa.data(), c.n_rot, 1.0f, a.s.rope_cs_swa.data());
+  }
   return x;
 }
 
@@ -60,18 +63,50 @@ void qk_norm(const ForwardArgs& a, const LayerWeights& L) {
   ops::rmsnorm(k, L.k_norm, k, T * c.n_head_kv, c.head_dim, c.rms_eps, a.pool);
 }
 
-void attention(const ForwardArgs& a, int32_t layer, const LayerWeights& L, float* x) {
+float* attend(const ForwardArgs& a, int32_t layer, const LayerWeights& L) {
   const Config& c = a.model.config();
   Forward::Scratch& s = a.s;
   const int64_t T = a.batch.size();
   float *q = s.q.data(), *k = s.k.data(), *h = s.h.data();
-  ops::rope(q, T, c.n_head, c.head_dim, c.n_rot, c.rope_style, s.rope_cs.data(), a.pool);
-  ops::rope(k, T, c.n_head_kv, c.head_dim, c.n_rot, c.rope_style, s.rope_cs.data(), a.pool);
+  const bool swa = c.is_swa(layer);
+  const float* cs = swa ? s.rope_cs_swa.data() : s.rope_cs.data();
+  ops::rope(q, T, c.n_head, c.head_dim, c.n_rot, c.rope_style, cs, a.pool);
+  ops::rope(k, T, c.n_head_kv, c.head_dim, c.n_rot, c.rope_style, cs, a.pool);
   ops::kv_store(a.kv, layer, k, s.v.data(), a.batch, a.seqs, c.n_head_kv, c.head_dim);
-  ops::attention(q, s.att.data(), a.kv, layer, a.batch, a.seqs, c.n_head, c.n_head_kv, c.head_dim,  // att [T, H*D]
-                 s.scores.data(), a.n_ctx, a.pool);
-  matmul(L.wo, s.att.data(), T, h, a.pool, s.mm);                                                  // h [T, E]
+  const ops::AttentionShape shape{c.n_head, c.n_head_kv, c.head_dim, c.attn_scale, swa ? c.n_swa : 0};
+  ops::attention(q, s.att.data(), a.kv, layer, a.batch, a.seqs, shape, s.scores.data(), a.n_ctx, a.pool);  // att [T, H*D]
+  matmul(L.wo, s.att.data(), T, h, a.pool, s.mm);                                                       // h [T, E]
+  return h;
+}
+
+void attention(const ForwardArgs& a, int32_t layer, const LayerWeights& L, float* x) {
+  const float* h = attend(a, layer, L);  // h [T, E]
+  ops::add(x, h, static_cast<int64_t>(a.batch.size()) * a.model.config().n_embd);
+}
+
+Status bind_post_norms(Binder& b, const std::string& p, const Config& c, LayerWeights& L) {
+  PARLEY_TRY(L.attn_post_norm, b.vector(p + "post_attention_norm.weight", c.n_embd));
+  PARLEY_TRY(L.ffn_post_norm, b.vector(p + "post_ffw_norm.weight", c.n_embd));
+  return {};
+}
+
+void post_norm_add(const ForwardArgs& a, const float* w, float* h, float* x) {
+  const Config& c = a.model.config();
+  const int64_t T = a.batch.size();
+  ops::rmsnorm(h, w, h, T, c.n_embd, c.rms_eps, a.pool);  // h [T, E]
   ops::add(x, h, T * c.n_embd);
+}
+
+float* geglu_ffn(const ForwardArgs& a, const LayerWeights& L, const float* x) {
+  const Config& c = a.model.config();
+  Forward::Scratch& s = a.s;
+  const int64_t T = a.batch.size();
+  float *h = s.h.data(), *gate = s.gate.data();
+  ops::rmsnorm(x, L.ffn_norm, h, T, c.n_embd, c.rms_eps, a.pool);  // h [T, E]
+  ops::project_gate_up(L, h, T, gate, s.up.data(), a.pool, s.mm);  // gate, up [T, F]
+  ops::geglu(gate, s.up.data(), T, c.n_ff, a.pool);                // gate [T, F]
+  matmul(L.w_down, gate, T, h, a.pool, s.mm);                      // h [T, E]
+  return h;
 }
 
 void swiglu_ffn(const ForwardArgs& a, const LayerWeights& L, float* x) {

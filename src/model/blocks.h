@@ -2,7 +2,8 @@
 // weights: pre-norm attention (split where architectures differ: between the q/k/v projection
 // and rope, e.g. qwen3's per-head q/k norm), the SwiGLU feed-forward and the mixture of SwiGLU
 // experts. They work on the forward's scratch (ForwardArgs::s) for the batch's T rows; the
-// residual stream x is [T, n_embd].
+// residual stream x is [T, n_embd]. Gemma-style blocks norm their outputs too (attend,
+// geglu_ffn, post_norm_add).
 #pragma once
 
 #include <string>
@@ -30,7 +31,17 @@ void attention_qkv(const ForwardArgs& a, const LayerWeights& L, const float* x);
 // s.q, s.k = rmsnorm of each head (between attention_qkv and attention).
 void qk_norm(const ForwardArgs& a, const LayerWeights& L);
 // Rope on s.q and s.k, K/V into the cache of this layer, causal attention, x += wo . att.
+// A sliding-window layer (Config::is_swa) ropes with its own base and sees its window only.
 void attention(const ForwardArgs& a, int32_t layer, const LayerWeights& L, float* x);
+// The same without the residual add: returns s.h = wo . att [T, E].
+float* attend(const ForwardArgs& a, int32_t layer, const LayerWeights& L);
+// post_attention_norm, post_ffw_norm: RMSNorms on the attention and FFN outputs (gemma3).
+Status bind_post_norms(Binder& b, const std::string& prefix, const Config& c, LayerWeights& L);
+// x += rmsnorm(h) with weight w (h [T, E] is normed in place).
+void post_norm_add(const ForwardArgs& a, const float* w, float* h, float* x);
+// Returns s.h = down(gelu(gate . n) * (up . n)), n = rmsnorm(x) (GeGLU, the tanh GELU; the
+// tensors of bind_swiglu_ffn); the caller adds it.
+float* geglu_ffn(const ForwardArgs& a, const LayerWeights& L, const float* x);
 // x += down(silu(gate . h) * (up . h)), h = rmsnorm(x).
 void swiglu_ffn(const ForwardArgs& a, const LayerWeights& L, float* x);
 // Mixture of SwiGLU experts: h = rmsnorm(x); each row goes to the K experts with the largest

@@ -36,6 +36,11 @@ Forward::Forward(const Model& model, const ForwardOptions& options, ThreadPool& 
     s_.moe_out.resize(T * static_cast<size_t>(c.n_embd));
   }
   ops::rope_inv_freq(c, model.weights().rope_freqs, s_.inv_freq.data());
+  if (c.n_swa > 0) {
+    s_.rope_cs_swa.resize(T * static_cast<size_t>(c.n_rot));
+    s_.inv_freq_swa.resize(static_cast<size_t>(c.n_rot / 2));
+    ops::rope_inv_freq_swa(c, s_.inv_freq_swa.data());
+  }
   s_.mm.reserve(options.max_tokens, shape.matmul_cols, pool.size());
   logits_.resize(static_cast<size_t>(options.max_logits) * static_cast<size_t>(n_vocab_));
 }
@@ -63,7 +68,7 @@ void Forward::run(const Batch& batch, const KvView& kv, std::span<const SeqKv> s
 uint64_t Forward::scratch_bytes() const {
   size_t floats = logits_.size() + s_.route_expert.size() + s_.expert_begin.size() + s_.expert_routes.size();
   for (const std::vector<float>* b : {&s_.x, &s_.h, &s_.q, &s_.k, &s_.v, &s_.att, &s_.gate, &s_.up, &s_.out_x, &s_.scores,
-                                      &s_.rope_cs, &s_.inv_freq, &s_.router, &s_.route_weight, &s_.moe_in, &s_.moe_out}) {
+                                      &s_.rope_cs, &s_.inv_freq, &s_.rope_cs_swa, &s_.inv_freq_swa, &s_.router, &s_.route_weight, &s_.moe_in, &s_.moe_out}) {
     floats += b->size();
   }
   return 4 * static_cast<uint64_t>(floats) + s_.mm.capacity_bytes();

@@ -93,6 +93,8 @@ class Forward {
     std::vector<float> scores;  // [n_threads, ops::attention_scratch_floats] attention scratch
     std::vector<float> rope_cs; // [T, n_rot] cos/sin per row
     std::vector<float> inv_freq;// [n_rot / 2]
+    std::vector<float> rope_cs_swa;  // sliding-window layers' (own rope base; empty without): [T, n_rot]
+    std::vector<float> inv_freq_swa; // [n_rot / 2]
     // Mixture of experts (empty for dense models); K = n_expert_used.
     std::vector<float> router;           // [T, n_expert] router logits
     std::vector<int32_t> route_expert;   // [T, K] the experts each row is routed to

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <thread>
 #include <filesystem>
 
@@ -27,11 +28,6 @@ Result<Config> read_config(const gguf::File& f) {
   PARLEY_TRY(auto experts, f.get_uint_opt(a + ".expert_count"));
   if (experts && *experts > 0 && !c.arch->experts) {
     return Error::fmt("%s with %llu experts (mixture of experts) is not supported", a.c_str(), static_cast<unsigned long long>(*experts));
-  }
-  PARLEY_TRY(auto window, f.get_uint_opt(a + ".attention.sliding_window"));
-  if (window && *window > 0) {
-    return Error::fmt("sliding-window attention (%s.attention.sliding_window = %llu) is not supported", a.c_str(),
-                      static_cast<unsigned long long>(*window));
   }
   ConfigReader r(f, a);
   PARLEY_TRY(c.n_ctx_train, r.count("context_length"));
@@ -64,7 +60,14 @@ Result<Config> read_config(const gguf::File& f) {
     PARLEY_TRY(float factor, r.real_or("rope.scaling.factor", 1.0f));
     c.rope_freq_scale = 1.0f / factor;
   }
+  c.attn_scale = 1.0f / std::sqrt(static_cast<float>(c.head_dim));
   if (c.arch->read_config != nullptr) PARLEY_CHECK_OK(c.arch->read_config(r, c));
+  // Only entries that read the window (setting n_swa) run it.
+  PARLEY_TRY(auto window, f.get_uint_opt(a + ".attention.sliding_window"));
+  if (window && *window > 0 && c.n_swa == 0) {
+    return Error::fmt("sliding-window attention (%s.attention.sliding_window = %llu) is not supported for %s", a.c_str(),
+                      static_cast<unsigned long long>(*window), a.c_str());
+  }
   if (auto name = f.get_string_opt("general.name"); name.ok() && name->has_value()) c.name = std::string(**name);
   return c;
 }

@@ -44,8 +44,17 @@ struct Config {
   float rope_freq_scale = 1.0f;  // linear rope scaling: positions are multiplied by this
   RopeStyle rope_style = RopeStyle::normal;
   bool tied_output = false;
+  float attn_scale = 0;          // q . k scale (set at load: 1 / sqrt(head_dim) unless the entry says otherwise)
+  // Sliding-window attention (gemma3): in a sliding layer the row at position i sees the keys
+  // at positions j with i - j < n_swa; layer l slides when l % swa_pattern < swa_pattern - 1
+  // (llama.cpp's set_swa_pattern); sliding layers rope with rope_theta_swa and no scaling.
+  int32_t n_swa = 0;             // 0: every layer attends to the whole context
+  int32_t swa_pattern = 0;
+  float rope_theta_swa = 10000.0f;
+  float final_logit_softcap = 0; // logits = cap * tanh(logits / cap) when > 0
 
   int32_t q_dim() const { return n_head * head_dim; }
+  bool is_swa(int32_t layer) const { return n_swa > 0 && layer % swa_pattern < swa_pattern - 1; }
   int32_t kv_dim() const { return n_head_kv * head_dim; }
 };
 
@@ -72,7 +81,9 @@ struct LayerWeights {
   const float* bv = nullptr;          // qwen2: [kv_dim]
   const float* q_norm = nullptr;      // qwen3: [head_dim]
   const float* k_norm = nullptr;      // qwen3: [head_dim]
+  const float* attn_post_norm = nullptr;  // gemma3: on the attention output, [n_embd]
   const float* ffn_norm = nullptr;    // [n_embd]
+  const float* ffn_post_norm = nullptr;   // gemma3: on the feed-forward output, [n_embd]
   WeightView w_gate, w_up, w_down;    // [n_ff x n_embd] x2, [n_embd x n_ff]
   WeightView router;                  // MoE: ffn_gate_inp [n_expert x n_embd]
   ExpertWeights gate_exps, up_exps;   // MoE: n_expert x [n_ff_exp x n_embd]

@@ -32,6 +32,23 @@ void avx2_swiglu_row(float* g, const float* u, int64_t n) {
   for (; i < n; i++) g[i] = g[i] / (1.0f + std::exp(-g[i])) * u[i];
 }
 
+void avx2_geglu_row(float* g, const float* u, int64_t n) {
+  // gelu_tanh(x) = x * sigmoid(2 sqrt(2/pi) (x + 0.044715 x^3)) (0.5 (1 + tanh y) = sigmoid(2y)).
+  int64_t i = 0;
+  const __m256 one = _mm256_set1_ps(1.0f), k = _mm256_set1_ps(-2.0f * 0.7978845608028654f),
+               c = _mm256_set1_ps(0.044715f);
+  for (; i + 8 <= n; i += 8) {
+    __m256 x = _mm256_loadu_ps(g + i);
+    __m256 y = _mm256_mul_ps(k, _mm256_add_ps(x, _mm256_mul_ps(c, _mm256_mul_ps(x, _mm256_mul_ps(x, x)))));
+    __m256 gelu = _mm256_div_ps(x, _mm256_add_ps(one, exp8(y)));
+    _mm256_storeu_ps(g + i, _mm256_mul_ps(gelu, _mm256_loadu_ps(u + i)));
+  }
+  for (; i < n; i++) {
+    const float x = g[i];
+    g[i] = x / (1.0f + std::exp(-2.0f * 0.7978845608028654f * (x + 0.044715f * x * x * x))) * u[i];
+  }
+}
+
 }  // namespace parley::model::ops
 
 #else  // not an x86 build: never called (cpu_path() is scalar)
@@ -40,6 +57,7 @@ namespace parley::model::ops {
 float avx2_dot(const float*, const float*, int64_t) { return 0; }
 void avx2_exp_inplace(float*, int64_t) {}
 void avx2_swiglu_row(float*, const float*, int64_t) {}
+void avx2_geglu_row(float*, const float*, int64_t) {}
 }  // namespace parley::model::ops
 
 #endif

@@ -63,13 +63,21 @@ void add(float* x, const float* y, int64_t n) {
   for (int64_t i = 0; i < n; i++) x[i] += y[i];
 }
 
-void rope_inv_freq(const Config& c, const float* freq_factors, float* inv_freq) {
-  for (int32_t i = 0; i < c.n_rot / 2; i++) {
-    double f = std::pow(static_cast<double>(c.rope_theta), -2.0 * i / c.n_rot);
+namespace {
+void inv_freq_for(float theta, int32_t n_rot, const float* freq_factors, float* inv_freq) {
+  for (int32_t i = 0; i < n_rot / 2; i++) {
+    double f = std::pow(static_cast<double>(theta), -2.0 * i / n_rot);
     if (freq_factors != nullptr) f /= freq_factors[i];
     inv_freq[i] = static_cast<float>(f);
   }
 }
+}  // namespace
+
+void rope_inv_freq(const Config& c, const float* freq_factors, float* inv_freq) {
+  inv_freq_for(c.rope_theta, c.n_rot, freq_factors, inv_freq);
+}
+
+void rope_inv_freq_swa(const Config& c, float* inv_freq) { inv_freq_for(c.rope_theta_swa, c.n_rot, nullptr, inv_freq); }
 
 void rope_cos_sin(const int32_t* positions, int64_t n_rows, const float* inv_freq, int32_t n_rot, float freq_scale,
                   float* cos_sin) {
@@ -131,6 +139,24 @@ void swiglu(float* gate, const float* up, int64_t n_rows, int64_t n, ThreadPool&
     if (simd) return avx2_swiglu_row(g, u, n);
     for (int64_t i = 0; i < n; i++) g[i] = g[i] / (1.0f + std::exp(-g[i])) * u[i];
   });
+}
+
+void geglu(float* gate, const float* up, int64_t n_rows, int64_t n, ThreadPool& pool) {
+  const float k = 0.7978845608028654f;  // sqrt(2 / pi)
+  const bool simd = cpu_path_at_least(CpuPath::avx2);
+  for_rows(pool, n_rows, [&](int64_t r) {
+    float* g = gate + r * n;
+    const float* u = up + r * n;
+    if (simd) return avx2_geglu_row(g, u, n);
+    for (int64_t i = 0; i < n; i++) {
+      const float x = g[i];
+      g[i] = 0.5f * x * (1.0f + std::tanh(k * (x + 0.044715f * x * x * x))) * u[i];
+    }
+  });
+}
+
+void softcap(float* x, int64_t n, float cap) {
+  for (int64_t i = 0; i < n; i++) x[i] = cap * std::tanh(x[i] / cap);
 }
 
 void logits_head(const ForwardArgs& a, const float* x) {

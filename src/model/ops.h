@@ -27,7 +27,9 @@ void add(float* x, const float* y, int64_t n);
 // Rotary embedding. inv_freq[i] = theta^(-2i / n_rot) / freq_factor[i] (Llama-3 rope_freqs);
 // cos_sin gets, per row, (cos, sin) of position * freq_scale * inv_freq[i] for each pair i:
 // [n_rows, n_rot]. rope() then rotates the first n_rot dims of each head of each row.
+// rope_inv_freq_swa: the same for the sliding-window layers (theta c.rope_theta_swa, no factors).
 void rope_inv_freq(const Config& c, const float* freq_factors, float* inv_freq);
+void rope_inv_freq_swa(const Config& c, float* inv_freq);
 void rope_cos_sin(const int32_t* positions, int64_t n_rows, const float* inv_freq, int32_t n_rot,
                   float freq_scale, float* cos_sin);
 void rope(float* x, int64_t n_rows, int32_t n_heads, int32_t head_dim, int32_t n_rot, RopeStyle style,
@@ -49,12 +51,19 @@ size_t attention_scratch_floats(int32_t group, int32_t head_dim, int32_t n_ctx);
 
 // Causal attention of each row's query heads ([n_rows, n_head * head_dim]) over positions
 // 0..position of its sequence in the cache (grouped-query: head h reads kv head
-// h / (n_head / n_head_kv)). out: [n_rows, n_head * head_dim]. The cache is F32, F16, BF16 or
-// Q8_0 (kv.type; kv-rows.h). scores: pool.size() x attention_scratch_floats(...). In
-// attention.cpp.
+// h / (n_head / n_head_kv)), scores q . k * scale. With window > 0 (sliding-window layers) the
+// row at position p sees positions p - window + 1..p only (every kernel masks the rest; the
+// prefill tiles start at the run's first window). out: [n_rows, n_head * head_dim]. The cache
+// is F32, F16, BF16 or Q8_0 (kv.type; kv-rows.h). scores: pool.size() x
+// attention_scratch_floats(...). In attention.cpp.
+struct AttentionShape {
+  int32_t n_head, n_head_kv, head_dim;
+  float scale;     // usually 1 / sqrt(head_dim)
+  int32_t window;  // 0: none
+};
 void attention(const float* q, float* out, const KvView& kv, int32_t layer, const Batch& batch,
-               std::span<const SeqKv> seqs, int32_t n_head, int32_t n_head_kv, int32_t head_dim,
-               float* scores, int32_t n_ctx, ThreadPool& pool, AttentionKernel kernel = AttentionKernel::best);
+               std::span<const SeqKv> seqs, const AttentionShape& shape, float* scores, int32_t n_ctx,
+               ThreadPool& pool, AttentionKernel kernel = AttentionKernel::best);
 
 // The projections that read the same normalized rows h ([n_rows, n_embd]) as one matmul_multi
 // call: h is quantized once and all their rows share one parallel job (identical results to
@@ -66,6 +75,11 @@ void project_gate_up(const LayerWeights& L, const float* h, int64_t n_rows, floa
 
 // gate = silu(gate) * up over n_rows rows of n.
 void swiglu(float* gate, const float* up, int64_t n_rows, int64_t n, ThreadPool& pool);
+// gate = gelu(gate) * up, GELU in its tanh form 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
+// (Gemma's gelu_pytorch_tanh).
+void geglu(float* gate, const float* up, int64_t n_rows, int64_t n, ThreadPool& pool);
+// x = cap * tanh(x / cap) over n values (final logit soft-capping).
+void softcap(float* x, int64_t n, float cap);
 
 // The output head for the rows that want logits: gathers them from the residual stream x
 // ([n_rows, n_embd]), applies the final RMSNorm and the vocabulary projection into a.logits.

@@ -35,13 +35,15 @@ struct ArchPlan {
   bool head_dim_keys;  // writes attention.key_length / value_length even when head dim = n_embd / n_head
   bool llama3_rope;    // may carry Llama-3 rope_freqs.weight
   bool experts;        // a router and 3-D expert tensors in place of ffn_gate/up/down
+  bool post_norms;     // post_attention_norm / post_ffw_norm and attention.sliding_window (gemma3)
 };
 
 constexpr ArchPlan kArchPlans[] = {
-    {"llama", false, false, true, false, true, false},
-    {"qwen2", true, false, false, false, false, false},
-    {"qwen3", false, true, false, true, false, false},
-    {"qwen3moe", false, true, false, true, false, true},
+    {"llama", false, false, true, false, true, false, false},
+    {"qwen2", true, false, false, false, false, false, false},
+    {"qwen3", false, true, false, true, false, false, false},
+    {"qwen3moe", false, true, false, true, false, true, false},
+    {"gemma3", false, true, false, true, false, false, true},
 };
 
 const ArchPlan* find_arch_plan(std::string_view name) {
@@ -114,6 +116,7 @@ std::vector<TensorPlan> plan(const Options& o) {
       add(p + "attn_k_norm.weight", {hd}, DType::f32, Init::norm);
     }
     add(p + "attn_output.weight", {q_dim, s.n_embd}, o.types.matrices, Init::matrix);
+    if (arch.post_norms) add(p + "post_attention_norm.weight", {s.n_embd}, DType::f32, Init::norm);
     add(p + "ffn_norm.weight", {s.n_embd}, DType::f32, Init::norm);
     if (arch.experts) {
       // The router stays F32, as llama.cpp's quantizer leaves it; one matrix per expert.
@@ -126,6 +129,7 @@ std::vector<TensorPlan> plan(const Options& o) {
       add(p + "ffn_up.weight", {s.n_embd, s.n_ff}, o.types.matrices, Init::matrix);
       add(p + "ffn_down.weight", {s.n_ff, s.n_embd}, o.types.matrices, Init::matrix);
     }
+    if (arch.post_norms) add(p + "post_ffw_norm.weight", {s.n_embd}, DType::f32, Init::norm);
   }
   add("output_norm.weight", {s.n_embd}, DType::f32, Init::norm);
   if (s.rope_llama3_factor > 0) {
@@ -263,6 +267,8 @@ Status validate(const Options& o) {
     return Error::fmt("%s needs --experts N, --experts-used K (0 < K <= N) and --expert-ffn", s.arch.c_str());
   }
   if (!arch->experts && s.n_expert != 0) return Error::fmt("--experts: %s has no experts", s.arch.c_str());
+  if (arch->post_norms && s.n_swa == 0) return Error::fmt("%s needs --sliding-window N (its local layers' window)", s.arch.c_str());
+  if (!arch->post_norms && s.n_swa != 0) return Error::fmt("--sliding-window: %s has no sliding-window layers", s.arch.c_str());
   if (head_dim_of(s) % 2 != 0) return Error::fmt("head dim %u must be even (rotary pairs)", head_dim_of(s));
   if (o.vocab.tokens.empty()) return Error{"the model needs a vocabulary (--vocab-from or --tokenizer)"};
   if (!o.steer.empty() && s.tied_output) return Error{"--steer needs an untied output (drop --tied)"};
@@ -325,6 +331,7 @@ Status write_model(const Options& o, const std::string& path,
     w.set(a + ".attention.key_length", OwnedValue::u32(hd));
     w.set(a + ".attention.value_length", OwnedValue::u32(hd));
   }
+  if (arch.post_norms) w.set(a + ".attention.sliding_window", OwnedValue::u32(s.n_swa));
   if (arch.experts) {
     w.set(a + ".expert_count", OwnedValue::u32(s.n_expert));
     w.set(a + ".expert_used_count", OwnedValue::u32(s.n_expert_used));

@@ -17,7 +17,7 @@
 namespace parley::modelgen {
 
 struct Shape {
-  std::string arch = "llama";  // llama | qwen2 | qwen3 | qwen3moe
+  std::string arch = "llama";  // llama | qwen2 | qwen3 | qwen3moe | gemma3
   uint32_t n_layer = 2;
   uint32_t n_embd = 64;
   uint32_t n_head = 4;
@@ -32,6 +32,8 @@ struct Shape {
   uint32_t n_expert = 0;
   uint32_t n_expert_used = 0;
   uint32_t n_ff_exp = 0;
+  // gemma3: attention.sliding_window, the local layers' window (required there, refused elsewhere).
+  uint32_t n_swa = 0;
   // Llama-3 rope frequency scaling, written as rope_freqs.weight (per-pair frequency divisors)
   // the way the Hugging Face converter does; factor 0 means none. llama only.
   float rope_llama3_factor = 0.0f;

@@ -1,11 +1,13 @@
 // Paged attention against the textbook formula in double, for head sizes that take each kernel
 // path (AVX2 with 32-dim or 8-dim value chunks, scalar when the head is not a multiple of 8, and
 // the scalar kernel forced for every shape), group sizes with and without a leftover head,
-// every KV cache type (F32, F16, BF16, Q8_0), scattered blocks. Two references: the formula
+// every KV cache type (F32, F16, BF16, Q8_0), scattered blocks, and a sliding window (rows
+// whose window starts past position 0 among rows that see every key). Two references: the formula
 // over the values as stored (dequantized: checks the kernel itself, 2e-5), and the formula over
 // the unrounded F32 values (what the cache type costs: a tolerance per type).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "base/rng.h"
@@ -25,6 +27,9 @@ struct Case {
   // Rows as a prefill gives them: runs of consecutive positions of one sequence (the tile
   // kernel), longer than one tile of tokens and of keys; otherwise scattered single rows.
   bool prefill = false;
+  // Sliding window (0: none) and a scale other than 1 / sqrt(head_dim) when set (gemma3).
+  int32_t window = 0;
+  float scale = 0;
 };
 
 // Largest |out - formula over unrounded F32 K/V| allowed per cache type, for N(0, 1) q, k, v
@@ -109,7 +114,10 @@ TEST_P(Attention, MatchesTheFormula) {
   for (float& x : q) x = rng.normal();
   std::vector<float> out(q.size()), scores(2 * ops::attention_scratch_floats(G, D, n_ctx));
   ThreadPool threads(2);
-  ops::attention(q.data(), out.data(), view, 0, batch, seqs, H, Hkv, D, scores.data(), n_ctx, threads, param.kernel);
+  const double scale = param.scale > 0 ? param.scale : 1.0 / std::sqrt(static_cast<double>(D));
+  const ops::AttentionShape shape{H, Hkv, D, param.scale > 0 ? param.scale : 1.0f / std::sqrt(static_cast<float>(D)),
+                                  param.window};
+  ops::attention(q.data(), out.data(), view, 0, batch, seqs, shape, scores.data(), n_ctx, threads, param.kernel);
 
   // The formula in double for row t, head h, over K/V values kx/vx ([seq][pos * Hkv * D]).
   auto formula = [&](const std::vector<std::vector<float>>& kx, const std::vector<std::vector<float>>& vx, int32_t t,
@@ -117,17 +125,18 @@ TEST_P(Attention, MatchesTheFormula) {
     const auto& kr = kx[static_cast<size_t>(batch.seqs[t])];
     const auto& vr = vx[static_cast<size_t>(batch.seqs[t])];
     const int32_t n = batch.positions[t] + 1, g = h / G;
-    std::vector<double> w(static_cast<size_t>(n)), o(static_cast<size_t>(D), 0.0);
+    const int32_t lo = param.window > 0 ? std::max(0, n - param.window) : 0;  // the first key seen
+    std::vector<double> w(static_cast<size_t>(n), -1e300), o(static_cast<size_t>(D), 0.0);
     double mx = -1e300, sum = 0;
-    for (int32_t j = 0; j < n; j++) {
+    for (int32_t j = lo; j < n; j++) {
       double dot = 0;
       for (int32_t d = 0; d < D; d++) {
         dot += static_cast<double>(q[static_cast<size_t>((t * H + h) * D + d)]) * kr[static_cast<size_t>((j * Hkv + g) * D + d)];
       }
-      w[static_cast<size_t>(j)] = dot / std::sqrt(static_cast<double>(D));
+      w[static_cast<size_t>(j)] = dot * scale;
       mx = std::max(mx, w[static_cast<size_t>(j)]);
     }
-    for (double& x : w) sum += (x = std::exp(x - mx));
+    for (double& x : w) sum += (x = std::exp(x - mx));  // exp(-huge) = 0 outside the window
     for (int32_t d = 0; d < D; d++) {
       for (int32_t j = 0; j < n; j++) o[static_cast<size_t>(d)] += w[static_cast<size_t>(j)] / sum * vr[static_cast<size_t>((j * Hkv + g) * D + d)];
     }
@@ -167,13 +176,23 @@ std::vector<Case> all_cases() {
       }
     }
   }
+  // Sliding windows shorter than the positions queried (16 and 23 < 40), with another scale.
+  for (DType t : {DType::f32, DType::f16, DType::q8_0}) {
+    for (auto k : {ops::AttentionKernel::best, ops::AttentionKernel::scalar}) {
+      for (bool prefill : {false, true}) {
+        out.push_back(Case{64, 8, 2, t, k, prefill, 16, 0.0625f});
+        out.push_back(Case{32, 3, 1, t, k, prefill, 23, 0});
+      }
+    }
+  }
   return out;
 }
 
 INSTANTIATE_TEST_SUITE_P(Shapes, Attention, ::testing::ValuesIn(all_cases()), [](const auto& param_info) {
   const Case& c = param_info.param;
   return "d" + std::to_string(c.head_dim) + "_h" + std::to_string(c.n_head) + "_kv" + std::to_string(c.n_head_kv) + "_" +
-         std::string(dtype_name(c.kv_type)) + (c.kernel == ops::AttentionKernel::scalar ? "_scalar" : c.kernel == ops::AttentionKernel::rows ? "_rows" : "_best") + (c.prefill ? "_prefill" : "");
+         std::string(dtype_name(c.kv_type)) + (c.kernel == ops::AttentionKernel::scalar ? "_scalar" : c.kernel == ops::AttentionKernel::rows ? "_rows" : "_best") + (c.prefill ? "_prefill" : "") +
+         (c.window > 0 ? "_window" + std::to_string(c.window) : "");
 });
 
 }  // namespace

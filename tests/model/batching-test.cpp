@@ -30,12 +30,18 @@ struct Case {
   const char* arch;
   DType type;
   DType kv_type;
+  // Largest |mixed - alone| logit difference. The prefill tile and per-row attention kernels
+  // round in another order (F16/BF16/Q8_0 caches), and quantized activations can then round
+  // the other way; 2 layers keep that under 1e-4. Deeper models amplify it: at 6 layers
+  // (gemma3's 5 local + 1 global) an F16 cache gives up to 2.4e-4 (qwen3 at 6 layers: 1.9e-4)
+  // and Q8_0 weights up to 0.05 (qwen3 likewise), so gemma3 runs F32 weights, F32 and F16 caches.
+  float tolerance = 1e-4f;
 };
 
 class Batching : public ::testing::TestWithParam<Case> {};
 
 TEST_P(Batching, MixedBatchesGiveTheLogitsOfEachSequenceAlone) {
-  auto [arch, type, kv_type] = GetParam();
+  auto [arch, type, kv_type, tolerance] = GetParam();
   parley::test::TempDir dir;
   auto model = test::write_and_load(test::tiny_options(arch, type), (dir / "m.gguf").string());
   ASSERT_TRUE(model);
@@ -67,7 +73,7 @@ TEST_P(Batching, MixedBatchesGiveTheLogitsOfEachSequenceAlone) {
     auto out = h.run(b);
     ASSERT_EQ(out.size(), rows.size());
     for (size_t r = 0; r < rows.size(); r++) {
-      EXPECT_LT(max_abs_diff(out[r], alone[rows[r].first][rows[r].second]), 1e-4f)
+      EXPECT_LT(max_abs_diff(out[r], alone[rows[r].first][rows[r].second]), tolerance)
           << "seq " << rows[r].first << " position " << rows[r].second;
     }
   }
@@ -96,7 +102,7 @@ TEST_P(Batching, MixedBatchesGiveTheLogitsOfEachSequenceAlone) {
       auto out = h.run(b);
       ASSERT_EQ(out.size(), rows.size());
       for (size_t r = 0; r < rows.size(); r++) {
-        EXPECT_LT(max_abs_diff(out[r], alone[rows[r].first][rows[r].second]), 1e-4f)
+        EXPECT_LT(max_abs_diff(out[r], alone[rows[r].first][rows[r].second]), tolerance)
             << "call " << call << " seq " << rows[r].first << " position " << rows[r].second;
       }
     }
@@ -108,7 +114,8 @@ INSTANTIATE_TEST_SUITE_P(Archs, Batching,
                          ::testing::Values(Case{"llama", DType::f32, DType::f32}, Case{"qwen2", DType::f32, DType::f32},
                                            Case{"qwen3", DType::f32, DType::f32}, Case{"llama", DType::q8_0, DType::f16},
                                            Case{"qwen3", DType::q4_0, DType::f16}, Case{"qwen3moe", DType::f32, DType::f32},
-                                           Case{"qwen3moe", DType::q8_0, DType::f16}),
+                                           Case{"qwen3moe", DType::q8_0, DType::f16}, Case{"gemma3", DType::f32, DType::f32},
+                                           Case{"gemma3", DType::f32, DType::f16, 5e-4f}),
                          [](const auto& param_info) {
                            return std::string(param_info.param.arch) + "_" + std::string(dtype_name(param_info.param.type)) + "_kv" +
                                   std::string(dtype_name(param_info.param.kv_type));

@@ -48,8 +48,12 @@ inline modelgen::Options tiny_options(const std::string& arch, DType type = DTyp
   o.shape.n_head = 4;
   o.shape.n_head_kv = 2;
   o.shape.n_ff = 96;
-  o.shape.head_dim = arch == "qwen3" || arch == "qwen3moe" ? 32 : 0;
+  o.shape.head_dim = arch == "qwen3" || arch == "qwen3moe" || arch == "gemma3" ? 32 : 0;
   o.shape.tied_output = arch != "llama";
+  if (arch == "gemma3") {
+    o.shape.n_layer = 6;  // 5 sliding-window layers, then a global one
+    o.shape.n_swa = 8;    // shorter than the sequences the tests run
+  }
   if (arch == "qwen3moe") {
     o.shape.n_expert = 8;
     o.shape.n_expert_used = 2;

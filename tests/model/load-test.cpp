@@ -2,6 +2,7 @@
 // unsupported model.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstring>
 #include <functional>
 
@@ -15,6 +16,7 @@ struct Edit {
   std::function<void(std::string& key, gguf::OwnedValue& v, bool& keep)> kv;
   // Tensor name -> replaced (name, type, shape) or dropped.
   std::function<void(std::string& name, DType& type, std::vector<uint64_t>& shape, bool& keep)> tensor;
+  std::vector<std::pair<std::string, gguf::OwnedValue>> add_kv;  // keys added after the file's
 };
 
 // Rewrites a GGUF file through the writer with edits, and loads the result.
@@ -29,6 +31,7 @@ Result<std::unique_ptr<Model>> load_edited(const std::string& path, const Edit& 
     if (edit.kv) edit.kv(k, v, keep);
     if (keep) w.set(k, v);
   }
+  for (const auto& [k, v] : edit.add_kv) w.set(k, v);
   for (const gguf::TensorInfo& t : f->tensors()) {
     std::string name = t.name;
     DType type = t.type;
@@ -137,6 +140,68 @@ TEST(LoadConfig, Qwen3MoeProblemsAreOneLine) {
   EXPECT_EQ(m.error().message, "edited.gguf: tensor 'blk.0.ffn_up_exps.weight': expected shape [64, 32, 8], got [64, 256]");
 }
 
+TEST(LoadConfig, Gemma3GetsItsWindowAndPostNorms) {
+  parley::test::TempDir dir;
+  auto m = test::write_and_load(test::tiny_options("gemma3"), (dir / "m.gguf").string());
+  ASSERT_TRUE(m);
+  const Config& c = m->config();
+  EXPECT_STREQ(arch_name(c.arch), "gemma3");
+  EXPECT_EQ(c.rope_style, RopeStyle::neox);
+  EXPECT_EQ(c.n_swa, 8);
+  EXPECT_EQ(c.swa_pattern, 6);
+  EXPECT_EQ(c.rope_theta_swa, 10000.0f);
+  EXPECT_FLOAT_EQ(c.attn_scale, 1.0f / std::sqrt(32.0f));
+  EXPECT_EQ(c.final_logit_softcap, 0.0f);
+  for (int32_t l = 0; l < 6; l++) EXPECT_EQ(c.is_swa(l), l != 5) << "layer " << l;
+  EXPECT_TRUE(c.tied_output);
+  const LayerWeights& L = m->weights().layers[5];
+  EXPECT_NE(L.attn_post_norm, nullptr);
+  EXPECT_NE(L.ffn_post_norm, nullptr);
+  EXPECT_NE(L.q_norm, nullptr);
+}
+
+// Gemma 3 files carry no final_logit_softcapping (Gemma 2 did); one that does gets it applied
+// (Hugging Face's Gemma3 does; llama.cpp's gemma3 graph ignores it), and attention soft-capping
+// is refused.
+TEST(LoadConfig, Gemma3SoftCapping) {
+  parley::test::TempDir dir;
+  std::string path = (dir / "m.gguf").string();
+  ASSERT_TRUE(modelgen::write_model(test::tiny_options("gemma3"), path).ok());
+  std::string plain_bytes, capped_bytes;
+  auto plain = load_edited(path, Edit{}, plain_bytes);
+  ASSERT_TRUE(plain.ok()) << plain.error().message;
+  Edit cap;
+  cap.add_kv = {{"gemma3.final_logit_softcapping", gguf::OwnedValue::f32(0.5f)}};
+  auto capped = load_edited(path, cap, capped_bytes);
+  ASSERT_TRUE(capped.ok()) << capped.error().message;
+  EXPECT_EQ((*capped)->config().final_logit_softcap, 0.5f);
+  const std::vector<int32_t> tokens{1, 5, 9, 14, 3, 7, 11, 20, 2, 8, 30, 4};
+  test::Harness hp(**plain, DType::f32, 1, 16, 16), hc(**capped, DType::f32, 1, 16, 16);
+  auto a = hp.all_positions(tokens, 0, 16), b = hc.all_positions(tokens, 0, 16);
+  for (size_t p = 0; p < a.size(); p++) {
+    for (size_t i = 0; i < a[p].size(); i++) EXPECT_NEAR(b[p][i], 0.5f * std::tanh(a[p][i] / 0.5f), 1e-6f);
+  }
+  Edit attn_cap;
+  attn_cap.add_kv = {{"gemma3.attn_logit_softcapping", gguf::OwnedValue::f32(50.0f)}};
+  auto refused = load_edited(path, attn_cap, capped_bytes);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().message,
+            "edited.gguf: key 'gemma3.attn_logit_softcapping' (50): attention logit soft-capping is not supported");
+}
+
+TEST(LoadConfig, SlidingWindowIsOnlyForArchitecturesThatRunIt) {
+  parley::test::TempDir dir;
+  std::string path = (dir / "m.gguf").string();
+  ASSERT_TRUE(modelgen::write_model(test::tiny_options("llama"), path).ok());
+  std::string bytes;
+  Edit window;
+  window.add_kv = {{"llama.attention.sliding_window", gguf::OwnedValue::u32(4096)}};
+  auto m = load_edited(path, window, bytes);
+  ASSERT_FALSE(m.ok());
+  EXPECT_EQ(m.error().message,
+            "edited.gguf: sliding-window attention (llama.attention.sliding_window = 4096) is not supported for llama");
+}
+
 TEST(LoadConfig, Llama3RopeFactorsAreBound) {
   parley::test::TempDir dir;
   modelgen::Options o = test::tiny_options("llama");
@@ -152,9 +217,9 @@ TEST(LoadConfig, Llama3RopeFactorsAreBound) {
 TEST_F(Load, UnknownArchitecture) {
   Edit e;
   e.kv = [](std::string& k, gguf::OwnedValue& v, bool&) {
-    if (k == "general.architecture") v = gguf::OwnedValue::string("gemma3");
+    if (k == "general.architecture") v = gguf::OwnedValue::string("phi3");
   };
-  EXPECT_EQ(error_of(e), "edited.gguf: unsupported architecture 'gemma3' (supported: llama, qwen2, qwen3, qwen3moe)");
+  EXPECT_EQ(error_of(e), "edited.gguf: unsupported architecture 'phi3' (supported: llama, qwen2, qwen3, qwen3moe, gemma3)");
 }
 
 TEST_F(Load, MissingTensor) {

@@ -14,6 +14,10 @@
 //         which numpy does not; the error compounds over 2 layers. Observed: up to 0.16 max and
 //         0.029 RMS against numpy, 0.085 / 0.019 against llama.cpp. A wrong block layout gives
 //         errors ~1 (the logits' own scale).
+// gemma3 against llama.cpp in F32: 5e-3 max, 1e-3 RMS. ggml's CPU GELU (GGML_GELU_FP16 in
+//   ggml-cpu/vec.h) rounds its input to f16 and looks the result up in an f16 table, so
+//   llama.cpp's GeGLU is good to ~2^-11 relative, not to float rounding. Measured: 1.35e-3 max,
+//   3.7e-4 RMS (numpy with that table emulated: 6.4e-4 from llama.cpp); Parley vs numpy 2.0e-6.
 // qwen3moe's routing is checked in F32 and F16 (in the other types a router near-tie picks
 // another expert under activation rounding); every type is checked with every expert used
 // (qwen3moeall: 4 of 4 experts, no routing decision). See tests/data/engine/refs/README.md.
@@ -124,6 +128,14 @@ modelgen::Options case_options(const std::string& arch, DType type) {
     s.rope_theta = 1000000.0f;
     s.rms_eps = 1e-6f;
   }
+  if (arch == "gemma3") {
+    s.n_layer = 6;  // 5 sliding-window layers (window 16 < the 64-token prompt), then 1 global
+    s.head_dim = 64;
+    s.n_swa = 16;
+    s.rope_theta = 1000000.0f;
+    s.rms_eps = 1e-6f;
+    s.tied_output = true;
+  }
   if (arch == "llama3rope") {
     s.rope_theta = 500000.0f;
     s.rope_llama3_factor = 8;
@@ -181,6 +193,11 @@ TEST(ReferenceData, CoversEveryArchitectureAndWeightType) {
     std::string n = std::string("qwen3moeall-") + type;
     EXPECT_NE(std::find(names.begin(), names.end(), n), names.end()) << "no reference for " << n;
   }
+  // Gemma 3: 6 layers, sliding window 16 (shorter than the prompt), every weight type.
+  for (const char* type : {"F32", "F16", "BF16", "Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K"}) {
+    std::string n = std::string("gemma3-") + type;
+    EXPECT_NE(std::find(names.begin(), names.end(), n), names.end()) << "no reference for " << n;
+  }
 }
 
 class Reference : public ::testing::TestWithParam<std::string> {};
@@ -212,8 +229,9 @@ TEST_P(Reference, LogitsMatchNumpyAndLlamaCpp) {
   test::Harness h(**model, DType::f32, 2, 64, 64);
   auto ours = h.all_positions(numpy.tokens, 0, 64);
   ASSERT_EQ(ours.size(), numpy.positions.size());
-  Tolerance tol = tolerance_for(*type);
   for (const RefFile* ref : {&numpy, &peer}) {
+    Tolerance tol = tolerance_for(*type);
+    if (arch == "gemma3" && ref == &peer) tol = {std::max(tol.max_abs, 5e-3f), std::max(tol.rms, 1e-3f)};
     double max_abs = 0, sum_sq = 0;
     size_t n = 0;
     int argmax_agree = 0;
@@ -241,6 +259,37 @@ TEST_P(Reference, LogitsMatchNumpyAndLlamaCpp) {
     std::printf("  %-16s vs %-9s: max |diff| %.2e, rms %.2e, argmax agrees at %d/%zu positions\n", name.c_str(),
                 ref->source.c_str(), max_abs, rms, argmax_agree, ours.size());
   }
+}
+
+// Greedy decoding one token per step past the prompt (positions 64..95, every local layer's
+// window well past position 0) gives the continuation of the numpy reference, which llama.cpp
+// (node-llama-cpp 3.22.1) also gives; computed with tools/ref_forward.py when the references
+// were (smallest top-1 margin 0.39). The random model settles on one token, so this checks the
+// decode path at those positions rather than variety.
+TEST(ReferenceGreedy, Gemma3ContinuationMatchesNumpyAndLlamaCpp) {
+  PARLEY_REQUIRE_SHARED("models/stories260K.gguf");
+  fs::path dir = fs::path(PARLEY_SOURCE_DIR) / "tests" / "data" / "engine" / "refs";
+  RefFile numpy = read_ref(dir / "gemma3-F32.numpy.bin");
+  modelgen::Options o = case_options("gemma3", DType::f32);
+  o.vocab = test::stories_vocab();
+  parley::test::TempDir tmp;
+  std::string path = (tmp / "m.gguf").string();
+  ASSERT_TRUE(modelgen::write_model(o, path).ok());
+  ASSERT_EQ(model_hash(path), numpy.model_hash);
+  auto model = Model::load(path);
+  ASSERT_TRUE(model.ok()) << model.error().message;
+  test::Harness h(**model, DType::f32, 2, 64, 64);
+  auto prompt = h.all_positions(numpy.tokens, 0, 64);
+  auto argmax = [](const std::vector<float>& row) {
+    return static_cast<int32_t>(std::max_element(row.begin(), row.end()) - row.begin());
+  };
+  std::vector<int32_t> got{argmax(prompt.back())};
+  for (int32_t p = 64; p < 95; p++) {
+    Batch b;
+    b.add(got.back(), p, 0, true);
+    got.push_back(argmax(h.run(b).at(0)));
+  }
+  EXPECT_EQ(got, std::vector<int32_t>(32, 84));
 }
 
 INSTANTIATE_TEST_SUITE_P(Models, Reference, ::testing::ValuesIn(list_cases()),

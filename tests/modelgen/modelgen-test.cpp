@@ -152,6 +152,32 @@ TEST(ModelGen, Qwen3MoeWritesTheRouterAndOneMatrixPerExpert) {
   EXPECT_NE(validate(dense).error().message.find("qwen3 has no experts"), std::string::npos);
 }
 
+TEST(ModelGen, Gemma3WritesPostNormsAndTheWindow) {
+  test::TempDir dir;
+  Options o = options("gemma3", DType::q8_0);
+  o.shape.head_dim = 32;
+  o.shape.n_swa = 8;
+  ASSERT_TRUE(write_model(o, (dir / "m.gguf").string()).ok());
+  auto f = gguf::File::open((dir / "m.gguf").string());
+  ASSERT_TRUE(f.ok());
+  EXPECT_EQ(*f->get_uint("gemma3.attention.sliding_window"), 8u);
+  EXPECT_EQ(*f->get_uint("gemma3.attention.key_length"), 32u);
+  for (const char* n : {"blk.1.post_attention_norm.weight", "blk.1.post_ffw_norm.weight", "blk.1.attn_q_norm.weight"}) {
+    const gguf::TensorInfo* t = f->find_tensor(n);
+    ASSERT_NE(t, nullptr) << n;
+    EXPECT_EQ(t->type, DType::f32) << n;
+  }
+  EXPECT_EQ(f->find_tensor("blk.1.post_ffw_norm.weight")->shape, (std::vector<uint64_t>{64}));
+  EXPECT_EQ(f->find_tensor("blk.1.ffn_gate.weight")->type, DType::q8_0);
+  EXPECT_EQ(f->find_tensor("output.weight"), nullptr);  // tied
+
+  o.shape.n_swa = 0;
+  EXPECT_NE(validate(o).error().message.find("gemma3 needs --sliding-window N"), std::string::npos);
+  Options llama = options("llama", DType::f32);
+  llama.shape.n_swa = 8;
+  EXPECT_NE(validate(llama).error().message.find("llama has no sliding-window layers"), std::string::npos);
+}
+
 TEST(ModelGen, QwenHeadDimMayDifferFromWidth) {
   test::TempDir dir;
   Options o = options("qwen3", DType::f32);
