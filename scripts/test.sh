@@ -21,7 +21,7 @@ cmake -S . -B build/release -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build/release
 
 step "unit tests (release)"
-ctest --test-dir build/release --output-on-failure --timeout 900
+ctest --test-dir build/release -j"$(nproc)" --output-on-failure --timeout 900
 
 if [ "${PARLEY_SKIP_ASAN:-0}" != 1 ]; then
   step "sanitizer + fuzzer build (clang-14, ASan + UBSan)"
@@ -32,7 +32,7 @@ if [ "${PARLEY_SKIP_ASAN:-0}" != 1 ]; then
 
   step "unit tests (ASan + UBSan)"
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-    ctest --test-dir build/asan --output-on-failure --timeout 1800
+    ctest --test-dir build/asan -j"$(nproc)" --output-on-failure --timeout 1800
 
   seconds=${PARLEY_FUZZ_SECONDS:-60}
   if [ "$seconds" != 0 ]; then
