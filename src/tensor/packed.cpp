@@ -40,70 +40,73 @@ Layout layout(DType t) {
   return {sizeof(BlockQ8_0::qs), offsetof(BlockQ8_0, qs), 0x80808080u};
 }
 
-// Q4_K and Q5_K: see packed.h. The 6-bit scales and mins come out of their 12 packed bytes
-// here, once; Q5_K's fifth bits follow the quants.
-template <class Block>
-void pack_q45_k(const WeightView& w, uint8_t* out) {
-  constexpr bool kFifth = std::is_same_v<Block, BlockQ5_K>;
-  const int64_t n_blocks = w.n_cols / kQK_K;
+// Calls fn(record, r, block) for row r (< 16, rows past the matrix skipped) of every 16-row
+// group and each of its blocks: `block` is that row's GGUF block, `record` the group record
+// it is packed into.
+template <class Fn>
+void for_each_record_row(const WeightView& w, uint8_t* out, Fn fn) {
+  const DTypeInfo& info = dtype_info(w.type);
+  const int64_t n_blocks = w.n_cols / info.block_elems;
   const int64_t groups = (w.n_rows + kPackRows - 1) / kPackRows;
   const size_t record = packed_record_bytes(w.type);
   for (int64_t g = 0; g < groups; g++) {
     for (int64_t b = 0; b < n_blocks; b++) {
       uint8_t* rec = out + static_cast<size_t>(g * n_blocks + b) * record;
       for (int64_t r = 0; r < kPackRows && g * kPackRows + r < w.n_rows; r++) {
-        const auto* blk = reinterpret_cast<const Block*>(w.row(g * kPackRows + r)) + b;
-        std::memcpy(rec + 2 * r, &blk->d, 2);
-        std::memcpy(rec + 32 + 2 * r, &blk->dmin, 2);
-        for (int s = 0; s < 8; s++) {
-          uint8_t sc, m;
-          k_scale_min(s, blk->scales, &sc, &m);
-          rec[64 + 16 * s + r] = sc;
-          rec[192 + 32 * (s / 2) + 2 * r + s % 2] = m;
-        }
-        for (size_t v = 0; v < sizeof(blk->qs) / 4; v++) std::memcpy(rec + 320 + 64 * v + 4 * r, blk->qs + 4 * v, 4);
-        if constexpr (kFifth) {
-          for (size_t v = 0; v < sizeof(blk->qh) / 4; v++) std::memcpy(rec + 2368 + 64 * v + 4 * r, blk->qh + 4 * v, 4);
-        }
+        fn(rec, static_cast<size_t>(r), w.row(g * kPackRows + r) + static_cast<size_t>(b) * info.block_bytes);
       }
     }
   }
 }
 
+// Q4_K and Q5_K: see packed.h. The 6-bit scales and mins come out of their 12 packed bytes
+// here, once; Q5_K's fifth bits follow the quants.
+template <class Block>
+void pack_q45_k(const WeightView& w, uint8_t* out) {
+  constexpr bool kFifth = std::is_same_v<Block, BlockQ5_K>;
+  for_each_record_row(w, out, [](uint8_t* rec, size_t r, const uint8_t* bytes) {
+    const auto* blk = reinterpret_cast<const Block*>(bytes);
+    std::memcpy(rec + 2 * r, &blk->d, 2);
+    std::memcpy(rec + 32 + 2 * r, &blk->dmin, 2);
+    for (int s = 0; s < 8; s++) {
+      uint8_t sc, m;
+      k_scale_min(s, blk->scales, &sc, &m);
+      rec[64 + 16 * s + r] = sc;
+      rec[192 + 32 * (s / 2) + 2 * r + s % 2] = m;
+    }
+    for (size_t v = 0; v < sizeof(blk->qs) / 4; v++) std::memcpy(rec + 320 + 64 * v + 4 * r, blk->qs + 4 * v, 4);
+    if constexpr (kFifth) {
+      for (size_t v = 0; v < sizeof(blk->qh) / 4; v++) std::memcpy(rec + 2368 + 64 * v + 4 * r, blk->qh + 4 * v, 4);
+    }
+  });
+}
+
 // Q6_K: see packed.h. q(e) is element e's 6-bit quant in GGUF order (BlockQ6_K).
 void pack_q6_k(const WeightView& w, uint8_t* out) {
-  const int64_t n_blocks = w.n_cols / kQK_K;
-  const int64_t groups = (w.n_rows + kPackRows - 1) / kPackRows;
-  const size_t record = packed_record_bytes(DType::q6_k);
-  uint8_t q[kQK_K];
-  for (int64_t g = 0; g < groups; g++) {
-    for (int64_t b = 0; b < n_blocks; b++) {
-      uint8_t* rec = out + static_cast<size_t>(g * n_blocks + b) * record;
-      for (int64_t r = 0; r < kPackRows && g * kPackRows + r < w.n_rows; r++) {
-        const auto* blk = reinterpret_cast<const BlockQ6_K*>(w.row(g * kPackRows + r)) + b;
-        for (int e = 0; e < kQK_K; e++) {
-          const int h = e / 128, k = (e % 128) / 32, l = e % 32;
-          const int low = (blk->ql[64 * h + l + 32 * (k & 1)] >> (k >= 2 ? 4 : 0)) & 15;
-          const int high = (blk->qh[32 * h + l] >> (2 * k)) & 3;
-          q[e] = static_cast<uint8_t>(low | (high << 4));
-        }
-        std::memcpy(rec + 2 * r, &blk->d, 2);
-        for (int s = 0; s < 16; s++) rec[32 + 32 * (s / 2) + 2 * r + s % 2] = static_cast<uint8_t>(blk->scales[s]);
-        // Per quad u: nibble vectors u and 16 + u, then top-bit vector u (the kernel's read order).
-        auto nibbles = [&](int e) { return static_cast<uint8_t>((q[e] & 15) | ((q[e + 128] & 15) << 4)); };
-        for (int u = 0; u < 16; u++) {
-          uint8_t* at = rec + 288 + 192 * u + 4 * r;
-          for (int j = 0; j < 4; j++) {
-            const int e = 4 * u + j;
-            at[j] = nibbles(e);
-            at[64 + j] = nibbles(e + 64);
-            at[128 + j] = static_cast<uint8_t>((q[e] >> 4) | ((q[e + 64] >> 4) << 2) | ((q[e + 128] >> 4) << 4) |
-                                               ((q[e + 192] >> 4) << 6));
-          }
-        }
+  for_each_record_row(w, out, [](uint8_t* rec, size_t r, const uint8_t* bytes) {
+    const auto* blk = reinterpret_cast<const BlockQ6_K*>(bytes);
+    uint8_t q[kQK_K];
+    for (int e = 0; e < kQK_K; e++) {
+      const int h = e / 128, k = (e % 128) / 32, l = e % 32;
+      const int low = (blk->ql[64 * h + l + 32 * (k & 1)] >> (k >= 2 ? 4 : 0)) & 15;
+      const int high = (blk->qh[32 * h + l] >> (2 * k)) & 3;
+      q[e] = static_cast<uint8_t>(low | (high << 4));
+    }
+    std::memcpy(rec + 2 * r, &blk->d, 2);
+    for (int s = 0; s < 16; s++) rec[32 + 32 * (s / 2) + 2 * r + s % 2] = static_cast<uint8_t>(blk->scales[s]);
+    // Per quad u: nibble vectors u and 16 + u, then top-bit vector u (the kernel's read order).
+    auto nibbles = [&](int e) { return static_cast<uint8_t>((q[e] & 15) | ((q[e + 128] & 15) << 4)); };
+    for (int u = 0; u < 16; u++) {
+      uint8_t* at = rec + 288 + 192 * u + 4 * r;
+      for (int j = 0; j < 4; j++) {
+        const int e = 4 * u + j;
+        at[j] = nibbles(e);
+        at[64 + j] = nibbles(e + 64);
+        at[128 + j] = static_cast<uint8_t>((q[e] >> 4) | ((q[e + 64] >> 4) << 2) | ((q[e + 128] >> 4) << 4) |
+                                           ((q[e + 192] >> 4) << 6));
       }
     }
-  }
+  });
 }
 
 }  // namespace
@@ -145,25 +148,15 @@ void pack_weights(const WeightView& w, uint8_t* out) {
     return;
   }
   const Layout L = layout(w.type);
-  const size_t block_bytes = dtype_info(w.type).block_bytes;
-  const int64_t n_blocks = w.n_cols / kQK;
-  const int64_t groups = (w.n_rows + kPackRows - 1) / kPackRows;
-  const size_t record = packed_record_bytes(w.type);
-  for (int64_t g = 0; g < groups; g++) {
-    for (int64_t b = 0; b < n_blocks; b++) {
-      uint8_t* rec = out + static_cast<size_t>(g * n_blocks + b) * record;
-      for (int64_t r = 0; r < kPackRows && g * kPackRows + r < w.n_rows; r++) {
-        const uint8_t* blk = w.row(g * kPackRows + r) + static_cast<size_t>(b) * block_bytes;
-        std::memcpy(rec + 2 * r, blk, 2);  // the fp16 scale (first in both block types)
-        for (size_t k = 0; k < L.qs_bytes / 4; k++) {
-          uint32_t q;
-          std::memcpy(&q, blk + L.qs_offset + 4 * k, 4);
-          q ^= L.flip;  // + 128 in each byte, modulo 256
-          std::memcpy(rec + 2 * kPackRows + k * 4 * kPackRows + 4 * static_cast<size_t>(r), &q, 4);
-        }
-      }
+  for_each_record_row(w, out, [&](uint8_t* rec, size_t r, const uint8_t* blk) {
+    std::memcpy(rec + 2 * r, blk, 2);  // the fp16 scale (first in both block types)
+    for (size_t k = 0; k < L.qs_bytes / 4; k++) {
+      uint32_t q;
+      std::memcpy(&q, blk + L.qs_offset + 4 * k, 4);
+      q ^= L.flip;  // + 128 in each byte, modulo 256
+      std::memcpy(rec + 2 * kPackRows + k * 4 * kPackRows + 4 * r, &q, 4);
     }
-  }
+  });
 }
 
 bool repack_enabled() {
