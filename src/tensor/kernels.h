@@ -68,6 +68,8 @@ Kernel avx512_kernel(DType t);  // kernels-avx512.cpp
 // (packed-avx512.cpp); Q4_0 and Q8_0 on the avx2 path (kernels-x86.inc).
 Kernel avx512_packed_kernel(DType t);
 Kernel avx2_packed_kernel(DType t);
+// The packed kernel of a resolved path (avx512 or avx2) for the type, or nullptr (packed.cpp).
+Kernel packed_kernel(MatmulPath path, DType t);
 // Quantized activations for tokens [t0, t1); every path writes the same bytes.
 void scalar_quantize_acts(const Acts& a, const float* x, int64_t t0, int64_t t1);
 void avx2_quantize_acts(const Acts& a, const float* x, int64_t t0, int64_t t1);

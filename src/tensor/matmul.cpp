@@ -162,15 +162,7 @@ CpuPath cpu_path_of(MatmulPath path) {
   return CpuPath::scalar;
 }
 
-MatmulPath resolve(MatmulPath path) {
-  if (path != MatmulPath::best) return path;
-  switch (cpu_path()) {
-    case CpuPath::avx512: return MatmulPath::avx512;
-    case CpuPath::avx2: return MatmulPath::avx2;
-    case CpuPath::scalar: return MatmulPath::scalar;
-  }
-  return MatmulPath::scalar;
-}
+MatmulPath resolve(MatmulPath path) { return matmul_path_resolved(path); }
 
 kernels::Kernel kernel_for(MatmulPath path, DType t) {
   switch (path) {
@@ -189,6 +181,16 @@ void quantize(MatmulPath path, const kernels::Acts& a, const float* x, int64_t t
 }
 
 }  // namespace
+
+MatmulPath matmul_path_resolved(MatmulPath path) {
+  if (path != MatmulPath::best) return path;
+  switch (cpu_path()) {
+    case CpuPath::avx512: return MatmulPath::avx512;
+    case CpuPath::avx2: return MatmulPath::avx2;
+    case CpuPath::scalar: return MatmulPath::scalar;
+  }
+  return MatmulPath::scalar;
+}
 
 bool matmul_path_available(MatmulPath path) {
   if (!cpu_path_supported(cpu_features(), cpu_path_of(path))) return false;
@@ -272,11 +274,8 @@ void matmul_multi(const WeightView* const* w, float* const* y, int n, const floa
   MatmulPath kernel_path = path;
   for (int i = 0; i < n; i++) {
     MatmulPath p = path;
-    kernel[i] = nullptr;
-    if (w[i]->packed != nullptr) {  // the same layout on both paths; a path may lack the type's kernel
-      if (path == MatmulPath::avx512) kernel[i] = kernels::avx512_packed_kernel(w[i]->type);
-      if (path == MatmulPath::avx2) kernel[i] = kernels::avx2_packed_kernel(w[i]->type);
-    }
+    // The same layout on both SIMD paths; a path may lack the type's packed kernel.
+    kernel[i] = w[i]->packed != nullptr ? kernels::packed_kernel(path, w[i]->type) : nullptr;
     if (kernel[i] == nullptr) kernel[i] = pick_kernel(p, w[i]->type);
     if (p != path) kernel_path = p;
     if (kernels::act_kind(w[i]->type) != kind) {

@@ -65,6 +65,7 @@ class MatmulScratch {
 enum class MatmulPath { best, scalar, avx2, avx512 };
 bool matmul_path_available(MatmulPath path);
 const char* matmul_path_name(MatmulPath path);  // best resolves to the path it picks
+MatmulPath matmul_path_resolved(MatmulPath path);  // best -> the process's path; others as given
 
 // y[t][r] = sum_c w[r][c] * x[t][c] for t < n_tokens, r < n_rows.
 // x is n_tokens x n_cols (row-major, stride n_cols), y is n_tokens x n_rows (stride n_rows).

@@ -11,24 +11,11 @@
 #include <type_traits>
 
 #include "base/check.h"
-#include "base/cpu.h"
 #include "tensor/kernels.h"
 #include "tensor/quant-blocks.h"
 
 namespace parley {
 namespace {
-
-// The path a packed copy would be read on (best resolved), or scalar (never packed).
-MatmulPath packed_path(MatmulPath path) {
-  if (path == MatmulPath::best) {
-    switch (cpu_path()) {
-      case CpuPath::avx512: return MatmulPath::avx512;
-      case CpuPath::avx2: return MatmulPath::avx2;
-      case CpuPath::scalar: return MatmulPath::scalar;
-    }
-  }
-  return matmul_path_available(path) ? path : MatmulPath::scalar;
-}
 
 // Bytes of quants per block and their offset in a GGUF block.
 struct Layout {
@@ -111,12 +98,19 @@ void pack_q6_k(const WeightView& w, uint8_t* out) {
 
 }  // namespace
 
-bool can_pack(DType t, MatmulPath path) {
-  switch (packed_path(path)) {
-    case MatmulPath::avx512: return kernels::avx512_packed_kernel(t) != nullptr;
-    case MatmulPath::avx2: return kernels::avx2_packed_kernel(t) != nullptr;
-    default: return false;
+namespace kernels {
+Kernel packed_kernel(MatmulPath path, DType t) {
+  switch (path) {
+    case MatmulPath::avx512: return avx512_packed_kernel(t);
+    case MatmulPath::avx2: return avx2_packed_kernel(t);
+    default: return nullptr;
   }
+}
+}  // namespace kernels
+
+bool can_pack(DType t, MatmulPath path) {
+  // Only for a path this CPU runs: the copy is read on it.
+  return matmul_path_available(path) && kernels::packed_kernel(matmul_path_resolved(path), t) != nullptr;
 }
 
 size_t packed_record_bytes(DType t) {
