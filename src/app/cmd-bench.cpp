@@ -33,7 +33,7 @@ struct BenchOptions {
   std::string model;
   int32_t n_prompt = 512;
   int32_t n_gen = 128;
-  int32_t threads = 2;
+  ThreadFlags threads;
   int32_t reps = 3;
   std::string kv_type = "f16";
   bool json = false;
@@ -73,11 +73,37 @@ Stat stat_of(std::vector<double> v) {
   return {v.front(), med, v.back()};
 }
 
+struct SyncCost {
+  double jobs_per_token = 0, empty_job_us = 0, sync_us_per_token = 0, sync_fraction = 0;
+  double token_ms = 0, wait_us_per_token = 0, wait_fraction = 0;
+};
+
+SyncCost measure_sync(ThreadPool& pool, uint64_t jobs, double wait_s, double total_s, int64_t tokens) {
+  using Clock = std::chrono::steady_clock;
+  SyncCost out;
+  if (tokens < 1 || total_s <= 0) return out;
+  double best = 1e9;
+  const int n = 2000;
+  for (int rep = 0; rep < 5; rep++) {
+    auto t0 = Clock::now();
+    for (int i = 0; i < n; i++) pool.parallel_for(pool.size(), [](int64_t, int64_t, int) {});
+    best = std::min(best, std::chrono::duration<double>(Clock::now() - t0).count() / n);
+  }
+  out.jobs_per_token = static_cast<double>(jobs) / static_cast<double>(tokens);
+  out.empty_job_us = best * 1e6;
+  out.token_ms = total_s / static_cast<double>(tokens) * 1e3;
+  out.sync_us_per_token = out.jobs_per_token * out.empty_job_us;
+  out.sync_fraction = out.sync_us_per_token / (out.token_ms * 1e3);
+  out.wait_us_per_token = wait_s / static_cast<double>(tokens) * 1e6;
+  out.wait_fraction = out.wait_us_per_token / (out.token_ms * 1e3);
+  return out;
+}
+
 int run_bench(const BenchOptions& opt) {
   using Clock = std::chrono::steady_clock;
-  if (opt.n_prompt < 1 || opt.n_gen < 1 || opt.reps < 1 || opt.threads < 1) {
-    return fail("-p, -n, -r and -t must be positive");
-  }
+  if (opt.n_prompt < 1 || opt.n_gen < 1 || opt.reps < 1) return fail("-p, -n and -r must be positive");
+  ThreadFlags threads = opt.threads;
+  if (std::string e = resolve_thread_flags(threads); !e.empty()) return fail(e);
   auto kv_type = kv_type_from_flag(opt.kv_type);
   if (!kv_type) return fail(kKvTypeError);
   auto loaded = model::Model::load(opt.model);
@@ -90,7 +116,8 @@ int run_bench(const BenchOptions& opt) {
       kv::PoolShape{c.n_layer, c.n_head_kv, c.head_dim, block, (n_ctx + block - 1) / block, *kv_type});
   if (!kv) return fail(kv.error().message);
   log_cpu_path("bench", &m);
-  ThreadPool pool(opt.threads);
+  ThreadPool pool(threads.threads, threads.pin ? pin_cpus_for(threads.threads) : std::vector<int>{});
+  std::fprintf(stderr, "bench: %s\n", threads_description(threads.threads, threads.pin).c_str());
   model::Forward fwd(m, model::ForwardOptions{opt.n_prompt, 1, n_ctx}, pool);
   model::KvView view;
   view.type = *kv_type;
@@ -111,6 +138,8 @@ int run_bench(const BenchOptions& opt) {
   std::vector<int32_t> prompt = make_prompt(opt.n_prompt, c.n_vocab, bos);
   model::Batch batch;
   std::vector<double> pp, tg;
+  uint64_t tg_jobs = 0;
+  double tg_wait_s = 0, tg_total_s = 0;
   json::Value runs = json::Value::array();
   for (int32_t r = 0; r < opt.reps; r++) {
     // pp: the whole prompt as one batch on an empty sequence (the cache is simply overwritten).
@@ -121,6 +150,8 @@ int run_bench(const BenchOptions& opt) {
     double pp_s = std::chrono::duration<double>(Clock::now() - t0).count();
     // tg: greedy, one token per step.
     int32_t token = prompt.back();
+    pool.reset_stats();
+    pool.set_measure(true);
     auto t1 = Clock::now();
     for (int32_t i = 0; i < opt.n_gen; i++) {
       batch.clear();
@@ -129,6 +160,10 @@ int run_bench(const BenchOptions& opt) {
       token = sampling::argmax(fwd.logits(0), c.n_vocab);
     }
     double tg_s = std::chrono::duration<double>(Clock::now() - t1).count();
+    pool.set_measure(false);
+    tg_jobs += pool.stats().jobs;
+    tg_wait_s += pool.stats().wait_seconds;
+    tg_total_s += tg_s;
     pp.push_back(opt.n_prompt / pp_s);
     tg.push_back(opt.n_gen / tg_s);
     std::fprintf(stderr, "bench: rep %d: pp%d %.2f t/s, tg%d %.2f t/s\n", r + 1, opt.n_prompt, pp.back(), opt.n_gen,
@@ -139,6 +174,17 @@ int run_bench(const BenchOptions& opt) {
     runs.push_back(std::move(run));
   }
   auto [rss, hwm] = resident_memory();
+  // Synchronisation in a decode step: how many parallel jobs one token issues, what a job
+  // costs with no work in it (publish, the workers' claims, completion; the best of 5 runs of
+  // 2000), and how long the caller waited for other threads after its own chunks.
+  const SyncCost sync = measure_sync(pool, tg_jobs, tg_wait_s, tg_total_s, int64_t{opt.n_gen} * opt.reps);
+  if (pool.size() > 1) {
+    std::fprintf(stderr,
+                 "bench: decode sync: %.0f parallel jobs per token, an empty job %.2f us -> %.0f us per token "
+                 "(%.1f%% of a %.2f ms token); the caller waited %.0f us per token (%.1f%%) for other threads\n",
+                 sync.jobs_per_token, sync.empty_job_us, sync.sync_us_per_token, sync.sync_fraction * 100,
+                 sync.token_ms, sync.wait_us_per_token, sync.wait_fraction * 100);
+  }
   Stat pps = stat_of(pp), tgs = stat_of(tg);
   uint64_t file_size = m.file().file_size();
   if (opt.json) {
@@ -152,7 +198,14 @@ int run_bench(const BenchOptions& opt) {
     json::Value doc = json::Value::object();
     doc["model"] = opt.model;
     doc["size_bytes"] = file_size;
-    doc["threads"] = opt.threads;
+    doc["threads"] = threads.threads;
+    doc["pinned"] = threads.pin;
+    json::Value sj = json::Value::object();
+    sj["jobs_per_token"] = sync.jobs_per_token;
+    sj["empty_job_us"] = sync.empty_job_us;
+    sj["sync_us_per_token"] = sync.sync_us_per_token;
+    sj["caller_wait_us_per_token"] = sync.wait_us_per_token;
+    doc["decode_sync"] = std::move(sj);
     doc["n_prompt"] = opt.n_prompt;
     doc["n_gen"] = opt.n_gen;
     doc["reps"] = opt.reps;
@@ -173,7 +226,7 @@ int run_bench(const BenchOptions& opt) {
                 opt.n_prompt, opt.n_gen);
     std::printf("|---|---|---|---|---|---|---|\n");
     std::printf("| %s | %s | %d | %.2f / %.2f | %.2f / %.2f | %s (%s) | %s %s |\n", c.name.c_str(),
-                human_bytes(file_size).c_str(), opt.threads, pps.min, pps.median, tgs.min, tgs.median,
+                human_bytes(file_size).c_str(), threads.threads, pps.min, pps.median, tgs.min, tgs.median,
                 human_bytes(rss).c_str(), human_bytes(hwm).c_str(), human_bytes((*kv)->total_bytes()).c_str(),
                 std::string(dtype_name(*kv_type)).c_str());
   }
@@ -189,7 +242,7 @@ void add_bench_command(CLI::App& app, Runner& run) {
   sub->add_option("-m,--model", opt->model, "GGUF model file")->required();
   sub->add_option("-p,--n-prompt", opt->n_prompt, "Prompt tokens, evaluated as one batch (pp)")->capture_default_str();
   sub->add_option("-n,--n-gen", opt->n_gen, "Tokens generated one per step after the prompt (tg)")->capture_default_str();
-  sub->add_option("-t,--threads", opt->threads, "Compute threads")->capture_default_str();
+  add_thread_flags(sub, &opt->threads);
   sub->add_option("-r,--reps", opt->reps, "Repetitions (the median is reported)")->capture_default_str();
   sub->add_option("--kv-type", opt->kv_type, kKvTypeHelp)->capture_default_str();
   sub->add_flag("--json", opt->json, "Print the results as JSON (per repetition, min / median / max)");

@@ -10,6 +10,7 @@
 #include <random>
 
 #include "app/commands.h"
+#include "base/cpu.h"
 #include "app/loaded-model.h"
 #include "base/strings.h"
 #include "engine/engine.h"
@@ -27,7 +28,7 @@ struct RunOptions {
   float top_p = 0.95f;
   float min_p = 0.05f;
   std::optional<uint64_t> seed;
-  int32_t threads = 2;
+  ThreadFlags threads;
   int32_t ctx = 0;
   std::string kv_type = "f16";
   bool no_bos = false, parse_special = false, ignore_eos = false;
@@ -59,6 +60,8 @@ class EventQueue {
 
 int run_run(const RunOptions& opt) {
   using Clock = std::chrono::steady_clock;
+  ThreadFlags threads = opt.threads;
+  if (std::string e = resolve_thread_flags(threads); !e.empty()) return fail(e);
   auto loaded = load_model_with_tokenizer(opt.model);
   if (!loaded) return fail(loaded.error().message);
   const std::shared_ptr<const model::Model>& model = loaded->model;
@@ -67,7 +70,8 @@ int run_run(const RunOptions& opt) {
   auto kv_type = kv_type_from_flag(opt.kv_type);
   if (!kv_type) return fail(kKvTypeError);
   engine::EngineOptions eo;
-  eo.n_threads = opt.threads;
+  eo.n_threads = threads.threads;
+  eo.pin_threads = threads.pin;
   eo.n_ctx = opt.ctx;
   eo.max_seqs = 1;
   eo.kv_type = *kv_type;
@@ -79,9 +83,9 @@ int run_run(const RunOptions& opt) {
   std::fprintf(stderr, "parley: %s: %s, %d layers, %d wide, %d/%d heads, vocab %d, %s of weights (mapped)\n",
                c.name.c_str(), model::arch_name(c.arch), c.n_layer, c.n_embd, c.n_head, c.n_head_kv, c.n_vocab,
                human_bytes(model->weight_bytes()).c_str());
-  std::fprintf(stderr, "parley: context %d tokens; KV cache %s (%d positions, %s), scratch %s; %d threads\n",
+  std::fprintf(stderr, "parley: context %d tokens; KV cache %s (%d positions, %s), scratch %s; %s\n",
                info.n_ctx, human_bytes(info.kv_bytes).c_str(), info.kv_positions, std::string(dtype_name(*kv_type)).c_str(),
-               human_bytes(info.scratch_bytes).c_str(), opt.threads);
+               human_bytes(info.scratch_bytes).c_str(), threads_description(threads.threads, threads.pin).c_str());
 
   tokenizer::EncodeOptions enc;
   enc.add_special = !opt.no_bos;
@@ -150,7 +154,7 @@ void add_run_command(CLI::App& app, Runner& run) {
   sub->add_option("--min-p", opt->min_p, "Drop tokens less likely than this fraction of the best one (0: off)")
       ->capture_default_str();
   sub->add_option("--seed", opt->seed, "Random seed (default: a random one, printed at the end); same seed, same text");
-  sub->add_option("-t,--threads", opt->threads, "Compute threads")->capture_default_str();
+  add_thread_flags(sub, &opt->threads);
   sub->add_option("--ctx", opt->ctx, "Context length in tokens (0: the model's trained context)")->capture_default_str();
   sub->add_option("--kv-type", opt->kv_type, kKvTypeHelp)->capture_default_str();
   sub->add_flag("--no-bos", opt->no_bos, "Do not add the BOS token");

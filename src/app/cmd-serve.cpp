@@ -14,6 +14,7 @@
 #include "api/service.h"
 #include "api/template-renderer.h"
 #include "app/commands.h"
+#include "base/cpu.h"
 #include "app/loaded-model.h"
 #include "app/serve-config.h"
 #include "app/serve-keys.h"
@@ -39,7 +40,7 @@ struct ServeOptions {
   std::vector<std::string> aliases;
   bool no_claude_ids = false;
   int32_t ctx = 0;
-  int32_t threads = 2;
+  ThreadFlags threads;
   int32_t parallel = 4;
   int32_t kv_positions = 0;
   std::string kv_type = "f16";
@@ -88,6 +89,8 @@ int run_serve(const ServeOptions& opt, std::vector<upstream::UpstreamConfig> fil
   if (!(opt.timeout_seconds >= 1)) return fail("--timeout must be at least 1 second");
   if (opt.http_threads < 1 || opt.http_threads > 64) return fail("--http-threads must be 1..64");
   if (opt.max_output < 0) return fail("--max-output must not be negative");
+  ThreadFlags threads = opt.threads;
+  if (std::string e = resolve_thread_flags(threads); !e.empty()) return fail(e);
   // Gateway upstreams are checked (and their keys read) before the model loads.
   auto upstreams = upstreams_from_flags(opt.upstream, std::move(file_upstreams), opt.config);
   if (!upstreams.ok()) return fail(upstreams.error().message);
@@ -155,7 +158,8 @@ int run_serve(const ServeOptions& opt, std::vector<upstream::UpstreamConfig> fil
   api::TemplateRenderer renderer(std::move(*tpl), unix_now);
 
   engine::EngineOptions eo;
-  eo.n_threads = opt.threads;
+  eo.n_threads = threads.threads;
+  eo.pin_threads = threads.pin;
   eo.n_ctx = opt.ctx;
   eo.max_seqs = opt.parallel;
   eo.kv_positions = opt.kv_positions;
@@ -188,10 +192,10 @@ int run_serve(const ServeOptions& opt, std::vector<upstream::UpstreamConfig> fil
   }
   std::fprintf(stderr,
                "parley: context %d tokens (%s), KV cache %s (%d positions of %s, prefix cache %s), "
-               "%d parallel, %d threads; chat template: %s%s%s\n",
+               "%d parallel, %s; chat template: %s%s%s\n",
                info.n_ctx, ctx_source.c_str(), human_bytes(info.kv_bytes).c_str(),
                info.kv_positions, std::string(dtype_name(eo.kv_type)).c_str(), eo.prefix_cache ? "on" : "off",
-               opt.parallel, opt.threads,
+               opt.parallel, threads_description(threads.threads, threads.pin).c_str(),
                opt.chat_template.empty() ? "from the GGUF" : opt.chat_template.c_str(),
                caps.tools ? ", renders tools" : ", no tools",
                caps.enable_thinking ? ", thinking switch" : "");
@@ -300,7 +304,7 @@ void add_serve_command(CLI::App& app, Runner& run) {
   sub->add_option("--ctx", opt->ctx,
                   "context length in tokens (default: the model's trained context, at most "
                   "--kv-positions when that is given; Claude Code needs ~30000+)");
-  sub->add_option("-t,--threads", opt->threads, "compute threads (default 2)");
+  add_thread_flags(sub, &opt->threads);
   sub->add_option("--parallel", opt->parallel, "sequences generated together (default 4)");
   sub->add_option("--kv-positions", opt->kv_positions,
                   "KV cache capacity in positions over all sequences (default: one full context)");

@@ -2,6 +2,7 @@
 // and, when chosen on the command line, stores the function that runs it in `run`.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <optional>
 #include <string>
@@ -32,6 +33,16 @@ int fail(const std::string& message);
 // Prints "<who>: cpu <brand> (<flags>), kernels <path>" to stderr: what the run measured on
 // (with the model: and what was repacked for that path at load).
 void log_cpu_path(const char* who, const model::Model* model = nullptr);
+
+// -t/--threads and --pin-threads of serve, run and bench.
+struct ThreadFlags {
+  int32_t threads = 0;  // 0: one per physical core (default_threads())
+  bool pin = false;
+};
+void add_thread_flags(CLI::App* sub, ThreadFlags* flags);
+// Resolves threads 0 to the default; an error message (empty when fine) for a negative count
+// or for pinning more threads than there are physical cores to pin them to.
+std::string resolve_thread_flags(ThreadFlags& flags);
 
 // --kv-type of serve, run and bench: the KV cache element type by name (any case), or nullopt
 // for a name that is not one.

@@ -30,6 +30,23 @@ void log_cpu_path(const char* who, const model::Model* m) {
                cpu_flags_string(f).c_str(), cpu_path_name(cpu_path()), forced ? " (PARLEY_CPU)" : "", packed.c_str());
 }
 
+void add_thread_flags(CLI::App* sub, ThreadFlags* flags) {
+  sub->add_option("-t,--threads", flags->threads,
+                  str_printf("compute threads (default 0: one per physical core, %d here)", default_threads()));
+  sub->add_flag("--pin-threads", flags->pin,
+                "bind each compute thread to its own physical core (off by default: the OS places them)");
+}
+
+std::string resolve_thread_flags(ThreadFlags& flags) {
+  if (flags.threads < 0 || flags.threads > 1024) return "--threads must be 0 (one per physical core) .. 1024";
+  if (flags.threads == 0) flags.threads = default_threads();
+  if (flags.pin && flags.threads > cpu_topology().physical()) {
+    return str_printf("--pin-threads: %d threads but %d physical cores to pin them to", flags.threads,
+                      cpu_topology().physical());
+  }
+  return "";
+}
+
 }  // namespace parley::app
 
 int main(int argc, char** argv) {

@@ -1,8 +1,18 @@
 #include "base/cpu.h"
 
+#include <algorithm>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
+#include <map>
+#include <thread>
+
+#if defined(__linux__)
+#include <pthread.h>
+#include <sched.h>
+#endif
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>
@@ -163,6 +173,98 @@ CpuPath cpu_path() {
     return p.ok() ? p.value() : cpu_path_best(cpu_features());
   }();
   return path;
+}
+
+CpuTopology cpu_topology_from(std::span<const int> allowed, std::span<const std::pair<int, int>> ids) {
+  CpuTopology t;
+  t.logical = static_cast<int>(allowed.size());
+  t.known = !allowed.empty();
+  std::map<std::pair<int, int>, int> first;  // (package, core) -> lowest allowed CPU
+  for (size_t i = 0; i < allowed.size(); i++) {
+    const std::pair<int, int> id = i < ids.size() ? ids[i] : std::pair<int, int>{-1, -1};
+    if (id.first < 0 || id.second < 0) {
+      t.known = false;
+      t.core_cpus.push_back(allowed[i]);
+      continue;
+    }
+    auto [it, inserted] = first.emplace(id, allowed[i]);
+    if (!inserted) it->second = std::min(it->second, allowed[i]);
+  }
+  for (const auto& kv : first) t.core_cpus.push_back(kv.second);
+  std::sort(t.core_cpus.begin(), t.core_cpus.end());
+  return t;
+}
+
+namespace {
+
+int read_sysfs_int(int cpu, const char* leaf) {
+  char path[128];
+  std::snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu%d/topology/%s", cpu, leaf);
+  std::ifstream f(path);
+  int v = -1;
+  if (!(f >> v)) return -1;
+  return v;
+}
+
+CpuTopology detect_topology() {
+  std::vector<int> allowed;
+  std::vector<std::pair<int, int>> ids;
+#if defined(__linux__)
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof set, &set) == 0) {
+    for (int c = 0; c < CPU_SETSIZE; c++) {
+      if (!CPU_ISSET(c, &set)) continue;
+      allowed.push_back(c);
+      ids.emplace_back(read_sysfs_int(c, "physical_package_id"), read_sysfs_int(c, "core_id"));
+    }
+  }
+#endif
+  if (allowed.empty()) {
+    const unsigned n = std::max(1u, std::thread::hardware_concurrency());
+    for (unsigned c = 0; c < n; c++) {
+      allowed.push_back(static_cast<int>(c));
+      ids.emplace_back(-1, -1);
+    }
+  }
+  return cpu_topology_from(allowed, ids);
+}
+
+}  // namespace
+
+const CpuTopology& cpu_topology() {
+  static const CpuTopology t = detect_topology();
+  return t;
+}
+
+int default_threads() { return std::max(1, cpu_topology().physical()); }
+
+std::vector<int> pin_cpus_for(int threads) {
+  const CpuTopology& t = cpu_topology();
+  if (threads < 1 || threads > t.physical()) return {};
+  return std::vector<int>(t.core_cpus.begin(), t.core_cpus.begin() + threads);
+}
+
+std::string threads_description(int threads, bool pinned) {
+  const CpuTopology& t = cpu_topology();
+  char s[160];
+  std::snprintf(s, sizeof s, "%d thread%s%s (%d physical core%s%s of %d CPU%s allowed)", threads, threads == 1 ? "" : "s",
+                pinned ? ", pinned one per core" : "", t.physical(), t.physical() == 1 ? "" : "s",
+                t.known ? "" : " assumed", t.logical, t.logical == 1 ? "" : "s");
+  return s;
+}
+
+bool pin_current_thread(int cpu) {
+#if defined(__linux__)
+  if (cpu < 0 || cpu >= CPU_SETSIZE) return false;
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(cpu, &set);
+  return pthread_setaffinity_np(pthread_self(), sizeof set, &set) == 0;
+#else
+  (void)cpu;
+  return false;
+#endif
 }
 
 }  // namespace parley

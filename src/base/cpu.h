@@ -4,8 +4,11 @@
 // here at run time, never from the build machine's flags.
 #pragma once
 
+#include <span>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "base/result.h"
 
@@ -47,5 +50,31 @@ Result<CpuPath> cpu_path_from_env(const char* value, const CpuFeatures& f);
 CpuPath cpu_path();
 // True when the process path is p or faster (kernels of a slower path stay usable).
 inline bool cpu_path_at_least(CpuPath p) { return static_cast<int>(cpu_path()) >= static_cast<int>(p); }
+
+// The logical CPUs this process may run on (its affinity mask: a container's cpuset, taskset)
+// and the physical cores they belong to. Compute threads default to one per physical core:
+// two hyper-threads of one core share its vector units, so a second thread there adds
+// synchronisation and cache pressure but no arithmetic.
+struct CpuTopology {
+  int logical = 0;             // CPUs in the affinity mask
+  std::vector<int> core_cpus;  // one CPU per physical core: its lowest-numbered allowed sibling, ascending
+  bool known = false;          // core ids were read (sysfs); otherwise every CPU counts as a core
+  int physical() const { return static_cast<int>(core_cpus.size()); }
+};
+// Read once (sched_getaffinity + /sys/devices/system/cpu/cpuN/topology).
+const CpuTopology& cpu_topology();
+// The topology of `allowed` CPUs whose (package id, core id) are `ids` (same order); an id of
+// -1 (unknown) makes that CPU its own core.
+CpuTopology cpu_topology_from(std::span<const int> allowed, std::span<const std::pair<int, int>> ids);
+// The default number of compute threads: the physical cores this process may use (at least 1).
+int default_threads();
+// "2 threads (2 physical cores of 2 CPUs allowed)" for startup logs.
+std::string threads_description(int threads, bool pinned);
+// The CPUs to pin `threads` compute threads to, one physical core each (the first `threads`
+// of core_cpus); empty when there are fewer cores than threads.
+std::vector<int> pin_cpus_for(int threads);
+// Binds the calling thread to one CPU; false (and nothing changed) where that is refused or
+// unsupported.
+bool pin_current_thread(int cpu);
 
 }  // namespace parley

@@ -1,9 +1,12 @@
 #include "engine/engine.h"
 
+#include "base/cpu.h"
+
 #include <chrono>
 #include <cmath>
 
 #include "base/check.h"
+#include "base/cpu.h"
 #include "base/log.h"
 #include "base/strings.h"
 #include "engine/scheduler.h"
@@ -31,7 +34,7 @@ const char* finish_reason_name(FinishReason r) {
 // Engine-thread state: the model runner and the scheduler.
 struct Engine::Impl {
   Impl(const model::Model& m, const EngineOptions& o, std::unique_ptr<kv::BlockPool> kv_pool)
-      : pool(o.n_threads),
+      : pool(o.n_threads, o.pin_threads ? pin_cpus_for(o.n_threads) : std::vector<int>{}),
         kv(std::move(kv_pool)),
         forward(m, model::ForwardOptions{o.max_batch_tokens, o.max_seqs, o.n_ctx}, pool),
         scheduler(*kv, SchedulerOptions{o.max_batch_tokens, o.max_seqs, o.n_ctx, o.prefix_cache}),
@@ -118,6 +121,10 @@ struct Engine::Impl {
 Result<std::unique_ptr<Engine>> Engine::start(std::shared_ptr<const model::Model> model, const EngineOptions& options) {
   const model::Config& c = model->config();
   EngineOptions o = options;
+  if (o.n_threads == 0) o.n_threads = default_threads();
+  if (o.pin_threads && pin_cpus_for(o.n_threads).empty()) {
+    return Error::fmt("engine options: cannot pin %d threads to %d physical cores", o.n_threads, cpu_topology().physical());
+  }
   if (o.n_threads < 1 || o.max_seqs < 1 || o.max_batch_tokens < 1 || o.block_size < 1 || o.queue_capacity < 1) {
     return Error{"engine options: threads, sequences, batch tokens, block size and queue capacity must be positive"};
   }

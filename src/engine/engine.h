@@ -22,7 +22,7 @@
 namespace parley::engine {
 
 struct EngineOptions {
-  int32_t n_threads = 2;          // compute threads (the engine thread is one of them)
+  int32_t n_threads = 0;          // compute threads (the engine thread is one of them); 0: one per physical core
   int32_t n_ctx = 0;              // tokens per sequence; 0: the model's trained context, at most kv_positions
   int32_t max_seqs = 4;           // sequences decoded together
   int32_t max_batch_tokens = 512; // tokens per step (prefill chunk budget)
@@ -37,6 +37,7 @@ struct EngineOptions {
   uint64_t cache_dir_max_bytes = 20ull << 30;  // this model's files, all together
   int32_t cache_dir_min_tokens = 256;          // shorter cached paths are not written
   double cache_dir_interval_s = 60;
+  bool pin_threads = false;  // bind each compute thread to its own physical core
 };
 
 // What start() set up, for logs and `parley run`.

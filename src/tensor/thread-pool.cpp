@@ -3,6 +3,7 @@
 #include <chrono>
 
 #include "base/check.h"
+#include "base/cpu.h"
 #include "tensor/matmul.h"
 
 namespace parley {
@@ -34,8 +35,14 @@ constexpr uint32_t chunk_of(uint64_t ticket) { return static_cast<uint32_t>(tick
 
 }  // namespace
 
-ThreadPool::ThreadPool(int n_threads) : n_threads_(n_threads < 1 ? 1 : n_threads) {
-  for (int i = 1; i < n_threads_; i++) threads_.emplace_back([this, i] { worker(i); });
+ThreadPool::ThreadPool(int n_threads, std::vector<int> pin_cpus)
+    : n_threads_(n_threads < 1 ? 1 : n_threads), pin_cpus_(std::move(pin_cpus)) {
+  for (int i = 1; i < n_threads_; i++) {
+    threads_.emplace_back([this, i] {
+      if (!pin_cpus_.empty()) pin_current_thread(pin_cpus_[static_cast<size_t>(i) % pin_cpus_.size()]);
+      worker(i);
+    });
+  }
 }
 
 ThreadPool::~ThreadPool() {
@@ -122,6 +129,11 @@ void ThreadPool::run(int64_t n, int64_t grain, Invoke invoke, void* ctx) {
     return;
   }
   PARLEY_CHECK(n_chunks < 0xFFFFFFFFll);
+  if (!pin_cpus_.empty() && pinned_caller_ != std::this_thread::get_id()) {
+    pin_current_thread(pin_cpus_[0]);
+    pinned_caller_ = std::this_thread::get_id();
+  }
+  stats_.jobs++;
   if (++job_id_ == 0) job_id_ = 1;  // 0 names "no job yet"
   Job& j = jobs_[job_id_ & 1];
   j.invoke.store(invoke, std::memory_order_relaxed);
@@ -139,6 +151,12 @@ void ThreadPool::run(int64_t n, int64_t grain, Invoke invoke, void* ctx) {
     wake_.notify_all();
   }
   work(ticket, 0);
+  if (measure_) {
+    const auto t0 = std::chrono::steady_clock::now();
+    for (int spin = 1; j.done.load(std::memory_order_acquire) < n_chunks; spin++) relax(spin);
+    stats_.wait_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    return;
+  }
   for (int spin = 1; j.done.load(std::memory_order_acquire) < n_chunks; spin++) relax(spin);
 }
 

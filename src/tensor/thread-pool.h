@@ -27,13 +27,28 @@ class MatmulScratch;
 
 class ThreadPool {
  public:
-  // n_threads counts the calling thread: 1 means no extra threads.
-  explicit ThreadPool(int n_threads);
+  // n_threads counts the calling thread: 1 means no extra threads. With `pin_cpus`, thread i
+  // (0 = whichever thread calls parallel_for) runs only on pin_cpus[i % size]: workers bind
+  // themselves at start, a calling thread at its first job.
+  explicit ThreadPool(int n_threads, std::vector<int> pin_cpus = {});
   ~ThreadPool();
   ThreadPool(const ThreadPool&) = delete;
   ThreadPool& operator=(const ThreadPool&) = delete;
 
   int size() const { return n_threads_; }
+  bool pinned() const { return !pin_cpus_.empty(); }
+
+  // What the pool did since the last reset: the jobs that ran on more than one thread, and
+  // (while measuring) the time the caller spent waiting for other threads' chunks after its
+  // own were done: load imbalance plus the workers' wake-up and completion latency.
+  struct Stats {
+    uint64_t jobs = 0;
+    double wait_seconds = 0;
+  };
+  Stats stats() const { return stats_; }
+  void reset_stats() { stats_ = Stats{}; }
+  // Measuring reads the clock twice per job; off by default.
+  void set_measure(bool on) { measure_ = on; }
 
   // fn(begin, end, thread) over [0, n) split into min(n, size()) contiguous chunks of (nearly)
   // equal length; returns when all are done. Each chunk runs on whichever thread claims it
@@ -82,7 +97,11 @@ class ThreadPool {
   void worker(int index);
 
   int n_threads_;
+  std::vector<int> pin_cpus_;
   uint32_t job_id_ = 0;  // caller only
+  Stats stats_;          // caller only
+  bool measure_ = false;
+  std::thread::id pinned_caller_;
   std::vector<std::thread> threads_;
   std::mutex mutex_;
   std::condition_variable wake_;

@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <utility>
+#include <vector>
+
 namespace parley {
 namespace {
 
@@ -63,6 +66,43 @@ TEST(Cpu, DetectionIsConsistent) {
   EXPECT_STREQ(cpu_path_name(CpuPath::avx512), "avx512");
   std::printf("cpu: %s\nflags: %s\npath: %s\n", f.brand.c_str(), cpu_flags_string(f).c_str(),
               cpu_path_name(cpu_path()));
+}
+
+TEST(Cpu, TopologyCountsPhysicalCores) {
+  // 4 CPUs, two hyper-threads per core (0/2 and 1/3 as Linux numbers them), one package.
+  const int cpus[] = {0, 1, 2, 3};
+  const std::pair<int, int> smt[] = {{0, 0}, {0, 1}, {0, 0}, {0, 1}};
+  CpuTopology t = cpu_topology_from(cpus, smt);
+  EXPECT_EQ(t.logical, 4);
+  EXPECT_EQ(t.physical(), 2);
+  EXPECT_EQ(t.core_cpus, (std::vector<int>{0, 1}));
+  EXPECT_TRUE(t.known);
+  // An affinity mask with only the second sibling of core 0 and both of core 1.
+  const int some[] = {1, 2, 3};
+  const std::pair<int, int> some_ids[] = {{0, 1}, {0, 0}, {0, 1}};
+  t = cpu_topology_from(some, some_ids);
+  EXPECT_EQ(t.physical(), 2);
+  EXPECT_EQ(t.core_cpus, (std::vector<int>{1, 2}));
+  // Equal core ids in two packages are two cores.
+  const int two[] = {0, 1};
+  const std::pair<int, int> two_ids[] = {{0, 0}, {1, 0}};
+  EXPECT_EQ(cpu_topology_from(two, two_ids).physical(), 2);
+  // Unknown ids: every CPU is its own core, and the topology says it was not read.
+  const std::pair<int, int> unknown[] = {{-1, -1}, {-1, -1}, {-1, -1}};
+  t = cpu_topology_from(some, unknown);
+  EXPECT_EQ(t.physical(), 3);
+  EXPECT_FALSE(t.known);
+}
+
+TEST(Cpu, ThisMachinesTopology) {
+  const CpuTopology& t = cpu_topology();
+  EXPECT_GE(t.logical, 1);
+  EXPECT_GE(t.physical(), 1);
+  EXPECT_LE(t.physical(), t.logical);
+  EXPECT_EQ(default_threads(), t.physical());
+  EXPECT_EQ(pin_cpus_for(t.physical()).size(), static_cast<size_t>(t.physical()));
+  EXPECT_TRUE(pin_cpus_for(t.physical() + 1).empty());
+  std::printf("%s\n", threads_description(default_threads(), false).c_str());
 }
 
 }  // namespace

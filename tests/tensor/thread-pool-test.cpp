@@ -1,5 +1,9 @@
 #include "tensor/thread-pool.h"
 
+#include <sched.h>
+
+#include "base/cpu.h"
+
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -46,6 +50,50 @@ TEST(ThreadPool, ChunksOfAGrain) {
     for (int64_t i = begin; i < end; i++) hits[static_cast<size_t>(i)]++;
   });
   for (auto& h : hits) EXPECT_EQ(h.load(), 1);
+}
+
+TEST(ThreadPool, CountsJobsAndMeasuresTheCallersWait) {
+  ThreadPool pool(2);
+  pool.parallel_for(1, [](int64_t, int64_t, int) {});  // one chunk: runs inline, not a job
+  EXPECT_EQ(pool.stats().jobs, 0u);
+  pool.set_measure(true);
+  // The worker's chunk takes ~20 ms while the caller's is empty: the caller waits for it.
+  pool.parallel_for(2, [](int64_t begin, int64_t, int) {
+    if (begin == 1) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  });
+  EXPECT_EQ(pool.stats().jobs, 1u);
+  // Either thread may claim either chunk; whichever runs the sleep, the other waits ~20 ms
+  // unless the caller ran both (then it waited 0 but spent the time in its own chunks).
+  EXPECT_LT(pool.stats().wait_seconds, 1.0);
+  pool.set_measure(false);
+  pool.parallel_for(4, [](int64_t, int64_t, int) {});
+  EXPECT_EQ(pool.stats().jobs, 2u);
+  pool.reset_stats();
+  EXPECT_EQ(pool.stats().jobs, 0u);
+  EXPECT_EQ(pool.stats().wait_seconds, 0.0);
+}
+
+TEST(ThreadPool, PinnedThreadsRunWhereTheyWerePut) {
+  const std::vector<int> cpus = pin_cpus_for(std::min(2, default_threads()));
+  if (cpus.empty()) GTEST_SKIP() << "no physical cores to pin to";
+  cpu_set_t before;
+  ASSERT_EQ(sched_getaffinity(0, sizeof before, &before), 0);
+  ThreadPool pool(static_cast<int>(cpus.size()), cpus);
+  EXPECT_TRUE(pool.pinned());
+  std::vector<std::atomic<int>> seen(cpus.size());
+  for (auto& s : seen) s = -1;
+  for (int iter = 0; iter < 200; iter++) {
+    pool.parallel_for(static_cast<int64_t>(cpus.size()), [&](int64_t, int64_t, int thread) {
+      seen[static_cast<size_t>(thread)] = sched_getcpu();
+    });
+  }
+  for (size_t i = 0; i < cpus.size(); i++) {
+    if (seen[i] >= 0) {
+      EXPECT_EQ(seen[i].load(), cpus[i]) << "thread " << i;
+    }
+  }
+  EXPECT_EQ(seen[0].load(), cpus[0]);  // the caller always runs a chunk
+  sched_setaffinity(0, sizeof before, &before);  // the test's main thread, pinned by the pool
 }
 
 TEST(ThreadPool, ManyQuickCallsAndStdFunction) {
