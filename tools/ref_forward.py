@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Reference forward pass in numpy (float64) for llama / qwen2 / qwen3 / qwen3moe / gemma3 GGUF models: the
+"""Reference forward pass in numpy (float64) for llama / qwen2 / qwen3 / qwen3moe / gemma3 / granite GGUF models: the
 logits at every position of a token list, computed the plain textbook way (whole causal attention matrix,
 no cache, no batching), to check the engine against.
 
@@ -59,7 +59,7 @@ def forward(path, tokens, margins=None):
     margins = [] if margins is None else margins
     meta, tensors = read_gguf(path)
     arch = meta["general.architecture"]
-    assert arch in ("llama", "qwen2", "qwen3", "qwen3moe", "gemma3"), arch
+    assert arch in ("llama", "qwen2", "qwen3", "qwen3moe", "gemma3", "granite"), arch
 
     def W(name):
         t, shape, raw = tensors[name]
@@ -86,6 +86,12 @@ def forward(path, tokens, margins=None):
     causal = np.triu(np.full((T, T), -np.inf), k=1)
     group = n_head // n_head_kv
     scale = 1.0 / np.sqrt(head_dim)
+    # Granite's multipliers (Hugging Face GraniteForCausalLM: embedding_multiplier,
+    # residual_multiplier, attention_multiplier as the q.k scale, logits_scaling dividing).
+    residual = hp("residual_scale", 1.0) if arch == "granite" else 1.0
+    if arch == "granite":
+        x = x * hp("embedding_scale", 1.0)
+        scale = hp("attention.scale", scale)
     if gemma:
         # Gemma 3 (as llama.cpp and Hugging Face's Gemma3): embeddings times sqrt(n_embd); 5 local
         # layers then 1 global (layer l local when l % 6 < 5), local ones masking keys j with
@@ -121,7 +127,7 @@ def forward(path, tokens, margins=None):
         attn = out.reshape(T, n_head * head_dim) @ W(p + "attn_output.weight").T
         if gemma:
             attn = rmsnorm(attn, W(p + "post_attention_norm.weight"), eps)
-        x = x + attn
+        x = x + residual * attn
         h = rmsnorm(x, W(p + "ffn_norm.weight"), eps)
         if gemma:
             # GeGLU with the tanh GELU (gelu_pytorch_tanh), its output normed too.
@@ -132,10 +138,12 @@ def forward(path, tokens, margins=None):
             x = x + moe(h, W, p, hp("expert_used_count"), margins)
         else:
             gate, up = h @ W(p + "ffn_gate.weight").T, h @ W(p + "ffn_up.weight").T
-            x = x + (gate / (1 + np.exp(-gate)) * up) @ W(p + "ffn_down.weight").T
+            x = x + residual * ((gate / (1 + np.exp(-gate)) * up) @ W(p + "ffn_down.weight").T)
     x = rmsnorm(x, W("output_norm.weight"), eps)
     out_w = W("output.weight") if "output.weight" in tensors else W("token_embd.weight")
     logits = x @ out_w.T  # [T, n_vocab]
+    if arch == "granite":
+        logits = logits / hp("logit_scale")
     cap = hp("final_logit_softcapping", 0.0) if gemma else 0.0
     return cap * np.tanh(logits / cap) if cap else logits
 

@@ -40,6 +40,9 @@ float* embed(const ForwardArgs& a) {
   float* x = a.s.x.data();
   const int64_t T = a.batch.size();
   ops::embed(a.model.weights().token_embd, a.batch.tokens.data(), T, x);  // x [T, E]
+  if (c.embd_scale > 0) {
+    for (int64_t i = 0; i < T * c.n_embd; i++) x[i] *= c.embd_scale;
+  }
   ops::rope_cos_sin(a.batch.positions.data(), T, a.s.inv_freq.data(), c.n_rot, c.rope_freq_scale, a.s.rope_cs.data());
   if (c.n_swa > 0) {  // the sliding layers' base, unscaled (llama.cpp's rope_freq_scale_train_swa = 1)
     ops::rope_cos_sin(a.batch.positions.data(), T, a.s.inv_freq_swa.data(), c.n_rot, 1.0f, a.s.rope_cs_swa.data());
@@ -80,8 +83,16 @@ float* attend(const ForwardArgs& a, int32_t layer, const LayerWeights& L) {
 }
 
 void attention(const ForwardArgs& a, int32_t layer, const LayerWeights& L, float* x) {
-  const float* h = attend(a, layer, L);  // h [T, E]
-  ops::add(x, h, static_cast<int64_t>(a.batch.size()) * a.model.config().n_embd);
+  residual_add(a, attend(a, layer, L), x);  // x [T, E] += h
+}
+
+void residual_add(const ForwardArgs& a, float* h, float* x) {
+  const Config& c = a.model.config();
+  const int64_t n = static_cast<int64_t>(a.batch.size()) * c.n_embd;
+  if (c.residual_scale != 1.0f) {
+    for (int64_t i = 0; i < n; i++) h[i] *= c.residual_scale;
+  }
+  ops::add(x, h, n);
 }
 
 Status bind_post_norms(Binder& b, const std::string& p, const Config& c, LayerWeights& L) {
@@ -118,7 +129,7 @@ void swiglu_ffn(const ForwardArgs& a, const LayerWeights& L, float* x) {
   ops::project_gate_up(L, h, T, gate, s.up.data(), a.pool, s.mm);      // gate, up [T, F]
   ops::swiglu(gate, s.up.data(), T, c.n_ff, a.pool);                   // gate [T, F]
   matmul(L.w_down, gate, T, h, a.pool, s.mm);                          // h [T, E]
-  ops::add(x, h, T * E);
+  residual_add(a, h, x);
 }
 
 }  // namespace parley::model::blocks

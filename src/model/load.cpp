@@ -31,6 +31,12 @@ Result<float> ConfigReader::real_or(const std::string& key, float fallback) {
   return static_cast<float>(*v);
 }
 
+Result<float> ConfigReader::real(const std::string& key) {
+  PARLEY_TRY(double v, f_.get_float(prefix_ + key));  // "key '...' is missing"
+  (void)v;
+  return real_or(key, 0.0f);
+}
+
 Result<WeightView> Binder::matrix(const std::string& name, int64_t n_cols, int64_t n_rows) {
   PARLEY_TRY(const gguf::TensorInfo* t, find(name));
   PARLEY_CHECK_OK(expect_shape(*t, {static_cast<uint64_t>(n_cols), static_cast<uint64_t>(n_rows)}));

@@ -21,6 +21,7 @@ class ConfigReader {
   Result<int32_t> count(const std::string& key);
   Result<int32_t> count_or(const std::string& key, int32_t fallback);
   Result<float> real_or(const std::string& key, float fallback);
+  Result<float> real(const std::string& key);  // required, a positive number
   const gguf::File& file() const { return f_; }
   const std::string& prefix() const { return prefix_; }
 

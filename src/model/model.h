@@ -52,6 +52,12 @@ struct Config {
   int32_t swa_pattern = 0;
   float rope_theta_swa = 10000.0f;
   float final_logit_softcap = 0; // logits = cap * tanh(logits / cap) when > 0
+  // Multipliers the shared blocks apply (granite): the token embeddings are scaled by
+  // embd_scale when > 0, each block's output by residual_scale before it is added to the
+  // residual stream, and the logits are divided by logit_scale.
+  float embd_scale = 0;
+  float residual_scale = 1.0f;
+  float logit_scale = 1.0f;
 
   int32_t q_dim() const { return n_head * head_dim; }
   bool is_swa(int32_t layer) const { return n_swa > 0 && layer % swa_pattern < swa_pattern - 1; }

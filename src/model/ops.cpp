@@ -170,6 +170,10 @@ void logits_head(const ForwardArgs& a, const float* x) {
   if (n_out == 0) return;
   rmsnorm(xo, a.model.weights().output_norm, xo, n_out, E, c.rms_eps, a.pool);  // xo [n_out, E]
   matmul(a.model.weights().output, xo, n_out, a.logits, a.pool, a.s.mm);      // [n_out, n_vocab]
+  if (c.logit_scale != 1.0f) {
+    const float inv = 1.0f / c.logit_scale;  // as llama.cpp: times the reciprocal
+    for (int64_t i = 0; i < n_out * c.n_vocab; i++) a.logits[i] *= inv;
+  }
 }
 
 }  // namespace parley::model::ops

@@ -82,7 +82,8 @@ void geglu(float* gate, const float* up, int64_t n_rows, int64_t n, ThreadPool& 
 void softcap(float* x, int64_t n, float cap);
 
 // The output head for the rows that want logits: gathers them from the residual stream x
-// ([n_rows, n_embd]), applies the final RMSNorm and the vocabulary projection into a.logits.
+// ([n_rows, n_embd]), applies the final RMSNorm and the vocabulary projection into a.logits
+// (divided by Config::logit_scale when it is not 1).
 void logits_head(const ForwardArgs& a, const float* x);
 
 // Vector helpers (AVX2 with a scalar fallback), exposed for tests.

@@ -36,6 +36,7 @@ struct ArchPlan {
   bool llama3_rope;    // may carry Llama-3 rope_freqs.weight
   bool experts;        // a router and 3-D expert tensors in place of ffn_gate/up/down
   bool post_norms;     // post_attention_norm / post_ffw_norm and attention.sliding_window (gemma3)
+  bool granite_scales = false;  // embedding_scale, residual_scale, attention.scale, logit_scale
 };
 
 constexpr ArchPlan kArchPlans[] = {
@@ -44,6 +45,7 @@ constexpr ArchPlan kArchPlans[] = {
     {"qwen3", false, true, false, true, false, false, false},
     {"qwen3moe", false, true, false, true, false, true, false},
     {"gemma3", false, true, false, true, false, false, true},
+    {"granite", false, false, true, false, false, false, false, true},
 };
 
 const ArchPlan* find_arch_plan(std::string_view name) {
@@ -269,6 +271,9 @@ Status validate(const Options& o) {
   if (!arch->experts && s.n_expert != 0) return Error::fmt("--experts: %s has no experts", s.arch.c_str());
   if (arch->post_norms && s.n_swa == 0) return Error::fmt("%s needs --sliding-window N (its local layers' window)", s.arch.c_str());
   if (!arch->post_norms && s.n_swa != 0) return Error::fmt("--sliding-window: %s has no sliding-window layers", s.arch.c_str());
+  if (arch->granite_scales && !(s.embedding_scale > 0 && s.residual_scale > 0 && s.attention_scale > 0 && s.logit_scale > 0)) {
+    return Error{"--granite-scales: the four multipliers must be positive"};
+  }
   if (head_dim_of(s) % 2 != 0) return Error::fmt("head dim %u must be even (rotary pairs)", head_dim_of(s));
   if (o.vocab.tokens.empty()) return Error{"the model needs a vocabulary (--vocab-from or --tokenizer)"};
   if (!o.steer.empty() && s.tied_output) return Error{"--steer needs an untied output (drop --tied)"};
@@ -332,6 +337,12 @@ Status write_model(const Options& o, const std::string& path,
     w.set(a + ".attention.value_length", OwnedValue::u32(hd));
   }
   if (arch.post_norms) w.set(a + ".attention.sliding_window", OwnedValue::u32(s.n_swa));
+  if (arch.granite_scales) {
+    w.set(a + ".embedding_scale", OwnedValue::f32(s.embedding_scale));
+    w.set(a + ".residual_scale", OwnedValue::f32(s.residual_scale));
+    w.set(a + ".attention.scale", OwnedValue::f32(s.attention_scale));
+    w.set(a + ".logit_scale", OwnedValue::f32(s.logit_scale));
+  }
   if (arch.experts) {
     w.set(a + ".expert_count", OwnedValue::u32(s.n_expert));
     w.set(a + ".expert_used_count", OwnedValue::u32(s.n_expert_used));

@@ -17,7 +17,7 @@
 namespace parley::modelgen {
 
 struct Shape {
-  std::string arch = "llama";  // llama | qwen2 | qwen3 | qwen3moe | gemma3
+  std::string arch = "llama";  // llama | qwen2 | qwen3 | qwen3moe | gemma3 | granite
   uint32_t n_layer = 2;
   uint32_t n_embd = 64;
   uint32_t n_head = 4;
@@ -40,6 +40,12 @@ struct Shape {
   float rope_llama3_low_freq = 1.0f;
   float rope_llama3_high_freq = 4.0f;
   uint32_t rope_llama3_orig_ctx = 8192;
+  // granite: embedding_scale, residual_scale, attention.scale, logit_scale (written for granite
+  // only; the defaults are Granite-3.3-2B's multipliers).
+  float embedding_scale = 12.0f;
+  float residual_scale = 0.22f;
+  float attention_scale = 0.015625f;
+  float logit_scale = 8.0f;
 };
 
 struct Types {

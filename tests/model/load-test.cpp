@@ -202,6 +202,44 @@ TEST(LoadConfig, SlidingWindowIsOnlyForArchitecturesThatRunIt) {
             "edited.gguf: sliding-window attention (llama.attention.sliding_window = 4096) is not supported for llama");
 }
 
+// Granite's four multipliers: logit_scale is required (as in llama.cpp), the others optional; a
+// file without rope (rope.scaling.finetuned = false) is refused in one line.
+TEST(LoadConfig, GraniteGetsItsMultipliers) {
+  parley::test::TempDir dir;
+  std::string path = (dir / "m.gguf").string();
+  ASSERT_TRUE(modelgen::write_model(test::tiny_options("granite"), path).ok());
+  std::string bytes;
+  auto m = load_edited(path, Edit{}, bytes);
+  ASSERT_TRUE(m.ok()) << m.error().message;
+  const Config& c = (*m)->config();
+  EXPECT_STREQ(arch_name(c.arch), "granite");
+  EXPECT_EQ(c.rope_style, RopeStyle::normal);
+  EXPECT_EQ(c.embd_scale, 12.0f);
+  EXPECT_EQ(c.residual_scale, 0.22f);
+  EXPECT_EQ(c.attn_scale, 0.015625f);
+  EXPECT_EQ(c.logit_scale, 8.0f);
+  Edit plain;
+  plain.kv = [](std::string& k, gguf::OwnedValue&, bool& keep) {
+    keep = k != "granite.embedding_scale" && k != "granite.residual_scale" && k != "granite.attention.scale";
+  };
+  auto p = load_edited(path, plain, bytes);
+  ASSERT_TRUE(p.ok()) << p.error().message;
+  EXPECT_EQ((*p)->config().embd_scale, 0.0f);
+  EXPECT_EQ((*p)->config().residual_scale, 1.0f);
+  EXPECT_FLOAT_EQ((*p)->config().attn_scale, 0.25f);
+  Edit no_logit;
+  no_logit.kv = [](std::string& k, gguf::OwnedValue&, bool& keep) { keep = k != "granite.logit_scale"; };
+  auto e = load_edited(path, no_logit, bytes);
+  ASSERT_FALSE(e.ok());
+  EXPECT_EQ(e.error().message, "edited.gguf: key 'granite.logit_scale' is missing");
+  Edit no_rope;
+  no_rope.add_kv = {{"granite.rope.scaling.finetuned", gguf::OwnedValue::boolean(false)}};
+  e = load_edited(path, no_rope, bytes);
+  ASSERT_FALSE(e.ok());
+  EXPECT_EQ(e.error().message,
+            "edited.gguf: key 'granite.rope.scaling.finetuned' is false: granite without rope is not supported");
+}
+
 TEST(LoadConfig, Llama3RopeFactorsAreBound) {
   parley::test::TempDir dir;
   modelgen::Options o = test::tiny_options("llama");
@@ -217,9 +255,9 @@ TEST(LoadConfig, Llama3RopeFactorsAreBound) {
 TEST_F(Load, UnknownArchitecture) {
   Edit e;
   e.kv = [](std::string& k, gguf::OwnedValue& v, bool&) {
-    if (k == "general.architecture") v = gguf::OwnedValue::string("phi3");
+    if (k == "general.architecture") v = gguf::OwnedValue::string("mamba");
   };
-  EXPECT_EQ(error_of(e), "edited.gguf: unsupported architecture 'phi3' (supported: llama, qwen2, qwen3, qwen3moe, gemma3)");
+  EXPECT_EQ(error_of(e), "edited.gguf: unsupported architecture 'mamba' (supported: llama, qwen2, qwen3, qwen3moe, gemma3, granite)");
 }
 
 TEST_F(Load, MissingTensor) {

@@ -14,6 +14,7 @@
 //         which numpy does not; the error compounds over 2 layers. Observed: up to 0.16 max and
 //         0.029 RMS against numpy, 0.085 / 0.019 against llama.cpp. A wrong block layout gives
 //         errors ~1 (the logits' own scale).
+// granite: the tolerances divided by its logit_scale (8), which divides the logits and their errors.
 // gemma3 against llama.cpp in F32: 5e-3 max, 1e-3 RMS. ggml's CPU GELU (GGML_GELU_FP16 in
 //   ggml-cpu/vec.h) rounds its input to f16 and looks the result up in an f16 table, so
 //   llama.cpp's GeGLU is good to ~2^-11 relative, not to float rounding. Measured: 1.35e-3 max,
@@ -136,6 +137,7 @@ modelgen::Options case_options(const std::string& arch, DType type) {
     s.rms_eps = 1e-6f;
     s.tied_output = true;
   }
+  if (arch == "granite") s.tied_output = true;  // Granite-3.3-2B's multipliers (modelgen defaults)
   if (arch == "llama3rope") {
     s.rope_theta = 500000.0f;
     s.rope_llama3_factor = 8;
@@ -193,10 +195,13 @@ TEST(ReferenceData, CoversEveryArchitectureAndWeightType) {
     std::string n = std::string("qwen3moeall-") + type;
     EXPECT_NE(std::find(names.begin(), names.end(), n), names.end()) << "no reference for " << n;
   }
-  // Gemma 3: 6 layers, sliding window 16 (shorter than the prompt), every weight type.
-  for (const char* type : {"F32", "F16", "BF16", "Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K"}) {
-    std::string n = std::string("gemma3-") + type;
-    EXPECT_NE(std::find(names.begin(), names.end(), n), names.end()) << "no reference for " << n;
+  // Gemma 3: 6 layers, sliding window 16 (shorter than the prompt), every weight type; granite
+  // (its multipliers) likewise.
+  for (const char* arch : {"gemma3", "granite"}) {
+    for (const char* type : {"F32", "F16", "BF16", "Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K"}) {
+      std::string n = std::string(arch) + "-" + type;
+      EXPECT_NE(std::find(names.begin(), names.end(), n), names.end()) << "no reference for " << n;
+    }
   }
 }
 
@@ -232,6 +237,9 @@ TEST_P(Reference, LogitsMatchNumpyAndLlamaCpp) {
   for (const RefFile* ref : {&numpy, &peer}) {
     Tolerance tol = tolerance_for(*type);
     if (arch == "gemma3" && ref == &peer) tol = {std::max(tol.max_abs, 5e-3f), std::max(tol.rms, 1e-3f)};
+    // Granite divides its logits by logit_scale (8), and with them their errors.
+    const float logit_scale = (*model)->config().logit_scale;
+    tol = {tol.max_abs / logit_scale, tol.rms / logit_scale};
     double max_abs = 0, sum_sq = 0;
     size_t n = 0;
     int argmax_agree = 0;
@@ -261,16 +269,19 @@ TEST_P(Reference, LogitsMatchNumpyAndLlamaCpp) {
   }
 }
 
-// Greedy decoding one token per step past the prompt (positions 64..95, every local layer's
-// window well past position 0) gives the continuation of the numpy reference, which llama.cpp
-// (node-llama-cpp 3.22.1) also gives; computed with tools/ref_forward.py when the references
-// were (smallest top-1 margin 0.39). The random model settles on one token, so this checks the
-// decode path at those positions rather than variety.
-TEST(ReferenceGreedy, Gemma3ContinuationMatchesNumpyAndLlamaCpp) {
+// Greedy decoding one token per step past the F32 prompt (positions 64..95; for gemma3 every
+// local layer's window is then well past position 0) gives the continuation of the numpy
+// reference, which llama.cpp (node-llama-cpp 3.22.1) also gives: `tools/engine_refs.py --greedy
+// 32` prints both (smallest top-1 margins: gemma3 0.39, granite 1.65). The random models settle
+// on one token, so this checks the decode path at those positions rather than variety.
+class ReferenceGreedy : public ::testing::TestWithParam<std::pair<std::string, std::vector<int32_t>>> {};
+
+TEST_P(ReferenceGreedy, ContinuationMatchesNumpyAndLlamaCpp) {
   PARLEY_REQUIRE_SHARED("models/stories260K.gguf");
+  const auto& [arch, want] = GetParam();
   fs::path dir = fs::path(PARLEY_SOURCE_DIR) / "tests" / "data" / "engine" / "refs";
-  RefFile numpy = read_ref(dir / "gemma3-F32.numpy.bin");
-  modelgen::Options o = case_options("gemma3", DType::f32);
+  RefFile numpy = read_ref(dir / (arch + "-F32.numpy.bin"));
+  modelgen::Options o = case_options(arch, DType::f32);
   o.vocab = test::stories_vocab();
   parley::test::TempDir tmp;
   std::string path = (tmp / "m.gguf").string();
@@ -284,13 +295,18 @@ TEST(ReferenceGreedy, Gemma3ContinuationMatchesNumpyAndLlamaCpp) {
     return static_cast<int32_t>(std::max_element(row.begin(), row.end()) - row.begin());
   };
   std::vector<int32_t> got{argmax(prompt.back())};
-  for (int32_t p = 64; p < 95; p++) {
+  for (int32_t p = 64; p < 64 + static_cast<int32_t>(want.size()) - 1; p++) {
     Batch b;
     b.add(got.back(), p, 0, true);
     got.push_back(argmax(h.run(b).at(0)));
   }
-  EXPECT_EQ(got, std::vector<int32_t>(32, 84));
+  EXPECT_EQ(got, want);
 }
+
+INSTANTIATE_TEST_SUITE_P(Models, ReferenceGreedy,
+                         ::testing::Values(std::pair{std::string("gemma3"), std::vector<int32_t>(32, 84)},
+                                           std::pair{std::string("granite"), std::vector<int32_t>(32, 84)}),
+                         [](const auto& param_info) { return param_info.param.first; });
 
 INSTANTIATE_TEST_SUITE_P(Models, Reference, ::testing::ValuesIn(list_cases()),
                          [](const auto& param_info) {
