@@ -57,6 +57,9 @@ SHAPES = {
     # attention 1/64 in place of 1/sqrt(64), logits / 8), tied.
     "granite": ["--arch", "granite", "--layers", "2", "--embd", "256", "--heads", "4", "--kv-heads", "2",
                 "--ffn", "512", "--rope-theta", "10000", "--tied"],
+    # SmolLM3: 4 layers, so layer 3 has no rope and layers 0-2 do; tied, SmolLM3-3B's rope base.
+    "smollm3": ["--arch", "smollm3", "--layers", "4", "--embd", "256", "--heads", "4", "--kv-heads", "2",
+                "--ffn", "512", "--rope-theta", "5000000", "--rms-eps", "1e-6", "--tied"],
     # Llama-3 rope frequency scaling (rope_freqs.weight), F32 only.
     "llama3rope": ["--arch", "llama", "--layers", "2", "--embd", "256", "--heads", "4", "--kv-heads", "2",
                    "--ffn", "512", "--rope-theta", "500000", "--rope-llama3", "8,1,4,64"],

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Reference forward pass in numpy (float64) for llama / qwen2 / qwen3 / qwen3moe / gemma3 / granite GGUF models: the
+"""Reference forward pass in numpy (float64) for llama / qwen2 / qwen3 / qwen3moe / gemma3 / granite / smollm3 GGUF models: the
 logits at every position of a token list, computed the plain textbook way (whole causal attention matrix,
 no cache, no batching), to check the engine against.
 
@@ -59,7 +59,7 @@ def forward(path, tokens, margins=None):
     margins = [] if margins is None else margins
     meta, tensors = read_gguf(path)
     arch = meta["general.architecture"]
-    assert arch in ("llama", "qwen2", "qwen3", "qwen3moe", "gemma3", "granite"), arch
+    assert arch in ("llama", "qwen2", "qwen3", "qwen3moe", "gemma3", "granite", "smollm3"), arch
 
     def W(name):
         t, shape, raw = tensors[name]
@@ -116,8 +116,10 @@ def forward(path, tokens, margins=None):
         q, k, v = q.reshape(T, n_head, head_dim), k.reshape(T, n_head_kv, head_dim), v.reshape(T, n_head_kv, head_dim)
         if arch in ("qwen3", "qwen3moe", "gemma3"):
             q, k = rmsnorm(q, W(p + "attn_q_norm.weight"), eps), rmsnorm(k, W(p + "attn_k_norm.weight"), eps)
-        q = rope(q, pos, n_rot, l_theta, neox, factors, l_scale)
-        k = rope(k, pos, n_rot, l_theta, neox, factors, l_scale)
+        # SmolLM3: layers 3, 7, 11, ... without rope (Hugging Face's no_rope_layers, interval 4).
+        if not (arch == "smollm3" and (l + 1) % 4 == 0):
+            q = rope(q, pos, n_rot, l_theta, neox, factors, l_scale)
+            k = rope(k, pos, n_rot, l_theta, neox, factors, l_scale)
         out = np.empty((T, n_head, head_dim))
         for hh in range(n_head):
             g = hh // group

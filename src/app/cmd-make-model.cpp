@@ -56,6 +56,9 @@ const Preset kPresets[] = {
     {"tiny-granite", "granite, 2 layers, 256 wide, 4/2 heads of 64, ffn 512, tied, Granite-3.3-2B's multipliers "
      "(the reference-logits shape)",
      {"granite", 2, 256, 4, 2, 0, 512, 2048, 10000.0f, 1e-5f, true}, "F32"},
+    {"tiny-smollm3", "smollm3, 4 layers (layer 3 without rope), 256 wide, 4/2 heads of 64, ffn 512, tied "
+     "(the reference-logits shape)",
+     {"smollm3", 4, 256, 4, 2, 0, 512, 2048, 5000000.0f, 1e-6f, true}, "F32"},
     {"bench-qwen3moe-30b-a3b-4l", "Qwen3-30B-A3B's layer with 4 layers: 2048 wide, 32/4 heads of 128, 128 experts "
      "of ffn 768, 8 per token, Q4_K_M (~1.4 GB plus embeddings)",
      {"qwen3moe", 4, 2048, 32, 4, 128, 6144, 4096, 1000000.0f, 1e-6f, false, 128, 8, 768}, "Q4_K_M"},
@@ -196,13 +199,13 @@ void add_make_model_command(CLI::App& app, Runner& run) {
   std::string presets = "Start from a preset shape:";
   for (const auto& p : kPresets) presets += std::string("\n  ") + p.name + ": " + p.description;
   CLI::App* sub = app.add_subcommand(
-      "make-model", "Write a GGUF model with seeded random weights (llama, qwen2, qwen3, qwen3moe, gemma3, granite) and a real tokenizer");
+      "make-model", "Write a GGUF model with seeded random weights (llama, qwen2, qwen3, qwen3moe, gemma3, granite, smollm3) and a real tokenizer");
   opt->sub = sub;
   auto& s = opt->shape;
   sub->add_option("-o,--output", opt->out, "Output GGUF file")->required();
   sub->add_option("--preset", opt->preset, presets);
   sub->add_option("--arch", s.arch, "Architecture: llama, qwen2 (q/k/v biases), qwen3 (q/k RMSNorm), qwen3moe (qwen3 with experts), gemma3 "
-                  "(sliding-window and global layers, pre and post norms, GeGLU), granite (llama with multipliers)")
+                  "(sliding-window and global layers, pre and post norms, GeGLU), granite (llama with multipliers), smollm3 (every 4th layer without rope)")
       ->capture_default_str();
   sub->add_option("--layers", s.n_layer, "Transformer blocks")->capture_default_str();
   sub->add_option("--embd", s.n_embd, "Model width (embedding length)")->capture_default_str();

@@ -73,8 +73,10 @@ float* attend(const ForwardArgs& a, int32_t layer, const LayerWeights& L) {
   float *q = s.q.data(), *k = s.k.data(), *h = s.h.data();
   const bool swa = c.is_swa(layer);
   const float* cs = swa ? s.rope_cs_swa.data() : s.rope_cs.data();
-  ops::rope(q, T, c.n_head, c.head_dim, c.n_rot, c.rope_style, cs, a.pool);
-  ops::rope(k, T, c.n_head_kv, c.head_dim, c.n_rot, c.rope_style, cs, a.pool);
+  if (c.has_rope(layer)) {
+    ops::rope(q, T, c.n_head, c.head_dim, c.n_rot, c.rope_style, cs, a.pool);
+    ops::rope(k, T, c.n_head_kv, c.head_dim, c.n_rot, c.rope_style, cs, a.pool);
+  }
   ops::kv_store(a.kv, layer, k, s.v.data(), a.batch, a.seqs, c.n_head_kv, c.head_dim);
   const ops::AttentionShape shape{c.n_head, c.n_head_kv, c.head_dim, c.attn_scale, swa ? c.n_swa : 0};
   ops::attention(q, s.att.data(), a.kv, layer, a.batch, a.seqs, shape, s.scores.data(), a.n_ctx, a.pool);  // att [T, H*D]

@@ -33,7 +33,8 @@ void attention_qkv(const ForwardArgs& a, const LayerWeights& L, const float* x);
 void qk_norm(const ForwardArgs& a, const LayerWeights& L);
 // Rope on s.q and s.k, K/V into the cache of this layer, causal attention, x += wo . att
 // (times Config::residual_scale, as every residual add below). A sliding-window layer
-// (Config::is_swa) ropes with its own base and sees its window only.
+// (Config::is_swa) ropes with its own base and sees its window only; a layer without rope
+// (Config::has_rope) attends to the unrotated q and k.
 void attention(const ForwardArgs& a, int32_t layer, const LayerWeights& L, float* x);
 // The same without the residual add: returns s.h = wo . att [T, E].
 float* attend(const ForwardArgs& a, int32_t layer, const LayerWeights& L);

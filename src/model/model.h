@@ -58,9 +58,13 @@ struct Config {
   float embd_scale = 0;
   float residual_scale = 1.0f;
   float logit_scale = 1.0f;
+  // Layers without rope (smollm3): layer l skips it when no_rope_every > 0 and
+  // (l + 1) % no_rope_every == 0 (llama.cpp's n_no_rope_layer_step); 0: every layer ropes.
+  int32_t no_rope_every = 0;
 
   int32_t q_dim() const { return n_head * head_dim; }
   bool is_swa(int32_t layer) const { return n_swa > 0 && layer % swa_pattern < swa_pattern - 1; }
+  bool has_rope(int32_t layer) const { return no_rope_every == 0 || (layer + 1) % no_rope_every != 0; }
   int32_t kv_dim() const { return n_head_kv * head_dim; }
 };
 

@@ -46,6 +46,7 @@ constexpr ArchPlan kArchPlans[] = {
     {"qwen3moe", false, true, false, true, false, true, false},
     {"gemma3", false, true, false, true, false, false, true},
     {"granite", false, false, true, false, false, false, false, true},
+    {"smollm3", false, false, true, false, false, false, false},
 };
 
 const ArchPlan* find_arch_plan(std::string_view name) {

@@ -17,7 +17,7 @@
 namespace parley::modelgen {
 
 struct Shape {
-  std::string arch = "llama";  // llama | qwen2 | qwen3 | qwen3moe | gemma3 | granite
+  std::string arch = "llama";  // llama | qwen2 | qwen3 | qwen3moe | gemma3 | granite | smollm3
   uint32_t n_layer = 2;
   uint32_t n_embd = 64;
   uint32_t n_head = 4;

@@ -240,6 +240,19 @@ TEST(LoadConfig, GraniteGetsItsMultipliers) {
             "edited.gguf: key 'granite.rope.scaling.finetuned' is false: granite without rope is not supported");
 }
 
+// SmolLM3: no GGUF key; every fourth layer (3, 7, ...) has no rope, as llama.cpp fixes it.
+TEST(LoadConfig, SmolLM3LayersWithoutRope) {
+  parley::test::TempDir dir;
+  auto m = test::write_and_load(test::tiny_options("smollm3"), (dir / "m.gguf").string());
+  ASSERT_TRUE(m);
+  const Config& c = m->config();
+  EXPECT_STREQ(arch_name(c.arch), "smollm3");
+  EXPECT_EQ(c.rope_style, RopeStyle::normal);
+  for (int32_t l = 0; l < 12; l++) EXPECT_EQ(c.has_rope(l), l % 4 != 3) << "layer " << l;
+  Config plain;
+  EXPECT_TRUE(plain.has_rope(3));
+}
+
 TEST(LoadConfig, Llama3RopeFactorsAreBound) {
   parley::test::TempDir dir;
   modelgen::Options o = test::tiny_options("llama");
@@ -257,7 +270,7 @@ TEST_F(Load, UnknownArchitecture) {
   e.kv = [](std::string& k, gguf::OwnedValue& v, bool&) {
     if (k == "general.architecture") v = gguf::OwnedValue::string("mamba");
   };
-  EXPECT_EQ(error_of(e), "edited.gguf: unsupported architecture 'mamba' (supported: llama, qwen2, qwen3, qwen3moe, gemma3, granite)");
+  EXPECT_EQ(error_of(e), "edited.gguf: unsupported architecture 'mamba' (supported: llama, qwen2, qwen3, qwen3moe, gemma3, granite, smollm3)");
 }
 
 TEST_F(Load, MissingTensor) {

@@ -138,6 +138,12 @@ modelgen::Options case_options(const std::string& arch, DType type) {
     s.tied_output = true;
   }
   if (arch == "granite") s.tied_output = true;  // Granite-3.3-2B's multipliers (modelgen defaults)
+  if (arch == "smollm3") {
+    s.n_layer = 4;  // layer 3 without rope
+    s.rope_theta = 5000000.0f;
+    s.rms_eps = 1e-6f;
+    s.tied_output = true;
+  }
   if (arch == "llama3rope") {
     s.rope_theta = 500000.0f;
     s.rope_llama3_factor = 8;
@@ -196,8 +202,8 @@ TEST(ReferenceData, CoversEveryArchitectureAndWeightType) {
     EXPECT_NE(std::find(names.begin(), names.end(), n), names.end()) << "no reference for " << n;
   }
   // Gemma 3: 6 layers, sliding window 16 (shorter than the prompt), every weight type; granite
-  // (its multipliers) likewise.
-  for (const char* arch : {"gemma3", "granite"}) {
+  // (its multipliers) and smollm3 (4 layers, the last without rope) likewise.
+  for (const char* arch : {"gemma3", "granite", "smollm3"}) {
     for (const char* type : {"F32", "F16", "BF16", "Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K"}) {
       std::string n = std::string(arch) + "-" + type;
       EXPECT_NE(std::find(names.begin(), names.end(), n), names.end()) << "no reference for " << n;
@@ -272,8 +278,9 @@ TEST_P(Reference, LogitsMatchNumpyAndLlamaCpp) {
 // Greedy decoding one token per step past the F32 prompt (positions 64..95; for gemma3 every
 // local layer's window is then well past position 0) gives the continuation of the numpy
 // reference, which llama.cpp (node-llama-cpp 3.22.1) also gives: `tools/engine_refs.py --greedy
-// 32` prints both (smallest top-1 margins: gemma3 0.39, granite 1.65). The random models settle
-// on one token, so this checks the decode path at those positions rather than variety.
+// 32` prints both (smallest top-1 margins: gemma3 0.39, granite 1.65, smollm3 0.0097, far above
+// the F32 gaps of ~3e-6). The random models settle on one or two tokens, so this checks the decode
+// path at those positions rather than variety.
 class ReferenceGreedy : public ::testing::TestWithParam<std::pair<std::string, std::vector<int32_t>>> {};
 
 TEST_P(ReferenceGreedy, ContinuationMatchesNumpyAndLlamaCpp) {
@@ -305,7 +312,12 @@ TEST_P(ReferenceGreedy, ContinuationMatchesNumpyAndLlamaCpp) {
 
 INSTANTIATE_TEST_SUITE_P(Models, ReferenceGreedy,
                          ::testing::Values(std::pair{std::string("gemma3"), std::vector<int32_t>(32, 84)},
-                                           std::pair{std::string("granite"), std::vector<int32_t>(32, 84)}),
+                                           std::pair{std::string("granite"), std::vector<int32_t>(32, 84)},
+                                           std::pair{std::string("smollm3"),
+                                                     std::vector<int32_t>{430, 307, 505, 107, 107, 107, 107, 107, 107, 107,
+                                                                          107, 107, 107, 353, 132, 132, 132, 132, 132, 132,
+                                                                          132, 132, 132, 132, 132, 132, 132, 132, 132, 132,
+                                                                          132, 132}}),
                          [](const auto& param_info) { return param_info.param.first; });
 
 INSTANTIATE_TEST_SUITE_P(Models, Reference, ::testing::ValuesIn(list_cases()),
