@@ -60,6 +60,16 @@ SHAPES = {
     # SmolLM3: 4 layers, so layer 3 has no rope and layers 0-2 do; tied, SmolLM3-3B's rope base.
     "smollm3": ["--arch", "smollm3", "--layers", "4", "--embd", "256", "--heads", "4", "--kv-heads", "2",
                 "--ffn", "512", "--rope-theta", "5000000", "--rms-eps", "1e-6", "--tied"],
+    # Phi-3 / Phi-4-mini: fused attn_qkv and gate/up, 48 of 64 dims rotated (neox), LongRoPE from
+    # 64 to 2048 positions (the references' context of 256 takes the long factors; attention
+    # factor 1.354), and a sliding_window key of 16 that llama.cpp (and Parley) ignore. Named so
+    # that llama.cpp does not take it for Phi-3 by general.name ("phi3" / "phi-3"), which makes it
+    # look up Phi-3's special tokens (<|endoftext|>) in the vocabulary (llama-vocab.cpp).
+    "phi3": ["--arch", "phi3", "--layers", "2", "--embd", "256", "--heads", "4", "--kv-heads", "2",
+             "--ffn", "512", "--rope-dim", "48", "--ctx", "2048", "--longrope", "64", "--sliding-window", "16", "--name", "phi-random"],
+    # The same with LongRoPE from 512: a context of 256 takes the short factors (F32 only).
+    "phi3short": ["--arch", "phi3", "--layers", "2", "--embd", "256", "--heads", "4", "--kv-heads", "2",
+                  "--ffn", "512", "--rope-dim", "48", "--ctx", "2048", "--longrope", "512", "--sliding-window", "16", "--name", "phi-random"],
     # Llama-3 rope frequency scaling (rope_freqs.weight), F32 only.
     "llama3rope": ["--arch", "llama", "--layers", "2", "--embd", "256", "--heads", "4", "--kv-heads", "2",
                    "--ffn", "512", "--rope-theta", "500000", "--rope-llama3", "8,1,4,64"],

@@ -40,7 +40,7 @@ struct Arch {
 
 // The llama entry's layer tensors and forward (model/arch/llama.cpp), for the entries that are
 // the llama block under other Config settings, which the blocks apply (granite's multipliers,
-// smollm3's layers without rope).
+// smollm3's layers without rope, phi3's fused tensors and LongRoPE).
 Status llama_bind_layer(Binder& b, const std::string& prefix, const Config& c, LayerWeights& L);
 void llama_forward(const ForwardArgs& a);
 

@@ -9,9 +9,16 @@ namespace parley::model::blocks {
 Status bind_attention(Binder& b, const std::string& p, const Config& c, LayerWeights& L) {
   const int64_t E = c.n_embd, Q = c.q_dim(), KV = c.kv_dim();
   PARLEY_TRY(L.attn_norm, b.vector(p + "attn_norm.weight", E));
-  PARLEY_TRY(L.wq, b.matrix(p + "attn_q.weight", E, Q));
-  PARLEY_TRY(L.wk, b.matrix(p + "attn_k.weight", E, KV));
-  PARLEY_TRY(L.wv, b.matrix(p + "attn_v.weight", E, KV));
+  if (b.has(p + "attn_qkv.weight")) {
+    PARLEY_TRY(WeightView qkv, b.matrix(p + "attn_qkv.weight", E, Q + 2 * KV));
+    L.wq = row_slice(qkv, 0, Q);
+    L.wk = row_slice(qkv, Q, KV);
+    L.wv = row_slice(qkv, Q + KV, KV);
+  } else {
+    PARLEY_TRY(L.wq, b.matrix(p + "attn_q.weight", E, Q));
+    PARLEY_TRY(L.wk, b.matrix(p + "attn_k.weight", E, KV));
+    PARLEY_TRY(L.wv, b.matrix(p + "attn_v.weight", E, KV));
+  }
   PARLEY_TRY(L.wo, b.matrix(p + "attn_output.weight", Q, E));
   return {};
 }
@@ -21,6 +28,16 @@ Status bind_swiglu_ffn(Binder& b, const std::string& p, const Config& c, LayerWe
   PARLEY_TRY(L.ffn_norm, b.vector(p + "ffn_norm.weight", E));
   PARLEY_TRY(L.w_gate, b.matrix(p + "ffn_gate.weight", E, F));
   PARLEY_TRY(L.w_up, b.matrix(p + "ffn_up.weight", E, F));
+  PARLEY_TRY(L.w_down, b.matrix(p + "ffn_down.weight", F, E));
+  return {};
+}
+
+Status bind_fused_swiglu_ffn(Binder& b, const std::string& p, const Config& c, LayerWeights& L) {
+  const int64_t E = c.n_embd, F = c.n_ff;
+  PARLEY_TRY(L.ffn_norm, b.vector(p + "ffn_norm.weight", E));
+  PARLEY_TRY(WeightView gate_up, b.matrix(p + "ffn_up.weight", E, 2 * F));
+  L.w_gate = row_slice(gate_up, 0, F);  // ggml_swiglu: silu(first half) * second half
+  L.w_up = row_slice(gate_up, F, F);
   PARLEY_TRY(L.w_down, b.matrix(p + "ffn_down.weight", F, E));
   return {};
 }
@@ -43,9 +60,11 @@ float* embed(const ForwardArgs& a) {
   if (c.embd_scale > 0) {
     for (int64_t i = 0; i < T * c.n_embd; i++) x[i] *= c.embd_scale;
   }
-  ops::rope_cos_sin(a.batch.positions.data(), T, a.s.inv_freq.data(), c.n_rot, c.rope_freq_scale, a.s.rope_cs.data());
+  ops::rope_cos_sin(a.batch.positions.data(), T, a.s.inv_freq.data(), c.n_rot, c.rope_freq_scale, c.rope_attn_factor,
+                    a.s.rope_cs.data());
   if (c.n_swa > 0) {  // the sliding layers' base, unscaled (llama.cpp's rope_freq_scale_train_swa = 1)
-    ops::rope_cos_sin(a.batch.positions.data(), T, a.s.inv_freq_swa.data(), c.n_rot, 1.0f, a.s.rope_cs_swa.data());
+    ops::rope_cos_sin(a.batch.positions.data(), T, a.s.inv_freq_swa.data(), c.n_rot, 1.0f, c.rope_attn_factor,
+                      a.s.rope_cs_swa.data());
   }
   return x;
 }

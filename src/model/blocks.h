@@ -12,10 +12,14 @@
 
 namespace parley::model::blocks {
 
-// attn_norm, attn_q/k/v, attn_output.
+// attn_norm, attn_q/k/v (or one attn_qkv whose rows are q's, k's, then v's, as llama.cpp's
+// create_tensor_qkv accepts for the llama-like architectures), attn_output.
 Status bind_attention(Binder& b, const std::string& prefix, const Config& c, LayerWeights& L);
 // ffn_norm, ffn_gate, ffn_up, ffn_down.
 Status bind_swiglu_ffn(Binder& b, const std::string& prefix, const Config& c, LayerWeights& L);
+// ffn_norm, ffn_up holding the gate's rows then up's (phi3; no ffn_gate), ffn_down; the same
+// SwiGLU as bind_swiglu_ffn's tensors.
+Status bind_fused_swiglu_ffn(Binder& b, const std::string& prefix, const Config& c, LayerWeights& L);
 // attn_q_norm, attn_k_norm: an RMSNorm over each q and k head (qwen3).
 Status bind_qk_norm(Binder& b, const std::string& prefix, const Config& c, LayerWeights& L);
 // ffn_norm, the router ffn_gate_inp, the experts ffn_{gate,up,down}_exps (in blocks-moe.cpp).

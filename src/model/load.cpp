@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "base/check.h"
 #include "tensor/quant.h"
 
 namespace parley::model {
@@ -10,6 +11,15 @@ std::string shape_str(const std::vector<uint64_t>& shape) {
   std::string s = "[";
   for (size_t i = 0; i < shape.size(); i++) s += (i ? ", " : "") + std::to_string(shape[i]);
   return s + "]";
+}
+
+WeightView row_slice(const WeightView& w, int64_t first, int64_t n) {
+  PARLEY_CHECK(first >= 0 && n >= 0 && first + n <= w.n_rows);
+  WeightView s = w;
+  s.data = w.row(first);
+  s.n_rows = n;
+  s.packed = nullptr;
+  return s;
 }
 
 Result<int32_t> ConfigReader::count(const std::string& key) {

@@ -40,6 +40,7 @@ class Binder {
   Result<WeightView> matrix(const std::string& name, int64_t n_cols, int64_t n_rows);
   // n matrices of n_rows x n_cols (GGUF shape [n_cols, n_rows, n]): the experts of a layer.
   Result<ExpertWeights> experts(const std::string& name, int64_t n_cols, int64_t n_rows, int32_t n);
+  bool has(const std::string& name) const { return f_.find_tensor(name) != nullptr; }
   // An F32 vector of n elements; nullptr when optional and absent.
   Result<const float*> vector(const std::string& name, int64_t n, bool optional = false);
 
@@ -50,5 +51,9 @@ class Binder {
 };
 
 std::string shape_str(const std::vector<uint64_t>& shape);
+
+// Rows [first, first + n) of w, a view of the same bytes: one part of a fused matrix (phi3's
+// attn_qkv, its ffn_up holding gate and up). Rows are whole blocks, so this is exact for every type.
+WeightView row_slice(const WeightView& w, int64_t first, int64_t n);
 
 }  // namespace parley::model

@@ -253,6 +253,66 @@ TEST(LoadConfig, SmolLM3LayersWithoutRope) {
   EXPECT_TRUE(plain.has_rope(3));
 }
 
+// phi3: attn_qkv and ffn_up split into row views (q, k, v; gate, up), LongRoPE's factor sets
+// picked by the context as llama.cpp does, its attention factor, the window key ignored.
+TEST(LoadConfig, Phi3FusedTensorsAndLongRope) {
+  parley::test::TempDir dir;
+  modelgen::Options o = test::tiny_options("phi3");
+  o.shape.n_rot = 12;
+  o.shape.longrope_orig_ctx = 64;
+  o.shape.n_swa = 8;
+  std::string path = (dir / "m.gguf").string();
+  ASSERT_TRUE(modelgen::write_model(o, path).ok());
+  std::string bytes;
+  auto m = load_edited(path, Edit{}, bytes);
+  ASSERT_TRUE(m.ok()) << m.error().message;
+  const Config& c = (*m)->config();
+  const Weights& w = (*m)->weights();
+  EXPECT_STREQ(arch_name(c.arch), "phi3");
+  EXPECT_EQ(c.rope_style, RopeStyle::neox);
+  EXPECT_EQ(c.n_rot, 12);
+  EXPECT_EQ(c.n_swa, 0);  // attention.sliding_window = 8 is read and not applied
+  EXPECT_EQ(c.n_ctx_orig, 64);
+  EXPECT_FLOAT_EQ(c.rope_attn_factor, std::sqrt(1.0f + std::log(2048.0f / 64.0f) / std::log(64.0f)));
+  const LayerWeights& L = w.layers[1];
+  EXPECT_EQ(L.wq.n_rows, 64);
+  EXPECT_EQ(L.wk.n_rows, 32);
+  EXPECT_EQ(L.wv.n_rows, 32);
+  EXPECT_EQ(L.wk.data, L.wq.row(64));
+  EXPECT_EQ(L.wv.data, L.wk.row(32));
+  EXPECT_EQ(L.w_gate.n_rows, 96);
+  EXPECT_EQ(L.w_up.data, L.w_gate.row(96));
+  ASSERT_NE(w.rope_long, nullptr);
+  ASSERT_NE(w.rope_short, nullptr);
+  EXPECT_EQ(rope_factors(**m, 65), w.rope_long);
+  EXPECT_EQ(rope_factors(**m, 64), w.rope_short);
+  // One factor set alone is refused in one line; other architectures' windows still are.
+  Edit one;
+  one.tensor = [](std::string& n, DType&, std::vector<uint64_t>&, bool& keep) { keep = n != "rope_factors_short.weight"; };
+  auto e = load_edited(path, one, bytes);
+  ASSERT_FALSE(e.ok());
+  EXPECT_EQ(e.error().message, "edited.gguf: missing tensor 'rope_factors_short.weight' (LongRoPE needs both factor sets)");
+}
+
+// The forward picks its factor set by its context: a forward of 64 positions (the original
+// context) runs phi3 with the short factors, one of 65 and more with the long ones.
+TEST(LoadConfig, Phi3ForwardTakesTheFactorsOfItsContext) {
+  parley::test::TempDir dir;
+  modelgen::Options o = test::tiny_options("phi3");
+  o.shape.longrope_orig_ctx = 64;
+  auto m = test::write_and_load(o, (dir / "m.gguf").string());
+  ASSERT_TRUE(m);
+  const std::vector<int32_t> tokens{1, 5, 9, 14, 3, 7, 11, 20, 2, 8, 30, 4};
+  test::Harness at64(*m, DType::f32, 1, 16, 16, 64), at80(*m, DType::f32, 1, 16, 16, 80), at256(*m, DType::f32, 1, 16, 16, 256);
+  auto a = at64.all_positions(tokens, 0, 16), b = at80.all_positions(tokens, 0, 16), d = at256.all_positions(tokens, 0, 16);
+  EXPECT_EQ(b, d);
+  double diff = 0;
+  for (size_t p = 0; p < a.size(); p++) {
+    for (size_t i = 0; i < a[p].size(); i++) diff = std::max(diff, static_cast<double>(std::fabs(a[p][i] - b[p][i])));
+  }
+  EXPECT_GT(diff, 1e-3);
+}
+
 TEST(LoadConfig, Llama3RopeFactorsAreBound) {
   parley::test::TempDir dir;
   modelgen::Options o = test::tiny_options("llama");
@@ -270,7 +330,7 @@ TEST_F(Load, UnknownArchitecture) {
   e.kv = [](std::string& k, gguf::OwnedValue& v, bool&) {
     if (k == "general.architecture") v = gguf::OwnedValue::string("mamba");
   };
-  EXPECT_EQ(error_of(e), "edited.gguf: unsupported architecture 'mamba' (supported: llama, qwen2, qwen3, qwen3moe, gemma3, granite, smollm3)");
+  EXPECT_EQ(error_of(e), "edited.gguf: unsupported architecture 'mamba' (supported: llama, qwen2, qwen3, qwen3moe, gemma3, granite, smollm3, phi3)");
 }
 
 TEST_F(Load, MissingTensor) {

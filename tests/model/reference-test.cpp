@@ -107,7 +107,7 @@ uint64_t model_hash(const std::string& path) {
 modelgen::Options case_options(const std::string& arch, DType type) {
   modelgen::Options o;
   modelgen::Shape& s = o.shape;
-  s.arch = arch == "llama3rope" ? "llama" : arch == "qwen3moeall" ? "qwen3moe" : arch;
+  s.arch = arch == "llama3rope" ? "llama" : arch == "qwen3moeall" ? "qwen3moe" : arch == "phi3short" ? "phi3" : arch;
   s.n_layer = 2;
   s.n_embd = 256;
   s.n_head = 4;
@@ -143,6 +143,13 @@ modelgen::Options case_options(const std::string& arch, DType type) {
     s.rope_theta = 5000000.0f;
     s.rms_eps = 1e-6f;
     s.tied_output = true;
+  }
+  if (arch == "phi3" || arch == "phi3short") {
+    s.n_rot = 48;
+    s.n_ctx = 2048;
+    s.longrope_orig_ctx = arch == "phi3" ? 64 : 512;  // the harness's context of 256: long / short factors
+    s.n_swa = 16;                                      // written, ignored (as llama.cpp does)
+    o.name = "phi-random";  // not "phi3...": llama.cpp would look up Phi-3's special tokens
   }
   if (arch == "llama3rope") {
     s.rope_theta = 500000.0f;
@@ -192,6 +199,7 @@ TEST(ReferenceData, CoversEveryArchitectureAndWeightType) {
     }
   }
   EXPECT_NE(std::find(names.begin(), names.end(), "llama3rope-F32"), names.end());
+  EXPECT_NE(std::find(names.begin(), names.end(), "phi3short-F32"), names.end());
   // Mixture of experts: routing (16 experts, 4 per token) in F32 and F16; every weight type with
   // every expert used (tests/data/engine/refs/README.md).
   for (const char* n : {"qwen3moe-F32", "qwen3moe-F16"}) {
@@ -202,8 +210,9 @@ TEST(ReferenceData, CoversEveryArchitectureAndWeightType) {
     EXPECT_NE(std::find(names.begin(), names.end(), n), names.end()) << "no reference for " << n;
   }
   // Gemma 3: 6 layers, sliding window 16 (shorter than the prompt), every weight type; granite
-  // (its multipliers) and smollm3 (4 layers, the last without rope) likewise.
-  for (const char* arch : {"gemma3", "granite", "smollm3"}) {
+  // (its multipliers), smollm3 (4 layers, the last without rope) and phi3 (fused tensors, LongRoPE's
+  // long factors) likewise; phi3's short factors in F32.
+  for (const char* arch : {"gemma3", "granite", "smollm3", "phi3"}) {
     for (const char* type : {"F32", "F16", "BF16", "Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K"}) {
       std::string n = std::string(arch) + "-" + type;
       EXPECT_NE(std::find(names.begin(), names.end(), n), names.end()) << "no reference for " << n;
@@ -278,7 +287,7 @@ TEST_P(Reference, LogitsMatchNumpyAndLlamaCpp) {
 // Greedy decoding one token per step past the F32 prompt (positions 64..95; for gemma3 every
 // local layer's window is then well past position 0) gives the continuation of the numpy
 // reference, which llama.cpp (node-llama-cpp 3.22.1) also gives: `tools/engine_refs.py --greedy
-// 32` prints both (smallest top-1 margins: gemma3 0.39, granite 1.65, smollm3 0.0097, far above
+// 32` prints both (smallest top-1 margins: gemma3 0.39, granite 1.65, smollm3 0.0097, phi3 0.011, far above
 // the F32 gaps of ~3e-6). The random models settle on one or two tokens, so this checks the decode
 // path at those positions rather than variety.
 class ReferenceGreedy : public ::testing::TestWithParam<std::pair<std::string, std::vector<int32_t>>> {};
@@ -317,7 +326,11 @@ INSTANTIATE_TEST_SUITE_P(Models, ReferenceGreedy,
                                                      std::vector<int32_t>{430, 307, 505, 107, 107, 107, 107, 107, 107, 107,
                                                                           107, 107, 107, 353, 132, 132, 132, 132, 132, 132,
                                                                           132, 132, 132, 132, 132, 132, 132, 132, 132, 132,
-                                                                          132, 132}}),
+                                                                          132, 132}},
+                                           std::pair{std::string("phi3"),
+                                                     std::vector<int32_t>{124, 203, 355, 510, 401, 231, 82,  442, 282, 120, 253,
+                                                                          367, 21,  298, 316, 249, 231, 128, 105, 111, 365, 138,
+                                                                          266, 120, 434, 48,  349, 41,  21,  49,  419, 152}}),
                          [](const auto& param_info) { return param_info.param.first; });
 
 INSTANTIATE_TEST_SUITE_P(Models, Reference, ::testing::ValuesIn(list_cases()),
