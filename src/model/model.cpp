@@ -61,7 +61,9 @@ Result<Config> read_config(const gguf::File& f) {
     c.rope_freq_scale = 1.0f / factor;
   }
   PARLEY_TRY(c.rope_attn_factor, r.real_or("rope.scaling.attn_factor", 1.0f));
-  PARLEY_TRY(c.n_ctx_orig, r.count_or("rope.scaling.original_context_length", c.n_ctx_train));
+  // Absent or 0: the trained context (llama.cpp's n_ctx_orig_yarn fallback).
+  PARLEY_TRY(auto orig, f.get_uint_opt(a + ".rope.scaling.original_context_length"));
+  c.n_ctx_orig = orig && *orig > 0 && *orig < (1u << 30) ? static_cast<int32_t>(*orig) : c.n_ctx_train;
   c.attn_scale = 1.0f / std::sqrt(static_cast<float>(c.head_dim));
   if (c.arch->read_config != nullptr) PARLEY_CHECK_OK(c.arch->read_config(r, c));
   // Only entries that read the window (setting n_swa) run it.
