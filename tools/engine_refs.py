@@ -6,7 +6,11 @@ architecture x weight type, a make-model model, the logits of a 64-token prompt 
 
 usage: /usr/bin/python3 tools/engine_refs.py [--parley build/eng/parley] [--peer-dir /tmp/peer]
                                              [--types F32,Q8_0,...] [--archs llama,qwen2,qwen3]
+                                             [--greedy N]
 Writes <arch>-<type>.numpy.bin and <arch>-<type>.llamacpp.bin; see refs/README.md for the format.
+--greedy N writes nothing: it prints numpy's greedy continuation of N tokens past the prompt (for
+reference-test.cpp's ReferenceGreedy) and checks that llama.cpp's logits over prompt +
+continuation pick the same tokens.
 """
 import argparse
 import json
@@ -49,6 +53,23 @@ SHAPES = {
     "gemma3": ["--arch", "gemma3", "--layers", "6", "--embd", "256", "--heads", "4", "--kv-heads", "2",
                "--head-dim", "64", "--ffn", "512", "--sliding-window", "16", "--rope-theta", "1000000",
                "--rms-eps", "1e-6", "--tied"],
+    # Granite: the llama block with Granite-3.3-2B's multipliers (embedding 12, residual 0.22,
+    # attention 1/64 in place of 1/sqrt(64), logits / 8), tied.
+    "granite": ["--arch", "granite", "--layers", "2", "--embd", "256", "--heads", "4", "--kv-heads", "2",
+                "--ffn", "512", "--rope-theta", "10000", "--tied"],
+    # SmolLM3: 4 layers, so layer 3 has no rope and layers 0-2 do; tied, SmolLM3-3B's rope base.
+    "smollm3": ["--arch", "smollm3", "--layers", "4", "--embd", "256", "--heads", "4", "--kv-heads", "2",
+                "--ffn", "512", "--rope-theta", "5000000", "--rms-eps", "1e-6", "--tied"],
+    # Phi-3 / Phi-4-mini: fused attn_qkv and gate/up, 48 of 64 dims rotated (neox), LongRoPE from
+    # 64 to 2048 positions (the references' context of 256 takes the long factors; attention
+    # factor 1.354), and a sliding_window key of 16 that llama.cpp (and Parley) ignore. Named so
+    # that llama.cpp does not take it for Phi-3 by general.name ("phi3" / "phi-3"), which makes it
+    # look up Phi-3's special tokens (<|endoftext|>) in the vocabulary (llama-vocab.cpp).
+    "phi3": ["--arch", "phi3", "--layers", "2", "--embd", "256", "--heads", "4", "--kv-heads", "2",
+             "--ffn", "512", "--rope-dim", "48", "--ctx", "2048", "--longrope", "64", "--sliding-window", "16", "--name", "phi-random"],
+    # The same with LongRoPE from 512: a context of 256 takes the short factors (F32 only).
+    "phi3short": ["--arch", "phi3", "--layers", "2", "--embd", "256", "--heads", "4", "--kv-heads", "2",
+                  "--ffn", "512", "--rope-dim", "48", "--ctx", "2048", "--longrope", "512", "--sliding-window", "16", "--name", "phi-random"],
     # Llama-3 rope frequency scaling (rope_freqs.weight), F32 only.
     "llama3rope": ["--arch", "llama", "--layers", "2", "--embd", "256", "--heads", "4", "--kv-heads", "2",
                    "--ffn", "512", "--rope-theta", "500000", "--rope-llama3", "8,1,4,64"],
@@ -95,12 +116,38 @@ def write_ref(path, mhash, tokens, logits, source):
             f.write(struct.pack(f"<{TOP_K}f", *row[ids]))
 
 
+def peer_logits(args, model, tokens, tmp, name):
+    peer_json = os.path.join(tmp, name + ".json")
+    subprocess.run(["node", os.path.join(SHARED, "bench", "peer_logits.mjs"), model,
+                    ",".join(map(str, tokens)), peer_json, "--peer-dir", args.peer_dir,
+                    "--kv-type", "F32", "--flash-attention", "false"],
+                   check=True, stdout=subprocess.DEVNULL)
+    return np.array(json.load(open(peer_json))["logits"], dtype=np.float64)
+
+
+def greedy(args, model, name, tokens, tmp):
+    """numpy's greedy continuation (one full forward per token), then llama.cpp's logits over
+    prompt + continuation: its argmax must give the same tokens."""
+    seq, margins = list(tokens), []
+    for _ in range(args.greedy):
+        last = ref_forward.forward(model, seq)[-1]
+        top = np.argsort(-last, kind="stable")[:2]
+        margins.append(last[top[0]] - last[top[1]])
+        seq.append(int(top[0]))
+    gen = seq[len(tokens):]
+    peer = peer_logits(args, model, seq[:-1], tmp, name + "-greedy")
+    peer_gen = [int(np.argmax(row)) for row in peer[len(tokens) - 1:]]
+    print(f"{name}: numpy greedy {gen} (smallest top-1 margin {min(margins):.3g}); "
+          f"llama.cpp {'agrees' if peer_gen == gen else 'DIFFERS: ' + str(peer_gen)}", flush=True)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--parley", default=os.path.join(ROOT, "build", "eng", "parley"))
     ap.add_argument("--peer-dir", default="/tmp/peer")
     ap.add_argument("--types", default="F32,F16,BF16,Q8_0,Q4_0,Q4_1,Q5_0,Q5_1,Q2_K,Q3_K,Q4_K,Q5_K,Q6_K")
     ap.add_argument("--archs", default="llama,qwen2,qwen3")
+    ap.add_argument("--greedy", type=int, default=0)
     args = ap.parse_args()
     os.makedirs(OUT, exist_ok=True)
     vocab = os.path.join(SHARED, "models", "stories260K.gguf")
@@ -115,15 +162,13 @@ def main():
                 h = model_hash(model)
                 meta_n_vocab = 512
                 tokens = prompt(meta_n_vocab)
+                if args.greedy:
+                    greedy(args, model, name, tokens, tmp)
+                    continue
                 margins = []
                 ref = ref_forward.forward(model, tokens, margins)
                 write_ref(os.path.join(OUT, name + ".numpy.bin"), h, tokens, ref, "numpy")
-                peer_json = os.path.join(tmp, name + ".json")
-                subprocess.run(["node", os.path.join(SHARED, "bench", "peer_logits.mjs"), model,
-                                ",".join(map(str, tokens)), peer_json, "--peer-dir", args.peer_dir,
-                                "--kv-type", "F32", "--flash-attention", "false"],
-                               check=True, stdout=subprocess.DEVNULL)
-                peer = np.array(json.load(open(peer_json))["logits"], dtype=np.float64)
+                peer = peer_logits(args, model, tokens, tmp, name)
                 write_ref(os.path.join(OUT, name + ".llamacpp.bin"), h, tokens, peer, "llama.cpp")
                 diff = np.abs(ref - peer).max()
                 routing = f", smallest router margin {min(margins):.4g}" if margins else ""

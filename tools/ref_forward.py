@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Reference forward pass in numpy (float64) for llama / qwen2 / qwen3 / qwen3moe / gemma3 GGUF models: the
+"""Reference forward pass in numpy (float64) for llama / qwen2 / qwen3 / qwen3moe / gemma3 / granite / smollm3 / phi3 GGUF models: the
 logits at every position of a token list, computed the plain textbook way (whole causal attention matrix,
 no cache, no batching), to check the engine against.
 
@@ -17,14 +17,15 @@ def rmsnorm(x, w, eps):
     return x / np.sqrt(np.mean(x * x, axis=-1, keepdims=True) + eps) * w
 
 
-def rope(x, pos, n_rot, theta, neox, factors, freq_scale):
-    """x: [T, heads, D]; rotates the first n_rot dims of each head."""
+def rope(x, pos, n_rot, theta, neox, factors, freq_scale, mscale=1.0):
+    """x: [T, heads, D]; rotates the first n_rot dims of each head, scaled by mscale (LongRoPE's
+    attention factor, as Hugging Face applies it to cos and sin)."""
     half = n_rot // 2
     inv_freq = theta ** (-2.0 * np.arange(half) / n_rot)
     if factors is not None:
         inv_freq = inv_freq / factors
     ang = (pos[:, None] * freq_scale) * inv_freq[None, :]  # [T, half]
-    c, s = np.cos(ang)[:, None, :], np.sin(ang)[:, None, :]
+    c, s = mscale * np.cos(ang)[:, None, :], mscale * np.sin(ang)[:, None, :]
     x = x.copy()
     i0 = np.arange(half) if neox else 2 * np.arange(half)
     i1 = i0 + half if neox else i0 + 1
@@ -54,12 +55,15 @@ def moe(h, W, p, k, margins):
     return out
 
 
-def forward(path, tokens, margins=None):
-    """margins (a list, optional) gets the router margin of every token x MoE layer."""
+def forward(path, tokens, margins=None, n_ctx=256):
+    """margins (a list, optional) gets the router margin of every token x MoE layer. n_ctx: the
+    per-sequence context the model runs with, which picks LongRoPE's factor set (long when it
+    exceeds rope.scaling.original_context_length, as llama.cpp; its context of the references,
+    72, is padded to 256)."""
     margins = [] if margins is None else margins
     meta, tensors = read_gguf(path)
     arch = meta["general.architecture"]
-    assert arch in ("llama", "qwen2", "qwen3", "qwen3moe", "gemma3"), arch
+    assert arch in ("llama", "qwen2", "qwen3", "qwen3moe", "gemma3", "granite", "smollm3", "phi3"), arch
 
     def W(name):
         t, shape, raw = tensors[name]
@@ -76,9 +80,15 @@ def forward(path, tokens, margins=None):
     eps = hp("attention.layer_norm_rms_epsilon")
     theta = hp("rope.freq_base", 10000.0)
     freq_scale = 1.0 / hp("rope.scaling.factor", 1.0) if hp("rope.scaling.type", "none") == "linear" else 1.0
-    neox = arch in ("qwen2", "qwen3", "qwen3moe", "gemma3")
+    neox = arch in ("qwen2", "qwen3", "qwen3moe", "gemma3", "phi3")
     gemma = arch == "gemma3"
     factors = W("rope_freqs.weight") if "rope_freqs.weight" in tensors else None
+    # Phi-3 LongRoPE: one factor set by the context, cos and sin times the attention factor.
+    # attention.sliding_window is not applied (llama.cpp turns it off for phi3).
+    mscale = hp("rope.scaling.attn_factor", 1.0)
+    if factors is None and "rope_factors_long.weight" in tensors:
+        long = n_ctx > hp("rope.scaling.original_context_length", hp("context_length"))
+        factors = W("rope_factors_long.weight" if long else "rope_factors_short.weight")
 
     T = len(tokens)
     pos = np.arange(T, dtype=np.float64)
@@ -86,6 +96,12 @@ def forward(path, tokens, margins=None):
     causal = np.triu(np.full((T, T), -np.inf), k=1)
     group = n_head // n_head_kv
     scale = 1.0 / np.sqrt(head_dim)
+    # Granite's multipliers (Hugging Face GraniteForCausalLM: embedding_multiplier,
+    # residual_multiplier, attention_multiplier as the q.k scale, logits_scaling dividing).
+    residual = hp("residual_scale", 1.0) if arch == "granite" else 1.0
+    if arch == "granite":
+        x = x * hp("embedding_scale", 1.0)
+        scale = hp("attention.scale", scale)
     if gemma:
         # Gemma 3 (as llama.cpp and Hugging Face's Gemma3): embeddings times sqrt(n_embd); 5 local
         # layers then 1 global (layer l local when l % 6 < 5), local ones masking keys j with
@@ -104,14 +120,21 @@ def forward(path, tokens, margins=None):
         l_theta, l_scale = (10000.0, 1.0) if local else (theta, freq_scale)
         p = f"blk.{l}."
         h = rmsnorm(x, W(p + "attn_norm.weight"), eps)
-        q, k, v = h @ W(p + "attn_q.weight").T, h @ W(p + "attn_k.weight").T, h @ W(p + "attn_v.weight").T
+        if p + "attn_qkv.weight" in tensors:  # phi3: q's rows, then k's, then v's
+            qkv = h @ W(p + "attn_qkv.weight").T
+            nq, nkv = n_head * head_dim, n_head_kv * head_dim
+            q, k, v = qkv[:, :nq], qkv[:, nq:nq + nkv], qkv[:, nq + nkv:]
+        else:
+            q, k, v = h @ W(p + "attn_q.weight").T, h @ W(p + "attn_k.weight").T, h @ W(p + "attn_v.weight").T
         if arch == "qwen2":
             q, k, v = q + W(p + "attn_q.bias"), k + W(p + "attn_k.bias"), v + W(p + "attn_v.bias")
         q, k, v = q.reshape(T, n_head, head_dim), k.reshape(T, n_head_kv, head_dim), v.reshape(T, n_head_kv, head_dim)
         if arch in ("qwen3", "qwen3moe", "gemma3"):
             q, k = rmsnorm(q, W(p + "attn_q_norm.weight"), eps), rmsnorm(k, W(p + "attn_k_norm.weight"), eps)
-        q = rope(q, pos, n_rot, l_theta, neox, factors, l_scale)
-        k = rope(k, pos, n_rot, l_theta, neox, factors, l_scale)
+        # SmolLM3: layers 3, 7, 11, ... without rope (Hugging Face's no_rope_layers, interval 4).
+        if not (arch == "smollm3" and (l + 1) % 4 == 0):
+            q = rope(q, pos, n_rot, l_theta, neox, factors, l_scale, mscale)
+            k = rope(k, pos, n_rot, l_theta, neox, factors, l_scale, mscale)
         out = np.empty((T, n_head, head_dim))
         for hh in range(n_head):
             g = hh // group
@@ -121,7 +144,7 @@ def forward(path, tokens, margins=None):
         attn = out.reshape(T, n_head * head_dim) @ W(p + "attn_output.weight").T
         if gemma:
             attn = rmsnorm(attn, W(p + "post_attention_norm.weight"), eps)
-        x = x + attn
+        x = x + residual * attn
         h = rmsnorm(x, W(p + "ffn_norm.weight"), eps)
         if gemma:
             # GeGLU with the tanh GELU (gelu_pytorch_tanh), its output normed too.
@@ -131,11 +154,16 @@ def forward(path, tokens, margins=None):
         elif arch == "qwen3moe":
             x = x + moe(h, W, p, hp("expert_used_count"), margins)
         else:
-            gate, up = h @ W(p + "ffn_gate.weight").T, h @ W(p + "ffn_up.weight").T
-            x = x + (gate / (1 + np.exp(-gate)) * up) @ W(p + "ffn_down.weight").T
+            if arch == "phi3":  # ffn_up holds the gate's rows, then up's
+                gate, up = np.split(h @ W(p + "ffn_up.weight").T, 2, axis=1)
+            else:
+                gate, up = h @ W(p + "ffn_gate.weight").T, h @ W(p + "ffn_up.weight").T
+            x = x + residual * ((gate / (1 + np.exp(-gate)) * up) @ W(p + "ffn_down.weight").T)
     x = rmsnorm(x, W("output_norm.weight"), eps)
     out_w = W("output.weight") if "output.weight" in tensors else W("token_embd.weight")
     logits = x @ out_w.T  # [T, n_vocab]
+    if arch == "granite":
+        logits = logits / hp("logit_scale")
     cap = hp("final_logit_softcapping", 0.0) if gemma else 0.0
     return cap * np.tanh(logits / cap) if cap else logits
 

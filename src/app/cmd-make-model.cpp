@@ -53,6 +53,16 @@ const Preset kPresets[] = {
     {"tiny-gemma3", "gemma3, 6 layers (5 sliding-window of 16, 1 global), 256 wide, 4/2 heads of 64, ffn 512, "
      "tied (the reference-logits shape)",
      {"gemma3", 6, 256, 4, 2, 64, 512, 2048, 1000000.0f, 1e-6f, true, 0, 0, 0, 16}, "F32"},
+    {"tiny-granite", "granite, 2 layers, 256 wide, 4/2 heads of 64, ffn 512, tied, Granite-3.3-2B's multipliers "
+     "(the reference-logits shape)",
+     {"granite", 2, 256, 4, 2, 0, 512, 2048, 10000.0f, 1e-5f, true}, "F32"},
+    {"tiny-smollm3", "smollm3, 4 layers (layer 3 without rope), 256 wide, 4/2 heads of 64, ffn 512, tied "
+     "(the reference-logits shape)",
+     {"smollm3", 4, 256, 4, 2, 0, 512, 2048, 5000000.0f, 1e-6f, true}, "F32"},
+    {"tiny-phi3", "phi3, 2 layers, 256 wide, 4/2 heads of 64 (48 rotated), ffn 512, fused qkv and gate/up, "
+     "LongRoPE from 64 to 2048 positions, sliding_window 16 (ignored) (the reference-logits shape)",
+     {.arch = "phi3", .n_layer = 2, .n_embd = 256, .n_head = 4, .n_head_kv = 2, .n_ff = 512, .n_ctx = 2048,
+      .n_swa = 16, .n_rot = 48, .longrope_orig_ctx = 64}, "F32"},
     {"bench-qwen3moe-30b-a3b-4l", "Qwen3-30B-A3B's layer with 4 layers: 2048 wide, 32/4 heads of 128, 128 experts "
      "of ffn 768, 8 per token, Q4_K_M (~1.4 GB plus embeddings)",
      {"qwen3moe", 4, 2048, 32, 4, 128, 6144, 4096, 1000000.0f, 1e-6f, false, 128, 8, 768}, "Q4_K_M"},
@@ -96,6 +106,8 @@ int run_make_model(MakeModelOptions& opt) {
     if (!given("--experts-used")) mo.shape.n_expert_used = p->shape.n_expert_used;
     if (!given("--expert-ffn")) mo.shape.n_ff_exp = p->shape.n_ff_exp;
     if (!given("--sliding-window")) mo.shape.n_swa = p->shape.n_swa;
+    if (!given("--rope-dim")) mo.shape.n_rot = p->shape.n_rot;
+    if (!given("--longrope")) mo.shape.longrope_orig_ctx = p->shape.longrope_orig_ctx;
     if (!given("--type")) type = p->type;
   }
   if (auto mix = modelgen::mixture_types(type)) {
@@ -193,13 +205,13 @@ void add_make_model_command(CLI::App& app, Runner& run) {
   std::string presets = "Start from a preset shape:";
   for (const auto& p : kPresets) presets += std::string("\n  ") + p.name + ": " + p.description;
   CLI::App* sub = app.add_subcommand(
-      "make-model", "Write a GGUF model with seeded random weights (llama, qwen2, qwen3, qwen3moe, gemma3) and a real tokenizer");
+      "make-model", "Write a GGUF model with seeded random weights (llama, qwen2, qwen3, qwen3moe, gemma3, granite, smollm3, phi3) and a real tokenizer");
   opt->sub = sub;
   auto& s = opt->shape;
   sub->add_option("-o,--output", opt->out, "Output GGUF file")->required();
   sub->add_option("--preset", opt->preset, presets);
   sub->add_option("--arch", s.arch, "Architecture: llama, qwen2 (q/k/v biases), qwen3 (q/k RMSNorm), qwen3moe (qwen3 with experts), gemma3 "
-                  "(sliding-window and global layers, pre and post norms, GeGLU)")
+                  "(sliding-window and global layers, pre and post norms, GeGLU), granite (llama with multipliers), smollm3 (every 4th layer without rope), phi3 (fused qkv and gate/up)")
       ->capture_default_str();
   sub->add_option("--layers", s.n_layer, "Transformer blocks")->capture_default_str();
   sub->add_option("--embd", s.n_embd, "Model width (embedding length)")->capture_default_str();
@@ -214,7 +226,8 @@ void add_make_model_command(CLI::App& app, Runner& run) {
   sub->add_option("--experts", s.n_expert, "qwen3moe: experts per layer")->capture_default_str();
   sub->add_option("--experts-used", s.n_expert_used, "qwen3moe: experts each token is routed to")->capture_default_str();
   sub->add_option("--expert-ffn", s.n_ff_exp, "qwen3moe: one expert's feed-forward width")->capture_default_str();
-  sub->add_option("--sliding-window", s.n_swa, "gemma3: the local layers' attention window (attention.sliding_window)")
+  sub->add_option("--sliding-window", s.n_swa, "gemma3: the local layers' attention window (attention.sliding_window); "
+                  "phi3: written as its conversions carry it (loaders ignore it)")
       ->capture_default_str();
   sub->add_option_function<std::vector<float>>(
          "--rope-llama3",
@@ -226,6 +239,20 @@ void add_make_model_command(CLI::App& app, Runner& run) {
          },
          "Llama-3 rope frequency scaling FACTOR,LOW,HIGH,ORIG_CTX (Llama 3.1: 8,1,4,8192), written as "
          "rope_freqs.weight")
+      ->delimiter(',')
+      ->expected(4);
+  sub->add_option("--rope-dim", s.n_rot, "phi3: rotated dims per head (0: the head dim)")->capture_default_str();
+  sub->add_option("--longrope", s.longrope_orig_ctx, "phi3: LongRoPE factors for a model trained at this context and "
+                  "extended to --ctx (0: none)")->capture_default_str();
+  sub->add_option_function<std::vector<float>>(
+         "--granite-scales",
+         [opt](const std::vector<float>& v) {
+           opt->shape.embedding_scale = v[0];
+           opt->shape.residual_scale = v[1];
+           opt->shape.attention_scale = v[2];
+           opt->shape.logit_scale = v[3];
+         },
+         "granite: EMBEDDING,RESIDUAL,ATTENTION,LOGIT multipliers (default Granite-3.3-2B's 12,0.22,0.015625,8)")
       ->delimiter(',')
       ->expected(4);
   sub->add_option("--type", opt->type, "Type of the weight matrices: F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, "

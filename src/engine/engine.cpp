@@ -8,6 +8,7 @@
 #include "base/check.h"
 #include "base/cpu.h"
 #include "base/log.h"
+#include "base/sha256.h"
 #include "base/strings.h"
 #include "engine/scheduler.h"
 #include "gguf/identity.h"
@@ -164,7 +165,15 @@ Result<std::unique_ptr<Engine>> Engine::start(std::shared_ptr<const model::Model
   if (!o.cache_dir.empty()) {
     Impl& s = *e->impl_;
     const kv::DiskCacheOptions dco{o.cache_dir, o.cache_dir_max_bytes, o.cache_dir_min_tokens};
-    PARLEY_TRY(s.disk, kv::DiskCache::open(dco, gguf::identity(e->model_->file()), *s.scheduler.cache()));
+    Sha256Digest id = gguf::identity(e->model_->file());
+    if (e->model_->weights().rope_long != nullptr) {
+      // LongRoPE: the K/V depend on the factor set this context picks (model.h rope_factors).
+      Sha256 h;
+      h.update(std::string_view(reinterpret_cast<const char*>(id.data()), id.size()));
+      h.update(model::rope_factors(*e->model_, o.n_ctx) == e->model_->weights().rope_long ? "longrope long" : "longrope short");
+      id = h.finish();
+    }
+    PARLEY_TRY(s.disk, kv::DiskCache::open(dco, id, *s.scheduler.cache()));
     s.scheduler.set_disk_cache(s.disk.get());
     // The writer finished a snapshot: wake the loop to release its pins (the lock orders the
     // notification after the loop's predicate check).

@@ -38,6 +38,12 @@ struct Arch {
   void (*forward)(const ForwardArgs& a);
 };
 
+// The llama entry's layer tensors and forward (model/arch/llama.cpp), for the entries that are
+// the llama block under other Config settings, which the blocks apply (granite's multipliers,
+// smollm3's layers without rope, phi3's fused tensors and LongRoPE).
+Status llama_bind_layer(Binder& b, const std::string& prefix, const Config& c, LayerWeights& L);
+void llama_forward(const ForwardArgs& a);
+
 // The entry for a general.architecture value; nullptr when unsupported.
 const Arch* find_arch(std::string_view name);
 // Every entry, in registration order.

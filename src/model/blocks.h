@@ -12,10 +12,14 @@
 
 namespace parley::model::blocks {
 
-// attn_norm, attn_q/k/v, attn_output.
+// attn_norm, attn_q/k/v (or one attn_qkv whose rows are q's, k's, then v's, as llama.cpp's
+// create_tensor_qkv accepts for the llama-like architectures), attn_output.
 Status bind_attention(Binder& b, const std::string& prefix, const Config& c, LayerWeights& L);
 // ffn_norm, ffn_gate, ffn_up, ffn_down.
 Status bind_swiglu_ffn(Binder& b, const std::string& prefix, const Config& c, LayerWeights& L);
+// ffn_norm, ffn_up holding the gate's rows then up's (phi3; no ffn_gate), ffn_down; the same
+// SwiGLU as bind_swiglu_ffn's tensors.
+Status bind_fused_swiglu_ffn(Binder& b, const std::string& prefix, const Config& c, LayerWeights& L);
 // attn_q_norm, attn_k_norm: an RMSNorm over each q and k head (qwen3).
 Status bind_qk_norm(Binder& b, const std::string& prefix, const Config& c, LayerWeights& L);
 // ffn_norm, the router ffn_gate_inp, the experts ffn_{gate,up,down}_exps (in blocks-moe.cpp).
@@ -24,14 +28,17 @@ Status bind_moe_ffn(Binder& b, const std::string& prefix, const Config& c, Layer
 ScratchShape dense_scratch(const Config& c);
 ScratchShape moe_scratch(const Config& c);
 
-// x = the batch's token embeddings [T, E] (returned: s.x), and the rope cos/sin of its positions.
+// x = the batch's token embeddings [T, E] (returned: s.x; times Config::embd_scale when set),
+// and the rope cos/sin of its positions.
 float* embed(const ForwardArgs& a);
 // s.h = rmsnorm(x); s.q [T, H*D], s.k and s.v [T, Hkv*D] = its projections.
 void attention_qkv(const ForwardArgs& a, const LayerWeights& L, const float* x);
 // s.q, s.k = rmsnorm of each head (between attention_qkv and attention).
 void qk_norm(const ForwardArgs& a, const LayerWeights& L);
-// Rope on s.q and s.k, K/V into the cache of this layer, causal attention, x += wo . att.
-// A sliding-window layer (Config::is_swa) ropes with its own base and sees its window only.
+// Rope on s.q and s.k, K/V into the cache of this layer, causal attention, x += wo . att
+// (times Config::residual_scale, as every residual add below). A sliding-window layer
+// (Config::is_swa) ropes with its own base and sees its window only; a layer without rope
+// (Config::has_rope) attends to the unrotated q and k.
 void attention(const ForwardArgs& a, int32_t layer, const LayerWeights& L, float* x);
 // The same without the residual add: returns s.h = wo . att [T, E].
 float* attend(const ForwardArgs& a, int32_t layer, const LayerWeights& L);
@@ -42,6 +49,8 @@ void post_norm_add(const ForwardArgs& a, const float* w, float* h, float* x);
 // Returns s.h = down(gelu(gate . n) * (up . n)), n = rmsnorm(x) (GeGLU, the tanh GELU; the
 // tensors of bind_swiglu_ffn); the caller adds it.
 float* geglu_ffn(const ForwardArgs& a, const LayerWeights& L, const float* x);
+// x += h * Config::residual_scale (h [T, E] is scaled in place).
+void residual_add(const ForwardArgs& a, float* h, float* x);
 // x += down(silu(gate . h) * (up . h)), h = rmsnorm(x).
 void swiglu_ffn(const ForwardArgs& a, const LayerWeights& L, float* x);
 // Mixture of SwiGLU experts: h = rmsnorm(x); each row goes to the K experts with the largest

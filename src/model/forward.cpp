@@ -35,7 +35,7 @@ Forward::Forward(const Model& model, const ForwardOptions& options, ThreadPool& 
     s_.moe_in.resize(T * static_cast<size_t>(c.n_embd));
     s_.moe_out.resize(T * static_cast<size_t>(c.n_embd));
   }
-  ops::rope_inv_freq(c, model.weights().rope_freqs, s_.inv_freq.data());
+  ops::rope_inv_freq(c, rope_factors(model, options.n_ctx), s_.inv_freq.data());
   if (c.n_swa > 0) {
     s_.rope_cs_swa.resize(T * static_cast<size_t>(c.n_rot));
     s_.inv_freq_swa.resize(static_cast<size_t>(c.n_rot / 2));

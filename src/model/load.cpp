@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "base/check.h"
 #include "tensor/quant.h"
 
 namespace parley::model {
@@ -10,6 +11,15 @@ std::string shape_str(const std::vector<uint64_t>& shape) {
   std::string s = "[";
   for (size_t i = 0; i < shape.size(); i++) s += (i ? ", " : "") + std::to_string(shape[i]);
   return s + "]";
+}
+
+WeightView row_slice(const WeightView& w, int64_t first, int64_t n) {
+  PARLEY_CHECK(first >= 0 && n >= 0 && first + n <= w.n_rows);
+  WeightView s = w;
+  s.data = w.row(first);
+  s.n_rows = n;
+  s.packed = nullptr;
+  return s;
 }
 
 Result<int32_t> ConfigReader::count(const std::string& key) {
@@ -29,6 +39,12 @@ Result<float> ConfigReader::real_or(const std::string& key, float fallback) {
   if (!v) return fallback;
   if (!std::isfinite(*v) || *v <= 0) return Error::fmt("key '%s%s': %g is not a positive number", prefix_.c_str(), key.c_str(), *v);
   return static_cast<float>(*v);
+}
+
+Result<float> ConfigReader::real(const std::string& key) {
+  PARLEY_TRY(double v, f_.get_float(prefix_ + key));  // "key '...' is missing"
+  (void)v;
+  return real_or(key, 0.0f);
 }
 
 Result<WeightView> Binder::matrix(const std::string& name, int64_t n_cols, int64_t n_rows) {

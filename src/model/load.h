@@ -21,6 +21,7 @@ class ConfigReader {
   Result<int32_t> count(const std::string& key);
   Result<int32_t> count_or(const std::string& key, int32_t fallback);
   Result<float> real_or(const std::string& key, float fallback);
+  Result<float> real(const std::string& key);  // required, a positive number
   const gguf::File& file() const { return f_; }
   const std::string& prefix() const { return prefix_; }
 
@@ -39,6 +40,7 @@ class Binder {
   Result<WeightView> matrix(const std::string& name, int64_t n_cols, int64_t n_rows);
   // n matrices of n_rows x n_cols (GGUF shape [n_cols, n_rows, n]): the experts of a layer.
   Result<ExpertWeights> experts(const std::string& name, int64_t n_cols, int64_t n_rows, int32_t n);
+  bool has(const std::string& name) const { return f_.find_tensor(name) != nullptr; }
   // An F32 vector of n elements; nullptr when optional and absent.
   Result<const float*> vector(const std::string& name, int64_t n, bool optional = false);
 
@@ -49,5 +51,9 @@ class Binder {
 };
 
 std::string shape_str(const std::vector<uint64_t>& shape);
+
+// Rows [first, first + n) of w, a view of the same bytes: one part of a fused matrix (phi3's
+// attn_qkv, its ffn_up holding gate and up). Rows are whole blocks, so this is exact for every type.
+WeightView row_slice(const WeightView& w, int64_t first, int64_t n);
 
 }  // namespace parley::model

@@ -60,11 +60,15 @@ Result<Config> read_config(const gguf::File& f) {
     PARLEY_TRY(float factor, r.real_or("rope.scaling.factor", 1.0f));
     c.rope_freq_scale = 1.0f / factor;
   }
+  PARLEY_TRY(c.rope_attn_factor, r.real_or("rope.scaling.attn_factor", 1.0f));
+  // Absent or 0: the trained context (llama.cpp's n_ctx_orig_yarn fallback).
+  PARLEY_TRY(auto orig, f.get_uint_opt(a + ".rope.scaling.original_context_length"));
+  c.n_ctx_orig = orig && *orig > 0 && *orig < (1u << 30) ? static_cast<int32_t>(*orig) : c.n_ctx_train;
   c.attn_scale = 1.0f / std::sqrt(static_cast<float>(c.head_dim));
   if (c.arch->read_config != nullptr) PARLEY_CHECK_OK(c.arch->read_config(r, c));
   // Only entries that read the window (setting n_swa) run it.
   PARLEY_TRY(auto window, f.get_uint_opt(a + ".attention.sliding_window"));
-  if (window && *window > 0 && c.n_swa == 0) {
+  if (window && *window > 0 && c.n_swa == 0 && !c.ignores_sliding_window) {
     return Error::fmt("sliding-window attention (%s.attention.sliding_window = %llu) is not supported for %s", a.c_str(),
                       static_cast<unsigned long long>(*window), a.c_str());
   }
@@ -98,6 +102,12 @@ Result<Weights> bind_weights(const gguf::File& f, Config& c, uint64_t& bytes) {
     w.output = w.token_embd;
   }
   PARLEY_TRY(w.rope_freqs, b.vector("rope_freqs.weight", c.n_rot / 2, /*optional=*/true));
+  PARLEY_TRY(w.rope_long, b.vector("rope_factors_long.weight", c.n_rot / 2, /*optional=*/true));
+  PARLEY_TRY(w.rope_short, b.vector("rope_factors_short.weight", c.n_rot / 2, /*optional=*/true));
+  if ((w.rope_long == nullptr) != (w.rope_short == nullptr)) {
+    return Error::fmt("missing tensor '%s' (LongRoPE needs both factor sets)",
+                      w.rope_long == nullptr ? "rope_factors_long.weight" : "rope_factors_short.weight");
+  }
   bytes = b.bytes;
   return w;
 }
@@ -158,6 +168,12 @@ void Model::pack_weights() {
 Result<std::unique_ptr<Model>> Model::load(const std::string& path) {
   PARLEY_TRY(gguf::File f, gguf::File::open(path));
   return from_file(std::move(f), path);
+}
+
+const float* rope_factors(const Model& m, int32_t n_ctx) {
+  const Weights& w = m.weights();
+  if (w.rope_freqs != nullptr) return w.rope_freqs;
+  return n_ctx > m.config().n_ctx_orig ? w.rope_long : w.rope_short;
 }
 
 uint64_t kv_bytes_per_position(const Config& c, DType kv_type) {

@@ -42,6 +42,12 @@ struct Config {
   float rms_eps = 1e-5f;
   float rope_theta = 10000.0f;
   float rope_freq_scale = 1.0f;  // linear rope scaling: positions are multiplied by this
+  // rope.scaling.attn_factor: rope's cos and sin are multiplied by it, so q . k by its square
+  // (phi3's LongRoPE: sqrt(1 + ln(context / original) / ln(original))).
+  float rope_attn_factor = 1.0f;
+  // rope.scaling.original_context_length (default: context_length): LongRoPE's long factors are
+  // for per-sequence contexts longer than this, its short ones for the others.
+  int32_t n_ctx_orig = 0;
   RopeStyle rope_style = RopeStyle::normal;
   bool tied_output = false;
   float attn_scale = 0;          // q . k scale (set at load: 1 / sqrt(head_dim) unless the entry says otherwise)
@@ -52,9 +58,22 @@ struct Config {
   int32_t swa_pattern = 0;
   float rope_theta_swa = 10000.0f;
   float final_logit_softcap = 0; // logits = cap * tanh(logits / cap) when > 0
+  // Multipliers the shared blocks apply (granite): the token embeddings are scaled by
+  // embd_scale when > 0, each block's output by residual_scale before it is added to the
+  // residual stream, and the logits are divided by logit_scale.
+  float embd_scale = 0;
+  float residual_scale = 1.0f;
+  float logit_scale = 1.0f;
+  // Layers without rope (smollm3): layer l skips it when no_rope_every > 0 and
+  // (l + 1) % no_rope_every == 0 (llama.cpp's n_no_rope_layer_step); 0: every layer ropes.
+  int32_t no_rope_every = 0;
+  // phi3: attention.sliding_window is read and not applied (llama.cpp turns Phi-3's window off,
+  // its ggml-org/llama.cpp#13676); every layer attends to the whole context.
+  bool ignores_sliding_window = false;
 
   int32_t q_dim() const { return n_head * head_dim; }
   bool is_swa(int32_t layer) const { return n_swa > 0 && layer % swa_pattern < swa_pattern - 1; }
+  bool has_rope(int32_t layer) const { return no_rope_every == 0 || (layer + 1) % no_rope_every != 0; }
   int32_t kv_dim() const { return n_head_kv * head_dim; }
 };
 
@@ -96,6 +115,9 @@ struct Weights {
   const float* output_norm = nullptr; // [n_embd]
   WeightView output;                  // [n_vocab x n_embd]; token_embd when tied
   const float* rope_freqs = nullptr;  // Llama-3 frequency factors [n_rot / 2], or null
+  // LongRoPE frequency divisors [n_rot / 2] (phi3's rope_factors_long / _short), both or neither.
+  const float* rope_long = nullptr;
+  const float* rope_short = nullptr;
 };
 
 class Model {
@@ -125,6 +147,12 @@ class Model {
   PackedWeights packed_;
   double pack_seconds_ = 0;
 };
+
+// The rope frequency divisors of a forward whose sequences hold up to n_ctx positions, as
+// llama.cpp picks them: rope_freqs when the file has it, else LongRoPE's long factors when
+// n_ctx > Config::n_ctx_orig and its short ones otherwise; null when there are none. The K/V a
+// forward writes depend on the choice (the disk cache's identity includes it).
+const float* rope_factors(const Model& m, int32_t n_ctx);
 
 // Bytes of KV cache per position (all layers, K and V) for a cache element type.
 uint64_t kv_bytes_per_position(const Config& c, DType kv_type);

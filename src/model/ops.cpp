@@ -80,14 +80,14 @@ void rope_inv_freq(const Config& c, const float* freq_factors, float* inv_freq) 
 void rope_inv_freq_swa(const Config& c, float* inv_freq) { inv_freq_for(c.rope_theta_swa, c.n_rot, nullptr, inv_freq); }
 
 void rope_cos_sin(const int32_t* positions, int64_t n_rows, const float* inv_freq, int32_t n_rot, float freq_scale,
-                  float* cos_sin) {
+                  float mscale, float* cos_sin) {
   for (int64_t r = 0; r < n_rows; r++) {
     double p = static_cast<double>(positions[r]) * freq_scale;
     float* cs = cos_sin + r * n_rot;
     for (int32_t i = 0; i < n_rot / 2; i++) {
       double theta = p * inv_freq[i];
-      cs[2 * i] = static_cast<float>(std::cos(theta));
-      cs[2 * i + 1] = static_cast<float>(std::sin(theta));
+      cs[2 * i] = static_cast<float>(std::cos(theta)) * mscale;
+      cs[2 * i + 1] = static_cast<float>(std::sin(theta)) * mscale;
     }
   }
 }
@@ -170,6 +170,10 @@ void logits_head(const ForwardArgs& a, const float* x) {
   if (n_out == 0) return;
   rmsnorm(xo, a.model.weights().output_norm, xo, n_out, E, c.rms_eps, a.pool);  // xo [n_out, E]
   matmul(a.model.weights().output, xo, n_out, a.logits, a.pool, a.s.mm);      // [n_out, n_vocab]
+  if (c.logit_scale != 1.0f) {
+    const float inv = 1.0f / c.logit_scale;  // as llama.cpp: times the reciprocal
+    for (int64_t i = 0; i < n_out * c.n_vocab; i++) a.logits[i] *= inv;
+  }
 }
 
 }  // namespace parley::model::ops

@@ -24,14 +24,14 @@ void add_bias(float* x, const float* b, int64_t n_rows, int64_t n);
 // x += y over n elements.
 void add(float* x, const float* y, int64_t n);
 
-// Rotary embedding. inv_freq[i] = theta^(-2i / n_rot) / freq_factor[i] (Llama-3 rope_freqs);
-// cos_sin gets, per row, (cos, sin) of position * freq_scale * inv_freq[i] for each pair i:
-// [n_rows, n_rot]. rope() then rotates the first n_rot dims of each head of each row.
+// Rotary embedding. inv_freq[i] = theta^(-2i / n_rot) / freq_factor[i] (Llama-3 rope_freqs,
+// LongRoPE's factors); cos_sin gets, per row, (cos, sin) of position * freq_scale * inv_freq[i]
+// for each pair i, times mscale (Config::rope_attn_factor): [n_rows, n_rot]. rope() then rotates the first n_rot dims of each head of each row.
 // rope_inv_freq_swa: the same for the sliding-window layers (theta c.rope_theta_swa, no factors).
 void rope_inv_freq(const Config& c, const float* freq_factors, float* inv_freq);
 void rope_inv_freq_swa(const Config& c, float* inv_freq);
 void rope_cos_sin(const int32_t* positions, int64_t n_rows, const float* inv_freq, int32_t n_rot,
-                  float freq_scale, float* cos_sin);
+                  float freq_scale, float mscale, float* cos_sin);
 void rope(float* x, int64_t n_rows, int32_t n_heads, int32_t head_dim, int32_t n_rot, RopeStyle style,
           const float* cos_sin, ThreadPool& pool);
 
@@ -82,7 +82,8 @@ void geglu(float* gate, const float* up, int64_t n_rows, int64_t n, ThreadPool& 
 void softcap(float* x, int64_t n, float cap);
 
 // The output head for the rows that want logits: gathers them from the residual stream x
-// ([n_rows, n_embd]), applies the final RMSNorm and the vocabulary projection into a.logits.
+// ([n_rows, n_embd]), applies the final RMSNorm and the vocabulary projection into a.logits
+// (divided by Config::logit_scale when it is not 1).
 void logits_head(const ForwardArgs& a, const float* x);
 
 // Vector helpers (AVX2 with a scalar fallback), exposed for tests.

@@ -36,6 +36,10 @@ struct ArchPlan {
   bool llama3_rope;    // may carry Llama-3 rope_freqs.weight
   bool experts;        // a router and 3-D expert tensors in place of ffn_gate/up/down
   bool post_norms;     // post_attention_norm / post_ffw_norm and attention.sliding_window (gemma3)
+  bool granite_scales = false;  // embedding_scale, residual_scale, attention.scale, logit_scale
+  // phi3: attn_qkv for attn_q/k/v, ffn_up holding gate then up (no ffn_gate), may carry LongRoPE
+  // and rope.dimension_count < head dim; attention.sliding_window optional.
+  bool phi3 = false;
 };
 
 constexpr ArchPlan kArchPlans[] = {
@@ -44,6 +48,9 @@ constexpr ArchPlan kArchPlans[] = {
     {"qwen3", false, true, false, true, false, false, false},
     {"qwen3moe", false, true, false, true, false, true, false},
     {"gemma3", false, true, false, true, false, false, true},
+    {"granite", false, false, true, false, false, false, false, true},
+    {"smollm3", false, false, true, false, false, false, false},
+    {"phi3", false, false, true, false, false, false, false, false, true},
 };
 
 const ArchPlan* find_arch_plan(std::string_view name) {
@@ -61,6 +68,19 @@ DType pick_type(const Types& types, const std::string& name, DType fallback) {
 }
 
 uint32_t head_dim_of(const Shape& s) { return s.head_dim != 0 ? s.head_dim : s.n_embd / s.n_head; }
+uint32_t n_rot_of(const Shape& s) { return s.n_rot != 0 ? s.n_rot : head_dim_of(s); }
+
+// LongRoPE divisors for make-model's phi3 files: 1 for the highest frequency, rising with the
+// square of the pair index to `top` for the lowest (the shape of Phi-3.5's factor lists).
+std::vector<float> longrope_factors(uint32_t n_rot, float top) {
+  std::vector<float> f;
+  const uint32_t half = n_rot / 2;
+  for (uint32_t i = 0; i < half; i++) {
+    const double t = half > 1 ? static_cast<double>(i) / (half - 1) : 0.0;
+    f.push_back(static_cast<float>(1.0 + (top - 1.0) * t * t));
+  }
+  return f;
+}
 
 // Llama-3 rope scaling as the Hugging Face converter bakes it into rope_freqs.weight: pairs
 // whose wavelength is short keep their frequency, long ones are divided by `factor`, and the
@@ -103,9 +123,13 @@ std::vector<TensorPlan> plan(const Options& o) {
   for (uint32_t l = 0; l < s.n_layer; l++) {
     std::string p = "blk." + std::to_string(l) + ".";
     add(p + "attn_norm.weight", {s.n_embd}, DType::f32, Init::norm);
-    add(p + "attn_q.weight", {s.n_embd, q_dim}, o.types.matrices, Init::matrix);
-    add(p + "attn_k.weight", {s.n_embd, kv_dim}, o.types.matrices, Init::matrix);
-    add(p + "attn_v.weight", {s.n_embd, kv_dim}, o.types.matrices, Init::matrix);
+    if (arch.phi3) {
+      add(p + "attn_qkv.weight", {s.n_embd, q_dim + 2 * kv_dim}, o.types.matrices, Init::matrix);
+    } else {
+      add(p + "attn_q.weight", {s.n_embd, q_dim}, o.types.matrices, Init::matrix);
+      add(p + "attn_k.weight", {s.n_embd, kv_dim}, o.types.matrices, Init::matrix);
+      add(p + "attn_v.weight", {s.n_embd, kv_dim}, o.types.matrices, Init::matrix);
+    }
     if (arch.qkv_bias) {
       add(p + "attn_q.bias", {q_dim}, DType::f32, Init::bias);
       add(p + "attn_k.bias", {kv_dim}, DType::f32, Init::bias);
@@ -124,6 +148,9 @@ std::vector<TensorPlan> plan(const Options& o) {
       add(p + "ffn_gate_exps.weight", {s.n_embd, s.n_ff_exp, s.n_expert}, o.types.matrices, Init::matrix);
       add(p + "ffn_up_exps.weight", {s.n_embd, s.n_ff_exp, s.n_expert}, o.types.matrices, Init::matrix);
       add(p + "ffn_down_exps.weight", {s.n_ff_exp, s.n_embd, s.n_expert}, o.types.matrices, Init::matrix);
+    } else if (arch.phi3) {
+      add(p + "ffn_up.weight", {s.n_embd, 2 * s.n_ff}, o.types.matrices, Init::matrix);  // gate's rows, then up's
+      add(p + "ffn_down.weight", {s.n_ff, s.n_embd}, o.types.matrices, Init::matrix);
     } else {
       add(p + "ffn_gate.weight", {s.n_embd, s.n_ff}, o.types.matrices, Init::matrix);
       add(p + "ffn_up.weight", {s.n_embd, s.n_ff}, o.types.matrices, Init::matrix);
@@ -135,6 +162,12 @@ std::vector<TensorPlan> plan(const Options& o) {
   if (s.rope_llama3_factor > 0) {
     add("rope_freqs.weight", {hd / 2}, DType::f32, Init::values);
     out.back().values = llama3_rope_factors(s, static_cast<uint32_t>(hd));
+  }
+  if (s.longrope_orig_ctx > 0) {
+    add("rope_factors_long.weight", {n_rot_of(s) / 2}, DType::f32, Init::values);
+    out.back().values = longrope_factors(n_rot_of(s), 32.0f);
+    add("rope_factors_short.weight", {n_rot_of(s) / 2}, DType::f32, Init::values);
+    out.back().values = longrope_factors(n_rot_of(s), 2.0f);
   }
   if (!s.tied_output) add("output.weight", {s.n_embd, n_vocab}, o.types.output, Init::matrix);
   return out;
@@ -268,7 +301,19 @@ Status validate(const Options& o) {
   }
   if (!arch->experts && s.n_expert != 0) return Error::fmt("--experts: %s has no experts", s.arch.c_str());
   if (arch->post_norms && s.n_swa == 0) return Error::fmt("%s needs --sliding-window N (its local layers' window)", s.arch.c_str());
-  if (!arch->post_norms && s.n_swa != 0) return Error::fmt("--sliding-window: %s has no sliding-window layers", s.arch.c_str());
+  if (!arch->post_norms && !arch->phi3 && s.n_swa != 0) return Error::fmt("--sliding-window: %s has no sliding-window layers", s.arch.c_str());
+  if ((s.n_rot != 0 || s.longrope_orig_ctx != 0) && !arch->phi3) {
+    return Error::fmt("--rope-dim and --longrope are for phi3, not %s", s.arch.c_str());
+  }
+  if (s.n_rot > head_dim_of(s) || s.n_rot % 2 != 0) {
+    return Error::fmt("--rope-dim %u: expected an even number <= the head dim %u", s.n_rot, head_dim_of(s));
+  }
+  if (s.longrope_orig_ctx != 0 && !(s.longrope_orig_ctx > 1 && s.longrope_orig_ctx < s.n_ctx)) {
+    return Error::fmt("--longrope %u: the original context must be in 2..--ctx %u (exclusive)", s.longrope_orig_ctx, s.n_ctx);
+  }
+  if (arch->granite_scales && !(s.embedding_scale > 0 && s.residual_scale > 0 && s.attention_scale > 0 && s.logit_scale > 0)) {
+    return Error{"--granite-scales: the four multipliers must be positive"};
+  }
   if (head_dim_of(s) % 2 != 0) return Error::fmt("head dim %u must be even (rotary pairs)", head_dim_of(s));
   if (o.vocab.tokens.empty()) return Error{"the model needs a vocabulary (--vocab-from or --tokenizer)"};
   if (!o.steer.empty() && s.tied_output) return Error{"--steer needs an untied output (drop --tied)"};
@@ -326,12 +371,24 @@ Status write_model(const Options& o, const std::string& path,
   w.set(a + ".attention.head_count_kv", OwnedValue::u32(s.n_head_kv));
   w.set(a + ".attention.layer_norm_rms_epsilon", OwnedValue::f32(s.rms_eps));
   w.set(a + ".rope.freq_base", OwnedValue::f32(s.rope_theta));
-  if (arch.rope_dim_key) w.set(a + ".rope.dimension_count", OwnedValue::u32(hd));
+  if (arch.rope_dim_key) w.set(a + ".rope.dimension_count", OwnedValue::u32(n_rot_of(s)));
   if (hd * s.n_head != s.n_embd || arch.head_dim_keys) {
     w.set(a + ".attention.key_length", OwnedValue::u32(hd));
     w.set(a + ".attention.value_length", OwnedValue::u32(hd));
   }
-  if (arch.post_norms) w.set(a + ".attention.sliding_window", OwnedValue::u32(s.n_swa));
+  if (arch.post_norms || (arch.phi3 && s.n_swa != 0)) w.set(a + ".attention.sliding_window", OwnedValue::u32(s.n_swa));
+  if (s.longrope_orig_ctx != 0) {
+    const double scale = static_cast<double>(s.n_ctx) / s.longrope_orig_ctx;
+    w.set(a + ".rope.scaling.original_context_length", OwnedValue::u32(s.longrope_orig_ctx));
+    w.set(a + ".rope.scaling.attn_factor",
+          OwnedValue::f32(static_cast<float>(std::sqrt(1.0 + std::log(scale) / std::log(static_cast<double>(s.longrope_orig_ctx))))));
+  }
+  if (arch.granite_scales) {
+    w.set(a + ".embedding_scale", OwnedValue::f32(s.embedding_scale));
+    w.set(a + ".residual_scale", OwnedValue::f32(s.residual_scale));
+    w.set(a + ".attention.scale", OwnedValue::f32(s.attention_scale));
+    w.set(a + ".logit_scale", OwnedValue::f32(s.logit_scale));
+  }
   if (arch.experts) {
     w.set(a + ".expert_count", OwnedValue::u32(s.n_expert));
     w.set(a + ".expert_used_count", OwnedValue::u32(s.n_expert_used));

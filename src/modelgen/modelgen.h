@@ -17,7 +17,7 @@
 namespace parley::modelgen {
 
 struct Shape {
-  std::string arch = "llama";  // llama | qwen2 | qwen3 | qwen3moe | gemma3
+  std::string arch = "llama";  // llama | qwen2 | qwen3 | qwen3moe | gemma3 | granite | smollm3 | phi3
   uint32_t n_layer = 2;
   uint32_t n_embd = 64;
   uint32_t n_head = 4;
@@ -32,7 +32,8 @@ struct Shape {
   uint32_t n_expert = 0;
   uint32_t n_expert_used = 0;
   uint32_t n_ff_exp = 0;
-  // gemma3: attention.sliding_window, the local layers' window (required there, refused elsewhere).
+  // gemma3: attention.sliding_window, the local layers' window (required there); phi3: the key
+  // is written when set (as Phi-3 conversions carry it) and the loaders ignore it; refused elsewhere.
   uint32_t n_swa = 0;
   // Llama-3 rope frequency scaling, written as rope_freqs.weight (per-pair frequency divisors)
   // the way the Hugging Face converter does; factor 0 means none. llama only.
@@ -40,6 +41,19 @@ struct Shape {
   float rope_llama3_low_freq = 1.0f;
   float rope_llama3_high_freq = 4.0f;
   uint32_t rope_llama3_orig_ctx = 8192;
+  // granite: embedding_scale, residual_scale, attention.scale, logit_scale (written for granite
+  // only; the defaults are Granite-3.3-2B's multipliers).
+  float embedding_scale = 12.0f;
+  float residual_scale = 0.22f;
+  float attention_scale = 0.015625f;
+  float logit_scale = 8.0f;
+  // phi3: rotated dims per head, rope.dimension_count (0: the head dim; Phi-4-mini rotates 3/4).
+  uint32_t n_rot = 0;
+  // phi3 LongRoPE, the context the model was trained at before its extension to n_ctx (0: none):
+  // writes rope_factors_long/short.weight (per-pair divisors, long 1..32, short 1..2, rising
+  // with the pair's wavelength), rope.scaling.original_context_length and, as the converter,
+  // rope.scaling.attn_factor = sqrt(1 + ln(n_ctx / orig) / ln(orig)).
+  uint32_t longrope_orig_ctx = 0;
 };
 
 struct Types {

@@ -129,6 +129,38 @@ TEST(EngineDiskCache, APrefixSurvivesARestartAndChangesNoToken) {
   EXPECT_EQ(run_once(model, f32, p2).n_cached, 0);
 }
 
+// A LongRoPE model (phi3) ropes with the factor set of its context (model.h rope_factors), so
+// K/V written under one context length are kept from an engine whose context takes the other set.
+TEST(EngineDiskCache, LongRopeFilesAreForTheirFactorSet) {
+  test::TempDir dir;
+  modelgen::Options o;
+  o.shape.arch = "phi3";
+  o.shape.n_layer = 2;
+  o.shape.n_embd = 32;
+  o.shape.n_head = 2;
+  o.shape.n_head_kv = 1;
+  o.shape.n_ff = 32;
+  o.shape.n_ctx = 64;
+  o.shape.longrope_orig_ctx = 40;
+  for (int i = 0; i < 64; i++) o.vocab.tokens.push_back("t" + std::to_string(i));
+  o.vocab.model = "llama";
+  const std::string path = (dir / "phi3.gguf").string();
+  ASSERT_TRUE(modelgen::write_model(o, path).ok());
+  auto loaded = model::Model::load(path);
+  ASSERT_TRUE(loaded.ok()) << loaded.error().message;
+  std::shared_ptr<const model::Model> model(std::move(*loaded));
+  const std::string cache_dir = (dir / "kv").string();
+  std::vector<TokenId> p{1};
+  for (int i = 1; i < 30; i++) p.push_back(2 + (i * 37) % 62);
+  EngineOptions short_ctx = disk_options(cache_dir), long_ctx = disk_options(cache_dir);
+  short_ctx.n_ctx = 40;  // <= the original context: the short factors
+  long_ctx.n_ctx = 64;
+  EXPECT_EQ(run_once(model, short_ctx, p).n_cached, 0);
+  EXPECT_EQ(run_once(model, long_ctx, p).n_cached, 0);
+  EXPECT_EQ(run_once(model, short_ctx, p).n_cached, 28);
+  EXPECT_EQ(run_once(model, long_ctx, p).n_cached, 28);
+}
+
 TEST(EngineDiskCache, SnapshotsRunPeriodicallyAndReleaseTheirPins) {
   test::TempDir dir;
   const std::string cache_dir = (dir / "kv").string();

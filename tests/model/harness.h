@@ -54,6 +54,11 @@ inline modelgen::Options tiny_options(const std::string& arch, DType type = DTyp
     o.shape.n_layer = 6;  // 5 sliding-window layers, then a global one
     o.shape.n_swa = 8;    // shorter than the sequences the tests run
   }
+  if (arch == "smollm3") o.shape.n_layer = 4;  // layer 3 without rope
+  if (arch == "phi3") {
+    o.shape.n_rot = 12;              // of 16
+    o.shape.longrope_orig_ctx = 16;  // a context of more than 16 takes the long factors
+  }
   if (arch == "qwen3moe") {
     o.shape.n_expert = 8;
     o.shape.n_expert_used = 2;

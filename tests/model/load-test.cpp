@@ -202,6 +202,117 @@ TEST(LoadConfig, SlidingWindowIsOnlyForArchitecturesThatRunIt) {
             "edited.gguf: sliding-window attention (llama.attention.sliding_window = 4096) is not supported for llama");
 }
 
+// Granite's four multipliers: logit_scale is required (as in llama.cpp), the others optional; a
+// file without rope (rope.scaling.finetuned = false) is refused in one line.
+TEST(LoadConfig, GraniteGetsItsMultipliers) {
+  parley::test::TempDir dir;
+  std::string path = (dir / "m.gguf").string();
+  ASSERT_TRUE(modelgen::write_model(test::tiny_options("granite"), path).ok());
+  std::string bytes;
+  auto m = load_edited(path, Edit{}, bytes);
+  ASSERT_TRUE(m.ok()) << m.error().message;
+  const Config& c = (*m)->config();
+  EXPECT_STREQ(arch_name(c.arch), "granite");
+  EXPECT_EQ(c.rope_style, RopeStyle::normal);
+  EXPECT_EQ(c.embd_scale, 12.0f);
+  EXPECT_EQ(c.residual_scale, 0.22f);
+  EXPECT_EQ(c.attn_scale, 0.015625f);
+  EXPECT_EQ(c.logit_scale, 8.0f);
+  Edit plain;
+  plain.kv = [](std::string& k, gguf::OwnedValue&, bool& keep) {
+    keep = k != "granite.embedding_scale" && k != "granite.residual_scale" && k != "granite.attention.scale";
+  };
+  auto p = load_edited(path, plain, bytes);
+  ASSERT_TRUE(p.ok()) << p.error().message;
+  EXPECT_EQ((*p)->config().embd_scale, 0.0f);
+  EXPECT_EQ((*p)->config().residual_scale, 1.0f);
+  EXPECT_FLOAT_EQ((*p)->config().attn_scale, 0.25f);
+  Edit no_logit;
+  no_logit.kv = [](std::string& k, gguf::OwnedValue&, bool& keep) { keep = k != "granite.logit_scale"; };
+  auto e = load_edited(path, no_logit, bytes);
+  ASSERT_FALSE(e.ok());
+  EXPECT_EQ(e.error().message, "edited.gguf: key 'granite.logit_scale' is missing");
+  Edit no_rope;
+  no_rope.add_kv = {{"granite.rope.scaling.finetuned", gguf::OwnedValue::boolean(false)}};
+  e = load_edited(path, no_rope, bytes);
+  ASSERT_FALSE(e.ok());
+  EXPECT_EQ(e.error().message,
+            "edited.gguf: key 'granite.rope.scaling.finetuned' is false: granite without rope is not supported");
+}
+
+// SmolLM3: no GGUF key; every fourth layer (3, 7, ...) has no rope, as llama.cpp fixes it.
+TEST(LoadConfig, SmolLM3LayersWithoutRope) {
+  parley::test::TempDir dir;
+  auto m = test::write_and_load(test::tiny_options("smollm3"), (dir / "m.gguf").string());
+  ASSERT_TRUE(m);
+  const Config& c = m->config();
+  EXPECT_STREQ(arch_name(c.arch), "smollm3");
+  EXPECT_EQ(c.rope_style, RopeStyle::normal);
+  for (int32_t l = 0; l < 12; l++) EXPECT_EQ(c.has_rope(l), l % 4 != 3) << "layer " << l;
+  Config plain;
+  EXPECT_TRUE(plain.has_rope(3));
+}
+
+// phi3: attn_qkv and ffn_up split into row views (q, k, v; gate, up), LongRoPE's factor sets
+// picked by the context as llama.cpp does, its attention factor, the window key ignored.
+TEST(LoadConfig, Phi3FusedTensorsAndLongRope) {
+  parley::test::TempDir dir;
+  modelgen::Options o = test::tiny_options("phi3");
+  o.shape.n_rot = 12;
+  o.shape.longrope_orig_ctx = 64;
+  o.shape.n_swa = 8;
+  std::string path = (dir / "m.gguf").string();
+  ASSERT_TRUE(modelgen::write_model(o, path).ok());
+  std::string bytes;
+  auto m = load_edited(path, Edit{}, bytes);
+  ASSERT_TRUE(m.ok()) << m.error().message;
+  const Config& c = (*m)->config();
+  const Weights& w = (*m)->weights();
+  EXPECT_STREQ(arch_name(c.arch), "phi3");
+  EXPECT_EQ(c.rope_style, RopeStyle::neox);
+  EXPECT_EQ(c.n_rot, 12);
+  EXPECT_EQ(c.n_swa, 0);  // attention.sliding_window = 8 is read and not applied
+  EXPECT_EQ(c.n_ctx_orig, 64);
+  EXPECT_FLOAT_EQ(c.rope_attn_factor, std::sqrt(1.0f + std::log(2048.0f / 64.0f) / std::log(64.0f)));
+  const LayerWeights& L = w.layers[1];
+  EXPECT_EQ(L.wq.n_rows, 64);
+  EXPECT_EQ(L.wk.n_rows, 32);
+  EXPECT_EQ(L.wv.n_rows, 32);
+  EXPECT_EQ(L.wk.data, L.wq.row(64));
+  EXPECT_EQ(L.wv.data, L.wk.row(32));
+  EXPECT_EQ(L.w_gate.n_rows, 96);
+  EXPECT_EQ(L.w_up.data, L.w_gate.row(96));
+  ASSERT_NE(w.rope_long, nullptr);
+  ASSERT_NE(w.rope_short, nullptr);
+  EXPECT_EQ(rope_factors(**m, 65), w.rope_long);
+  EXPECT_EQ(rope_factors(**m, 64), w.rope_short);
+  // One factor set alone is refused in one line; other architectures' windows still are.
+  Edit one;
+  one.tensor = [](std::string& n, DType&, std::vector<uint64_t>&, bool& keep) { keep = n != "rope_factors_short.weight"; };
+  auto e = load_edited(path, one, bytes);
+  ASSERT_FALSE(e.ok());
+  EXPECT_EQ(e.error().message, "edited.gguf: missing tensor 'rope_factors_short.weight' (LongRoPE needs both factor sets)");
+}
+
+// The forward picks its factor set by its context: a forward of 64 positions (the original
+// context) runs phi3 with the short factors, one of 65 and more with the long ones.
+TEST(LoadConfig, Phi3ForwardTakesTheFactorsOfItsContext) {
+  parley::test::TempDir dir;
+  modelgen::Options o = test::tiny_options("phi3");
+  o.shape.longrope_orig_ctx = 64;
+  auto m = test::write_and_load(o, (dir / "m.gguf").string());
+  ASSERT_TRUE(m);
+  const std::vector<int32_t> tokens{1, 5, 9, 14, 3, 7, 11, 20, 2, 8, 30, 4};
+  test::Harness at64(*m, DType::f32, 1, 16, 16, 64), at80(*m, DType::f32, 1, 16, 16, 80), at256(*m, DType::f32, 1, 16, 16, 256);
+  auto a = at64.all_positions(tokens, 0, 16), b = at80.all_positions(tokens, 0, 16), d = at256.all_positions(tokens, 0, 16);
+  EXPECT_EQ(b, d);
+  double diff = 0;
+  for (size_t p = 0; p < a.size(); p++) {
+    for (size_t i = 0; i < a[p].size(); i++) diff = std::max(diff, static_cast<double>(std::fabs(a[p][i] - b[p][i])));
+  }
+  EXPECT_GT(diff, 1e-3);
+}
+
 TEST(LoadConfig, Llama3RopeFactorsAreBound) {
   parley::test::TempDir dir;
   modelgen::Options o = test::tiny_options("llama");
@@ -217,9 +328,9 @@ TEST(LoadConfig, Llama3RopeFactorsAreBound) {
 TEST_F(Load, UnknownArchitecture) {
   Edit e;
   e.kv = [](std::string& k, gguf::OwnedValue& v, bool&) {
-    if (k == "general.architecture") v = gguf::OwnedValue::string("phi3");
+    if (k == "general.architecture") v = gguf::OwnedValue::string("mamba");
   };
-  EXPECT_EQ(error_of(e), "edited.gguf: unsupported architecture 'phi3' (supported: llama, qwen2, qwen3, qwen3moe, gemma3)");
+  EXPECT_EQ(error_of(e), "edited.gguf: unsupported architecture 'mamba' (supported: llama, qwen2, qwen3, qwen3moe, gemma3, granite, smollm3, phi3)");
 }
 
 TEST_F(Load, MissingTensor) {

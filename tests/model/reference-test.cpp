@@ -14,6 +14,7 @@
 //         which numpy does not; the error compounds over 2 layers. Observed: up to 0.16 max and
 //         0.029 RMS against numpy, 0.085 / 0.019 against llama.cpp. A wrong block layout gives
 //         errors ~1 (the logits' own scale).
+// granite: the tolerances divided by its logit_scale (8), which divides the logits and their errors.
 // gemma3 against llama.cpp in F32: 5e-3 max, 1e-3 RMS. ggml's CPU GELU (GGML_GELU_FP16 in
 //   ggml-cpu/vec.h) rounds its input to f16 and looks the result up in an f16 table, so
 //   llama.cpp's GeGLU is good to ~2^-11 relative, not to float rounding. Measured: 1.35e-3 max,
@@ -106,7 +107,7 @@ uint64_t model_hash(const std::string& path) {
 modelgen::Options case_options(const std::string& arch, DType type) {
   modelgen::Options o;
   modelgen::Shape& s = o.shape;
-  s.arch = arch == "llama3rope" ? "llama" : arch == "qwen3moeall" ? "qwen3moe" : arch;
+  s.arch = arch == "llama3rope" ? "llama" : arch == "qwen3moeall" ? "qwen3moe" : arch == "phi3short" ? "phi3" : arch;
   s.n_layer = 2;
   s.n_embd = 256;
   s.n_head = 4;
@@ -135,6 +136,20 @@ modelgen::Options case_options(const std::string& arch, DType type) {
     s.rope_theta = 1000000.0f;
     s.rms_eps = 1e-6f;
     s.tied_output = true;
+  }
+  if (arch == "granite") s.tied_output = true;  // Granite-3.3-2B's multipliers (modelgen defaults)
+  if (arch == "smollm3") {
+    s.n_layer = 4;  // layer 3 without rope
+    s.rope_theta = 5000000.0f;
+    s.rms_eps = 1e-6f;
+    s.tied_output = true;
+  }
+  if (arch == "phi3" || arch == "phi3short") {
+    s.n_rot = 48;
+    s.n_ctx = 2048;
+    s.longrope_orig_ctx = arch == "phi3" ? 64 : 512;  // the harness's context of 256: long / short factors
+    s.n_swa = 16;                                      // written, ignored (as llama.cpp does)
+    o.name = "phi-random";  // not "phi3...": llama.cpp would look up Phi-3's special tokens
   }
   if (arch == "llama3rope") {
     s.rope_theta = 500000.0f;
@@ -184,6 +199,7 @@ TEST(ReferenceData, CoversEveryArchitectureAndWeightType) {
     }
   }
   EXPECT_NE(std::find(names.begin(), names.end(), "llama3rope-F32"), names.end());
+  EXPECT_NE(std::find(names.begin(), names.end(), "phi3short-F32"), names.end());
   // Mixture of experts: routing (16 experts, 4 per token) in F32 and F16; every weight type with
   // every expert used (tests/data/engine/refs/README.md).
   for (const char* n : {"qwen3moe-F32", "qwen3moe-F16"}) {
@@ -193,10 +209,14 @@ TEST(ReferenceData, CoversEveryArchitectureAndWeightType) {
     std::string n = std::string("qwen3moeall-") + type;
     EXPECT_NE(std::find(names.begin(), names.end(), n), names.end()) << "no reference for " << n;
   }
-  // Gemma 3: 6 layers, sliding window 16 (shorter than the prompt), every weight type.
-  for (const char* type : {"F32", "F16", "BF16", "Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K"}) {
-    std::string n = std::string("gemma3-") + type;
-    EXPECT_NE(std::find(names.begin(), names.end(), n), names.end()) << "no reference for " << n;
+  // Gemma 3: 6 layers, sliding window 16 (shorter than the prompt), every weight type; granite
+  // (its multipliers), smollm3 (4 layers, the last without rope) and phi3 (fused tensors, LongRoPE's
+  // long factors) likewise; phi3's short factors in F32.
+  for (const char* arch : {"gemma3", "granite", "smollm3", "phi3"}) {
+    for (const char* type : {"F32", "F16", "BF16", "Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K"}) {
+      std::string n = std::string(arch) + "-" + type;
+      EXPECT_NE(std::find(names.begin(), names.end(), n), names.end()) << "no reference for " << n;
+    }
   }
 }
 
@@ -232,6 +252,9 @@ TEST_P(Reference, LogitsMatchNumpyAndLlamaCpp) {
   for (const RefFile* ref : {&numpy, &peer}) {
     Tolerance tol = tolerance_for(*type);
     if (arch == "gemma3" && ref == &peer) tol = {std::max(tol.max_abs, 5e-3f), std::max(tol.rms, 1e-3f)};
+    // Granite divides its logits by logit_scale (8), and with them their errors.
+    const float logit_scale = (*model)->config().logit_scale;
+    tol = {tol.max_abs / logit_scale, tol.rms / logit_scale};
     double max_abs = 0, sum_sq = 0;
     size_t n = 0;
     int argmax_agree = 0;
@@ -261,16 +284,20 @@ TEST_P(Reference, LogitsMatchNumpyAndLlamaCpp) {
   }
 }
 
-// Greedy decoding one token per step past the prompt (positions 64..95, every local layer's
-// window well past position 0) gives the continuation of the numpy reference, which llama.cpp
-// (node-llama-cpp 3.22.1) also gives; computed with tools/ref_forward.py when the references
-// were (smallest top-1 margin 0.39). The random model settles on one token, so this checks the
-// decode path at those positions rather than variety.
-TEST(ReferenceGreedy, Gemma3ContinuationMatchesNumpyAndLlamaCpp) {
+// Greedy decoding one token per step past the F32 prompt (positions 64..95; for gemma3 every
+// local layer's window is then well past position 0) gives the continuation of the numpy
+// reference, which llama.cpp (node-llama-cpp 3.22.1) also gives: `tools/engine_refs.py --greedy
+// 32` prints both (smallest top-1 margins: gemma3 0.39, granite 1.65, smollm3 0.0097, phi3 0.011, far above
+// the F32 gaps of ~3e-6). The random models settle on one or two tokens, so this checks the decode
+// path at those positions rather than variety.
+class ReferenceGreedy : public ::testing::TestWithParam<std::pair<std::string, std::vector<int32_t>>> {};
+
+TEST_P(ReferenceGreedy, ContinuationMatchesNumpyAndLlamaCpp) {
   PARLEY_REQUIRE_SHARED("models/stories260K.gguf");
+  const auto& [arch, want] = GetParam();
   fs::path dir = fs::path(PARLEY_SOURCE_DIR) / "tests" / "data" / "engine" / "refs";
-  RefFile numpy = read_ref(dir / "gemma3-F32.numpy.bin");
-  modelgen::Options o = case_options("gemma3", DType::f32);
+  RefFile numpy = read_ref(dir / (arch + "-F32.numpy.bin"));
+  modelgen::Options o = case_options(arch, DType::f32);
   o.vocab = test::stories_vocab();
   parley::test::TempDir tmp;
   std::string path = (tmp / "m.gguf").string();
@@ -284,13 +311,27 @@ TEST(ReferenceGreedy, Gemma3ContinuationMatchesNumpyAndLlamaCpp) {
     return static_cast<int32_t>(std::max_element(row.begin(), row.end()) - row.begin());
   };
   std::vector<int32_t> got{argmax(prompt.back())};
-  for (int32_t p = 64; p < 95; p++) {
+  for (int32_t p = 64; p < 64 + static_cast<int32_t>(want.size()) - 1; p++) {
     Batch b;
     b.add(got.back(), p, 0, true);
     got.push_back(argmax(h.run(b).at(0)));
   }
-  EXPECT_EQ(got, std::vector<int32_t>(32, 84));
+  EXPECT_EQ(got, want);
 }
+
+INSTANTIATE_TEST_SUITE_P(Models, ReferenceGreedy,
+                         ::testing::Values(std::pair{std::string("gemma3"), std::vector<int32_t>(32, 84)},
+                                           std::pair{std::string("granite"), std::vector<int32_t>(32, 84)},
+                                           std::pair{std::string("smollm3"),
+                                                     std::vector<int32_t>{430, 307, 505, 107, 107, 107, 107, 107, 107, 107,
+                                                                          107, 107, 107, 353, 132, 132, 132, 132, 132, 132,
+                                                                          132, 132, 132, 132, 132, 132, 132, 132, 132, 132,
+                                                                          132, 132}},
+                                           std::pair{std::string("phi3"),
+                                                     std::vector<int32_t>{124, 203, 355, 510, 401, 231, 82,  442, 282, 120, 253,
+                                                                          367, 21,  298, 316, 249, 231, 128, 105, 111, 365, 138,
+                                                                          266, 120, 434, 48,  349, 41,  21,  49,  419, 152}}),
+                         [](const auto& param_info) { return param_info.param.first; });
 
 INSTANTIATE_TEST_SUITE_P(Models, Reference, ::testing::ValuesIn(list_cases()),
                          [](const auto& param_info) {

@@ -178,6 +178,48 @@ TEST(ModelGen, Gemma3WritesPostNormsAndTheWindow) {
   EXPECT_NE(validate(llama).error().message.find("llama has no sliding-window layers"), std::string::npos);
 }
 
+// phi3: fused attn_qkv and ffn_up (gate and up rows), LongRoPE's factors and keys as the converter
+// writes them, the sliding_window key when given.
+TEST(ModelGen, Phi3WritesFusedTensorsAndLongRope) {
+  test::TempDir dir;
+  Options o = options("phi3", DType::q8_0);
+  o.shape.n_rot = 12;
+  o.shape.n_ctx = 4096;
+  o.shape.longrope_orig_ctx = 64;
+  o.shape.n_swa = 8;
+  ASSERT_TRUE(write_model(o, (dir / "m.gguf").string()).ok());
+  auto f = gguf::File::open((dir / "m.gguf").string());
+  ASSERT_TRUE(f.ok());
+  EXPECT_EQ(f->find_tensor("blk.0.attn_qkv.weight")->shape, (std::vector<uint64_t>{64, 64 + 2 * 32}));
+  EXPECT_EQ(f->find_tensor("blk.0.ffn_up.weight")->shape, (std::vector<uint64_t>{64, 2 * 96}));
+  for (const char* n : {"blk.0.attn_q.weight", "blk.0.attn_k.weight", "blk.0.attn_v.weight", "blk.0.ffn_gate.weight"}) {
+    EXPECT_EQ(f->find_tensor(n), nullptr) << n;
+  }
+  EXPECT_EQ(*f->get_uint("phi3.rope.dimension_count"), 12u);
+  EXPECT_EQ(*f->get_uint("phi3.rope.scaling.original_context_length"), 64u);
+  EXPECT_EQ(*f->get_uint("phi3.attention.sliding_window"), 8u);
+  EXPECT_FLOAT_EQ(static_cast<float>(*f->get_float("phi3.rope.scaling.attn_factor")), std::sqrt(1.0f + std::log(64.0f) / std::log(64.0f)));
+  const gguf::TensorInfo* lf = f->find_tensor("rope_factors_long.weight");
+  const gguf::TensorInfo* sf = f->find_tensor("rope_factors_short.weight");
+  ASSERT_NE(lf, nullptr);
+  ASSERT_NE(sf, nullptr);
+  EXPECT_EQ(lf->shape, (std::vector<uint64_t>{6}));
+  const float* l = reinterpret_cast<const float*>(lf->data);
+  const float* s = reinterpret_cast<const float*>(sf->data);
+  EXPECT_EQ(l[0], 1.0f);
+  EXPECT_EQ(l[5], 32.0f);
+  EXPECT_EQ(s[5], 2.0f);
+
+  o.shape.longrope_orig_ctx = 4096;
+  EXPECT_NE(validate(o).error().message.find("--longrope 4096: the original context must be in 2..--ctx 4096"), std::string::npos);
+  o.shape.longrope_orig_ctx = 0;
+  o.shape.n_rot = 18;
+  EXPECT_NE(validate(o).error().message.find("--rope-dim 18: expected an even number <= the head dim 16"), std::string::npos);
+  Options llama = options("llama", DType::f32);
+  llama.shape.longrope_orig_ctx = 64;
+  EXPECT_NE(validate(llama).error().message.find("--rope-dim and --longrope are for phi3, not llama"), std::string::npos);
+}
+
 TEST(ModelGen, QwenHeadDimMayDifferFromWidth) {
   test::TempDir dir;
   Options o = options("qwen3", DType::f32);
