@@ -49,10 +49,26 @@ SHAPES = {
     "gemma3": ["--arch", "gemma3", "--layers", "6", "--embd", "256", "--heads", "4", "--kv-heads", "2",
                "--head-dim", "64", "--ffn", "512", "--sliding-window", "16", "--rope-theta", "1000000",
                "--rms-eps", "1e-6", "--tied"],
+    # gpt-oss (the tiny-gpt-oss preset): 2 layers (0 slides with a window of 16 < the prompt, 1
+    # is full), sinks, biases, YaRN 32 over 512 positions, 16 experts of 256, 4 per token.
+    "gptoss": ["--arch", "gpt-oss", "--layers", "2", "--embd", "256", "--heads", "8", "--kv-heads", "2",
+               "--head-dim", "64", "--ffn", "256", "--ctx", "16384", "--experts", "16", "--experts-used", "4",
+               "--expert-ffn", "256", "--sliding-window", "16", "--rope-theta", "150000", "--rope-yarn", "32,512",
+               "--rms-eps", "1e-5"],
+    # The same with every expert used (4 of 4): the weight types without a routing decision.
+    "gptossall": ["--arch", "gpt-oss", "--layers", "2", "--embd", "256", "--heads", "8", "--kv-heads", "2",
+                  "--head-dim", "64", "--ffn", "256", "--ctx", "16384", "--experts", "4", "--experts-used", "4",
+                  "--expert-ffn", "256", "--sliding-window", "16", "--rope-theta", "150000", "--rope-yarn", "32,512",
+                  "--rms-eps", "1e-5"],
+    # gptoss over a 200-token prompt (PROMPT_LEN): the window of 16 starts inside later key tiles
+    # and blocks, every sink against many keys.
+    "gptosslong": None,
     # Llama-3 rope frequency scaling (rope_freqs.weight), F32 only.
     "llama3rope": ["--arch", "llama", "--layers", "2", "--embd", "256", "--heads", "4", "--kv-heads", "2",
                    "--ffn", "512", "--rope-theta", "500000", "--rope-llama3", "8,1,4,64"],
 }
+SHAPES["gptosslong"] = SHAPES["gptoss"]
+PROMPT_LEN = {"gptosslong": 200}  # others: 64
 SEED = "7"
 
 
@@ -114,7 +130,7 @@ def main():
                 subprocess.run(cmd, check=True)
                 h = model_hash(model)
                 meta_n_vocab = 512
-                tokens = prompt(meta_n_vocab)
+                tokens = prompt(meta_n_vocab, PROMPT_LEN.get(arch, 64))
                 margins = []
                 ref = ref_forward.forward(model, tokens, margins)
                 write_ref(os.path.join(OUT, name + ".numpy.bin"), h, tokens, ref, "numpy")

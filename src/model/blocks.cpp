@@ -40,9 +40,12 @@ float* embed(const ForwardArgs& a) {
   float* x = a.s.x.data();
   const int64_t T = a.batch.size();
   ops::embed(a.model.weights().token_embd, a.batch.tokens.data(), T, x);  // x [T, E]
-  ops::rope_cos_sin(a.batch.positions.data(), T, a.s.inv_freq.data(), c.n_rot, c.rope_freq_scale, a.s.rope_cs.data());
-  if (c.n_swa > 0) {  // the sliding layers' base, unscaled (llama.cpp's rope_freq_scale_train_swa = 1)
-    ops::rope_cos_sin(a.batch.positions.data(), T, a.s.inv_freq_swa.data(), c.n_rot, 1.0f, a.s.rope_cs_swa.data());
+  const int32_t* pos = a.batch.positions.data();
+  ops::rope_cos_sin(pos, T, a.s.inv_freq.data(), c.n_rot, ops::rope_position_scale(c, false), a.s.rope_cs.data(),
+                    ops::rope_mscale(c, false));
+  if (c.n_swa > 0) {  // the sliding layers' base; gemma3 unscaled (llama.cpp's rope_freq_scale_train_swa = 1)
+    ops::rope_cos_sin(pos, T, a.s.inv_freq_swa.data(), c.n_rot, ops::rope_position_scale(c, true), a.s.rope_cs_swa.data(),
+                      ops::rope_mscale(c, true));
   }
   return x;
 }
@@ -73,7 +76,7 @@ float* attend(const ForwardArgs& a, int32_t layer, const LayerWeights& L) {
   ops::rope(q, T, c.n_head, c.head_dim, c.n_rot, c.rope_style, cs, a.pool);
   ops::rope(k, T, c.n_head_kv, c.head_dim, c.n_rot, c.rope_style, cs, a.pool);
   ops::kv_store(a.kv, layer, k, s.v.data(), a.batch, a.seqs, c.n_head_kv, c.head_dim);
-  const ops::AttentionShape shape{c.n_head, c.n_head_kv, c.head_dim, c.attn_scale, swa ? c.n_swa : 0};
+  const ops::AttentionShape shape{c.n_head, c.n_head_kv, c.head_dim, c.attn_scale, swa ? c.n_swa : 0, L.attn_sinks};
   ops::attention(q, s.att.data(), a.kv, layer, a.batch, a.seqs, shape, s.scores.data(), a.n_ctx, a.pool);  // att [T, H*D]
   matmul(L.wo, s.att.data(), T, h, a.pool, s.mm);                                                       // h [T, E]
   return h;

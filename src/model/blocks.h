@@ -20,6 +20,10 @@ Status bind_swiglu_ffn(Binder& b, const std::string& prefix, const Config& c, La
 Status bind_qk_norm(Binder& b, const std::string& prefix, const Config& c, LayerWeights& L);
 // ffn_norm, the router ffn_gate_inp, the experts ffn_{gate,up,down}_exps (in blocks-moe.cpp).
 Status bind_moe_ffn(Binder& b, const std::string& prefix, const Config& c, LayerWeights& L);
+// The same without ffn_norm (an entry that norms the FFN input with another tensor binds it).
+Status bind_moe_experts(Binder& b, const std::string& prefix, const Config& c, LayerWeights& L);
+// The router's and the experts' biases: ffn_gate_inp.bias, ffn_{gate,up,down}_exps.bias (gpt-oss).
+Status bind_moe_biases(Binder& b, const std::string& prefix, const Config& c, LayerWeights& L);
 // Scratch of a model made of attention and the SwiGLU FFN, or the MoE FFN.
 ScratchShape dense_scratch(const Config& c);
 ScratchShape moe_scratch(const Config& c);
@@ -46,8 +50,15 @@ float* geglu_ffn(const ForwardArgs& a, const LayerWeights& L, const float* x);
 void swiglu_ffn(const ForwardArgs& a, const LayerWeights& L, float* x);
 // Mixture of SwiGLU experts: h = rmsnorm(x); each row goes to the K experts with the largest
 // router logits, weighted by their softmax renormalised over the K (Qwen3-MoE's
-// norm_topk_prob); x += sum_k w_k down_k(silu(gate_k . h) * (up_k . h)). The step's rows are
-// grouped by expert, so each expert's weights are read once per step.
-void moe_ffn(const ForwardArgs& a, const LayerWeights& L, float* x);
+// norm_topk_prob; the same as gpt-oss's softmax over the top K logits); x += sum_k w_k
+// down_k(silu(gate_k . h) * (up_k . h)). The step's rows are grouped by expert, so each
+// expert's weights are read once per step. The biases of bind_moe_biases are added where L
+// has them (router logits, gate, up, down), and the activation is the plain SwiGLU or
+// gpt-oss's clamped one (ops::swiglu_oai).
+struct MoeOptions {
+  bool swiglu_oai = false;
+  float alpha = 1.702f, limit = 7.0f;  // swiglu_oai's (llama.cpp: constants of LLM_FFN_SWIGLU_OAI_MOE)
+};
+void moe_ffn(const ForwardArgs& a, const LayerWeights& L, float* x, const MoeOptions& options = {});
 
 }  // namespace parley::model::blocks

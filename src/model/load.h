@@ -41,6 +41,8 @@ class Binder {
   Result<ExpertWeights> experts(const std::string& name, int64_t n_cols, int64_t n_rows, int32_t n);
   // An F32 vector of n elements; nullptr when optional and absent.
   Result<const float*> vector(const std::string& name, int64_t n, bool optional = false);
+  // count F32 vectors of n elements one after another (GGUF shape [n, count]): per-expert biases.
+  Result<const float*> vectors(const std::string& name, int64_t n, int64_t count);
 
  private:
   Result<const gguf::TensorInfo*> find(const std::string& name);

@@ -13,7 +13,7 @@
 namespace parley::modelgen {
 namespace {
 
-enum class Init { matrix, norm, bias, values };
+enum class Init { matrix, norm, bias, sink, values };
 
 struct TensorPlan {
   std::string name;
@@ -35,15 +35,20 @@ struct ArchPlan {
   bool head_dim_keys;  // writes attention.key_length / value_length even when head dim = n_embd / n_head
   bool llama3_rope;    // may carry Llama-3 rope_freqs.weight
   bool experts;        // a router and 3-D expert tensors in place of ffn_gate/up/down
-  bool post_norms;     // post_attention_norm / post_ffw_norm and attention.sliding_window (gemma3)
+  bool post_norms;     // post_attention_norm / post_ffw_norm (gemma3)
+  bool swa;            // attention.sliding_window (required)
+  // gpt-oss: attn_output.bias, attn_sinks, post_attention_norm as the FFN's only norm, biases on
+  // the router and the experts.
+  bool gpt_oss;
 };
 
 constexpr ArchPlan kArchPlans[] = {
-    {"llama", false, false, true, false, true, false, false},
-    {"qwen2", true, false, false, false, false, false, false},
-    {"qwen3", false, true, false, true, false, false, false},
-    {"qwen3moe", false, true, false, true, false, true, false},
-    {"gemma3", false, true, false, true, false, false, true},
+    {"llama", false, false, true, false, true, false, false, false, false},
+    {"qwen2", true, false, false, false, false, false, false, false, false},
+    {"qwen3", false, true, false, true, false, false, false, false, false},
+    {"qwen3moe", false, true, false, true, false, true, false, false, false},
+    {"gemma3", false, true, false, true, false, false, true, true, false},
+    {"gpt-oss", true, false, false, true, false, true, false, true, true},
 };
 
 const ArchPlan* find_arch_plan(std::string_view name) {
@@ -116,14 +121,24 @@ std::vector<TensorPlan> plan(const Options& o) {
       add(p + "attn_k_norm.weight", {hd}, DType::f32, Init::norm);
     }
     add(p + "attn_output.weight", {q_dim, s.n_embd}, o.types.matrices, Init::matrix);
-    if (arch.post_norms) add(p + "post_attention_norm.weight", {s.n_embd}, DType::f32, Init::norm);
-    add(p + "ffn_norm.weight", {s.n_embd}, DType::f32, Init::norm);
+    if (arch.gpt_oss) {
+      add(p + "attn_output.bias", {s.n_embd}, DType::f32, Init::bias);
+      add(p + "attn_sinks.weight", {s.n_head}, DType::f32, Init::sink);
+    }
+    if (arch.post_norms || arch.gpt_oss) add(p + "post_attention_norm.weight", {s.n_embd}, DType::f32, Init::norm);
+    if (!arch.gpt_oss) add(p + "ffn_norm.weight", {s.n_embd}, DType::f32, Init::norm);
     if (arch.experts) {
       // The router stays F32, as llama.cpp's quantizer leaves it; one matrix per expert.
       add(p + "ffn_gate_inp.weight", {s.n_embd, s.n_expert}, DType::f32, Init::matrix);
       add(p + "ffn_gate_exps.weight", {s.n_embd, s.n_ff_exp, s.n_expert}, o.types.matrices, Init::matrix);
       add(p + "ffn_up_exps.weight", {s.n_embd, s.n_ff_exp, s.n_expert}, o.types.matrices, Init::matrix);
       add(p + "ffn_down_exps.weight", {s.n_ff_exp, s.n_embd, s.n_expert}, o.types.matrices, Init::matrix);
+      if (arch.gpt_oss) {
+        add(p + "ffn_gate_inp.bias", {s.n_expert}, DType::f32, Init::bias);
+        add(p + "ffn_gate_exps.bias", {s.n_ff_exp, s.n_expert}, DType::f32, Init::bias);
+        add(p + "ffn_up_exps.bias", {s.n_ff_exp, s.n_expert}, DType::f32, Init::bias);
+        add(p + "ffn_down_exps.bias", {s.n_embd, s.n_expert}, DType::f32, Init::bias);
+      }
     } else {
       add(p + "ffn_gate.weight", {s.n_embd, s.n_ff}, o.types.matrices, Init::matrix);
       add(p + "ffn_up.weight", {s.n_embd, s.n_ff}, o.types.matrices, Init::matrix);
@@ -185,12 +200,14 @@ void fill_tensor(const TensorPlan& t, uint64_t seed, const std::vector<Steer>& s
   out.resize(row_bytes * n_rows);
   std::vector<float> row(row_len);
   // Uniform with the standard deviation of a scaled init: matrices 1/sqrt(row length) (each
-  // output unit-variance for unit-variance input), norms 1 +- 0.2, biases +-0.35.
+  // output unit-variance for unit-variance input), norms 1 +- 0.2, biases +-0.35, attention
+  // sinks 0..4.
   float scale = 0, offset = 0;
   switch (t.init) {
     case Init::matrix: scale = std::sqrt(3.0f / static_cast<float>(row_len)); break;
     case Init::norm: scale = 0.2f; offset = 1.0f; break;
     case Init::bias: scale = 0.35f; break;
+    case Init::sink: scale = 2.0f; offset = 2.0f; break;  // 0..4: about the scores' own size
     case Init::values:
       std::memcpy(out.data(), t.values.data(), t.values.size() * 4);
       return;
@@ -267,8 +284,11 @@ Status validate(const Options& o) {
     return Error::fmt("%s needs --experts N, --experts-used K (0 < K <= N) and --expert-ffn", s.arch.c_str());
   }
   if (!arch->experts && s.n_expert != 0) return Error::fmt("--experts: %s has no experts", s.arch.c_str());
-  if (arch->post_norms && s.n_swa == 0) return Error::fmt("%s needs --sliding-window N (its local layers' window)", s.arch.c_str());
-  if (!arch->post_norms && s.n_swa != 0) return Error::fmt("--sliding-window: %s has no sliding-window layers", s.arch.c_str());
+  if (arch->swa && s.n_swa == 0) return Error::fmt("%s needs --sliding-window N (its local layers' window)", s.arch.c_str());
+  if (!arch->swa && s.n_swa != 0) return Error::fmt("--sliding-window: %s has no sliding-window layers", s.arch.c_str());
+  if (s.rope_yarn_factor != 0 && (s.rope_yarn_factor < 1 || s.rope_yarn_orig_ctx == 0)) {
+    return Error{"--rope-yarn wants FACTOR >= 1 and an original context > 0"};
+  }
   if (head_dim_of(s) % 2 != 0) return Error::fmt("head dim %u must be even (rotary pairs)", head_dim_of(s));
   if (o.vocab.tokens.empty()) return Error{"the model needs a vocabulary (--vocab-from or --tokenizer)"};
   if (!o.steer.empty() && s.tied_output) return Error{"--steer needs an untied output (drop --tied)"};
@@ -331,7 +351,14 @@ Status write_model(const Options& o, const std::string& path,
     w.set(a + ".attention.key_length", OwnedValue::u32(hd));
     w.set(a + ".attention.value_length", OwnedValue::u32(hd));
   }
-  if (arch.post_norms) w.set(a + ".attention.sliding_window", OwnedValue::u32(s.n_swa));
+  if (arch.swa) w.set(a + ".attention.sliding_window", OwnedValue::u32(s.n_swa));
+  if (s.rope_yarn_factor > 0) {
+    w.set(a + ".rope.scaling.type", OwnedValue::string("yarn"));
+    w.set(a + ".rope.scaling.factor", OwnedValue::f32(s.rope_yarn_factor));
+    w.set(a + ".rope.scaling.original_context_length", OwnedValue::u32(s.rope_yarn_orig_ctx));
+    w.set(a + ".rope.scaling.yarn_beta_fast", OwnedValue::f32(32.0f));
+    w.set(a + ".rope.scaling.yarn_beta_slow", OwnedValue::f32(1.0f));
+  }
   if (arch.experts) {
     w.set(a + ".expert_count", OwnedValue::u32(s.n_expert));
     w.set(a + ".expert_used_count", OwnedValue::u32(s.n_expert_used));

@@ -17,7 +17,7 @@
 namespace parley::modelgen {
 
 struct Shape {
-  std::string arch = "llama";  // llama | qwen2 | qwen3 | qwen3moe | gemma3
+  std::string arch = "llama";  // llama | qwen2 | qwen3 | qwen3moe | gemma3 | gpt-oss
   uint32_t n_layer = 2;
   uint32_t n_embd = 64;
   uint32_t n_head = 4;
@@ -28,12 +28,16 @@ struct Shape {
   float rope_theta = 10000.0f;
   float rms_eps = 1e-5f;
   bool tied_output = false;     // no output.weight: the embedding matrix is reused
-  // Mixture of experts (qwen3moe): experts per layer, experts per token, one expert's ffn width.
+  // Mixture of experts (qwen3moe, gpt-oss): experts per layer, experts per token, one expert's ffn width.
   uint32_t n_expert = 0;
   uint32_t n_expert_used = 0;
   uint32_t n_ff_exp = 0;
-  // gemma3: attention.sliding_window, the local layers' window (required there, refused elsewhere).
+  // gemma3, gpt-oss: attention.sliding_window, the local layers' window (required there, refused elsewhere).
   uint32_t n_swa = 0;
+  // YaRN rope scaling (rope.scaling.type yarn, gpt-oss: factor 32 over 4096 positions); factor 0
+  // means none. Written with beta_fast 32 and beta_slow 1, as the converter does from gpt-oss's config.
+  float rope_yarn_factor = 0.0f;
+  uint32_t rope_yarn_orig_ctx = 4096;
   // Llama-3 rope frequency scaling, written as rope_freqs.weight (per-pair frequency divisors)
   // the way the Hugging Face converter does; factor 0 means none. llama only.
   float rope_llama3_factor = 0.0f;

@@ -20,7 +20,9 @@
 //   3.7e-4 RMS (numpy with that table emulated: 6.4e-4 from llama.cpp); Parley vs numpy 2.0e-6.
 // qwen3moe's routing is checked in F32 and F16 (in the other types a router near-tie picks
 // another expert under activation rounding); every type is checked with every expert used
-// (qwen3moeall: 4 of 4 experts, no routing decision). See tests/data/engine/refs/README.md.
+// (qwen3moeall: 4 of 4 experts, no routing decision). gpt-oss likewise (gptoss, gptossall; and
+// gptosslong: a 200-token prompt fed in chunks of 50, window 16). See
+// tests/data/engine/refs/README.md.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -106,7 +108,10 @@ uint64_t model_hash(const std::string& path) {
 modelgen::Options case_options(const std::string& arch, DType type) {
   modelgen::Options o;
   modelgen::Shape& s = o.shape;
-  s.arch = arch == "llama3rope" ? "llama" : arch == "qwen3moeall" ? "qwen3moe" : arch;
+  s.arch = arch == "llama3rope"                          ? "llama"
+           : arch == "qwen3moeall"                       ? "qwen3moe"
+           : arch.starts_with("gptoss")                  ? "gpt-oss"
+                                                         : arch;
   s.n_layer = 2;
   s.n_embd = 256;
   s.n_head = 4;
@@ -135,6 +140,19 @@ modelgen::Options case_options(const std::string& arch, DType type) {
     s.rope_theta = 1000000.0f;
     s.rms_eps = 1e-6f;
     s.tied_output = true;
+  }
+  if (arch.starts_with("gptoss")) {  // the tiny-gpt-oss preset (gptosslong: the same, a 200-token prompt)
+    s.n_head = 8;
+    s.head_dim = 64;
+    s.n_ff = 256;
+    s.n_ctx = 16384;
+    s.n_expert = arch == "gptossall" ? 4 : 16;
+    s.n_expert_used = 4;
+    s.n_ff_exp = 256;
+    s.n_swa = 16;  // layer 0 slides (window 16 < the 64-token prompt), layer 1 is full
+    s.rope_theta = 150000.0f;
+    s.rope_yarn_factor = 32.0f;
+    s.rope_yarn_orig_ctx = 512;
   }
   if (arch == "llama3rope") {
     s.rope_theta = 500000.0f;
@@ -193,6 +211,15 @@ TEST(ReferenceData, CoversEveryArchitectureAndWeightType) {
     std::string n = std::string("qwen3moeall-") + type;
     EXPECT_NE(std::find(names.begin(), names.end(), n), names.end()) << "no reference for " << n;
   }
+  // gpt-oss: routing (16 experts, 4 per token) in F32 and F16 and over a 200-token prompt; every
+  // weight type with every expert used.
+  for (const char* n : {"gptoss-F32", "gptoss-F16", "gptosslong-F32"}) {
+    EXPECT_NE(std::find(names.begin(), names.end(), n), names.end()) << "no reference for " << n;
+  }
+  for (const char* type : {"F32", "F16", "BF16", "Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K"}) {
+    std::string n = std::string("gptossall-") + type;
+    EXPECT_NE(std::find(names.begin(), names.end(), n), names.end()) << "no reference for " << n;
+  }
   // Gemma 3: 6 layers, sliding window 16 (shorter than the prompt), every weight type.
   for (const char* type : {"F32", "F16", "BF16", "Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K"}) {
     std::string n = std::string("gemma3-") + type;
@@ -227,7 +254,8 @@ TEST_P(Reference, LogitsMatchNumpyAndLlamaCpp) {
   ASSERT_EQ(static_cast<uint32_t>((*model)->config().n_vocab), numpy.n_vocab);
 
   test::Harness h(**model, DType::f32, 2, 64, 64);
-  auto ours = h.all_positions(numpy.tokens, 0, 64);
+  // The long prompt in chunks of 50: prefill tiles that start mid-block and mid-window.
+  auto ours = h.all_positions(numpy.tokens, 0, arch == "gptosslong" ? 50 : 64);
   ASSERT_EQ(ours.size(), numpy.positions.size());
   for (const RefFile* ref : {&numpy, &peer}) {
     Tolerance tol = tolerance_for(*type);
@@ -290,6 +318,38 @@ TEST(ReferenceGreedy, Gemma3ContinuationMatchesNumpyAndLlamaCpp) {
     got.push_back(argmax(h.run(b).at(0)));
   }
   EXPECT_EQ(got, std::vector<int32_t>(32, 84));
+}
+
+// gpt-oss the same way (routing included: 16 experts, 4 per token): greedy decoding one token
+// per step past the 64-token prompt gives numpy's continuation, which llama.cpp (peer_logits.mjs
+// on prompt + continuation) also gives; smallest top-1 margin 0.006 over the 32 steps (Parley
+// is within 5e-6 of both in F32). Layer 0's window of 16 is far past position 0 there.
+TEST(ReferenceGreedy, GptOssContinuationMatchesNumpyAndLlamaCpp) {
+  PARLEY_REQUIRE_SHARED("models/stories260K.gguf");
+  fs::path dir = fs::path(PARLEY_SOURCE_DIR) / "tests" / "data" / "engine" / "refs";
+  RefFile numpy = read_ref(dir / "gptoss-F32.numpy.bin");
+  modelgen::Options o = case_options("gptoss", DType::f32);
+  o.vocab = test::stories_vocab();
+  parley::test::TempDir tmp;
+  std::string path = (tmp / "m.gguf").string();
+  ASSERT_TRUE(modelgen::write_model(o, path).ok());
+  ASSERT_EQ(model_hash(path), numpy.model_hash);
+  auto model = Model::load(path);
+  ASSERT_TRUE(model.ok()) << model.error().message;
+  test::Harness h(**model, DType::f32, 2, 64, 64);
+  auto prompt = h.all_positions(numpy.tokens, 0, 64);
+  auto argmax = [](const std::vector<float>& row) {
+    return static_cast<int32_t>(std::max_element(row.begin(), row.end()) - row.begin());
+  };
+  std::vector<int32_t> got{argmax(prompt.back())};
+  for (int32_t p = 64; p < 95; p++) {
+    Batch b;
+    b.add(got.back(), p, 0, true);
+    got.push_back(argmax(h.run(b).at(0)));
+  }
+  const std::vector<int32_t> want{332, 397, 410, 41,  401, 41,  65,  387, 478, 426, 325, 372, 509, 46,  457, 430,
+                                  91,  401, 366, 509, 149, 103, 135, 122, 469, 103, 469, 103, 135, 429, 399, 190};
+  EXPECT_EQ(got, want);
 }
 
 INSTANTIATE_TEST_SUITE_P(Models, Reference, ::testing::ValuesIn(list_cases()),

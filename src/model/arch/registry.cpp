@@ -3,10 +3,10 @@
 
 namespace parley::model {
 
-extern const Arch kArchLlama, kArchQwen2, kArchQwen3, kArchQwen3Moe, kArchGemma3;
+extern const Arch kArchLlama, kArchQwen2, kArchQwen3, kArchQwen3Moe, kArchGemma3, kArchGptOss;
 
 namespace {
-const Arch* const kArchs[] = {&kArchLlama, &kArchQwen2, &kArchQwen3, &kArchQwen3Moe, &kArchGemma3};
+const Arch* const kArchs[] = {&kArchLlama, &kArchQwen2, &kArchQwen3, &kArchQwen3Moe, &kArchGemma3, &kArchGptOss};
 }  // namespace
 
 std::span<const Arch* const> all_archs() { return kArchs; }
