@@ -178,6 +178,41 @@ TEST(ModelGen, Gemma3WritesPostNormsAndTheWindow) {
   EXPECT_NE(validate(llama).error().message.find("llama has no sliding-window layers"), std::string::npos);
 }
 
+TEST(ModelGen, GptOssWritesSinksBiasesTheWindowAndYarn) {
+  test::TempDir dir;
+  Options o = options("gpt-oss", DType::q8_0);
+  o.shape.tied_output = false;
+  o.shape.head_dim = 32;
+  o.shape.n_expert = 4;
+  o.shape.n_expert_used = 2;
+  o.shape.n_ff_exp = 32;
+  o.shape.n_swa = 8;
+  o.shape.rope_yarn_factor = 32;
+  o.shape.rope_yarn_orig_ctx = 4096;
+  ASSERT_TRUE(write_model(o, (dir / "m.gguf").string()).ok());
+  auto f = gguf::File::open((dir / "m.gguf").string());
+  ASSERT_TRUE(f.ok());
+  EXPECT_EQ(*f->get_uint("gpt-oss.attention.sliding_window"), 8u);
+  EXPECT_EQ(*f->get_string("gpt-oss.rope.scaling.type"), "yarn");
+  EXPECT_EQ(*f->get_float("gpt-oss.rope.scaling.factor"), 32.0);
+  EXPECT_EQ(*f->get_uint("gpt-oss.rope.scaling.original_context_length"), 4096u);
+  EXPECT_EQ(*f->get_uint("gpt-oss.expert_feed_forward_length"), 32u);
+  const std::pair<const char*, std::vector<uint64_t>> f32[] = {
+      {"blk.1.attn_sinks.weight", {4}},       {"blk.1.attn_q.bias", {128}},          {"blk.1.attn_output.bias", {64}},
+      {"blk.1.post_attention_norm.weight", {64}}, {"blk.1.ffn_gate_inp.bias", {4}},   {"blk.1.ffn_gate_exps.bias", {32, 4}},
+      {"blk.1.ffn_up_exps.bias", {32, 4}},    {"blk.1.ffn_down_exps.bias", {64, 4}}, {"blk.1.ffn_gate_inp.weight", {64, 4}}};
+  for (const auto& [n, shape] : f32) {
+    const gguf::TensorInfo* t = f->find_tensor(n);
+    ASSERT_NE(t, nullptr) << n;
+    EXPECT_EQ(t->type, DType::f32) << n;
+    EXPECT_EQ(t->shape, shape) << n;
+  }
+  EXPECT_EQ(f->find_tensor("blk.1.ffn_norm.weight"), nullptr);  // post_attention_norm norms the FFN input
+  EXPECT_EQ(f->find_tensor("blk.1.ffn_down_exps.weight")->type, DType::q8_0);
+  o.shape.n_swa = 0;
+  EXPECT_NE(validate(o).error().message.find("gpt-oss needs --sliding-window N"), std::string::npos);
+}
+
 TEST(ModelGen, QwenHeadDimMayDifferFromWidth) {
   test::TempDir dir;
   Options o = options("qwen3", DType::f32);
