@@ -21,6 +21,7 @@ struct TensorPlan {
   DType type;
   Init init;
   std::vector<float> values;    // Init::values: the exact contents
+  float gain = 1.0f;            // Init::matrix: times the usual scale
 };
 
 bool is_quantized(DType t) { return dtype_info(t).block_elems > 1; }
@@ -134,6 +135,9 @@ std::vector<TensorPlan> plan(const Options& o) {
       add(p + "ffn_up_exps.weight", {s.n_embd, s.n_ff_exp, s.n_expert}, o.types.matrices, Init::matrix);
       add(p + "ffn_down_exps.weight", {s.n_ff_exp, s.n_embd, s.n_expert}, o.types.matrices, Init::matrix);
       if (arch.gpt_oss) {
+        // Gate and up 3x wider than unit variance, so that a few percent of their values pass
+        // the clamped SwiGLU's limit of 7 (as in the real model) and the clamp is exercised.
+        for (size_t i = out.size() - 3; i < out.size() - 1; i++) out[i].gain = 3.0f;
         add(p + "ffn_gate_inp.bias", {s.n_expert}, DType::f32, Init::bias);
         add(p + "ffn_gate_exps.bias", {s.n_ff_exp, s.n_expert}, DType::f32, Init::bias);
         add(p + "ffn_up_exps.bias", {s.n_ff_exp, s.n_expert}, DType::f32, Init::bias);
@@ -204,7 +208,7 @@ void fill_tensor(const TensorPlan& t, uint64_t seed, const std::vector<Steer>& s
   // sinks 0..4.
   float scale = 0, offset = 0;
   switch (t.init) {
-    case Init::matrix: scale = std::sqrt(3.0f / static_cast<float>(row_len)); break;
+    case Init::matrix: scale = t.gain * std::sqrt(3.0f / static_cast<float>(row_len)); break;
     case Init::norm: scale = 0.2f; offset = 1.0f; break;
     case Init::bias: scale = 0.35f; break;
     case Init::sink: scale = 2.0f; offset = 2.0f; break;  // 0..4: about the scores' own size

@@ -322,8 +322,8 @@ TEST(ReferenceGreedy, Gemma3ContinuationMatchesNumpyAndLlamaCpp) {
 
 // gpt-oss the same way (routing included: 16 experts, 4 per token): greedy decoding one token
 // per step past the 64-token prompt gives numpy's continuation, which llama.cpp (peer_logits.mjs
-// on prompt + continuation) also gives; smallest top-1 margin 0.006 over the 32 steps (Parley
-// is within 5e-6 of both in F32). Layer 0's window of 16 is far past position 0 there.
+// on prompt + continuation) also gives; smallest top-1 margin 6.7e-4 over the 32 steps (Parley
+// is within 1e-5 of both in F32). Layer 0's window of 16 is far past position 0 there.
 TEST(ReferenceGreedy, GptOssContinuationMatchesNumpyAndLlamaCpp) {
   PARLEY_REQUIRE_SHARED("models/stories260K.gguf");
   fs::path dir = fs::path(PARLEY_SOURCE_DIR) / "tests" / "data" / "engine" / "refs";
@@ -347,8 +347,8 @@ TEST(ReferenceGreedy, GptOssContinuationMatchesNumpyAndLlamaCpp) {
     b.add(got.back(), p, 0, true);
     got.push_back(argmax(h.run(b).at(0)));
   }
-  const std::vector<int32_t> want{332, 397, 410, 41,  401, 41,  65,  387, 478, 426, 325, 372, 509, 46,  457, 430,
-                                  91,  401, 366, 509, 149, 103, 135, 122, 469, 103, 469, 103, 135, 429, 399, 190};
+  const std::vector<int32_t> want{463, 131, 322, 37,  386, 293, 107, 51,  172, 90,  65,  333, 328, 58,  131, 315,
+                                  362, 117, 44,  307, 131, 241, 194, 31,  299, 91,  175, 200, 477, 91,  415, 433};
   EXPECT_EQ(got, want);
 }
 
