@@ -51,6 +51,21 @@ void group_by_expert(const int32_t* experts, int64_t n_routes, int32_t n_expert,
 
 }  // namespace
 
+Status read_moe_config(ConfigReader& r, Config& c, bool ff_required) {
+  PARLEY_TRY(c.n_expert, r.count("expert_count"));
+  PARLEY_TRY(c.n_expert_used, r.count("expert_used_count"));
+  if (c.n_expert_used > c.n_expert) {
+    return Error::fmt("key '%sexpert_used_count': %d is more than expert_count %d", r.prefix().c_str(), c.n_expert_used,
+                      c.n_expert);
+  }
+  if (ff_required) {
+    PARLEY_TRY(c.n_ff_exp, r.count("expert_feed_forward_length"));
+  } else {
+    PARLEY_TRY(c.n_ff_exp, r.count_or("expert_feed_forward_length", std::max(1, c.n_ff / c.n_expert_used)));
+  }
+  return {};
+}
+
 Status bind_moe_ffn(Binder& b, const std::string& p, const Config& c, LayerWeights& L) {
   PARLEY_TRY(L.ffn_norm, b.vector(p + "ffn_norm.weight", c.n_embd));
   return bind_moe_experts(b, p, c, L);

@@ -66,6 +66,14 @@ void qk_norm(const ForwardArgs& a, const LayerWeights& L) {
   ops::rmsnorm(k, L.k_norm, k, T * c.n_head_kv, c.head_dim, c.rms_eps, a.pool);
 }
 
+void qkv_bias(const ForwardArgs& a, const LayerWeights& L) {
+  const Config& c = a.model.config();
+  const int64_t T = a.batch.size();
+  ops::add_bias(a.s.q.data(), L.bq, T, c.q_dim());
+  ops::add_bias(a.s.k.data(), L.bk, T, c.kv_dim());
+  ops::add_bias(a.s.v.data(), L.bv, T, c.kv_dim());
+}
+
 float* attend(const ForwardArgs& a, int32_t layer, const LayerWeights& L) {
   const Config& c = a.model.config();
   Forward::Scratch& s = a.s;

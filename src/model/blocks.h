@@ -18,6 +18,10 @@ Status bind_attention(Binder& b, const std::string& prefix, const Config& c, Lay
 Status bind_swiglu_ffn(Binder& b, const std::string& prefix, const Config& c, LayerWeights& L);
 // attn_q_norm, attn_k_norm: an RMSNorm over each q and k head (qwen3).
 Status bind_qk_norm(Binder& b, const std::string& prefix, const Config& c, LayerWeights& L);
+// <arch>.expert_count and expert_used_count (checked: used <= count), then
+// expert_feed_forward_length; unless required, files without it (early conversions) take
+// llama.cpp's default n_ff / expert_used_count.
+Status read_moe_config(ConfigReader& r, Config& c, bool ff_required);
 // ffn_norm, the router ffn_gate_inp, the experts ffn_{gate,up,down}_exps (in blocks-moe.cpp).
 Status bind_moe_ffn(Binder& b, const std::string& prefix, const Config& c, LayerWeights& L);
 // The same without ffn_norm (an entry that norms the FFN input with another tensor binds it).
@@ -34,6 +38,8 @@ float* embed(const ForwardArgs& a);
 void attention_qkv(const ForwardArgs& a, const LayerWeights& L, const float* x);
 // s.q, s.k = rmsnorm of each head (between attention_qkv and attention).
 void qk_norm(const ForwardArgs& a, const LayerWeights& L);
+// s.q, s.k, s.v += L.bq, L.bk, L.bv (qwen2, gpt-oss; after attention_qkv).
+void qkv_bias(const ForwardArgs& a, const LayerWeights& L);
 // Rope on s.q and s.k, K/V into the cache of this layer, causal attention, x += wo . att.
 // A sliding-window layer (Config::is_swa) ropes with its own base and sees its window only.
 void attention(const ForwardArgs& a, int32_t layer, const LayerWeights& L, float* x);

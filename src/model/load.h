@@ -46,6 +46,7 @@ class Binder {
 
  private:
   Result<const gguf::TensorInfo*> find(const std::string& name);
+  Result<const float*> f32(const std::string& name, const std::vector<uint64_t>& shape);  // vector(s)
   Status expect_shape(const gguf::TensorInfo& t, const std::vector<uint64_t>& want);
   const gguf::File& f_;
 };

@@ -17,13 +17,7 @@ namespace parley::model {
 namespace {
 
 Status read_config(ConfigReader& r, Config& c) {
-  PARLEY_TRY(c.n_expert, r.count("expert_count"));
-  PARLEY_TRY(c.n_expert_used, r.count("expert_used_count"));
-  if (c.n_expert_used > c.n_expert) {
-    return Error::fmt("key '%sexpert_used_count': %d is more than expert_count %d", r.prefix().c_str(), c.n_expert_used,
-                      c.n_expert);
-  }
-  PARLEY_TRY(c.n_ff_exp, r.count("expert_feed_forward_length"));
+  PARLEY_CHECK_OK(blocks::read_moe_config(r, c, /*ff_required=*/true));
   PARLEY_TRY(c.n_swa, r.count("attention.sliding_window"));
   PARLEY_TRY(auto pattern, r.file().get_uint_opt(r.prefix() + "attention.sliding_window_pattern"));
   if (pattern && *pattern != 2) {
@@ -51,15 +45,12 @@ Status bind_layer(Binder& b, const std::string& p, const Config& c, LayerWeights
 void forward(const ForwardArgs& a) {
   const Config& c = a.model.config();
   const int64_t T = a.batch.size();
-  Forward::Scratch& s = a.s;
   const blocks::MoeOptions oai{.swiglu_oai = true};
   float* x = blocks::embed(a);                           // x [T, E]
   for (int32_t l = 0; l < c.n_layer; l++) {
     const LayerWeights& L = a.model.weights().layers[static_cast<size_t>(l)];
     blocks::attention_qkv(a, L, x);                      // q [T, H*D], k v [T, Hkv*D]
-    ops::add_bias(s.q.data(), L.bq, T, c.q_dim());
-    ops::add_bias(s.k.data(), L.bk, T, c.kv_dim());
-    ops::add_bias(s.v.data(), L.bv, T, c.kv_dim());
+    blocks::qkv_bias(a, L);
     float* h = blocks::attend(a, l, L);                  // h [T, E] (sinks; even layers: their window)
     ops::add_bias(h, L.bo, T, c.n_embd);
     ops::add(x, h, T * c.n_embd);                        // x [T, E] += attention
