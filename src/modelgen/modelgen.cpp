@@ -185,6 +185,7 @@ uint32_t file_type_of(DType t) {
     case DType::q5_k: return 16;
     case DType::q6_k: return 18;
     case DType::bf16: return 32;
+    case DType::mxfp4: return 38;  // LLAMA_FTYPE_MOSTLY_MXFP4_MOE, the only ftype llama.cpp has for it
     default: return 0;
   }
 }
@@ -245,12 +246,22 @@ std::optional<Types> mixture_types(std::string_view name) {
       {"Q4_K_M", DType::q4_k, DType::q6_k, 15}, {"Q5_K_S", DType::q5_k, DType::q5_k, 16},
       {"Q5_K_M", DType::q5_k, DType::q6_k, 17},
   };
+  auto same = [&](std::string_view mix) {
+    bool eq = mix.size() == name.size();
+    for (size_t i = 0; eq && i < name.size(); i++) eq = std::toupper(static_cast<unsigned char>(name[i])) == mix[i];
+    return eq;
+  };
+  if (same("MXFP4_MOE")) {
+    // llama.cpp's MXFP4_MOE (gpt-oss downloads): the 3-D expert tensors MXFP4, every other
+    // matrix, the embedding and the output Q8_0.
+    Types t;
+    t.matrices = t.embedding = t.output = DType::q8_0;
+    t.overrides = {{"_exps.weight", DType::mxfp4}};
+    t.file_type = 38;
+    return t;
+  }
   for (const Mix& m : kMixes) {
-    bool eq = m.name.size() == name.size();
-    for (size_t i = 0; eq && i < name.size(); i++) {
-      eq = std::toupper(static_cast<unsigned char>(name[i])) == m.name[i];
-    }
-    if (!eq) continue;
+    if (!same(m.name)) continue;
     Types t;
     t.matrices = t.embedding = m.base;
     t.output = DType::q6_k;

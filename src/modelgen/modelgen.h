@@ -60,7 +60,8 @@ struct Types {
 // The type mix of llama.cpp's named file types, so tests can have files shaped like real
 // downloads: "Q4_K_M" is Q4_K matrices with attn_v, ffn_down and output in Q6_K; "Q4_K_S" only
 // output in Q6_K; likewise Q5_K_M/S and Q3_K_M/S (Q3_K_M: attn_v, ffn_down in Q5_K). A
-// simplification of llama.cpp's per-layer choices. nullopt for other names (plain type names
+// simplification of llama.cpp's per-layer choices. "MXFP4_MOE" (gpt-oss downloads): the expert
+// tensors MXFP4, everything else Q8_0. nullopt for other names (plain type names
 // such as "Q4_K" are not mixtures).
 std::optional<Types> mixture_types(std::string_view name);
 

@@ -220,6 +220,11 @@ TEST(ReferenceData, CoversEveryArchitectureAndWeightType) {
     std::string n = std::string("gptossall-") + type;
     EXPECT_NE(std::find(names.begin(), names.end(), n), names.end()) << "no reference for " << n;
   }
+  // MXFP4 (llama.cpp loads it in dense matrices, the embedding and the output too), on a dense
+  // model and on the experts of qwen3moeall.
+  for (const char* n : {"llama-MXFP4", "qwen3moeall-MXFP4"}) {
+    EXPECT_NE(std::find(names.begin(), names.end(), n), names.end()) << "no reference for " << n;
+  }
   // Gemma 3: 6 layers, sliding window 16 (shorter than the prompt), every weight type.
   for (const char* type : {"F32", "F16", "BF16", "Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K"}) {
     std::string n = std::string("gemma3-") + type;
