@@ -63,11 +63,16 @@ SHAPES = {
     # gptoss over a 200-token prompt (PROMPT_LEN): the window of 16 starts inside later key tiles
     # and blocks, every sink against many keys.
     "gptosslong": None,
+    "gptossmx": None,
     # Llama-3 rope frequency scaling (rope_freqs.weight), F32 only.
     "llama3rope": ["--arch", "llama", "--layers", "2", "--embd", "256", "--heads", "4", "--kv-heads", "2",
                    "--ffn", "512", "--rope-theta", "500000", "--rope-llama3", "8,1,4,64"],
 }
 SHAPES["gptosslong"] = SHAPES["gptoss"]
+# gptossall with the experts in MXFP4 (as real gpt-oss files carry them) and every other matrix in
+# the given type: F16 as convert_hf_to_gguf.py writes a gpt-oss checkpoint, Q8_0 as llama.cpp's
+# MXFP4_MOE quantization does.
+SHAPES["gptossmx"] = SHAPES["gptossall"] + ["--tensor-type", "_exps.weight=MXFP4"]
 PROMPT_LEN = {"gptosslong": 200}  # others: 64
 SEED = "7"
 

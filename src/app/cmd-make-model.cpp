@@ -63,11 +63,12 @@ const Preset kPresets[] = {
      "of ffn 768, 8 per token, Q4_K_M (~1.4 GB plus embeddings)",
      {"qwen3moe", 4, 2048, 32, 4, 128, 6144, 4096, 1000000.0f, 1e-6f, false, 128, 8, 768}, "Q4_K_M"},
     {"bench-gpt-oss-20b-4l", "gpt-oss-20b's layer with 4 layers: 2880 wide, 64/8 heads of 64 with sinks, window 128 "
-     "on even layers, 32 experts of ffn 2880, 4 per token, YaRN 32 over 4096, Q8_0 (~3.5 GB plus embeddings)",
+     "on even layers, 32 experts of ffn 2880, 4 per token, YaRN 32 over 4096, MXFP4_MOE (experts MXFP4, the rest "
+     "Q8_0; ~1.8 GB plus embeddings)",
      {.arch = "gpt-oss", .n_layer = 4, .n_embd = 2880, .n_head = 64, .n_head_kv = 8, .head_dim = 64, .n_ff = 2880,
       .n_ctx = 131072, .rope_theta = 150000.0f, .rms_eps = 1e-5f, .n_expert = 32, .n_expert_used = 4, .n_ff_exp = 2880,
       .n_swa = 128, .rope_yarn_factor = 32.0f, .rope_yarn_orig_ctx = 4096},
-     "Q8_0"},
+     "MXFP4_MOE"},
 };
 
 Result<DType> parse_type(const std::string& s) {

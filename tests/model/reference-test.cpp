@@ -146,7 +146,7 @@ modelgen::Options case_options(const std::string& arch, DType type) {
     s.head_dim = 64;
     s.n_ff = 256;
     s.n_ctx = 16384;
-    s.n_expert = arch == "gptossall" ? 4 : 16;
+    s.n_expert = arch == "gptossall" || arch == "gptossmx" ? 4 : 16;
     s.n_expert_used = 4;
     s.n_ff_exp = 256;
     s.n_swa = 16;  // layer 0 slides (window 16 < the 64-token prompt), layer 1 is full
@@ -162,6 +162,7 @@ modelgen::Options case_options(const std::string& arch, DType type) {
     s.rope_llama3_orig_ctx = 64;
   }
   o.types.matrices = o.types.embedding = o.types.output = type;
+  if (arch == "gptossmx") o.types.overrides = {{"_exps.weight", DType::mxfp4}};  // the experts MXFP4, the rest `type`
   o.seed = 7;
   return o;
 }
@@ -213,7 +214,7 @@ TEST(ReferenceData, CoversEveryArchitectureAndWeightType) {
   }
   // gpt-oss: routing (16 experts, 4 per token) in F32 and F16 and over a 200-token prompt; every
   // weight type with every expert used.
-  for (const char* n : {"gptoss-F32", "gptoss-F16", "gptosslong-F32"}) {
+  for (const char* n : {"gptoss-F32", "gptoss-F16", "gptosslong-F32", "gptossall-MXFP4", "gptossmx-F32", "gptossmx-F16", "gptossmx-Q8_0"}) {
     EXPECT_NE(std::find(names.begin(), names.end(), n), names.end()) << "no reference for " << n;
   }
   for (const char* type : {"F32", "F16", "BF16", "Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K"}) {
@@ -263,7 +264,8 @@ TEST_P(Reference, LogitsMatchNumpyAndLlamaCpp) {
   auto ours = h.all_positions(numpy.tokens, 0, arch == "gptosslong" ? 50 : 64);
   ASSERT_EQ(ours.size(), numpy.positions.size());
   for (const RefFile* ref : {&numpy, &peer}) {
-    Tolerance tol = tolerance_for(*type);
+    // gptossmx: the MXFP4 experts multiply 8-bit activations whatever the other matrices are.
+    Tolerance tol = tolerance_for(arch == "gptossmx" ? DType::mxfp4 : *type);
     if (arch == "gemma3" && ref == &peer) tol = {std::max(tol.max_abs, 5e-3f), std::max(tol.rms, 1e-3f)};
     double max_abs = 0, sum_sq = 0;
     size_t n = 0;
