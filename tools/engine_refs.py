@@ -64,6 +64,13 @@ SHAPES = {
     # and blocks, every sink against many keys.
     "gptosslong": None,
     "gptossmx": None,
+    # gpt-oss-20b's attention shape (64/8 heads of 64, window 128, YaRN 32 over 4096) on a narrow
+    # model (512 wide, 8 experts of 256, 2 per token) over a 600-token prompt (PROMPT_LEN): the
+    # real window, far past, in F32.
+    "gptosswide": ["--arch", "gpt-oss", "--layers", "2", "--embd", "512", "--heads", "64", "--kv-heads", "8",
+                   "--head-dim", "64", "--ffn", "256", "--ctx", "131072", "--experts", "8", "--experts-used", "2",
+                   "--expert-ffn", "256", "--sliding-window", "128", "--rope-theta", "150000",
+                   "--rope-yarn", "32,4096", "--rms-eps", "1e-5"],
     # Llama-3 rope frequency scaling (rope_freqs.weight), F32 only.
     "llama3rope": ["--arch", "llama", "--layers", "2", "--embd", "256", "--heads", "4", "--kv-heads", "2",
                    "--ffn", "512", "--rope-theta", "500000", "--rope-llama3", "8,1,4,64"],
@@ -73,7 +80,7 @@ SHAPES["gptosslong"] = SHAPES["gptoss"]
 # the given type: F16 as convert_hf_to_gguf.py writes a gpt-oss checkpoint, Q8_0 as llama.cpp's
 # MXFP4_MOE quantization does.
 SHAPES["gptossmx"] = SHAPES["gptossall"] + ["--tensor-type", "_exps.weight=MXFP4"]
-PROMPT_LEN = {"gptosslong": 200}  # others: 64
+PROMPT_LEN = {"gptosslong": 200, "gptosswide": 600}  # others: 64
 SEED = "7"
 
 

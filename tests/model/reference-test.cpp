@@ -154,6 +154,16 @@ modelgen::Options case_options(const std::string& arch, DType type) {
     s.rope_yarn_factor = 32.0f;
     s.rope_yarn_orig_ctx = 512;
   }
+  if (arch == "gptosswide") {  // gpt-oss-20b's attention shape on a narrow model, a 600-token prompt
+    s.n_embd = 512;
+    s.n_head = 64;
+    s.n_head_kv = 8;
+    s.n_ctx = 131072;
+    s.n_expert = 8;
+    s.n_expert_used = 2;
+    s.n_swa = 128;
+    s.rope_yarn_orig_ctx = 4096;
+  }
   if (arch == "llama3rope") {
     s.rope_theta = 500000.0f;
     s.rope_llama3_factor = 8;
@@ -214,7 +224,8 @@ TEST(ReferenceData, CoversEveryArchitectureAndWeightType) {
   }
   // gpt-oss: routing (16 experts, 4 per token) in F32 and F16 and over a 200-token prompt; every
   // weight type with every expert used.
-  for (const char* n : {"gptoss-F32", "gptoss-F16", "gptosslong-F32", "gptossall-MXFP4", "gptossmx-F32", "gptossmx-F16", "gptossmx-Q8_0"}) {
+  for (const char* n : {"gptoss-F32", "gptoss-F16", "gptosslong-F32", "gptossall-MXFP4", "gptossmx-F32", "gptossmx-F16", "gptossmx-Q8_0",
+                        "gptosswide-F32"}) {
     EXPECT_NE(std::find(names.begin(), names.end(), n), names.end()) << "no reference for " << n;
   }
   for (const char* type : {"F32", "F16", "BF16", "Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K"}) {
@@ -259,9 +270,9 @@ TEST_P(Reference, LogitsMatchNumpyAndLlamaCpp) {
   ASSERT_TRUE(model.ok()) << model.error().message;
   ASSERT_EQ(static_cast<uint32_t>((*model)->config().n_vocab), numpy.n_vocab);
 
-  test::Harness h(**model, DType::f32, 2, 64, 64);
-  // The long prompt in chunks of 50: prefill tiles that start mid-block and mid-window.
-  auto ours = h.all_positions(numpy.tokens, 0, arch == "gptosslong" ? 50 : 64);
+  test::Harness h(**model, DType::f32, 2, 64, 64, 1024);
+  // The long prompts in chunks of 50: prefill tiles that start mid-block and mid-window.
+  auto ours = h.all_positions(numpy.tokens, 0, arch == "gptosslong" || arch == "gptosswide" ? 50 : 64);
   ASSERT_EQ(ours.size(), numpy.positions.size());
   for (const RefFile* ref : {&numpy, &peer}) {
     // gptossmx: the MXFP4 experts multiply 8-bit activations whatever the other matrices are.
