@@ -70,10 +70,38 @@ SHAPES = {
     # The same with LongRoPE from 512: a context of 256 takes the short factors (F32 only).
     "phi3short": ["--arch", "phi3", "--layers", "2", "--embd", "256", "--heads", "4", "--kv-heads", "2",
                   "--ffn", "512", "--rope-dim", "48", "--ctx", "2048", "--longrope", "512", "--sliding-window", "16", "--name", "phi-random"],
+    # gpt-oss (the tiny-gpt-oss preset): 2 layers (0 slides with a window of 16 < the prompt, 1
+    # is full), sinks, biases, YaRN 32 over 512 positions, 16 experts of 256, 4 per token.
+    "gptoss": ["--arch", "gpt-oss", "--layers", "2", "--embd", "256", "--heads", "8", "--kv-heads", "2",
+               "--head-dim", "64", "--ffn", "256", "--ctx", "16384", "--experts", "16", "--experts-used", "4",
+               "--expert-ffn", "256", "--sliding-window", "16", "--rope-theta", "150000", "--rope-yarn", "32,512",
+               "--rms-eps", "1e-5"],
+    # The same with every expert used (4 of 4): the weight types without a routing decision.
+    "gptossall": ["--arch", "gpt-oss", "--layers", "2", "--embd", "256", "--heads", "8", "--kv-heads", "2",
+                  "--head-dim", "64", "--ffn", "256", "--ctx", "16384", "--experts", "4", "--experts-used", "4",
+                  "--expert-ffn", "256", "--sliding-window", "16", "--rope-theta", "150000", "--rope-yarn", "32,512",
+                  "--rms-eps", "1e-5"],
+    # gptoss over a 200-token prompt (PROMPT_LEN): the window of 16 starts inside later key tiles
+    # and blocks, every sink against many keys.
+    "gptosslong": None,
+    "gptossmx": None,
+    # gpt-oss-20b's attention shape (64/8 heads of 64, window 128, YaRN 32 over 4096) on a narrow
+    # model (512 wide, 8 experts of 256, 2 per token) over a 600-token prompt (PROMPT_LEN): the
+    # real window, far past, in F32.
+    "gptosswide": ["--arch", "gpt-oss", "--layers", "2", "--embd", "512", "--heads", "64", "--kv-heads", "8",
+                   "--head-dim", "64", "--ffn", "256", "--ctx", "131072", "--experts", "8", "--experts-used", "2",
+                   "--expert-ffn", "256", "--sliding-window", "128", "--rope-theta", "150000",
+                   "--rope-yarn", "32,4096", "--rms-eps", "1e-5"],
     # Llama-3 rope frequency scaling (rope_freqs.weight), F32 only.
     "llama3rope": ["--arch", "llama", "--layers", "2", "--embd", "256", "--heads", "4", "--kv-heads", "2",
                    "--ffn", "512", "--rope-theta", "500000", "--rope-llama3", "8,1,4,64"],
 }
+SHAPES["gptosslong"] = SHAPES["gptoss"]
+# gptossall with the experts in MXFP4 (as real gpt-oss files carry them) and every other matrix in
+# the given type: F16 as convert_hf_to_gguf.py writes a gpt-oss checkpoint, Q8_0 as llama.cpp's
+# MXFP4_MOE quantization does.
+SHAPES["gptossmx"] = SHAPES["gptossall"] + ["--tensor-type", "_exps.weight=MXFP4"]
+PROMPT_LEN = {"gptosslong": 200, "gptosswide": 600}  # others: 64
 SEED = "7"
 
 
@@ -161,7 +189,7 @@ def main():
                 subprocess.run(cmd, check=True)
                 h = model_hash(model)
                 meta_n_vocab = 512
-                tokens = prompt(meta_n_vocab)
+                tokens = prompt(meta_n_vocab, PROMPT_LEN.get(arch, 64))
                 if args.greedy:
                     greedy(args, model, name, tokens, tmp)
                     continue

@@ -13,8 +13,14 @@ TYPES = {
     0: ("F32", 1, 4), 1: ("F16", 1, 2), 2: ("Q4_0", 32, 18), 3: ("Q4_1", 32, 20),
     6: ("Q5_0", 32, 22), 7: ("Q5_1", 32, 24), 8: ("Q8_0", 32, 34), 10: ("Q2_K", 256, 84),
     11: ("Q3_K", 256, 110), 12: ("Q4_K", 256, 144), 13: ("Q5_K", 256, 176), 14: ("Q6_K", 256, 210),
-    30: ("BF16", 1, 2),
+    30: ("BF16", 1, 2), 39: ("MXFP4", 32, 17),
 }
+
+# MXFP4's 4-bit E2M1 floats, from the OCP microscaling spec: sign bit 3, exponent bits 2-1
+# (bias 1; exponent 0 is subnormal: 0 or 0.5), mantissa bit 0.
+_E2M1 = np.array([(-1.0 if c & 8 else 1.0) * ((c & 1) * 0.5 if (c >> 1) & 3 == 0 else
+                                              2.0 ** (((c >> 1) & 3) - 1) * (1 + (c & 1) * 0.5))
+                  for c in range(16)])
 
 _SCALAR = {0: "<B", 1: "<b", 2: "<H", 3: "<h", 4: "<I", 5: "<i", 6: "<f", 7: "<?", 10: "<Q", 11: "<q", 12: "<d"}
 
@@ -152,6 +158,9 @@ def _dequant_blocks(type_id, b):
         lo = np.where(k < 2, lo_byte & 0xF, lo_byte >> 4)
         hi = (qh[:, half * 32 + l] >> (2 * k)) & 3
         return d * scales[:, e // 16] * ((lo | (hi << 4)) - 32)
+    if type_id == 39:  # MXFP4: E8M0 exponent byte e (scale 2^(e - 127)), E2M1 nibbles as Q4_0
+        scale = np.ldexp(1.0, b[:, 0:1].astype(np.int64) - 127)
+        return scale * _E2M1[_nibbles(b[:, 1:17]).astype(np.int64)]
     raise ValueError(f"unsupported type {type_id}")
 
 

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Reference forward pass in numpy (float64) for llama / qwen2 / qwen3 / qwen3moe / gemma3 / granite / smollm3 / phi3 GGUF models: the
+"""Reference forward pass in numpy (float64) for llama / qwen2 / qwen3 / qwen3moe / gemma3 / gpt-oss / granite / smollm3 / phi3 GGUF models: the
 logits at every position of a token list, computed the plain textbook way (whole causal attention matrix,
 no cache, no batching), to check the engine against.
 
@@ -17,11 +17,35 @@ def rmsnorm(x, w, eps):
     return x / np.sqrt(np.mean(x * x, axis=-1, keepdims=True) + eps) * w
 
 
-def rope(x, pos, n_rot, theta, neox, factors, freq_scale, mscale=1.0):
+def yarn_inv_freq(n_rot, theta, factor, orig_ctx, beta_fast, beta_slow):
+    """YaRN (Peng et al. 2023, as Hugging Face's _compute_yarn_parameters with truncation, and
+    llama.cpp's ggml rope_yarn): each frequency blends its extrapolated (original) and
+    interpolated (/ factor) value by a linear ramp between the correction dims of beta_fast and
+    beta_slow; the attention factor 0.1 ln(factor) + 1 scales cos and sin."""
+    half = n_rot // 2
+    base = theta ** (-2.0 * np.arange(half) / n_rot)
+
+    def corr_dim(n_rotations):
+        return n_rot * np.log(orig_ctx / (n_rotations * 2 * np.pi)) / (2 * np.log(theta))
+
+    low = max(np.floor(corr_dim(beta_fast)), 0)
+    high = min(np.ceil(corr_dim(beta_slow)), n_rot - 1)
+    ramp = np.clip((np.arange(half) - low) / max(high - low, 0.001), 0, 1)
+    extrapolation = 1 - ramp  # 1: keep the original frequency
+    inv_freq = base / factor * (1 - extrapolation) + base * extrapolation
+    return inv_freq, 0.1 * np.log(factor) + 1.0
+
+
+def rope(x, pos, n_rot, theta, neox, factors, freq_scale, mscale=1.0, yarn=None):
     """x: [T, heads, D]; rotates the first n_rot dims of each head, scaled by mscale (LongRoPE's
-    attention factor, as Hugging Face applies it to cos and sin)."""
+    attention factor, as Hugging Face applies it to cos and sin). yarn: (factor, orig_ctx,
+    beta_fast, beta_slow) or None."""
     half = n_rot // 2
     inv_freq = theta ** (-2.0 * np.arange(half) / n_rot)
+    if yarn is not None:
+        inv_freq, yarn_mscale = yarn_inv_freq(n_rot, theta, *yarn)
+        mscale = mscale * yarn_mscale
+        freq_scale = 1.0
     if factors is not None:
         inv_freq = inv_freq / factors
     ang = (pos[:, None] * freq_scale) * inv_freq[None, :]  # [T, half]
@@ -55,6 +79,30 @@ def moe(h, W, p, k, margins):
     return out
 
 
+def gpt_oss_moe(h, W, p, k, margins):
+    """gpt-oss feed-forward, token by token: router logits plus bias, the top k, a softmax over
+    those k; each expert's gate and up (plus biases) through the clamped SwiGLU of the
+    reference implementation (gate clamped above at 7, up to [-7, 7], glu = gate *
+    sigmoid(1.702 gate), out = glu * (up + 1)), then down plus its bias."""
+    alpha, limit = 1.702, 7.0
+    router = h @ W(p + "ffn_gate_inp.weight").T + W(p + "ffn_gate_inp.bias")  # [T, n_expert]
+    gate_w, up_w, down_w = W(p + "ffn_gate_exps.weight"), W(p + "ffn_up_exps.weight"), W(p + "ffn_down_exps.weight")
+    gate_b, up_b, down_b = W(p + "ffn_gate_exps.bias"), W(p + "ffn_up_exps.bias"), W(p + "ffn_down_exps.bias")
+    out = np.zeros_like(h)
+    for t in range(h.shape[0]):
+        order = np.argsort(-router[t], kind="stable")
+        top = order[:k]
+        margins.append(router[t, order[k - 1]] - router[t, order[k]] if k < len(order) else np.inf)
+        w = np.exp(router[t, top] - router[t, top].max())
+        w /= w.sum()
+        for e, we in zip(top, w):
+            gate = np.minimum(gate_w[e] @ h[t] + gate_b[e], limit)
+            up = np.clip(up_w[e] @ h[t] + up_b[e], -limit, limit)
+            glu = gate / (1 + np.exp(-alpha * gate))
+            out[t] += we * (down_w[e] @ (glu * (up + 1)) + down_b[e])
+    return out
+
+
 def forward(path, tokens, margins=None, n_ctx=256):
     """margins (a list, optional) gets the router margin of every token x MoE layer. n_ctx: the
     per-sequence context the model runs with, which picks LongRoPE's factor set (long when it
@@ -63,7 +111,7 @@ def forward(path, tokens, margins=None, n_ctx=256):
     margins = [] if margins is None else margins
     meta, tensors = read_gguf(path)
     arch = meta["general.architecture"]
-    assert arch in ("llama", "qwen2", "qwen3", "qwen3moe", "gemma3", "granite", "smollm3", "phi3"), arch
+    assert arch in ("llama", "qwen2", "qwen3", "qwen3moe", "gemma3", "gpt-oss", "granite", "smollm3", "phi3"), arch
 
     def W(name):
         t, shape, raw = tensors[name]
@@ -80,8 +128,13 @@ def forward(path, tokens, margins=None, n_ctx=256):
     eps = hp("attention.layer_norm_rms_epsilon")
     theta = hp("rope.freq_base", 10000.0)
     freq_scale = 1.0 / hp("rope.scaling.factor", 1.0) if hp("rope.scaling.type", "none") == "linear" else 1.0
-    neox = arch in ("qwen2", "qwen3", "qwen3moe", "gemma3", "phi3")
+    neox = arch in ("qwen2", "qwen3", "qwen3moe", "gemma3", "phi3", "gpt-oss")
     gemma = arch == "gemma3"
+    oss = arch == "gpt-oss"
+    yarn = None
+    if hp("rope.scaling.type", "none") == "yarn":
+        yarn = (hp("rope.scaling.factor"), hp("rope.scaling.original_context_length", hp("context_length")),
+                hp("rope.scaling.yarn_beta_fast", 32.0), hp("rope.scaling.yarn_beta_slow", 1.0))
     factors = W("rope_freqs.weight") if "rope_freqs.weight" in tensors else None
     # Phi-3 LongRoPE: one factor set by the context, cos and sin times the attention factor.
     # attention.sliding_window is not applied (llama.cpp turns it off for phi3).
@@ -114,10 +167,16 @@ def forward(path, tokens, margins=None, n_ctx=256):
         local_mask = np.where(ii - jj >= window, -np.inf, 0.0) + causal
         if n_layer == 62:
             scale = 1.0 / np.sqrt(n_embd // n_head)
+    if oss:
+        # gpt-oss: even layers slide (keys j with i - j >= sliding_window masked), odd ones see
+        # everything; every layer ropes alike (YaRN); each head's sink joins its softmax.
+        window = hp("attention.sliding_window")
+        ii, jj = np.arange(T)[:, None], np.arange(T)[None, :]
+        local_mask = np.where(ii - jj >= window, -np.inf, 0.0) + causal
     for l in range(n_layer):
-        local = gemma and l % 6 < 5
+        local = (gemma and l % 6 < 5) or (oss and l % 2 == 0)
         mask = local_mask if local else causal
-        l_theta, l_scale = (10000.0, 1.0) if local else (theta, freq_scale)
+        l_theta, l_scale = (10000.0, 1.0) if local and gemma else (theta, freq_scale)
         p = f"blk.{l}."
         h = rmsnorm(x, W(p + "attn_norm.weight"), eps)
         if p + "attn_qkv.weight" in tensors:  # phi3: q's rows, then k's, then v's
@@ -126,27 +185,36 @@ def forward(path, tokens, margins=None, n_ctx=256):
             q, k, v = qkv[:, :nq], qkv[:, nq:nq + nkv], qkv[:, nq + nkv:]
         else:
             q, k, v = h @ W(p + "attn_q.weight").T, h @ W(p + "attn_k.weight").T, h @ W(p + "attn_v.weight").T
-        if arch == "qwen2":
+        if arch in ("qwen2", "gpt-oss"):
             q, k, v = q + W(p + "attn_q.bias"), k + W(p + "attn_k.bias"), v + W(p + "attn_v.bias")
         q, k, v = q.reshape(T, n_head, head_dim), k.reshape(T, n_head_kv, head_dim), v.reshape(T, n_head_kv, head_dim)
         if arch in ("qwen3", "qwen3moe", "gemma3"):
             q, k = rmsnorm(q, W(p + "attn_q_norm.weight"), eps), rmsnorm(k, W(p + "attn_k_norm.weight"), eps)
         # SmolLM3: layers 3, 7, 11, ... without rope (Hugging Face's no_rope_layers, interval 4).
         if not (arch == "smollm3" and (l + 1) % 4 == 0):
-            q = rope(q, pos, n_rot, l_theta, neox, factors, l_scale, mscale)
-            k = rope(k, pos, n_rot, l_theta, neox, factors, l_scale, mscale)
+            q = rope(q, pos, n_rot, l_theta, neox, factors, l_scale, mscale, yarn)
+            k = rope(k, pos, n_rot, l_theta, neox, factors, l_scale, mscale, yarn)
+        sinks = W(p + "attn_sinks.weight") if oss else None
         out = np.empty((T, n_head, head_dim))
         for hh in range(n_head):
             g = hh // group
             s = q[:, hh, :] @ k[:, g, :].T * scale + mask  # [T, T]
+            if sinks is not None:
+                # The sink as one more column of the scores, dropped after the softmax.
+                s = np.concatenate([s, np.full((T, 1), sinks[hh])], axis=1)
             s = np.exp(s - s.max(axis=1, keepdims=True))
-            out[:, hh, :] = (s / s.sum(axis=1, keepdims=True)) @ v[:, g, :]
+            s = s / s.sum(axis=1, keepdims=True)
+            out[:, hh, :] = s[:, :T] @ v[:, g, :]
         attn = out.reshape(T, n_head * head_dim) @ W(p + "attn_output.weight").T
+        if oss:
+            attn = attn + W(p + "attn_output.bias")
         if gemma:
             attn = rmsnorm(attn, W(p + "post_attention_norm.weight"), eps)
         x = x + residual * attn
-        h = rmsnorm(x, W(p + "ffn_norm.weight"), eps)
-        if gemma:
+        h = rmsnorm(x, W(p + ("post_attention_norm.weight" if oss else "ffn_norm.weight")), eps)
+        if oss:
+            x = x + residual * gpt_oss_moe(h, W, p, hp("expert_used_count"), margins)
+        elif gemma:
             # GeGLU with the tanh GELU (gelu_pytorch_tanh), its output normed too.
             gate, up = h @ W(p + "ffn_gate.weight").T, h @ W(p + "ffn_up.weight").T
             gelu = 0.5 * gate * (1 + np.tanh(np.sqrt(2 / np.pi) * (gate + 0.044715 * gate ** 3)))

@@ -63,9 +63,22 @@ const Preset kPresets[] = {
      "LongRoPE from 64 to 2048 positions, sliding_window 16 (ignored) (the reference-logits shape)",
      {.arch = "phi3", .n_layer = 2, .n_embd = 256, .n_head = 4, .n_head_kv = 2, .n_ff = 512, .n_ctx = 2048,
       .n_swa = 16, .n_rot = 48, .longrope_orig_ctx = 64}, "F32"},
+    {"tiny-gpt-oss", "gpt-oss, 2 layers (sliding window 16, then full), 256 wide, 8/2 heads of 64 with sinks, "
+     "16 experts of ffn 256, 4 per token, biases, YaRN 32 over 512 (the reference-logits shape)",
+     {.arch = "gpt-oss", .n_layer = 2, .n_embd = 256, .n_head = 8, .n_head_kv = 2, .head_dim = 64, .n_ff = 256,
+      .n_ctx = 16384, .rope_theta = 150000.0f, .rms_eps = 1e-5f, .n_expert = 16, .n_expert_used = 4, .n_ff_exp = 256,
+      .n_swa = 16, .rope_yarn_factor = 32.0f, .rope_yarn_orig_ctx = 512},
+     "F32"},
     {"bench-qwen3moe-30b-a3b-4l", "Qwen3-30B-A3B's layer with 4 layers: 2048 wide, 32/4 heads of 128, 128 experts "
      "of ffn 768, 8 per token, Q4_K_M (~1.4 GB plus embeddings)",
      {"qwen3moe", 4, 2048, 32, 4, 128, 6144, 4096, 1000000.0f, 1e-6f, false, 128, 8, 768}, "Q4_K_M"},
+    {"bench-gpt-oss-20b-4l", "gpt-oss-20b's layer with 4 layers: 2880 wide, 64/8 heads of 64 with sinks, window 128 "
+     "on even layers, 32 experts of ffn 2880, 4 per token, YaRN 32 over 4096, MXFP4_MOE (experts MXFP4, the rest "
+     "Q8_0; ~1.8 GB plus embeddings)",
+     {.arch = "gpt-oss", .n_layer = 4, .n_embd = 2880, .n_head = 64, .n_head_kv = 8, .head_dim = 64, .n_ff = 2880,
+      .n_ctx = 131072, .rope_theta = 150000.0f, .rms_eps = 1e-5f, .n_expert = 32, .n_expert_used = 4, .n_ff_exp = 2880,
+      .n_swa = 128, .rope_yarn_factor = 32.0f, .rope_yarn_orig_ctx = 4096},
+     "MXFP4_MOE"},
 };
 
 Result<DType> parse_type(const std::string& s) {
@@ -108,6 +121,10 @@ int run_make_model(MakeModelOptions& opt) {
     if (!given("--sliding-window")) mo.shape.n_swa = p->shape.n_swa;
     if (!given("--rope-dim")) mo.shape.n_rot = p->shape.n_rot;
     if (!given("--longrope")) mo.shape.longrope_orig_ctx = p->shape.longrope_orig_ctx;
+    if (!given("--rope-yarn")) {
+      mo.shape.rope_yarn_factor = p->shape.rope_yarn_factor;
+      mo.shape.rope_yarn_orig_ctx = p->shape.rope_yarn_orig_ctx;
+    }
     if (!given("--type")) type = p->type;
   }
   if (auto mix = modelgen::mixture_types(type)) {
@@ -205,13 +222,15 @@ void add_make_model_command(CLI::App& app, Runner& run) {
   std::string presets = "Start from a preset shape:";
   for (const auto& p : kPresets) presets += std::string("\n  ") + p.name + ": " + p.description;
   CLI::App* sub = app.add_subcommand(
-      "make-model", "Write a GGUF model with seeded random weights (llama, qwen2, qwen3, qwen3moe, gemma3, granite, smollm3, phi3) and a real tokenizer");
+      "make-model", "Write a GGUF model with seeded random weights (llama, qwen2, qwen3, qwen3moe, gemma3, gpt-oss, granite, smollm3, phi3) and a real tokenizer");
   opt->sub = sub;
   auto& s = opt->shape;
   sub->add_option("-o,--output", opt->out, "Output GGUF file")->required();
   sub->add_option("--preset", opt->preset, presets);
   sub->add_option("--arch", s.arch, "Architecture: llama, qwen2 (q/k/v biases), qwen3 (q/k RMSNorm), qwen3moe (qwen3 with experts), gemma3 "
-                  "(sliding-window and global layers, pre and post norms, GeGLU), granite (llama with multipliers), smollm3 (every 4th layer without rope), phi3 (fused qkv and gate/up)")
+                  "(sliding-window and global layers, pre and post norms, GeGLU), gpt-oss (alternating sliding-window "
+                  "and full layers, attention sinks, biases, experts with a clamped SwiGLU), granite (llama with "
+                  "multipliers), smollm3 (every 4th layer without rope), phi3 (fused qkv and gate/up)")
       ->capture_default_str();
   sub->add_option("--layers", s.n_layer, "Transformer blocks")->capture_default_str();
   sub->add_option("--embd", s.n_embd, "Model width (embedding length)")->capture_default_str();
@@ -223,12 +242,22 @@ void add_make_model_command(CLI::App& app, Runner& run) {
   sub->add_option("--rope-theta", s.rope_theta, "RoPE base frequency")->capture_default_str();
   sub->add_option("--rms-eps", s.rms_eps, "RMSNorm epsilon")->capture_default_str();
   sub->add_flag("--tied", s.tied_output, "Tie the output projection to the token embeddings");
-  sub->add_option("--experts", s.n_expert, "qwen3moe: experts per layer")->capture_default_str();
-  sub->add_option("--experts-used", s.n_expert_used, "qwen3moe: experts each token is routed to")->capture_default_str();
-  sub->add_option("--expert-ffn", s.n_ff_exp, "qwen3moe: one expert's feed-forward width")->capture_default_str();
-  sub->add_option("--sliding-window", s.n_swa, "gemma3: the local layers' attention window (attention.sliding_window); "
+  sub->add_option("--experts", s.n_expert, "qwen3moe, gpt-oss: experts per layer")->capture_default_str();
+  sub->add_option("--experts-used", s.n_expert_used, "qwen3moe, gpt-oss: experts each token is routed to")->capture_default_str();
+  sub->add_option("--expert-ffn", s.n_ff_exp, "qwen3moe, gpt-oss: one expert's feed-forward width")->capture_default_str();
+  sub->add_option("--sliding-window", s.n_swa, "gemma3, gpt-oss: the local layers' attention window (attention.sliding_window); "
                   "phi3: written as its conversions carry it (loaders ignore it)")
       ->capture_default_str();
+  sub->add_option_function<std::vector<float>>(
+         "--rope-yarn",
+         [opt](const std::vector<float>& v) {
+           opt->shape.rope_yarn_factor = v[0];
+           opt->shape.rope_yarn_orig_ctx = static_cast<uint32_t>(v[1]);
+         },
+         "YaRN rope scaling FACTOR,ORIG_CTX (gpt-oss: 32,4096), written as rope.scaling.* with beta_fast 32, "
+         "beta_slow 1")
+      ->delimiter(',')
+      ->expected(2);
   sub->add_option_function<std::vector<float>>(
          "--rope-llama3",
          [opt](const std::vector<float>& v) {
@@ -256,8 +285,9 @@ void add_make_model_command(CLI::App& app, Runner& run) {
       ->delimiter(',')
       ->expected(4);
   sub->add_option("--type", opt->type, "Type of the weight matrices: F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, "
-                                      "Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K; or a llama.cpp mix: Q3_K_S, Q3_K_M, "
-                                      "Q4_K_S, Q4_K_M (attn_v, ffn_down, output Q6_K), Q5_K_S, Q5_K_M")
+                                      "Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, MXFP4; or a llama.cpp mix: Q3_K_S, Q3_K_M, "
+                                      "Q4_K_S, Q4_K_M (attn_v, ffn_down, output Q6_K), Q5_K_S, Q5_K_M, "
+                                      "MXFP4_MOE (experts MXFP4, the rest Q8_0)")
       ->capture_default_str();
   sub->add_option("--embd-type", opt->embd_type, "Type of token_embd.weight (default: --type)");
   sub->add_option("--output-type", opt->output_type, "Type of output.weight (default: --type)");

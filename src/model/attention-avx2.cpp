@@ -147,26 +147,29 @@ void values(const KvRows& kv, int32_t n, const float* p0, const float* p1, float
   }
 }
 
-// Softmax of s[0..n) in place; returns 1 / sum.
-float softmax_unnormalized(float* s, int32_t n) {
+// Softmax of s[0..n) in place; returns 1 / sum. sink (null: none) is one more logit in the
+// denominator, with no value.
+float softmax_unnormalized(float* s, int32_t n, const float* sink) {
   __m256 mx8 = _mm256_set1_ps(-INFINITY);
   int32_t j = 0;
   for (; j + 8 <= n; j += 8) mx8 = _mm256_max_ps(mx8, _mm256_loadu_ps(s + j));
   float mx = hmax(mx8);
   for (; j < n; j++) mx = std::max(mx, s[j]);
+  if (sink != nullptr) mx = std::max(mx, *sink);
   for (j = 0; j < n; j++) s[j] -= mx;
   avx2_exp_inplace(s, n);
   __m256 sum8 = _mm256_setzero_ps();
   for (j = 0; j + 8 <= n; j += 8) sum8 = _mm256_add_ps(sum8, _mm256_loadu_ps(s + j));
   float sum = hsum(sum8);
   for (; j < n; j++) sum += s[j];
+  if (sink != nullptr) sum += std::exp(*sink - mx);
   return 1.0f / sum;
 }
 
 // skip: keys 0..skip-1 are masked (a sliding window starting inside the first block).
 template <DType T>
 void attend_avx2(const float* q, int32_t G, const KvRows& kv, int32_t n, int32_t skip, float scale, float* scores,
-                 float* out) {
+                 float* out, const float* sinks) {
   const int32_t D = kv.head_dim, bs = kv.block_size;
   const size_t row_bytes = kv.row_bytes;
   for (int32_t r = 0; r < G; r += 2) {
@@ -187,7 +190,7 @@ void attend_avx2(const float* q, int32_t G, const KvRows& kv, int32_t n, int32_t
   for (int32_t r = 0; r < G; r++) {
     float* s = scores + static_cast<size_t>(r) * static_cast<size_t>(n);
     std::fill(s, s + skip, 0.0f);  // weight 0: the values pass reads those rows for nothing
-    float inv = softmax_unnormalized(s + skip, n - skip);
+    float inv = softmax_unnormalized(s + skip, n - skip, sinks != nullptr ? sinks + r : nullptr);
     for (int32_t j = skip; j < n; j++) s[j] *= inv;
   }
   for (int32_t r = 0; r < G; r += 2) {
@@ -222,12 +225,12 @@ struct Ymm {
 namespace parley::model::ops {
 
 void avx2_attend(DType t, const float* q, int32_t G, const KvRows& kv, int32_t n, float scale, float* scores,
-                 float* out, int32_t skip) {
+                 float* out, int32_t skip, const float* sinks) {
   switch (t) {
-    case DType::f32: return attend_avx2<DType::f32>(q, G, kv, n, skip, scale, scores, out);
-    case DType::f16: return attend_avx2<DType::f16>(q, G, kv, n, skip, scale, scores, out);
-    case DType::bf16: return attend_avx2<DType::bf16>(q, G, kv, n, skip, scale, scores, out);
-    case DType::q8_0: return attend_avx2<DType::q8_0>(q, G, kv, n, skip, scale, scores, out);
+    case DType::f32: return attend_avx2<DType::f32>(q, G, kv, n, skip, scale, scores, out, sinks);
+    case DType::f16: return attend_avx2<DType::f16>(q, G, kv, n, skip, scale, scores, out, sinks);
+    case DType::bf16: return attend_avx2<DType::bf16>(q, G, kv, n, skip, scale, scores, out, sinks);
+    case DType::q8_0: return attend_avx2<DType::q8_0>(q, G, kv, n, skip, scale, scores, out, sinks);
     default: PARLEY_CHECK_MSG(false, "attention: not a KV cache type");
   }
 }
@@ -241,7 +244,7 @@ void avx2_attend_tile(DType t, const AttendTile& a, const KvRows& kv, float* scr
 #else  // not an x86 build: never called (cpu_path() is scalar)
 
 namespace parley::model::ops {
-void avx2_attend(DType, const float*, int32_t, const KvRows&, int32_t, float, float*, float*, int32_t) {}
+void avx2_attend(DType, const float*, int32_t, const KvRows&, int32_t, float, float*, float*, int32_t, const float*) {}
 void avx2_attend_tile(DType, const AttendTile&, const KvRows&, float*) {}
 }  // namespace parley::model::ops
 

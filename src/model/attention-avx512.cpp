@@ -163,7 +163,8 @@ void values16_all(const KvRows& kv, int32_t n, const float* p0, const float* p1,
 }
 
 template <DType T>
-void attend16(const float* q, int32_t G, const KvRows& kv, int32_t n, float scale, float* scores, float* out) {
+void attend16(const float* q, int32_t G, const KvRows& kv, int32_t n, float scale, float* scores, float* out,
+              const float* sinks) {
   const int32_t D = kv.head_dim, bs = kv.block_size;
   const size_t row_bytes = kv.row_bytes;
   for (int32_t r = 0; r < G; r += 2) {
@@ -188,12 +189,14 @@ void attend16(const float* q, int32_t G, const KvRows& kv, int32_t n, float scal
     for (; j + 16 <= n; j += 16) mx16 = _mm512_max_ps(mx16, _mm512_loadu_ps(s + j));
     float mx = _mm512_reduce_max_ps(mx16);
     for (; j < n; j++) mx = std::max(mx, s[j]);
+    if (sinks != nullptr) mx = std::max(mx, sinks[r]);  // the sink: a logit with no value
     for (j = 0; j < n; j++) s[j] -= mx;
     avx2_exp_inplace(s, n);
     __m512 sum16 = _mm512_setzero_ps();
     for (j = 0; j + 16 <= n; j += 16) sum16 = _mm512_add_ps(sum16, _mm512_loadu_ps(s + j));
     float sum = _mm512_reduce_add_ps(sum16);
     for (; j < n; j++) sum += s[j];
+    if (sinks != nullptr) sum += std::exp(sinks[r] - mx);
     const float inv = 1.0f / sum;
     for (j = 0; j < n; j++) s[j] *= inv;
   }
@@ -215,12 +218,12 @@ void avx512_attend_tile(DType t, const AttendTile& a, const KvRows& kv, float* s
 }
 
 void avx512_attend(DType t, const float* q, int32_t G, const KvRows& kv, int32_t n, float scale, float* scores,
-                   float* out) {
+                   float* out, const float* sinks) {
   switch (t) {
-    case DType::f32: return attend16<DType::f32>(q, G, kv, n, scale, scores, out);
-    case DType::f16: return attend16<DType::f16>(q, G, kv, n, scale, scores, out);
-    case DType::bf16: return attend16<DType::bf16>(q, G, kv, n, scale, scores, out);
-    default: return avx2_attend(t, q, G, kv, n, scale, scores, out);  // Q8_0: the 256-bit kernel
+    case DType::f32: return attend16<DType::f32>(q, G, kv, n, scale, scores, out, sinks);
+    case DType::f16: return attend16<DType::f16>(q, G, kv, n, scale, scores, out, sinks);
+    case DType::bf16: return attend16<DType::bf16>(q, G, kv, n, scale, scores, out, sinks);
+    default: return avx2_attend(t, q, G, kv, n, scale, scores, out, 0, sinks);  // Q8_0: the 256-bit kernel
   }
 }
 
@@ -230,7 +233,7 @@ void avx512_attend(DType t, const float* q, int32_t G, const KvRows& kv, int32_t
 
 namespace parley::model::ops {
 void avx512_attend_tile(DType, const AttendTile&, const KvRows&, float*) {}
-void avx512_attend(DType, const float*, int32_t, const KvRows&, int32_t, float, float*, float*) {}
+void avx512_attend(DType, const float*, int32_t, const KvRows&, int32_t, float, float*, float*, const float*) {}
 }  // namespace parley::model::ops
 
 #endif

@@ -68,10 +68,11 @@ void row_axpy(float w, const uint8_t* row, int32_t D, float* o) {
   }
 }
 
-// Scalar definition: rows r < G of q (stride D) against positions [lo, n).
+// Scalar definition: rows r < G of q (stride D) against positions [lo, n); sinks (or null):
+// each row's attention sink, a logit in the softmax's denominator with no value.
 template <DType T>
 void attend_scalar(const float* q, int32_t G, const KvRows& kv, int32_t lo, int32_t n, float scale, float* scores,
-                   float* out) {
+                   float* out, const float* sinks) {
   const int32_t D = kv.head_dim, m = n - lo;
   for (int32_t r = 0; r < G; r++) {
     float* s = scores + static_cast<size_t>(r) * static_cast<size_t>(m);
@@ -80,7 +81,8 @@ void attend_scalar(const float* q, int32_t G, const KvRows& kv, int32_t lo, int3
   for (int32_t r = 0; r < G; r++) {
     float* s = scores + static_cast<size_t>(r) * static_cast<size_t>(m);
     float mx = *std::max_element(s, s + m);
-    float sum = 0;
+    if (sinks != nullptr) mx = std::max(mx, sinks[r]);
+    float sum = sinks != nullptr ? std::exp(sinks[r] - mx) : 0.0f;
     for (int32_t j = 0; j < m; j++) sum += (s[j] = std::exp(s[j] - mx));
     float* o = out + static_cast<size_t>(r) * static_cast<size_t>(D);
     std::fill(o, o + D, 0.0f);
@@ -90,12 +92,12 @@ void attend_scalar(const float* q, int32_t G, const KvRows& kv, int32_t lo, int3
 }
 
 void attend_scalar_for(DType t, const float* q, int32_t G, const KvRows& kv, int32_t lo, int32_t n, float scale,
-                       float* scores, float* out) {
+                       float* scores, float* out, const float* sinks) {
   switch (t) {
-    case DType::f32: return attend_scalar<DType::f32>(q, G, kv, lo, n, scale, scores, out);
-    case DType::f16: return attend_scalar<DType::f16>(q, G, kv, lo, n, scale, scores, out);
-    case DType::bf16: return attend_scalar<DType::bf16>(q, G, kv, lo, n, scale, scores, out);
-    case DType::q8_0: return attend_scalar<DType::q8_0>(q, G, kv, lo, n, scale, scores, out);
+    case DType::f32: return attend_scalar<DType::f32>(q, G, kv, lo, n, scale, scores, out, sinks);
+    case DType::f16: return attend_scalar<DType::f16>(q, G, kv, lo, n, scale, scores, out, sinks);
+    case DType::bf16: return attend_scalar<DType::bf16>(q, G, kv, lo, n, scale, scores, out, sinks);
+    case DType::q8_0: return attend_scalar<DType::q8_0>(q, G, kv, lo, n, scale, scores, out, sinks);
     default: PARLEY_CHECK_MSG(false, "attention: not a KV cache type");
   }
 }
@@ -155,8 +157,9 @@ void attention(const float* q, float* out, const KvView& kv, int32_t layer, cons
       const int64_t head0 = static_cast<int64_t>(g) * G * head_dim;  // the group's first head in a row
       const float* qg = q + t * q_dim + head0;  // G rows of the group for each row of the run
       float* og = out + t * q_dim + head0;
+      const float* sk = shape.sinks != nullptr ? shape.sinks + static_cast<ptrdiff_t>(g) * G : nullptr;  // the group's
       if (e - t > 1) {
-        const AttendTile tile{qg, og, q_dim, e - t, G, batch.positions[t], scale, shape.window};
+        const AttendTile tile{qg, og, q_dim, e - t, G, batch.positions[t], scale, shape.window, sk};
         (wide ? avx512_attend_tile : avx2_attend_tile)(kv.type, tile, rows, sc);
       } else if (n > W) {
         // Sliding window: positions lo = n - W .. n - 1. The SIMD kernel starts at lo's block
@@ -166,16 +169,16 @@ void attention(const float* q, float* out, const KvView& kv, int32_t layer, cons
           const int32_t first = lo / kv.block_size, skip = lo - first * kv.block_size;
           KvRows from = rows;
           from.blocks += first;
-          avx2_attend(kv.type, qg, G, from, n - first * kv.block_size, scale, sc, og, skip);
+          avx2_attend(kv.type, qg, G, from, n - first * kv.block_size, scale, sc, og, skip, sk);
         } else {
-          attend_scalar_for(kv.type, qg, G, rows, lo, n, scale, sc, og);
+          attend_scalar_for(kv.type, qg, G, rows, lo, n, scale, sc, og, sk);
         }
       } else if (wide) {
-        avx512_attend(kv.type, qg, G, rows, n, scale, sc, og);
+        avx512_attend(kv.type, qg, G, rows, n, scale, sc, og, sk);
       } else if (simd) {
-        avx2_attend(kv.type, qg, G, rows, n, scale, sc, og);
+        avx2_attend(kv.type, qg, G, rows, n, scale, sc, og, 0, sk);
       } else {
-        attend_scalar_for(kv.type, qg, G, rows, 0, n, scale, sc, og);
+        attend_scalar_for(kv.type, qg, G, rows, 0, n, scale, sc, og, sk);
       }
       t = e;
     }

@@ -51,9 +51,36 @@ void group_by_expert(const int32_t* experts, int64_t n_routes, int32_t n_expert,
 
 }  // namespace
 
+Status read_moe_config(ConfigReader& r, Config& c, bool ff_required) {
+  PARLEY_TRY(c.n_expert, r.count("expert_count"));
+  PARLEY_TRY(c.n_expert_used, r.count("expert_used_count"));
+  if (c.n_expert_used > c.n_expert) {
+    return Error::fmt("key '%sexpert_used_count': %d is more than expert_count %d", r.prefix().c_str(), c.n_expert_used,
+                      c.n_expert);
+  }
+  if (ff_required) {
+    PARLEY_TRY(c.n_ff_exp, r.count("expert_feed_forward_length"));
+  } else {
+    PARLEY_TRY(c.n_ff_exp, r.count_or("expert_feed_forward_length", std::max(1, c.n_ff / c.n_expert_used)));
+  }
+  return {};
+}
+
 Status bind_moe_ffn(Binder& b, const std::string& p, const Config& c, LayerWeights& L) {
+  PARLEY_TRY(L.ffn_norm, b.vector(p + "ffn_norm.weight", c.n_embd));
+  return bind_moe_experts(b, p, c, L);
+}
+
+Status bind_moe_biases(Binder& b, const std::string& p, const Config& c, LayerWeights& L) {
+  PARLEY_TRY(L.router_b, b.vector(p + "ffn_gate_inp.bias", c.n_expert));
+  PARLEY_TRY(L.gate_exps_b, b.vectors(p + "ffn_gate_exps.bias", c.n_ff_exp, c.n_expert));
+  PARLEY_TRY(L.up_exps_b, b.vectors(p + "ffn_up_exps.bias", c.n_ff_exp, c.n_expert));
+  PARLEY_TRY(L.down_exps_b, b.vectors(p + "ffn_down_exps.bias", c.n_embd, c.n_expert));
+  return {};
+}
+
+Status bind_moe_experts(Binder& b, const std::string& p, const Config& c, LayerWeights& L) {
   const int64_t E = c.n_embd, F = c.n_ff_exp;
-  PARLEY_TRY(L.ffn_norm, b.vector(p + "ffn_norm.weight", E));
   PARLEY_TRY(L.router, b.matrix(p + "ffn_gate_inp.weight", E, c.n_expert));
   PARLEY_TRY(L.gate_exps, b.experts(p + "ffn_gate_exps.weight", E, F, c.n_expert));
   PARLEY_TRY(L.up_exps, b.experts(p + "ffn_up_exps.weight", E, F, c.n_expert));
@@ -65,7 +92,7 @@ ScratchShape moe_scratch(const Config& c) {
   return {c.q_dim(), c.kv_dim(), c.n_ff_exp, std::max({c.n_embd, c.q_dim(), c.n_ff_exp}), c.n_expert, c.n_expert_used};
 }
 
-void moe_ffn(const ForwardArgs& a, const LayerWeights& L, float* x) {
+void moe_ffn(const ForwardArgs& a, const LayerWeights& L, float* x, const MoeOptions& options) {
   const Config& c = a.model.config();
   Forward::Scratch& s = a.s;
   const int64_t T = a.batch.size(), E = c.n_embd, F = c.n_ff_exp;
@@ -73,6 +100,7 @@ void moe_ffn(const ForwardArgs& a, const LayerWeights& L, float* x) {
   float *h = s.h.data(), *in = s.moe_in.data(), *out = s.moe_out.data(), *gate = s.gate.data(), *up = s.up.data();
   ops::rmsnorm(x, L.ffn_norm, h, T, E, c.rms_eps, a.pool);                                    // h [T, E]
   matmul(L.router, h, T, s.router.data(), a.pool, s.mm);                                      // router [T, N]
+  if (L.router_b != nullptr) ops::add_bias(s.router.data(), L.router_b, T, N);
   route(s.router.data(), T, N, K, s.route_expert.data(), s.route_weight.data());              // [T, K]
   group_by_expert(s.route_expert.data(), T * K, N, s.expert_begin.data(), s.expert_routes.data());
   for (int32_t e = 0; e < N; e++) {
@@ -84,8 +112,17 @@ void moe_ffn(const ForwardArgs& a, const LayerWeights& L, float* x) {
     const WeightView* w[2] = {&w_gate, &w_up};
     float* y[2] = {gate, up};
     matmul_multi(w, y, 2, in, n, a.pool, s.mm);                                               // gate, up [n, F]
-    ops::swiglu(gate, up, n, F, a.pool);                                                      // gate [n, F]
+    if (L.gate_exps_b != nullptr) {
+      ops::add_bias(gate, L.gate_exps_b + static_cast<ptrdiff_t>(e) * F, n, F);
+      ops::add_bias(up, L.up_exps_b + static_cast<ptrdiff_t>(e) * F, n, F);
+    }
+    if (options.swiglu_oai) {
+      ops::swiglu_oai(gate, up, n, F, options.alpha, options.limit, a.pool);                  // gate [n, F]
+    } else {
+      ops::swiglu(gate, up, n, F, a.pool);                                                    // gate [n, F]
+    }
     matmul(w_down, gate, n, out, a.pool, s.mm);                                               // out [n, E]
+    if (L.down_exps_b != nullptr) ops::add_bias(out, L.down_exps_b + static_cast<ptrdiff_t>(e) * E, n, E);
     for (int64_t i = 0; i < n; i++) {
       // The residual sum takes each row's experts in id order, whatever else is in the batch.
       float* xr = x + (routes[i] / K) * E;

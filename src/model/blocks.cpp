@@ -60,10 +60,11 @@ float* embed(const ForwardArgs& a) {
   if (c.embd_scale > 0) {
     for (int64_t i = 0; i < T * c.n_embd; i++) x[i] *= c.embd_scale;
   }
-  ops::rope_cos_sin(a.batch.positions.data(), T, a.s.inv_freq.data(), c.n_rot, c.rope_freq_scale, c.rope_attn_factor,
+  const int32_t* pos = a.batch.positions.data();
+  ops::rope_cos_sin(pos, T, a.s.inv_freq.data(), c.n_rot, ops::rope_position_scale(c, false), ops::rope_mscale(c, false),
                     a.s.rope_cs.data());
-  if (c.n_swa > 0) {  // the sliding layers' base, unscaled (llama.cpp's rope_freq_scale_train_swa = 1)
-    ops::rope_cos_sin(a.batch.positions.data(), T, a.s.inv_freq_swa.data(), c.n_rot, 1.0f, c.rope_attn_factor,
+  if (c.n_swa > 0) {  // the sliding layers' base; gemma3 unscaled (llama.cpp's rope_freq_scale_train_swa = 1)
+    ops::rope_cos_sin(pos, T, a.s.inv_freq_swa.data(), c.n_rot, ops::rope_position_scale(c, true), ops::rope_mscale(c, true),
                       a.s.rope_cs_swa.data());
   }
   return x;
@@ -85,6 +86,14 @@ void qk_norm(const ForwardArgs& a, const LayerWeights& L) {
   ops::rmsnorm(k, L.k_norm, k, T * c.n_head_kv, c.head_dim, c.rms_eps, a.pool);
 }
 
+void qkv_bias(const ForwardArgs& a, const LayerWeights& L) {
+  const Config& c = a.model.config();
+  const int64_t T = a.batch.size();
+  ops::add_bias(a.s.q.data(), L.bq, T, c.q_dim());
+  ops::add_bias(a.s.k.data(), L.bk, T, c.kv_dim());
+  ops::add_bias(a.s.v.data(), L.bv, T, c.kv_dim());
+}
+
 float* attend(const ForwardArgs& a, int32_t layer, const LayerWeights& L) {
   const Config& c = a.model.config();
   Forward::Scratch& s = a.s;
@@ -97,7 +106,7 @@ float* attend(const ForwardArgs& a, int32_t layer, const LayerWeights& L) {
     ops::rope(k, T, c.n_head_kv, c.head_dim, c.n_rot, c.rope_style, cs, a.pool);
   }
   ops::kv_store(a.kv, layer, k, s.v.data(), a.batch, a.seqs, c.n_head_kv, c.head_dim);
-  const ops::AttentionShape shape{c.n_head, c.n_head_kv, c.head_dim, c.attn_scale, swa ? c.n_swa : 0};
+  const ops::AttentionShape shape{c.n_head, c.n_head_kv, c.head_dim, c.attn_scale, swa ? c.n_swa : 0, L.attn_sinks};
   ops::attention(q, s.att.data(), a.kv, layer, a.batch, a.seqs, shape, s.scores.data(), a.n_ctx, a.pool);  // att [T, H*D]
   matmul(L.wo, s.att.data(), T, h, a.pool, s.mm);                                                       // h [T, E]
   return h;

@@ -36,8 +36,10 @@ struct KvRows {
 // One attention task (ops::attention): G query rows of one kv group against positions
 // [skip, n) (skip > 0: a sliding window, with kv's blocks starting at the window's first
 // block); t is the cache's element type (F32, F16, BF16, Q8_0), head_dim a multiple of 8.
+// sinks (null: none): row r's attention sink, an extra logit in its softmax's denominator
+// with no value (gpt-oss).
 void avx2_attend(DType t, const float* q, int32_t G, const KvRows& kv, int32_t n, float scale, float* scores,
-                 float* out, int32_t skip = 0);
+                 float* out, int32_t skip = 0, const float* sinks = nullptr);
 
 // Prefill attention for n_tokens consecutive tokens of one sequence (positions position ..
 // position + n_tokens - 1, each seeing the keys up to its own) and one kv group: token i's head
@@ -52,6 +54,7 @@ struct AttendTile {
   int32_t position;
   float scale;
   int32_t window = 0;  // sliding window (0: none): token i sees keys from position + i - window + 1
+  const float* sinks = nullptr;  // head h's attention sink (gpt-oss), or null
 };
 constexpr int32_t kTileKeys = 64;  // keys per step of the tile kernel
 inline size_t attend_tile_floats(int32_t n_rows, int32_t head_dim) {
@@ -62,13 +65,14 @@ void avx2_attend_tile(DType t, const AttendTile& a, const KvRows& kv, float* scr
 void avx512_attend_tile(DType t, const AttendTile& a, const KvRows& kv, float* scratch);
 // avx2_attend on 512-bit vectors (F32, F16, BF16; Q8_0 goes to avx2_attend); head_dim % 32 == 0.
 void avx512_attend(DType t, const float* q, int32_t G, const KvRows& kv, int32_t n, float scale, float* scores,
-                   float* out);
+                   float* out, const float* sinks = nullptr);
 
 // ops.h's dot, exp_inplace and one row of swiglu (gate[i] = silu(gate[i]) * up[i]) or geglu.
 float avx2_dot(const float* a, const float* b, int64_t n);
 void avx2_exp_inplace(float* x, int64_t n);
 void avx2_swiglu_row(float* gate, const float* up, int64_t n);
 void avx2_geglu_row(float* gate, const float* up, int64_t n);  // gate[i] = gelu_tanh(gate[i]) * up[i]
+void avx2_swiglu_oai_row(float* gate, const float* up, int64_t n, float alpha, float limit);  // ops::swiglu_oai
 
 }  // namespace ops
 

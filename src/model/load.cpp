@@ -81,10 +81,18 @@ Result<ExpertWeights> Binder::experts(const std::string& name, int64_t n_cols, i
   return e;
 }
 
+Result<const float*> Binder::vectors(const std::string& name, int64_t n, int64_t count) {
+  return f32(name, {static_cast<uint64_t>(n), static_cast<uint64_t>(count)});
+}
+
 Result<const float*> Binder::vector(const std::string& name, int64_t n, bool optional) {
   if (optional && f_.find_tensor(name) == nullptr) return static_cast<const float*>(nullptr);
+  return f32(name, {static_cast<uint64_t>(n)});
+}
+
+Result<const float*> Binder::f32(const std::string& name, const std::vector<uint64_t>& shape) {
   PARLEY_TRY(const gguf::TensorInfo* t, find(name));
-  PARLEY_CHECK_OK(expect_shape(*t, {static_cast<uint64_t>(n)}));
+  PARLEY_CHECK_OK(expect_shape(*t, shape));
   if (t->type != DType::f32) {
     return Error::fmt("tensor '%s': expected type F32, got %s", name.c_str(), std::string(dtype_name(t->type)).c_str());
   }

@@ -43,9 +43,12 @@ class Binder {
   bool has(const std::string& name) const { return f_.find_tensor(name) != nullptr; }
   // An F32 vector of n elements; nullptr when optional and absent.
   Result<const float*> vector(const std::string& name, int64_t n, bool optional = false);
+  // count F32 vectors of n elements one after another (GGUF shape [n, count]): per-expert biases.
+  Result<const float*> vectors(const std::string& name, int64_t n, int64_t count);
 
  private:
   Result<const gguf::TensorInfo*> find(const std::string& name);
+  Result<const float*> f32(const std::string& name, const std::vector<uint64_t>& shape);  // vector(s)
   Status expect_shape(const gguf::TensorInfo& t, const std::vector<uint64_t>& want);
   const gguf::File& f_;
 };

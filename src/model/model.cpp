@@ -54,11 +54,28 @@ Result<Config> read_config(const gguf::File& f) {
   PARLEY_TRY(c.rope_theta, r.real_or("rope.freq_base", 10000.0f));
   PARLEY_TRY(auto scaling, f.get_string_opt(a + ".rope.scaling.type"));
   if (scaling && *scaling != "none") {
-    if (*scaling != "linear") {
-      return Error::fmt("rope scaling %s is not supported (none, linear, or Llama-3 rope_freqs)", quote_for_message(*scaling).c_str());
+    if (*scaling != "linear" && *scaling != "yarn") {
+      return Error::fmt("rope scaling %s is not supported (none, linear, yarn, or Llama-3 rope_freqs)",
+                        quote_for_message(*scaling).c_str());
     }
     PARLEY_TRY(float factor, r.real_or("rope.scaling.factor", 1.0f));
     c.rope_freq_scale = 1.0f / factor;
+    if (*scaling == "yarn") {
+      // As llama.cpp: ext_factor 1; its attention factor (llama-context.cpp) cancels ggml's own
+      // 1 + 0.1 ln(factor) unless rope.scaling.yarn_log_multiplier is set (DeepSeek-style
+      // mscale, not supported), leaving rope.scaling.attn_factor times that.
+      PARLEY_TRY(auto log_mul, f.get_float_opt(a + ".rope.scaling.yarn_log_multiplier"));
+      if (log_mul && *log_mul != 0) {
+        return Error::fmt("key '%s.rope.scaling.yarn_log_multiplier' (%g): YaRN with a log multiplier is not supported",
+                          a.c_str(), *log_mul);
+      }
+      c.rope_yarn = true;
+      PARLEY_TRY(c.yarn_orig_ctx, r.count_or("rope.scaling.original_context_length", c.n_ctx_train));
+      PARLEY_TRY(c.yarn_beta_fast, r.real_or("rope.scaling.yarn_beta_fast", 32.0f));
+      PARLEY_TRY(c.yarn_beta_slow, r.real_or("rope.scaling.yarn_beta_slow", 1.0f));
+      PARLEY_TRY(float attn_factor, r.real_or("rope.scaling.attn_factor", 1.0f));
+      c.yarn_mscale = factor > 1.0f ? attn_factor * (1.0f + 0.1f * std::log(factor)) : attn_factor;
+    }
   }
   PARLEY_TRY(c.rope_attn_factor, r.real_or("rope.scaling.attn_factor", 1.0f));
   // Absent or 0: the trained context (llama.cpp's n_ctx_orig_yarn fallback).

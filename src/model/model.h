@@ -43,11 +43,21 @@ struct Config {
   float rope_theta = 10000.0f;
   float rope_freq_scale = 1.0f;  // linear rope scaling: positions are multiplied by this
   // rope.scaling.attn_factor: rope's cos and sin are multiplied by it, so q . k by its square
-  // (phi3's LongRoPE: sqrt(1 + ln(context / original) / ln(original))).
+  // (phi3's LongRoPE: sqrt(1 + ln(context / original) / ln(original))); with YaRN it is part
+  // of yarn_mscale.
   float rope_attn_factor = 1.0f;
   // rope.scaling.original_context_length (default: context_length): LongRoPE's long factors are
   // for per-sequence contexts longer than this, its short ones for the others.
   int32_t n_ctx_orig = 0;
+  // YaRN rope scaling (rope.scaling.type = yarn; llama.cpp's ggml rope_yarn): rope_freq_scale
+  // s is 1 / factor, and pair i's frequency is theta^(-2i/n_rot) * (s (1 - r_i) + r_i), with a
+  // ramp r_i = 1 - clamp((i - lo) / (hi - lo), 0, 1) between the correction dims lo and hi
+  // (ggml_rope_yarn_corr_dims of beta_fast, beta_slow, the original context and the layer's
+  // base); cos and sin are multiplied by yarn_mscale = attn_factor * (1 + 0.1 ln(factor)).
+  bool rope_yarn = false;
+  int32_t yarn_orig_ctx = 0;
+  float yarn_beta_fast = 32.0f, yarn_beta_slow = 1.0f;
+  float yarn_mscale = 1.0f;
   RopeStyle rope_style = RopeStyle::normal;
   bool tied_output = false;
   float attn_scale = 0;          // q . k scale (set at load: 1 / sqrt(head_dim) unless the entry says otherwise)
@@ -57,6 +67,7 @@ struct Config {
   int32_t n_swa = 0;             // 0: every layer attends to the whole context
   int32_t swa_pattern = 0;
   float rope_theta_swa = 10000.0f;
+  bool rope_scaled_swa = false;  // sliding layers scale their rope as the others (gpt-oss); gemma3: unscaled
   float final_logit_softcap = 0; // logits = cap * tanh(logits / cap) when > 0
   // Multipliers the shared blocks apply (granite): the token embeddings are scaled by
   // embd_scale when > 0, each block's output by residual_scale before it is added to the
@@ -98,6 +109,8 @@ struct LayerWeights {
   const float* bq = nullptr;          // qwen2: [q_dim]
   const float* bk = nullptr;          // qwen2: [kv_dim]
   const float* bv = nullptr;          // qwen2: [kv_dim]
+  const float* bo = nullptr;          // gpt-oss: attn_output.bias [n_embd]
+  const float* attn_sinks = nullptr;  // gpt-oss: a sink logit per query head [n_head]
   const float* q_norm = nullptr;      // qwen3: [head_dim]
   const float* k_norm = nullptr;      // qwen3: [head_dim]
   const float* attn_post_norm = nullptr;  // gemma3: on the attention output, [n_embd]
@@ -105,6 +118,10 @@ struct LayerWeights {
   const float* ffn_post_norm = nullptr;   // gemma3: on the feed-forward output, [n_embd]
   WeightView w_gate, w_up, w_down;    // [n_ff x n_embd] x2, [n_embd x n_ff]
   WeightView router;                  // MoE: ffn_gate_inp [n_expert x n_embd]
+  const float* router_b = nullptr;    // gpt-oss: ffn_gate_inp.bias [n_expert]
+  const float* gate_exps_b = nullptr; // gpt-oss: per-expert biases [n_expert x n_ff_exp]
+  const float* up_exps_b = nullptr;   //   [n_expert x n_ff_exp]
+  const float* down_exps_b = nullptr; //   [n_expert x n_embd]
   ExpertWeights gate_exps, up_exps;   // MoE: n_expert x [n_ff_exp x n_embd]
   ExpertWeights down_exps;            // MoE: n_expert x [n_embd x n_ff_exp]
 };

@@ -6,6 +6,7 @@
 
 #include <immintrin.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "model/simd-avx2.h"
@@ -49,6 +50,22 @@ void avx2_geglu_row(float* g, const float* u, int64_t n) {
   }
 }
 
+void avx2_swiglu_oai_row(float* g, const float* u, int64_t n, float alpha, float limit) {
+  int64_t i = 0;
+  const __m256 one = _mm256_set1_ps(1.0f), na = _mm256_set1_ps(-alpha), hi = _mm256_set1_ps(limit),
+               lo = _mm256_set1_ps(-limit);
+  for (; i + 8 <= n; i += 8) {
+    const __m256 x = _mm256_min_ps(_mm256_loadu_ps(g + i), hi);
+    const __m256 y = _mm256_min_ps(_mm256_max_ps(_mm256_loadu_ps(u + i), lo), hi);
+    const __m256 glu = _mm256_div_ps(x, _mm256_add_ps(one, exp8(_mm256_mul_ps(na, x))));
+    _mm256_storeu_ps(g + i, _mm256_mul_ps(glu, _mm256_add_ps(y, one)));
+  }
+  for (; i < n; i++) {
+    const float x = std::min(g[i], limit), y = std::min(std::max(u[i], -limit), limit);
+    g[i] = x / (1.0f + std::exp(-alpha * x)) * (y + 1.0f);
+  }
+}
+
 }  // namespace parley::model::ops
 
 #else  // not an x86 build: never called (cpu_path() is scalar)
@@ -58,6 +75,7 @@ float avx2_dot(const float*, const float*, int64_t) { return 0; }
 void avx2_exp_inplace(float*, int64_t) {}
 void avx2_swiglu_row(float*, const float*, int64_t) {}
 void avx2_geglu_row(float*, const float*, int64_t) {}
+void avx2_swiglu_oai_row(float*, const float*, int64_t, float, float) {}
 }  // namespace parley::model::ops
 
 #endif

@@ -71,13 +71,46 @@ void inv_freq_for(float theta, int32_t n_rot, const float* freq_factors, float* 
     inv_freq[i] = static_cast<float>(f);
   }
 }
+
+// YaRN (Config::rope_yarn): each frequency mixes its interpolated (times freq_scale) and its
+// original value by the ramp; the correction dims as ggml_rope_yarn_corr_dims computes them
+// (in float, so the floor and ceil land where llama.cpp's do).
+void yarn_mix(const Config& c, float theta, float* inv_freq) {
+  const int32_t n = c.n_rot;
+  auto corr_dim = [&](float beta) {
+    return static_cast<float>(n) * std::log(static_cast<float>(c.yarn_orig_ctx) / (beta * 2.0f * static_cast<float>(M_PI))) /
+           (2.0f * std::log(theta));
+  };
+  const float lo = std::max(0.0f, std::floor(corr_dim(c.yarn_beta_fast)));
+  const float hi = std::min(static_cast<float>(n - 1), std::ceil(corr_dim(c.yarn_beta_slow)));
+  const float s = c.rope_freq_scale;
+  for (int32_t i = 0; i < n / 2; i++) {
+    const float y = (static_cast<float>(i) - lo) / std::max(0.001f, hi - lo);
+    const float ramp = 1.0f - std::min(1.0f, std::max(0.0f, y));
+    inv_freq[i] *= s * (1.0f - ramp) + ramp;
+  }
+}
 }  // namespace
 
 void rope_inv_freq(const Config& c, const float* freq_factors, float* inv_freq) {
   inv_freq_for(c.rope_theta, c.n_rot, freq_factors, inv_freq);
+  if (c.rope_yarn) yarn_mix(c, c.rope_theta, inv_freq);
 }
 
-void rope_inv_freq_swa(const Config& c, float* inv_freq) { inv_freq_for(c.rope_theta_swa, c.n_rot, nullptr, inv_freq); }
+void rope_inv_freq_swa(const Config& c, float* inv_freq) {
+  inv_freq_for(c.rope_theta_swa, c.n_rot, nullptr, inv_freq);
+  if (c.rope_yarn && c.rope_scaled_swa) yarn_mix(c, c.rope_theta_swa, inv_freq);
+}
+
+float rope_position_scale(const Config& c, bool swa) {
+  if (swa && !c.rope_scaled_swa) return 1.0f;
+  return c.rope_yarn ? 1.0f : c.rope_freq_scale;  // YaRN's scale is in its frequencies
+}
+
+float rope_mscale(const Config& c, bool swa) {
+  if (!c.rope_yarn) return c.rope_attn_factor;  // LongRoPE's (phi3); 1 elsewhere
+  return swa && !c.rope_scaled_swa ? 1.0f : c.yarn_mscale;
+}
 
 void rope_cos_sin(const int32_t* positions, int64_t n_rows, const float* inv_freq, int32_t n_rot, float freq_scale,
                   float mscale, float* cos_sin) {
@@ -138,6 +171,19 @@ void swiglu(float* gate, const float* up, int64_t n_rows, int64_t n, ThreadPool&
     const float* u = up + r * n;
     if (simd) return avx2_swiglu_row(g, u, n);
     for (int64_t i = 0; i < n; i++) g[i] = g[i] / (1.0f + std::exp(-g[i])) * u[i];
+  });
+}
+
+void swiglu_oai(float* gate, const float* up, int64_t n_rows, int64_t n, float alpha, float limit, ThreadPool& pool) {
+  const bool simd = cpu_path_at_least(CpuPath::avx2);
+  for_rows(pool, n_rows, [&](int64_t r) {
+    float* g = gate + r * n;
+    const float* u = up + r * n;
+    if (simd) return avx2_swiglu_oai_row(g, u, n, alpha, limit);
+    for (int64_t i = 0; i < n; i++) {
+      const float x = std::min(g[i], limit), y = std::clamp(u[i], -limit, limit);
+      g[i] = x / (1.0f + std::exp(-alpha * x)) * (y + 1.0f);
+    }
   });
 }
 

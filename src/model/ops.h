@@ -26,10 +26,15 @@ void add(float* x, const float* y, int64_t n);
 
 // Rotary embedding. inv_freq[i] = theta^(-2i / n_rot) / freq_factor[i] (Llama-3 rope_freqs,
 // LongRoPE's factors); cos_sin gets, per row, (cos, sin) of position * freq_scale * inv_freq[i]
-// for each pair i, times mscale (Config::rope_attn_factor): [n_rows, n_rot]. rope() then rotates the first n_rot dims of each head of each row.
+// for each pair i, times mscale (rope_mscale: Config::rope_attn_factor, or YaRN's): [n_rows, n_rot].
+// rope() then rotates the first n_rot dims of each head of each row.
 // rope_inv_freq_swa: the same for the sliding-window layers (theta c.rope_theta_swa, no factors).
+// With YaRN (Config::rope_yarn) inv_freq holds the mixed frequencies, the positions are not
+// scaled (rope_position_scale) and cos/sin are multiplied by rope_mscale.
 void rope_inv_freq(const Config& c, const float* freq_factors, float* inv_freq);
 void rope_inv_freq_swa(const Config& c, float* inv_freq);
+float rope_position_scale(const Config& c, bool swa);
+float rope_mscale(const Config& c, bool swa);
 void rope_cos_sin(const int32_t* positions, int64_t n_rows, const float* inv_freq, int32_t n_rot,
                   float freq_scale, float mscale, float* cos_sin);
 void rope(float* x, int64_t n_rows, int32_t n_heads, int32_t head_dim, int32_t n_rot, RopeStyle style,
@@ -56,10 +61,13 @@ size_t attention_scratch_floats(int32_t group, int32_t head_dim, int32_t n_ctx);
 // prefill tiles start at the run's first window). out: [n_rows, n_head * head_dim]. The cache
 // is F32, F16, BF16 or Q8_0 (kv.type; kv-rows.h). scores: pool.size() x
 // attention_scratch_floats(...). In attention.cpp.
+// sinks (gpt-oss): per query head a learned logit that joins each row's softmax denominator
+// (weights exp(s_j - m) / (sum_j exp(s_j - m) + exp(sink - m))) and has no value; null: none.
 struct AttentionShape {
   int32_t n_head, n_head_kv, head_dim;
   float scale;     // usually 1 / sqrt(head_dim)
   int32_t window;  // 0: none
+  const float* sinks = nullptr;  // [n_head], or null
 };
 void attention(const float* q, float* out, const KvView& kv, int32_t layer, const Batch& batch,
                std::span<const SeqKv> seqs, const AttentionShape& shape, float* scores, int32_t n_ctx,
@@ -75,6 +83,9 @@ void project_gate_up(const LayerWeights& L, const float* h, int64_t n_rows, floa
 
 // gate = silu(gate) * up over n_rows rows of n.
 void swiglu(float* gate, const float* up, int64_t n_rows, int64_t n, ThreadPool& pool);
+// gpt-oss's clamped SwiGLU (ggml_swiglu_oai): with x = min(gate, limit) and
+// y = clamp(up, -limit, limit), gate = x * sigmoid(alpha x) * (y + 1).
+void swiglu_oai(float* gate, const float* up, int64_t n_rows, int64_t n, float alpha, float limit, ThreadPool& pool);
 // gate = gelu(gate) * up, GELU in its tanh form 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
 // (Gemma's gelu_pytorch_tanh).
 void geglu(float* gate, const float* up, int64_t n_rows, int64_t n, ThreadPool& pool);

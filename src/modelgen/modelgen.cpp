@@ -13,7 +13,7 @@
 namespace parley::modelgen {
 namespace {
 
-enum class Init { matrix, norm, bias, values };
+enum class Init { matrix, norm, bias, sink, values };
 
 struct TensorPlan {
   std::string name;
@@ -21,6 +21,7 @@ struct TensorPlan {
   DType type;
   Init init;
   std::vector<float> values;    // Init::values: the exact contents
+  float gain = 1.0f;            // Init::matrix: times the usual scale
 };
 
 bool is_quantized(DType t) { return dtype_info(t).block_elems > 1; }
@@ -35,7 +36,11 @@ struct ArchPlan {
   bool head_dim_keys;  // writes attention.key_length / value_length even when head dim = n_embd / n_head
   bool llama3_rope;    // may carry Llama-3 rope_freqs.weight
   bool experts;        // a router and 3-D expert tensors in place of ffn_gate/up/down
-  bool post_norms;     // post_attention_norm / post_ffw_norm and attention.sliding_window (gemma3)
+  bool post_norms;     // post_attention_norm / post_ffw_norm (gemma3)
+  bool swa;            // attention.sliding_window (required)
+  // gpt-oss: attn_output.bias, attn_sinks, post_attention_norm as the FFN's only norm, biases on
+  // the router and the experts.
+  bool gpt_oss;
   bool granite_scales = false;  // embedding_scale, residual_scale, attention.scale, logit_scale
   // phi3: attn_qkv for attn_q/k/v, ffn_up holding gate then up (no ffn_gate), may carry LongRoPE
   // and rope.dimension_count < head dim; attention.sliding_window optional.
@@ -43,14 +48,15 @@ struct ArchPlan {
 };
 
 constexpr ArchPlan kArchPlans[] = {
-    {"llama", false, false, true, false, true, false, false},
-    {"qwen2", true, false, false, false, false, false, false},
-    {"qwen3", false, true, false, true, false, false, false},
-    {"qwen3moe", false, true, false, true, false, true, false},
-    {"gemma3", false, true, false, true, false, false, true},
-    {"granite", false, false, true, false, false, false, false, true},
-    {"smollm3", false, false, true, false, false, false, false},
-    {"phi3", false, false, true, false, false, false, false, false, true},
+    {"llama", false, false, true, false, true, false, false, false, false},
+    {"qwen2", true, false, false, false, false, false, false, false, false},
+    {"qwen3", false, true, false, true, false, false, false, false, false},
+    {"qwen3moe", false, true, false, true, false, true, false, false, false},
+    {"gemma3", false, true, false, true, false, false, true, true, false},
+    {"gpt-oss", true, false, false, true, false, true, false, true, true},
+    {"granite", false, false, true, false, false, false, false, false, false, true},
+    {"smollm3", false, false, true, false, false, false, false, false, false},
+    {"phi3", false, false, true, false, false, false, false, false, false, false, true},
 };
 
 const ArchPlan* find_arch_plan(std::string_view name) {
@@ -140,14 +146,27 @@ std::vector<TensorPlan> plan(const Options& o) {
       add(p + "attn_k_norm.weight", {hd}, DType::f32, Init::norm);
     }
     add(p + "attn_output.weight", {q_dim, s.n_embd}, o.types.matrices, Init::matrix);
-    if (arch.post_norms) add(p + "post_attention_norm.weight", {s.n_embd}, DType::f32, Init::norm);
-    add(p + "ffn_norm.weight", {s.n_embd}, DType::f32, Init::norm);
+    if (arch.gpt_oss) {
+      add(p + "attn_output.bias", {s.n_embd}, DType::f32, Init::bias);
+      add(p + "attn_sinks.weight", {s.n_head}, DType::f32, Init::sink);
+    }
+    if (arch.post_norms || arch.gpt_oss) add(p + "post_attention_norm.weight", {s.n_embd}, DType::f32, Init::norm);
+    if (!arch.gpt_oss) add(p + "ffn_norm.weight", {s.n_embd}, DType::f32, Init::norm);
     if (arch.experts) {
       // The router stays F32, as llama.cpp's quantizer leaves it; one matrix per expert.
       add(p + "ffn_gate_inp.weight", {s.n_embd, s.n_expert}, DType::f32, Init::matrix);
       add(p + "ffn_gate_exps.weight", {s.n_embd, s.n_ff_exp, s.n_expert}, o.types.matrices, Init::matrix);
       add(p + "ffn_up_exps.weight", {s.n_embd, s.n_ff_exp, s.n_expert}, o.types.matrices, Init::matrix);
       add(p + "ffn_down_exps.weight", {s.n_ff_exp, s.n_embd, s.n_expert}, o.types.matrices, Init::matrix);
+      if (arch.gpt_oss) {
+        // Gate and up 3x wider than unit variance, so that a few percent of their values pass
+        // the clamped SwiGLU's limit of 7 (as in the real model) and the clamp is exercised.
+        for (size_t i = out.size() - 3; i < out.size() - 1; i++) out[i].gain = 3.0f;
+        add(p + "ffn_gate_inp.bias", {s.n_expert}, DType::f32, Init::bias);
+        add(p + "ffn_gate_exps.bias", {s.n_ff_exp, s.n_expert}, DType::f32, Init::bias);
+        add(p + "ffn_up_exps.bias", {s.n_ff_exp, s.n_expert}, DType::f32, Init::bias);
+        add(p + "ffn_down_exps.bias", {s.n_embd, s.n_expert}, DType::f32, Init::bias);
+      }
     } else if (arch.phi3) {
       add(p + "ffn_up.weight", {s.n_embd, 2 * s.n_ff}, o.types.matrices, Init::matrix);  // gate's rows, then up's
       add(p + "ffn_down.weight", {s.n_ff, s.n_embd}, o.types.matrices, Init::matrix);
@@ -199,6 +218,7 @@ uint32_t file_type_of(DType t) {
     case DType::q5_k: return 16;
     case DType::q6_k: return 18;
     case DType::bf16: return 32;
+    case DType::mxfp4: return 38;  // LLAMA_FTYPE_MOSTLY_MXFP4_MOE, the only ftype llama.cpp has for it
     default: return 0;
   }
 }
@@ -218,12 +238,14 @@ void fill_tensor(const TensorPlan& t, uint64_t seed, const std::vector<Steer>& s
   out.resize(row_bytes * n_rows);
   std::vector<float> row(row_len);
   // Uniform with the standard deviation of a scaled init: matrices 1/sqrt(row length) (each
-  // output unit-variance for unit-variance input), norms 1 +- 0.2, biases +-0.35.
+  // output unit-variance for unit-variance input), norms 1 +- 0.2, biases +-0.35, attention
+  // sinks 0..4.
   float scale = 0, offset = 0;
   switch (t.init) {
-    case Init::matrix: scale = std::sqrt(3.0f / static_cast<float>(row_len)); break;
+    case Init::matrix: scale = t.gain * std::sqrt(3.0f / static_cast<float>(row_len)); break;
     case Init::norm: scale = 0.2f; offset = 1.0f; break;
     case Init::bias: scale = 0.35f; break;
+    case Init::sink: scale = 2.0f; offset = 2.0f; break;  // 0..4: about the scores' own size
     case Init::values:
       std::memcpy(out.data(), t.values.data(), t.values.size() * 4);
       return;
@@ -257,12 +279,22 @@ std::optional<Types> mixture_types(std::string_view name) {
       {"Q4_K_M", DType::q4_k, DType::q6_k, 15}, {"Q5_K_S", DType::q5_k, DType::q5_k, 16},
       {"Q5_K_M", DType::q5_k, DType::q6_k, 17},
   };
+  auto same = [&](std::string_view mix) {
+    bool eq = mix.size() == name.size();
+    for (size_t i = 0; eq && i < name.size(); i++) eq = std::toupper(static_cast<unsigned char>(name[i])) == mix[i];
+    return eq;
+  };
+  if (same("MXFP4_MOE")) {
+    // llama.cpp's MXFP4_MOE (gpt-oss downloads): the 3-D expert tensors MXFP4, every other
+    // matrix, the embedding and the output Q8_0.
+    Types t;
+    t.matrices = t.embedding = t.output = DType::q8_0;
+    t.overrides = {{"_exps.weight", DType::mxfp4}};
+    t.file_type = 38;
+    return t;
+  }
   for (const Mix& m : kMixes) {
-    bool eq = m.name.size() == name.size();
-    for (size_t i = 0; eq && i < name.size(); i++) {
-      eq = std::toupper(static_cast<unsigned char>(name[i])) == m.name[i];
-    }
-    if (!eq) continue;
+    if (!same(m.name)) continue;
     Types t;
     t.matrices = t.embedding = m.base;
     t.output = DType::q6_k;
@@ -300,8 +332,12 @@ Status validate(const Options& o) {
     return Error::fmt("%s needs --experts N, --experts-used K (0 < K <= N) and --expert-ffn", s.arch.c_str());
   }
   if (!arch->experts && s.n_expert != 0) return Error::fmt("--experts: %s has no experts", s.arch.c_str());
-  if (arch->post_norms && s.n_swa == 0) return Error::fmt("%s needs --sliding-window N (its local layers' window)", s.arch.c_str());
-  if (!arch->post_norms && !arch->phi3 && s.n_swa != 0) return Error::fmt("--sliding-window: %s has no sliding-window layers", s.arch.c_str());
+  if (arch->swa && s.n_swa == 0) return Error::fmt("%s needs --sliding-window N (its local layers' window)", s.arch.c_str());
+  if (!arch->swa && !arch->phi3 && s.n_swa != 0) return Error::fmt("--sliding-window: %s has no sliding-window layers", s.arch.c_str());
+  if (s.rope_yarn_factor != 0 && (s.rope_yarn_factor < 1 || s.rope_yarn_orig_ctx == 0)) {
+    return Error{"--rope-yarn wants FACTOR >= 1 and an original context > 0"};
+  }
+  if (s.rope_yarn_factor != 0 && s.longrope_orig_ctx != 0) return Error{"--rope-yarn and --longrope exclude each other"};
   if ((s.n_rot != 0 || s.longrope_orig_ctx != 0) && !arch->phi3) {
     return Error::fmt("--rope-dim and --longrope are for phi3, not %s", s.arch.c_str());
   }
@@ -376,7 +412,14 @@ Status write_model(const Options& o, const std::string& path,
     w.set(a + ".attention.key_length", OwnedValue::u32(hd));
     w.set(a + ".attention.value_length", OwnedValue::u32(hd));
   }
-  if (arch.post_norms || (arch.phi3 && s.n_swa != 0)) w.set(a + ".attention.sliding_window", OwnedValue::u32(s.n_swa));
+  if (arch.swa || (arch.phi3 && s.n_swa != 0)) w.set(a + ".attention.sliding_window", OwnedValue::u32(s.n_swa));
+  if (s.rope_yarn_factor > 0) {
+    w.set(a + ".rope.scaling.type", OwnedValue::string("yarn"));
+    w.set(a + ".rope.scaling.factor", OwnedValue::f32(s.rope_yarn_factor));
+    w.set(a + ".rope.scaling.original_context_length", OwnedValue::u32(s.rope_yarn_orig_ctx));
+    w.set(a + ".rope.scaling.yarn_beta_fast", OwnedValue::f32(32.0f));
+    w.set(a + ".rope.scaling.yarn_beta_slow", OwnedValue::f32(1.0f));
+  }
   if (s.longrope_orig_ctx != 0) {
     const double scale = static_cast<double>(s.n_ctx) / s.longrope_orig_ctx;
     w.set(a + ".rope.scaling.original_context_length", OwnedValue::u32(s.longrope_orig_ctx));

@@ -17,7 +17,7 @@
 namespace parley::modelgen {
 
 struct Shape {
-  std::string arch = "llama";  // llama | qwen2 | qwen3 | qwen3moe | gemma3 | granite | smollm3 | phi3
+  std::string arch = "llama";  // llama | qwen2 | qwen3 | qwen3moe | gemma3 | gpt-oss | granite | smollm3 | phi3
   uint32_t n_layer = 2;
   uint32_t n_embd = 64;
   uint32_t n_head = 4;
@@ -28,13 +28,18 @@ struct Shape {
   float rope_theta = 10000.0f;
   float rms_eps = 1e-5f;
   bool tied_output = false;     // no output.weight: the embedding matrix is reused
-  // Mixture of experts (qwen3moe): experts per layer, experts per token, one expert's ffn width.
+  // Mixture of experts (qwen3moe, gpt-oss): experts per layer, experts per token, one expert's ffn width.
   uint32_t n_expert = 0;
   uint32_t n_expert_used = 0;
   uint32_t n_ff_exp = 0;
-  // gemma3: attention.sliding_window, the local layers' window (required there); phi3: the key
-  // is written when set (as Phi-3 conversions carry it) and the loaders ignore it; refused elsewhere.
+  // gemma3, gpt-oss: attention.sliding_window, the local layers' window (required there); phi3:
+  // the key is written when set (as Phi-3 conversions carry it) and the loaders ignore it;
+  // refused elsewhere.
   uint32_t n_swa = 0;
+  // YaRN rope scaling (rope.scaling.type yarn, gpt-oss: factor 32 over 4096 positions); factor 0
+  // means none. Written with beta_fast 32 and beta_slow 1, as the converter does from gpt-oss's config.
+  float rope_yarn_factor = 0.0f;
+  uint32_t rope_yarn_orig_ctx = 4096;
   // Llama-3 rope frequency scaling, written as rope_freqs.weight (per-pair frequency divisors)
   // the way the Hugging Face converter does; factor 0 means none. llama only.
   float rope_llama3_factor = 0.0f;
@@ -70,7 +75,8 @@ struct Types {
 // The type mix of llama.cpp's named file types, so tests can have files shaped like real
 // downloads: "Q4_K_M" is Q4_K matrices with attn_v, ffn_down and output in Q6_K; "Q4_K_S" only
 // output in Q6_K; likewise Q5_K_M/S and Q3_K_M/S (Q3_K_M: attn_v, ffn_down in Q5_K). A
-// simplification of llama.cpp's per-layer choices. nullopt for other names (plain type names
+// simplification of llama.cpp's per-layer choices. "MXFP4_MOE" (gpt-oss downloads): the expert
+// tensors MXFP4, everything else Q8_0. nullopt for other names (plain type names
 // such as "Q4_K" are not mixtures).
 std::optional<Types> mixture_types(std::string_view name);
 

@@ -69,6 +69,13 @@ void decode32(DType t, const uint8_t* row, int64_t b, Block32* out) {
       out->offset = 0;
       return;
     }
+    case DType::mxfp4: {
+      const auto& blk = reinterpret_cast<const BlockMXFP4*>(row)[b];
+      for (int j = 0; j < kQK; j++) out->q[j] = kValuesMXFP4[nibble(blk.qs, j)];
+      out->scale = e8m0_half(blk.e);
+      out->offset = 0;
+      return;
+    }
     default: return;
   }
 }
@@ -237,6 +244,7 @@ Kernel scalar_kernel(DType t) {
     case DType::q5_0: return kernel32<DType::q5_0>;
     case DType::q5_1: return kernel32<DType::q5_1>;
     case DType::q8_0: return kernel32<DType::q8_0>;
+    case DType::mxfp4: return kernel32<DType::mxfp4>;
     case DType::q2_k: return kernel256<DType::q2_k>;
     case DType::q3_k: return kernel256<DType::q3_k>;
     case DType::q4_k: return kernel256<DType::q4_k>;

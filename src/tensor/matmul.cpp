@@ -22,6 +22,7 @@ size_t round_up(size_t n, size_t to) { return (n + to - 1) / to * to; }
 ActKind act_kind(DType t) {
   switch (t) {
     case DType::q4_0: case DType::q4_1: case DType::q5_0: case DType::q5_1: case DType::q8_0:
+    case DType::mxfp4:
       return ActKind::q8_32;
     case DType::q2_k: case DType::q3_k: case DType::q4_k: case DType::q5_k: case DType::q6_k:
       return ActKind::q8_256;

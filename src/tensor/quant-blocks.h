@@ -7,10 +7,14 @@
 //   Q5_0  x = d * (q - 16);  q = Q4_0 nibble | bit i of qh (little-endian u32) << 4
 //   Q5_1  x = d * q + m;     q as Q5_0
 //   Q8_0  x = d * qs[i]
+//   MXFP4 x = 2^(e - 127) * E2M1(q) = e8m0_half(e) * kValuesMXFP4[q]; q as Q4_0 (the OCP
+//         microscaling format: a shared power-of-two scale, 4-bit floats 0, 0.5, 1, 1.5, 2, 3, 4,
+//         6 and their negatives; the table holds them doubled, so the scale is halved)
 // K-quants are 256-element super-blocks of 16- or 32-element sub-blocks, see each struct.
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 
 namespace parley {
 
@@ -54,6 +58,28 @@ struct BlockQ8_0 {
   int8_t qs[kQK];
 };
 static_assert(sizeof(BlockQ8_0) == 34);
+
+// MXFP4: one E8M0 scale byte (a biased power-of-two exponent, no mantissa), 16 bytes of 4-bit
+// E2M1 codes (sign bit 3, two exponent bits, one mantissa bit). 17 bytes, so blocks and rows
+// need no alignment.
+struct BlockMXFP4 {
+  uint8_t e;
+  uint8_t qs[kQK / 2];
+};
+static_assert(sizeof(BlockMXFP4) == 17);
+
+// The E2M1 code q (0..15) as twice its value: 2 * {0, 0.5, 1, 1.5, 2, 3, 4, 6}, then the same
+// negated (code 8 is -0).
+inline constexpr int8_t kValuesMXFP4[16] = {0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12};
+
+// Half the E8M0 scale, 2^(e - 128), as an f32 (exact: e = 0 and 1 are the f32 subnormals
+// 2^-128 and 2^-127). e = 255, NaN in the OCP format, reads as 2^127 as in ggml.
+inline float e8m0_half(uint8_t e) {
+  const uint32_t bits = e < 2 ? 0x00200000u << e : static_cast<uint32_t>(e - 1) << 23;
+  float f;
+  std::memcpy(&f, &bits, 4);
+  return f;
+}
 
 // Q2_K: 16 sub-blocks of 16. x = d * sc * q - dmin * m with q in 0..3, and sc (low nibble) and
 // m (high nibble) of scales[s]. Element e = 128 * h + 32 * j + l (h < 2, j < 4, l < 32) has

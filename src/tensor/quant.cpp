@@ -1,5 +1,6 @@
 #include "tensor/quant.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <type_traits>
@@ -156,6 +157,41 @@ void quantize_q8_0(const float* x, BlockQ8_0* b, int64_t n) {
   }
 }
 
+void dequantize_mxfp4(const BlockMXFP4* b, float* y, int64_t n) {
+  for (int64_t i = 0; i < n / kQK; i++, y += kQK) {
+    float d = e8m0_half(b[i].e);
+    for (int j = 0; j < kQK; j++) y[j] = d * static_cast<float>(kValuesMXFP4[nibble(b[i].qs, j)]);
+  }
+}
+
+// The OCP microscaling rule (as llama.cpp's quantizer): the shared exponent is
+// floor(log2(max|x|)) minus E2M1's largest exponent (2), so the block maximum lands in [4, 8)
+// before rounding and saturates to 6; each element then takes the nearest of the 16 values
+// (the lowest code on a tie, so zero is code 0, never -0).
+void quantize_mxfp4(const float* x, BlockMXFP4* b, int64_t n) {
+  for (int64_t i = 0; i < n / kQK; i++, x += kQK) {
+    float amax = 0;
+    for (int j = 0; j < kQK; j++) amax = std::fmax(amax, std::fabs(x[j]));
+    int e = 0;
+    if (amax > 0 && std::isfinite(amax)) e = std::clamp(static_cast<int>(std::floor(std::log2(amax))) - 2 + 127, 0, 254);
+    b[i].e = static_cast<uint8_t>(e);
+    const float d = e8m0_half(b[i].e);
+    std::memset(b[i].qs, 0, sizeof(b[i].qs));
+    for (int j = 0; j < kQK; j++) {
+      int best = 0;
+      float best_err = std::fabs(static_cast<float>(kValuesMXFP4[0]) * d - x[j]);
+      for (int k = 1; k < 16; k++) {
+        float err = std::fabs(static_cast<float>(kValuesMXFP4[k]) * d - x[j]);
+        if (err < best_err) {
+          best = k;
+          best_err = err;
+        }
+      }
+      b[i].qs[j % 16] |= static_cast<uint8_t>(best << (j < 16 ? 0 : 4));
+    }
+  }
+}
+
 }  // namespace quant
 
 bool can_dequantize(DType t) {
@@ -163,6 +199,7 @@ bool can_dequantize(DType t) {
     case DType::f32: case DType::f16: case DType::bf16:
     case DType::q4_0: case DType::q4_1: case DType::q5_0: case DType::q5_1: case DType::q8_0:
     case DType::q2_k: case DType::q3_k: case DType::q4_k: case DType::q5_k: case DType::q6_k:
+    case DType::mxfp4:
       return true;
     default:
       return false;
@@ -204,6 +241,7 @@ void dequantize_row(DType t, const void* src, float* dst, int64_t n) {
     case DType::q4_k: dequantize_q4_k(static_cast<const BlockQ4_K*>(src), dst, n); return;
     case DType::q5_k: dequantize_q5_k(static_cast<const BlockQ5_K*>(src), dst, n); return;
     case DType::q6_k: dequantize_q6_k(static_cast<const BlockQ6_K*>(src), dst, n); return;
+    case DType::mxfp4: dequantize_mxfp4(static_cast<const BlockMXFP4*>(src), dst, n); return;
     default: PARLEY_CHECK_MSG(false, "dequantize_row: unsupported type");
   }
 }
@@ -239,6 +277,7 @@ void quantize_row(DType t, const float* src, void* dst, int64_t n) {
     case DType::q4_k: quantize_q4_k(src, static_cast<BlockQ4_K*>(dst), n); return;
     case DType::q5_k: quantize_q5_k(src, static_cast<BlockQ5_K*>(dst), n); return;
     case DType::q6_k: quantize_q6_k(src, static_cast<BlockQ6_K*>(dst), n); return;
+    case DType::mxfp4: quantize_mxfp4(src, static_cast<BlockMXFP4*>(dst), n); return;
     default: PARLEY_CHECK_MSG(false, "quantize_row: unsupported type");
   }
 }

@@ -1,8 +1,9 @@
 // Paged attention against the textbook formula in double, for head sizes that take each kernel
 // path (AVX2 with 32-dim or 8-dim value chunks, scalar when the head is not a multiple of 8, and
 // the scalar kernel forced for every shape), group sizes with and without a leftover head,
-// every KV cache type (F32, F16, BF16, Q8_0), scattered blocks, and a sliding window (rows
-// whose window starts past position 0 among rows that see every key). Two references: the formula
+// every KV cache type (F32, F16, BF16, Q8_0), scattered blocks, a sliding window (rows
+// whose window starts past position 0 among rows that see every key) and attention sinks (a
+// logit per head in the softmax's denominator, gpt-oss), alone and with a window. Two references: the formula
 // over the values as stored (dequantized: checks the kernel itself, 2e-5), and the formula over
 // the unrounded F32 values (what the cache type costs: a tolerance per type).
 #include <gtest/gtest.h>
@@ -30,6 +31,7 @@ struct Case {
   // Sliding window (0: none) and a scale other than 1 / sqrt(head_dim) when set (gemma3).
   int32_t window = 0;
   float scale = 0;
+  bool sinks = false;  // a random attention sink per query head
 };
 
 // Largest |out - formula over unrounded F32 K/V| allowed per cache type, for N(0, 1) q, k, v
@@ -112,11 +114,14 @@ TEST_P(Attention, MatchesTheFormula) {
   }
   std::vector<float> q(static_cast<size_t>(batch.size() * H * D));
   for (float& x : q) x = rng.normal();
+  // Sinks around the scores' own size (some above every score of a row, some below).
+  std::vector<float> sinks(static_cast<size_t>(H));
+  for (float& x : sinks) x = 1.5f * rng.normal() + 1.0f;
   std::vector<float> out(q.size()), scores(2 * ops::attention_scratch_floats(G, D, n_ctx));
   ThreadPool threads(2);
   const double scale = param.scale > 0 ? param.scale : 1.0 / std::sqrt(static_cast<double>(D));
   const ops::AttentionShape shape{H, Hkv, D, param.scale > 0 ? param.scale : 1.0f / std::sqrt(static_cast<float>(D)),
-                                  param.window};
+                                  param.window, param.sinks ? sinks.data() : nullptr};
   ops::attention(q.data(), out.data(), view, 0, batch, seqs, shape, scores.data(), n_ctx, threads, param.kernel);
 
   // The formula in double for row t, head h, over K/V values kx/vx ([seq][pos * Hkv * D]).
@@ -136,6 +141,9 @@ TEST_P(Attention, MatchesTheFormula) {
       w[static_cast<size_t>(j)] = dot * scale;
       mx = std::max(mx, w[static_cast<size_t>(j)]);
     }
+    const double sink = param.sinks ? sinks[static_cast<size_t>(h)] : -1e300;
+    mx = std::max(mx, sink);
+    sum = std::exp(sink - mx);  // the sink: in the denominator, no value
     for (double& x : w) sum += (x = std::exp(x - mx));  // exp(-huge) = 0 outside the window
     for (int32_t d = 0; d < D; d++) {
       for (int32_t j = 0; j < n; j++) o[static_cast<size_t>(d)] += w[static_cast<size_t>(j)] / sum * vr[static_cast<size_t>((j * Hkv + g) * D + d)];
@@ -185,6 +193,17 @@ std::vector<Case> all_cases() {
       }
     }
   }
+  // Attention sinks (gpt-oss: 8 query heads per kv head of 64), alone and with a window, every
+  // kernel.
+  for (DType t : {DType::f32, DType::f16, DType::q8_0}) {
+    for (auto k : {ops::AttentionKernel::best, ops::AttentionKernel::rows, ops::AttentionKernel::scalar}) {
+      for (bool prefill : {false, true}) {
+        out.push_back(Case{64, 16, 2, t, k, prefill, 0, 0, true});
+        out.push_back(Case{64, 16, 2, t, k, prefill, 16, 0, true});
+        out.push_back(Case{32, 3, 1, t, k, prefill, 23, 0, true});
+      }
+    }
+  }
   return out;
 }
 
@@ -192,7 +211,7 @@ INSTANTIATE_TEST_SUITE_P(Shapes, Attention, ::testing::ValuesIn(all_cases()), []
   const Case& c = param_info.param;
   return "d" + std::to_string(c.head_dim) + "_h" + std::to_string(c.n_head) + "_kv" + std::to_string(c.n_head_kv) + "_" +
          std::string(dtype_name(c.kv_type)) + (c.kernel == ops::AttentionKernel::scalar ? "_scalar" : c.kernel == ops::AttentionKernel::rows ? "_rows" : "_best") + (c.prefill ? "_prefill" : "") +
-         (c.window > 0 ? "_window" + std::to_string(c.window) : "");
+         (c.window > 0 ? "_window" + std::to_string(c.window) : "") + (c.sinks ? "_sinks" : "");
 });
 
 }  // namespace

@@ -2,6 +2,8 @@
 // alone, also when their positions continue over several calls in uneven chunks.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include <cmath>
 
 #include "model/harness.h"
@@ -116,11 +118,14 @@ INSTANTIATE_TEST_SUITE_P(Archs, Batching,
                                            Case{"qwen3", DType::f32, DType::f32}, Case{"llama", DType::q8_0, DType::f16},
                                            Case{"qwen3", DType::q4_0, DType::f16}, Case{"qwen3moe", DType::f32, DType::f32},
                                            Case{"qwen3moe", DType::q8_0, DType::f16}, Case{"gemma3", DType::f32, DType::f32},
-                                           Case{"gemma3", DType::f32, DType::f16, 5e-4f}, Case{"granite", DType::f32, DType::f32},
+                                           Case{"gemma3", DType::f32, DType::f16, 5e-4f}, Case{"gpt-oss", DType::f32, DType::f32},
+                                           Case{"gpt-oss", DType::f32, DType::f16, 5e-4f}, Case{"granite", DType::f32, DType::f32},
                                            Case{"smollm3", DType::f32, DType::f32}, Case{"smollm3", DType::f32, DType::f16, 5e-4f},
                                            Case{"phi3", DType::f32, DType::f32}, Case{"phi3", DType::q8_0, DType::f16}),
                          [](const auto& param_info) {
-                           return std::string(param_info.param.arch) + "_" + std::string(dtype_name(param_info.param.type)) + "_kv" +
+                           std::string arch = param_info.param.arch;
+                           std::replace(arch.begin(), arch.end(), '-', '_');
+                           return arch + "_" + std::string(dtype_name(param_info.param.type)) + "_kv" +
                                   std::string(dtype_name(param_info.param.kv_type));
                          });
 

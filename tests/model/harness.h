@@ -59,10 +59,17 @@ inline modelgen::Options tiny_options(const std::string& arch, DType type = DTyp
     o.shape.n_rot = 12;              // of 16
     o.shape.longrope_orig_ctx = 16;  // a context of more than 16 takes the long factors
   }
-  if (arch == "qwen3moe") {
+  if (arch == "qwen3moe" || arch == "gpt-oss") {
     o.shape.n_expert = 8;
     o.shape.n_expert_used = 2;
     o.shape.n_ff_exp = 32;
+  }
+  if (arch == "gpt-oss") {
+    o.shape.head_dim = 32;
+    o.shape.tied_output = false;
+    o.shape.n_swa = 8;  // layer 0 slides, shorter than the sequences the tests run
+    o.shape.rope_yarn_factor = 32;
+    o.shape.rope_yarn_orig_ctx = 256;
   }
   o.types.matrices = o.types.embedding = o.types.output = type;
   o.vocab = synthetic_vocab();

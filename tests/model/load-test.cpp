@@ -160,6 +160,47 @@ TEST(LoadConfig, Gemma3GetsItsWindowAndPostNorms) {
   EXPECT_NE(L.q_norm, nullptr);
 }
 
+TEST(LoadConfig, GptOssGetsSinksWindowYarnAndBiases) {
+  parley::test::TempDir dir;
+  std::string path = (dir / "m.gguf").string();
+  auto m = test::write_and_load(test::tiny_options("gpt-oss"), path);
+  ASSERT_TRUE(m);
+  const Config& c = m->config();
+  EXPECT_STREQ(arch_name(c.arch), "gpt-oss");
+  EXPECT_EQ(c.rope_style, RopeStyle::neox);
+  EXPECT_EQ(c.n_swa, 8);
+  EXPECT_EQ(c.swa_pattern, 2);
+  for (int32_t l = 0; l < 2; l++) EXPECT_EQ(c.is_swa(l), l == 0) << "layer " << l;  // even layers slide
+  EXPECT_TRUE(c.rope_yarn);
+  EXPECT_TRUE(c.rope_scaled_swa);
+  EXPECT_EQ(c.rope_theta_swa, c.rope_theta);
+  EXPECT_FLOAT_EQ(c.rope_freq_scale, 1.0f / 32);
+  EXPECT_EQ(c.yarn_orig_ctx, 256);
+  EXPECT_FLOAT_EQ(c.yarn_mscale, 1.0f + 0.1f * std::log(32.0f));
+  EXPECT_FALSE(c.tied_output);
+  const LayerWeights& L = m->weights().layers[1];
+  for (const float* p : {L.bq, L.bk, L.bv, L.bo, L.attn_sinks, L.ffn_norm, L.router_b, L.gate_exps_b, L.up_exps_b, L.down_exps_b}) {
+    EXPECT_NE(p, nullptr);
+  }
+  std::string bytes;
+  Edit no_sinks;
+  no_sinks.tensor = [](std::string& n, DType&, std::vector<uint64_t>&, bool& keep) { keep = n != "blk.1.attn_sinks.weight"; };
+  auto e = load_edited(path, no_sinks, bytes);
+  ASSERT_FALSE(e.ok());
+  EXPECT_EQ(e.error().message, "edited.gguf: missing tensor 'blk.1.attn_sinks.weight'");
+  Edit pattern;
+  pattern.add_kv = {{"gpt-oss.attention.sliding_window_pattern", gguf::OwnedValue::u32(3)}};
+  e = load_edited(path, pattern, bytes);
+  ASSERT_FALSE(e.ok());
+  EXPECT_EQ(e.error().message,
+            "edited.gguf: key 'gpt-oss.attention.sliding_window_pattern' (3): only 2 (alternating layers) is supported");
+  Edit log_mul;
+  log_mul.add_kv = {{"gpt-oss.rope.scaling.yarn_log_multiplier", gguf::OwnedValue::f32(0.1f)}};
+  e = load_edited(path, log_mul, bytes);
+  ASSERT_FALSE(e.ok());
+  EXPECT_NE(e.error().message.find("YaRN with a log multiplier is not supported"), std::string::npos) << e.error().message;
+}
+
 // Gemma 3 files carry no final_logit_softcapping (Gemma 2 did); one that does gets it applied
 // (Hugging Face's Gemma3 does; llama.cpp's gemma3 graph ignores it), and attention soft-capping
 // is refused.
@@ -330,7 +371,7 @@ TEST_F(Load, UnknownArchitecture) {
   e.kv = [](std::string& k, gguf::OwnedValue& v, bool&) {
     if (k == "general.architecture") v = gguf::OwnedValue::string("mamba");
   };
-  EXPECT_EQ(error_of(e), "edited.gguf: unsupported architecture 'mamba' (supported: llama, qwen2, qwen3, qwen3moe, gemma3, granite, smollm3, phi3)");
+  EXPECT_EQ(error_of(e), "edited.gguf: unsupported architecture 'mamba' (supported: llama, qwen2, qwen3, qwen3moe, gemma3, gpt-oss, granite, smollm3, phi3)");
 }
 
 TEST_F(Load, MissingTensor) {

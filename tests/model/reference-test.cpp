@@ -21,7 +21,9 @@
 //   3.7e-4 RMS (numpy with that table emulated: 6.4e-4 from llama.cpp); Parley vs numpy 2.0e-6.
 // qwen3moe's routing is checked in F32 and F16 (in the other types a router near-tie picks
 // another expert under activation rounding); every type is checked with every expert used
-// (qwen3moeall: 4 of 4 experts, no routing decision). See tests/data/engine/refs/README.md.
+// (qwen3moeall: 4 of 4 experts, no routing decision). gpt-oss likewise (gptoss, gptossall; and
+// gptosslong: a 200-token prompt fed in chunks of 50, window 16). See
+// tests/data/engine/refs/README.md.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -107,7 +109,11 @@ uint64_t model_hash(const std::string& path) {
 modelgen::Options case_options(const std::string& arch, DType type) {
   modelgen::Options o;
   modelgen::Shape& s = o.shape;
-  s.arch = arch == "llama3rope" ? "llama" : arch == "qwen3moeall" ? "qwen3moe" : arch == "phi3short" ? "phi3" : arch;
+  s.arch = arch == "llama3rope"                          ? "llama"
+           : arch == "qwen3moeall"                       ? "qwen3moe"
+           : arch == "phi3short"                         ? "phi3"
+           : arch.starts_with("gptoss")                  ? "gpt-oss"
+                                                         : arch;
   s.n_layer = 2;
   s.n_embd = 256;
   s.n_head = 4;
@@ -151,6 +157,29 @@ modelgen::Options case_options(const std::string& arch, DType type) {
     s.n_swa = 16;                                      // written, ignored (as llama.cpp does)
     o.name = "phi-random";  // not "phi3...": llama.cpp would look up Phi-3's special tokens
   }
+  if (arch.starts_with("gptoss")) {  // the tiny-gpt-oss preset (gptosslong: the same, a 200-token prompt)
+    s.n_head = 8;
+    s.head_dim = 64;
+    s.n_ff = 256;
+    s.n_ctx = 16384;
+    s.n_expert = arch == "gptossall" || arch == "gptossmx" ? 4 : 16;
+    s.n_expert_used = 4;
+    s.n_ff_exp = 256;
+    s.n_swa = 16;  // layer 0 slides (window 16 < the 64-token prompt), layer 1 is full
+    s.rope_theta = 150000.0f;
+    s.rope_yarn_factor = 32.0f;
+    s.rope_yarn_orig_ctx = 512;
+  }
+  if (arch == "gptosswide") {  // gpt-oss-20b's attention shape on a narrow model, a 600-token prompt
+    s.n_embd = 512;
+    s.n_head = 64;
+    s.n_head_kv = 8;
+    s.n_ctx = 131072;
+    s.n_expert = 8;
+    s.n_expert_used = 2;
+    s.n_swa = 128;
+    s.rope_yarn_orig_ctx = 4096;
+  }
   if (arch == "llama3rope") {
     s.rope_theta = 500000.0f;
     s.rope_llama3_factor = 8;
@@ -159,6 +188,7 @@ modelgen::Options case_options(const std::string& arch, DType type) {
     s.rope_llama3_orig_ctx = 64;
   }
   o.types.matrices = o.types.embedding = o.types.output = type;
+  if (arch == "gptossmx") o.types.overrides = {{"_exps.weight", DType::mxfp4}};  // the experts MXFP4, the rest `type`
   o.seed = 7;
   return o;
 }
@@ -209,6 +239,21 @@ TEST(ReferenceData, CoversEveryArchitectureAndWeightType) {
     std::string n = std::string("qwen3moeall-") + type;
     EXPECT_NE(std::find(names.begin(), names.end(), n), names.end()) << "no reference for " << n;
   }
+  // gpt-oss: routing (16 experts, 4 per token) in F32 and F16 and over a 200-token prompt; every
+  // weight type with every expert used.
+  for (const char* n : {"gptoss-F32", "gptoss-F16", "gptosslong-F32", "gptossall-MXFP4", "gptossmx-F32", "gptossmx-F16", "gptossmx-Q8_0",
+                        "gptosswide-F32"}) {
+    EXPECT_NE(std::find(names.begin(), names.end(), n), names.end()) << "no reference for " << n;
+  }
+  for (const char* type : {"F32", "F16", "BF16", "Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K"}) {
+    std::string n = std::string("gptossall-") + type;
+    EXPECT_NE(std::find(names.begin(), names.end(), n), names.end()) << "no reference for " << n;
+  }
+  // MXFP4 (llama.cpp loads it in dense matrices, the embedding and the output too), on a dense
+  // model and on the experts of qwen3moeall.
+  for (const char* n : {"llama-MXFP4", "qwen3moeall-MXFP4"}) {
+    EXPECT_NE(std::find(names.begin(), names.end(), n), names.end()) << "no reference for " << n;
+  }
   // Gemma 3: 6 layers, sliding window 16 (shorter than the prompt), every weight type; granite
   // (its multipliers), smollm3 (4 layers, the last without rope) and phi3 (fused tensors, LongRoPE's
   // long factors) likewise; phi3's short factors in F32.
@@ -246,11 +291,16 @@ TEST_P(Reference, LogitsMatchNumpyAndLlamaCpp) {
   ASSERT_TRUE(model.ok()) << model.error().message;
   ASSERT_EQ(static_cast<uint32_t>((*model)->config().n_vocab), numpy.n_vocab);
 
-  test::Harness h(**model, DType::f32, 2, 64, 64);
-  auto ours = h.all_positions(numpy.tokens, 0, 64);
+  // The context the references ran with: 256 for the 64-token prompts (it picks phi3's LongRoPE
+  // factor set: phi3 long, phi3short short), 1024 for the longer ones (gpt-oss's YaRN does not
+  // depend on it).
+  test::Harness h(**model, DType::f32, 2, 64, 64, numpy.positions.size() > 64 ? 1024 : 256);
+  // The long prompts in chunks of 50: prefill tiles that start mid-block and mid-window.
+  auto ours = h.all_positions(numpy.tokens, 0, arch == "gptosslong" || arch == "gptosswide" ? 50 : 64);
   ASSERT_EQ(ours.size(), numpy.positions.size());
   for (const RefFile* ref : {&numpy, &peer}) {
-    Tolerance tol = tolerance_for(*type);
+    // gptossmx: the MXFP4 experts multiply 8-bit activations whatever the other matrices are.
+    Tolerance tol = tolerance_for(arch == "gptossmx" ? DType::mxfp4 : *type);
     if (arch == "gemma3" && ref == &peer) tol = {std::max(tol.max_abs, 5e-3f), std::max(tol.rms, 1e-3f)};
     // Granite divides its logits by logit_scale (8), and with them their errors.
     const float logit_scale = (*model)->config().logit_scale;
@@ -287,9 +337,10 @@ TEST_P(Reference, LogitsMatchNumpyAndLlamaCpp) {
 // Greedy decoding one token per step past the F32 prompt (positions 64..95; for gemma3 every
 // local layer's window is then well past position 0) gives the continuation of the numpy
 // reference, which llama.cpp (node-llama-cpp 3.22.1) also gives: `tools/engine_refs.py --greedy
-// 32` prints both (smallest top-1 margins: gemma3 0.39, granite 1.65, smollm3 0.0097, phi3 0.011, far above
-// the F32 gaps of ~3e-6). The random models settle on one or two tokens, so this checks the decode
-// path at those positions rather than variety.
+// 32` prints both (smallest top-1 margins: gemma3 0.39, granite 1.65, smollm3 0.0097, phi3 0.011,
+// gptoss 6.7e-4 (routing included: 16 experts, 4 per token), far above the F32 gaps of ~3e-6).
+// Most random models settle on one or two tokens, so this checks the decode path at those
+// positions rather than variety.
 class ReferenceGreedy : public ::testing::TestWithParam<std::pair<std::string, std::vector<int32_t>>> {};
 
 TEST_P(ReferenceGreedy, ContinuationMatchesNumpyAndLlamaCpp) {
@@ -330,7 +381,11 @@ INSTANTIATE_TEST_SUITE_P(Models, ReferenceGreedy,
                                            std::pair{std::string("phi3"),
                                                      std::vector<int32_t>{124, 203, 355, 510, 401, 231, 82,  442, 282, 120, 253,
                                                                           367, 21,  298, 316, 249, 231, 128, 105, 111, 365, 138,
-                                                                          266, 120, 434, 48,  349, 41,  21,  49,  419, 152}}),
+                                                                          266, 120, 434, 48,  349, 41,  21,  49,  419, 152}},
+                                           std::pair{std::string("gptoss"),
+                                                     std::vector<int32_t>{463, 131, 322, 37,  386, 293, 107, 51,  172, 90,  65,
+                                                                          333, 328, 58,  131, 315, 362, 117, 44,  307, 131, 241,
+                                                                          194, 31,  299, 91,  175, 200, 477, 91,  415, 433}}),
                          [](const auto& param_info) { return param_info.param.first; });
 
 INSTANTIATE_TEST_SUITE_P(Models, Reference, ::testing::ValuesIn(list_cases()),

@@ -220,6 +220,41 @@ TEST(ModelGen, Phi3WritesFusedTensorsAndLongRope) {
   EXPECT_NE(validate(llama).error().message.find("--rope-dim and --longrope are for phi3, not llama"), std::string::npos);
 }
 
+TEST(ModelGen, GptOssWritesSinksBiasesTheWindowAndYarn) {
+  test::TempDir dir;
+  Options o = options("gpt-oss", DType::q8_0);
+  o.shape.tied_output = false;
+  o.shape.head_dim = 32;
+  o.shape.n_expert = 4;
+  o.shape.n_expert_used = 2;
+  o.shape.n_ff_exp = 32;
+  o.shape.n_swa = 8;
+  o.shape.rope_yarn_factor = 32;
+  o.shape.rope_yarn_orig_ctx = 4096;
+  ASSERT_TRUE(write_model(o, (dir / "m.gguf").string()).ok());
+  auto f = gguf::File::open((dir / "m.gguf").string());
+  ASSERT_TRUE(f.ok());
+  EXPECT_EQ(*f->get_uint("gpt-oss.attention.sliding_window"), 8u);
+  EXPECT_EQ(*f->get_string("gpt-oss.rope.scaling.type"), "yarn");
+  EXPECT_EQ(*f->get_float("gpt-oss.rope.scaling.factor"), 32.0);
+  EXPECT_EQ(*f->get_uint("gpt-oss.rope.scaling.original_context_length"), 4096u);
+  EXPECT_EQ(*f->get_uint("gpt-oss.expert_feed_forward_length"), 32u);
+  const std::pair<const char*, std::vector<uint64_t>> f32[] = {
+      {"blk.1.attn_sinks.weight", {4}},       {"blk.1.attn_q.bias", {128}},          {"blk.1.attn_output.bias", {64}},
+      {"blk.1.post_attention_norm.weight", {64}}, {"blk.1.ffn_gate_inp.bias", {4}},   {"blk.1.ffn_gate_exps.bias", {32, 4}},
+      {"blk.1.ffn_up_exps.bias", {32, 4}},    {"blk.1.ffn_down_exps.bias", {64, 4}}, {"blk.1.ffn_gate_inp.weight", {64, 4}}};
+  for (const auto& [n, shape] : f32) {
+    const gguf::TensorInfo* t = f->find_tensor(n);
+    ASSERT_NE(t, nullptr) << n;
+    EXPECT_EQ(t->type, DType::f32) << n;
+    EXPECT_EQ(t->shape, shape) << n;
+  }
+  EXPECT_EQ(f->find_tensor("blk.1.ffn_norm.weight"), nullptr);  // post_attention_norm norms the FFN input
+  EXPECT_EQ(f->find_tensor("blk.1.ffn_down_exps.weight")->type, DType::q8_0);
+  o.shape.n_swa = 0;
+  EXPECT_NE(validate(o).error().message.find("gpt-oss needs --sliding-window N"), std::string::npos);
+}
+
 TEST(ModelGen, QwenHeadDimMayDifferFromWidth) {
   test::TempDir dir;
   Options o = options("qwen3", DType::f32);
@@ -268,7 +303,7 @@ TEST(ModelGen, OverridesPickPerTensorTypes) {
 // 256, so this uses a 256-wide model with a 512-wide feed-forward.
 TEST(ModelGen, WritesEveryWeightType) {
   for (DType type : {DType::f32, DType::f16, DType::bf16, DType::q8_0, DType::q4_0, DType::q4_1, DType::q5_0,
-                     DType::q5_1, DType::q2_k, DType::q3_k, DType::q4_k, DType::q5_k, DType::q6_k}) {
+                     DType::q5_1, DType::q2_k, DType::q3_k, DType::q4_k, DType::q5_k, DType::q6_k, DType::mxfp4}) {
     SCOPED_TRACE(std::string(dtype_name(type)));
     test::TempDir dir;
     Options o = options("llama", type);
@@ -301,11 +336,11 @@ TEST(ModelGen, WritesEveryWeightType) {
     // Coarse types shrink or widen the spread a little (Q2_K has four levels per sub-block).
     EXPECT_NEAR(sd, 1.0 / std::sqrt(512.0), type == DType::q2_k ? 0.01 : 0.004);
     // llama_ftype: ALL_F32 0, MOSTLY_F16 1, Q4_0 2, Q4_1 3, Q8_0 7, Q5_0 8, Q5_1 9, Q2_K 10,
-    // Q3_K_S 11, Q4_K_S 14, Q5_K_S 16, Q6_K 18, BF16 32.
+    // Q3_K_S 11, Q4_K_S 14, Q5_K_S 16, Q6_K 18, BF16 32, MXFP4_MOE 38.
     const std::pair<DType, uint64_t> kFtypes[] = {
         {DType::f32, 0},   {DType::f16, 1},   {DType::q4_0, 2},  {DType::q4_1, 3},  {DType::q8_0, 7},
         {DType::q5_0, 8},  {DType::q5_1, 9},  {DType::q2_k, 10}, {DType::q3_k, 11}, {DType::q4_k, 14},
-        {DType::q5_k, 16}, {DType::q6_k, 18}, {DType::bf16, 32}};
+        {DType::q5_k, 16}, {DType::q6_k, 18}, {DType::bf16, 32}, {DType::mxfp4, 38}};
     for (const auto& [t, id] : kFtypes) {
       if (t == type) {
         EXPECT_EQ(*f->get_uint("general.file_type"), id);
@@ -334,6 +369,28 @@ TEST(ModelGen, MixturesLikeRealDownloads) {
   EXPECT_EQ(f->find_tensor("blk.1.ffn_down.weight")->type, DType::q6_k);
   EXPECT_EQ(f->find_tensor("output.weight")->type, DType::q6_k);
   EXPECT_EQ(*f->get_uint("general.file_type"), 15u);  // LLAMA_FTYPE_MOSTLY_Q4_K_M
+  // llama.cpp's MXFP4_MOE: experts MXFP4, the rest (router aside, F32) Q8_0.
+  auto moe = mixture_types("mxfp4_moe");
+  ASSERT_TRUE(moe.has_value());
+  Options om = options("qwen3moe", DType::f32);
+  om.shape.n_embd = 256;
+  om.shape.head_dim = 64;
+  om.shape.n_ff = 512;
+  om.shape.n_expert = 4;
+  om.shape.n_expert_used = 2;
+  om.shape.n_ff_exp = 64;
+  om.shape.tied_output = false;
+  om.types = *moe;
+  ASSERT_TRUE(write_model(om, (dir / "moe.gguf").string()).ok());
+  auto fm = gguf::File::open((dir / "moe.gguf").string());
+  ASSERT_TRUE(fm.ok());
+  EXPECT_EQ(fm->find_tensor("token_embd.weight")->type, DType::q8_0);
+  EXPECT_EQ(fm->find_tensor("blk.0.attn_q.weight")->type, DType::q8_0);
+  EXPECT_EQ(fm->find_tensor("blk.0.ffn_gate_inp.weight")->type, DType::f32);
+  EXPECT_EQ(fm->find_tensor("blk.0.ffn_gate_exps.weight")->type, DType::mxfp4);
+  EXPECT_EQ(fm->find_tensor("blk.1.ffn_down_exps.weight")->type, DType::mxfp4);
+  EXPECT_EQ(fm->find_tensor("output.weight")->type, DType::q8_0);
+  EXPECT_EQ(*fm->get_uint("general.file_type"), 38u);
   auto m5 = mixture_types("Q5_K_S");
   ASSERT_TRUE(m5.has_value());
   EXPECT_EQ(m5->matrices, DType::q5_k);

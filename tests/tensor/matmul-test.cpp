@@ -207,7 +207,8 @@ INSTANTIATE_TEST_SUITE_P(
                       Shape{DType::bf16, 6, 45}, Shape{DType::q8_0, 13, 128}, Shape{DType::q8_0, 1, 32},
                       Shape{DType::q8_0, 37, 64}, Shape{DType::q4_0, 11, 96}, Shape{DType::q4_0, 50, 128}, Shape{DType::q4_1, 5, 64}, Shape{DType::q5_0, 7, 96},
                       Shape{DType::q5_1, 6, 64}, Shape{DType::q2_k, 5, 512}, Shape{DType::q3_k, 7, 256},
-                      Shape{DType::q4_k, 9, 512}, Shape{DType::q4_k, 35, 256}, Shape{DType::q5_k, 6, 256}, Shape{DType::q5_k, 19, 512}, Shape{DType::q6_k, 10, 512}, Shape{DType::q6_k, 33, 256}),
+                      Shape{DType::q4_k, 9, 512}, Shape{DType::q4_k, 35, 256}, Shape{DType::q5_k, 6, 256}, Shape{DType::q5_k, 19, 512}, Shape{DType::q6_k, 10, 512}, Shape{DType::q6_k, 33, 256},
+                      Shape{DType::mxfp4, 11, 96}, Shape{DType::mxfp4, 50, 128}, Shape{DType::mxfp4, 1, 32}),
     [](const auto& p) {
       return std::string(dtype_name(p.param.type)) + "_" + std::to_string(p.param.rows) + "x" +
              std::to_string(p.param.cols);
@@ -224,7 +225,7 @@ TEST(Matmul, ConvenienceOverloadAndEmptyInputs) {
   EXPECT_EQ(a, b);
   matmul(m.view(), x.data(), 0, b.data(), pool, scratch);  // nothing to do
   EXPECT_TRUE(can_matmul(DType::q6_k));
-  EXPECT_FALSE(can_matmul(DType::iq4_xs));
+  EXPECT_FALSE(can_matmul(DType::iq2_xxs));
   EXPECT_STRNE(matmul_path_name(MatmulPath::best), "?");
   EXPECT_TRUE(matmul_path_available(MatmulPath::best));
   // The convenience overload reuses the pool's scratch: no growth once warm.
@@ -274,6 +275,42 @@ TEST(Matmul, ScratchStopsGrowingOnceWarm) {
   matmul(m.view(), x.data(), 64, y.data(), pool, scratch);
   matmul(m.view(), x.data(), 1, y.data(), pool, scratch);
   EXPECT_EQ(scratch.capacity_bytes(), reserved);
+}
+
+TEST(Matmul, MXFP4ScaleExtremes) {
+  // E8M0 bytes 0 and 1 are f32 subnormal scales (2^-128, 2^-127) and 2 the smallest normal one:
+  // each row has one exponent, so every path must get them exactly as the scalar reference.
+  const uint8_t exps[] = {0, 1, 2, 3, 60, 127, 128, 200, 1, 0, 2};
+  const int64_t rows = sizeof(exps), cols = 96;
+  Matrix m{DType::mxfp4, rows, cols, {}, {}};
+  const size_t rb = dtype_row_bytes(DType::mxfp4, cols);
+  m.data.resize(rb * rows);
+  m.dequant.resize(static_cast<size_t>(rows * cols));
+  Rng rng(5);
+  for (int64_t r = 0; r < rows; r++) {
+    uint8_t* row = m.data.data() + r * rb;
+    for (size_t i = 0; i < rb; i++) row[i] = static_cast<uint8_t>(rng.next_u64() >> 13);
+    for (int64_t b = 0; b < cols / 32; b++) row[b * 17] = exps[r];
+    dequantize_row(DType::mxfp4, row, m.dequant.data() + r * cols, cols);
+  }
+  ThreadPool pool(2);
+  MatmulScratch scratch;
+  for (int64_t n : {1, 5, 8}) {
+    std::vector<float> x = make_acts(n, cols, static_cast<uint64_t>(n));
+    std::vector<float> ref(static_cast<size_t>(n * rows));
+    matmul(m.view(), x.data(), n, ref.data(), pool, scratch, MatmulPath::scalar);
+    for (MatmulPath path : paths()) {
+      std::vector<float> y(ref.size(), NAN);
+      matmul(m.view(), x.data(), n, y.data(), pool, scratch, path);
+      for (int64_t t = 0; t < n; t++) {
+        for (int64_t r = 0; r < rows; r++) {
+          const size_t i = static_cast<size_t>(t * rows + r);
+          ASSERT_NE(ref[i], 0.0f) << "row " << r;
+          ASSERT_NEAR(y[i], ref[i], 1e-5 * std::fabs(ref[i])) << matmul_path_name(path) << " row " << r << " e " << int{exps[r]};
+        }
+      }
+    }
+  }
 }
 
 // The SIMD paths the tests above could not run here, skipped by name rather than passed.

@@ -244,6 +244,85 @@ TEST(Dequantize, Q6_K) {
   EXPECT_EQ(y[255], 0.5f * 7 * -32);  // -112
 }
 
+// An E2M1 code (OCP microscaling spec, section 5.3.3) from its bits: sign bit 3, exponent bits
+// 2-1 (bias 1), mantissa bit 0; exponent 0 is subnormal (0 or 0.5).
+float e2m1(int code) {
+  const int sign = code >> 3 & 1, exp = code >> 1 & 3, mant = code & 1;
+  const float mag = exp == 0 ? 0.5f * static_cast<float>(mant) : std::ldexp(1.0f + 0.5f * static_cast<float>(mant), exp - 1);
+  return sign ? -mag : mag;
+}
+
+TEST(Dequantize, MXFP4) {
+  // Every code once with the unit scale (E8M0 127 = 2^0): elements j < 16 are low nibbles.
+  BlockMXFP4 b{};
+  b.e = 127;
+  for (int j = 0; j < 16; j++) b.qs[j] = static_cast<uint8_t>(j | ((15 - j) << 4));
+  auto y = dequant(DType::mxfp4, b, 32);
+  for (int j = 0; j < 16; j++) {
+    EXPECT_EQ(y[j], e2m1(j)) << "code " << j;
+    EXPECT_EQ(y[16 + j], e2m1(15 - j)) << "code " << 15 - j;
+  }
+  // The values by hand: 0b0101 = 2^1 * 1.5, 0b1011 = -(2^0 * 1.5), 0b0001 = 0.5 (subnormal),
+  // 0b0111 = 2^2 * 1.5, 0b1000 = -0.
+  EXPECT_EQ(y[5], 3.0f);
+  EXPECT_EQ(y[11], -1.5f);
+  EXPECT_EQ(y[1], 0.5f);
+  EXPECT_EQ(y[7], 6.0f);
+  EXPECT_EQ(y[16 + 7], 0.0f);  // high nibble of qs[7] = 8
+  // Scale 2^(e - 127): e = 130 is 8, e = 120 is 2^-7; the extremes 0 and 1 are f32 subnormals
+  // (2^-127 and 2^-126 times the value), 254 is 2^127.
+  b.e = 130;
+  b.qs[3] = 0x5B;  // element 3: code 0xB = -1.5, element 19: code 5 = 3
+  y = dequant(DType::mxfp4, b, 32);
+  EXPECT_EQ(y[3], -12.0f);
+  EXPECT_EQ(y[19], 24.0f);
+  b.e = 120;
+  y = dequant(DType::mxfp4, b, 32);
+  EXPECT_EQ(y[3], -1.5f / 128);
+  b.e = 0;
+  y = dequant(DType::mxfp4, b, 32);
+  EXPECT_EQ(y[19], std::ldexp(3.0f, -127));
+  b.e = 1;
+  y = dequant(DType::mxfp4, b, 32);
+  EXPECT_EQ(y[19], std::ldexp(3.0f, -126));
+  b.e = 254;
+  y = dequant(DType::mxfp4, b, 32);
+  EXPECT_EQ(y[19], std::ldexp(3.0f, 127));
+}
+
+TEST(Quantize, MXFP4SharedExponentFromTheBlockMax) {
+  // max |x| = 6: floor(log2 6) - 2 = 0, so E8M0 127 and every E2M1 value times 1 is exact.
+  std::vector<float> x(32);
+  for (int j = 0; j < 32; j++) x[j] = e2m1(j % 16);
+  x[0] = 6.0f;
+  BlockMXFP4 b;
+  quantize_row(DType::mxfp4, x.data(), &b, 32);
+  EXPECT_EQ(b.e, 127);
+  EXPECT_EQ(b.qs[0] & 15, 7);  // 6 = code 0b0111
+  std::vector<float> y(32);
+  dequantize_row(DType::mxfp4, &b, y.data(), 32);
+  for (int j = 0; j < 32; j++) EXPECT_EQ(y[j], x[j]) << j;
+  // max 0.3: floor(log2 0.3) = -2, exponent -4 (E8M0 123, scale 1/16): 0.3 * 16 = 4.8 -> 4;
+  // 0.07 * 16 = 1.12 -> 1; -0.2 * 16 = -3.2 -> -3; a zero is code 0 (+0).
+  std::fill(x.begin(), x.end(), 0.0f);
+  x[0] = 0.3f;
+  x[1] = 0.07f;
+  x[17] = -0.2f;
+  quantize_row(DType::mxfp4, x.data(), &b, 32);
+  EXPECT_EQ(b.e, 123);
+  dequantize_row(DType::mxfp4, &b, y.data(), 32);
+  EXPECT_EQ(y[0], 0.25f);
+  EXPECT_EQ(y[1], 0.0625f);
+  EXPECT_EQ(y[17], -0.1875f);
+  EXPECT_EQ(b.qs[2], 0);
+  // Above 1.5 * 2^floor(log2 max) the block maximum saturates to 6 x the scale.
+  x[0] = 7.9f;
+  quantize_row(DType::mxfp4, x.data(), &b, 32);
+  EXPECT_EQ(b.e, 127);
+  dequantize_row(DType::mxfp4, &b, y.data(), 32);
+  EXPECT_EQ(y[0], 6.0f);
+}
+
 // ---- quantize -> dequantize ----------------------------------------------------------------
 
 struct Bound {
@@ -291,12 +370,12 @@ INSTANTIATE_TEST_SUITE_P(
                       Bound{DType::q8_0, 0.01}, Bound{DType::q6_k, 0.03}, Bound{DType::q5_0, 0.06},
                       Bound{DType::q5_1, 0.05}, Bound{DType::q5_k, 0.05}, Bound{DType::q4_0, 0.12},
                       Bound{DType::q4_1, 0.1}, Bound{DType::q4_k, 0.1}, Bound{DType::q3_k, 0.22},
-                      Bound{DType::q2_k, 0.4}),
+                      Bound{DType::q2_k, 0.4}, Bound{DType::mxfp4, 0.16}),
     [](const auto& p) { return std::string(dtype_name(p.param.type)); });
 
 TEST(Quantize, ZerosAndConstantsStayExact) {
   for (DType t : {DType::q4_0, DType::q4_1, DType::q5_0, DType::q5_1, DType::q8_0, DType::q2_k, DType::q3_k,
-                  DType::q4_k, DType::q5_k, DType::q6_k}) {
+                  DType::q4_k, DType::q5_k, DType::q6_k, DType::mxfp4}) {
     std::vector<float> x(512, 0.0f), y(512, 1.0f);
     std::vector<uint8_t> q(dtype_row_bytes(t, 512));
     quantize_row(t, x.data(), q.data(), 512);
@@ -329,7 +408,7 @@ TEST(Quantize, GridValuesSurviveExactly) {
 
 TEST(Quantize, EveryTypeSupported) {
   for (DType t : {DType::f32, DType::f16, DType::bf16, DType::q8_0, DType::q4_0, DType::q4_1, DType::q5_0,
-                  DType::q5_1, DType::q2_k, DType::q3_k, DType::q4_k, DType::q5_k, DType::q6_k}) {
+                  DType::q5_1, DType::q2_k, DType::q3_k, DType::q4_k, DType::q5_k, DType::q6_k, DType::mxfp4}) {
     EXPECT_TRUE(can_quantize(t)) << dtype_name(t);
     EXPECT_TRUE(can_dequantize(t)) << dtype_name(t);
   }

@@ -17,15 +17,11 @@ Status bind_layer(Binder& b, const std::string& p, const Config& c, LayerWeights
 
 void forward(const ForwardArgs& a) {
   const Config& c = a.model.config();
-  const int64_t T = a.batch.size();
-  Forward::Scratch& s = a.s;
   float* x = blocks::embed(a);                           // x [T, E]
   for (int32_t l = 0; l < c.n_layer; l++) {
     const LayerWeights& L = a.model.weights().layers[static_cast<size_t>(l)];
     blocks::attention_qkv(a, L, x);                      // q [T, H*D], k v [T, Hkv*D]
-    ops::add_bias(s.q.data(), L.bq, T, c.q_dim());
-    ops::add_bias(s.k.data(), L.bk, T, c.kv_dim());
-    ops::add_bias(s.v.data(), L.bv, T, c.kv_dim());
+    blocks::qkv_bias(a, L);
     blocks::attention(a, l, L, x);                       // x [T, E] += attention
     blocks::swiglu_ffn(a, L, x);                         // x [T, E] += feed-forward
   }

@@ -10,17 +10,7 @@
 namespace parley::model {
 namespace {
 
-Status read_config(ConfigReader& r, Config& c) {
-  PARLEY_TRY(c.n_expert, r.count("expert_count"));
-  PARLEY_TRY(c.n_expert_used, r.count("expert_used_count"));
-  if (c.n_expert_used > c.n_expert) {
-    return Error::fmt("key '%sexpert_used_count': %d is more than expert_count %d", r.prefix().c_str(), c.n_expert_used,
-                      c.n_expert);
-  }
-  // Files without the key (early conversions) take llama.cpp's default.
-  PARLEY_TRY(c.n_ff_exp, r.count_or("expert_feed_forward_length", std::max(1, c.n_ff / c.n_expert_used)));
-  return {};
-}
+Status read_config(ConfigReader& r, Config& c) { return blocks::read_moe_config(r, c, /*ff_required=*/false); }
 
 Status bind_layer(Binder& b, const std::string& p, const Config& c, LayerWeights& L) {
   PARLEY_CHECK_OK(blocks::bind_attention(b, p, c, L));

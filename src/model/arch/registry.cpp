@@ -3,10 +3,12 @@
 
 namespace parley::model {
 
-extern const Arch kArchLlama, kArchQwen2, kArchQwen3, kArchQwen3Moe, kArchGemma3, kArchGranite, kArchSmolLM3, kArchPhi3;
+extern const Arch kArchLlama, kArchQwen2, kArchQwen3, kArchQwen3Moe, kArchGemma3, kArchGptOss, kArchGranite, kArchSmolLM3,
+    kArchPhi3;
 
 namespace {
-const Arch* const kArchs[] = {&kArchLlama, &kArchQwen2, &kArchQwen3, &kArchQwen3Moe, &kArchGemma3, &kArchGranite, &kArchSmolLM3, &kArchPhi3};
+const Arch* const kArchs[] = {&kArchLlama,   &kArchQwen2,   &kArchQwen3,    &kArchQwen3Moe, &kArchGemma3,
+                              &kArchGptOss,  &kArchGranite, &kArchSmolLM3,  &kArchPhi3};
 }  // namespace
 
 std::span<const Arch* const> all_archs() { return kArchs; }
