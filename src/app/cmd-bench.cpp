@@ -37,6 +37,7 @@ struct BenchOptions {
   int32_t reps = 3;
   std::string kv_type = "f16";
   bool json = false;
+  std::vector<int32_t> depths;  // --depths: the context-depth sweep instead of pp/tg
 };
 
 // peer_bench.mjs makePrompt: BOS then an LCG over [3, n_vocab).
@@ -99,6 +100,81 @@ SyncCost measure_sync(ThreadPool& pool, uint64_t jobs, double wait_s, double tot
   return out;
 }
 
+// Prefill and decode speed against the depth of the context: the prompt is prefilled in chunks
+// of -p tokens up to each depth (ascending), then -n tokens are decoded there (their K/V is
+// overwritten by the next chunks). pp at a depth is the rate of the chunk that ends there; the
+// decode's bytes per token are the weights plus the K/V of the context at the cache's type.
+int depth_sweep(const BenchOptions& opt, const model::Model& m, model::Forward& fwd, const model::KvView& view,
+                model::SeqKv& seq, const std::vector<int32_t>& prompt, const kv::PoolShape& kv_shape) {
+  using Clock = std::chrono::steady_clock;
+  const model::Config& c = m.config();
+  std::vector<int32_t> depths = opt.depths;
+  std::sort(depths.begin(), depths.end());
+  depths.erase(std::unique(depths.begin(), depths.end()), depths.end());
+  const double kv_bytes_per_pos = static_cast<double>(kv_shape.n_layer) * 2.0 * kv_shape.n_head_kv *
+                                  static_cast<double>(dtype_row_bytes(kv_shape.type, kv_shape.head_dim));
+  model::Batch batch;
+  json::Value rows = json::Value::array();
+  struct Row {
+    int32_t depth;
+    double pp, tg, gbs;
+  };
+  std::vector<Row> out;
+  int32_t pos = 0;
+  for (int32_t d : depths) {
+    double chunk_tps = 0;
+    while (pos < d) {
+      const int32_t n = std::min(opt.n_prompt, d - pos);
+      batch.clear();
+      for (int32_t i = 0; i < n; i++) batch.add(prompt[static_cast<size_t>(pos + i)], pos + i, 0, i == n - 1);
+      auto t0 = Clock::now();
+      fwd.run(batch, view, {&seq, 1});
+      chunk_tps = n / std::chrono::duration<double>(Clock::now() - t0).count();
+      pos += n;
+    }
+    int32_t token = prompt[static_cast<size_t>(d - 1)];
+    auto t1 = Clock::now();
+    for (int32_t i = 0; i < opt.n_gen; i++) {
+      batch.clear();
+      batch.add(token, d + i, 0, true);
+      fwd.run(batch, view, {&seq, 1});
+      token = sampling::argmax(fwd.logits(0), c.n_vocab);
+    }
+    const double tg = opt.n_gen / std::chrono::duration<double>(Clock::now() - t1).count();
+    const double bytes = static_cast<double>(m.weight_bytes()) + kv_bytes_per_pos * (d + opt.n_gen / 2.0);
+    out.push_back({d, chunk_tps, tg, bytes * tg / 1e9});
+    std::fprintf(stderr, "bench: depth %d: pp %.2f t/s (the chunk ending there), tg %.2f t/s (%.1f GB/s of weights + KV)\n",
+                 d, chunk_tps, tg, out.back().gbs);
+  }
+  if (opt.json) {
+    json::Value doc = json::Value::object();
+    doc["model"] = opt.model;
+    doc["kv_type"] = std::string(dtype_name(kv_shape.type));
+    doc["chunk"] = opt.n_prompt;
+    doc["n_gen"] = opt.n_gen;
+    doc["kernel_path"] = std::string(cpu_path_name(cpu_path()));
+    doc["cpu"] = cpu_features().brand;
+    doc["cpu_flags"] = cpu_flags_string(cpu_features());
+    doc["weight_bytes"] = m.weight_bytes();
+    doc["kv_bytes_per_position"] = kv_bytes_per_pos;
+    for (const Row& r : out) {
+      json::Value v = json::Value::object();
+      v["depth"] = r.depth;
+      v["pp_tps"] = r.pp;
+      v["tg_tps"] = r.tg;
+      v["tg_gbs"] = r.gbs;
+      rows.push_back(std::move(v));
+    }
+    doc["depths"] = std::move(rows);
+    std::printf("%s\n", json::write(doc, json::WriteOptions{2}).c_str());
+  } else {
+    std::printf("| depth | pp t/s (chunk of %d ending there) | tg t/s | tg GB/s (weights + KV) |\n|---|---|---|---|\n",
+                opt.n_prompt);
+    for (const Row& r : out) std::printf("| %d | %.2f | %.2f | %.1f |\n", r.depth, r.pp, r.tg, r.gbs);
+  }
+  return 0;
+}
+
 int run_bench(const BenchOptions& opt) {
   using Clock = std::chrono::steady_clock;
   if (opt.n_prompt < 1 || opt.n_gen < 1 || opt.reps < 1) return fail("-p, -n and -r must be positive");
@@ -110,7 +186,12 @@ int run_bench(const BenchOptions& opt) {
   if (!loaded) return fail(loaded.error().message);
   const model::Model& m = **loaded;
   const model::Config& c = m.config();
-  const int32_t n_ctx = opt.n_prompt + opt.n_gen + 64;
+  int32_t max_depth = 0;
+  for (int32_t d : opt.depths) {
+    if (d < 1 || d > (1 << 20)) return fail("--depths: each depth must be 1..1048576 tokens");
+    max_depth = std::max(max_depth, d);
+  }
+  const int32_t n_ctx = (opt.depths.empty() ? opt.n_prompt : max_depth) + opt.n_gen + 64;
   const int32_t block = 16;
   auto kv = kv::BlockPool::create(
       kv::PoolShape{c.n_layer, c.n_head_kv, c.head_dim, block, (n_ctx + block - 1) / block, *kv_type});
@@ -135,6 +216,7 @@ int run_bench(const BenchOptions& opt) {
                                                                       **b < static_cast<uint64_t>(c.n_vocab)) {
     bos = static_cast<int32_t>(**b);
   }
+  if (!opt.depths.empty()) return depth_sweep(opt, m, fwd, view, seq, make_prompt(max_depth, c.n_vocab, bos), (*kv)->shape());
   std::vector<int32_t> prompt = make_prompt(opt.n_prompt, c.n_vocab, bos);
   model::Batch batch;
   std::vector<double> pp, tg;
@@ -245,6 +327,10 @@ void add_bench_command(CLI::App& app, Runner& run) {
   add_thread_flags(sub, &opt->threads);
   sub->add_option("-r,--reps", opt->reps, "Repetitions (the median is reported)")->capture_default_str();
   sub->add_option("--kv-type", opt->kv_type, kKvTypeHelp)->capture_default_str();
+  sub->add_option("--depths", opt->depths,
+                  "Context-depth sweep instead of pp/tg: prefill in chunks of -p up to each depth (comma-separated, "
+                  "e.g. 512,1024,2048,4096,8192,16384) and decode -n tokens there; -r is ignored")
+      ->delimiter(',');
   sub->add_flag("--json", opt->json, "Print the results as JSON (per repetition, min / median / max)");
   sub->callback([opt, &run] { run = [opt] { return run_bench(*opt); }; });
 }
