@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <map>
+#include <set>
 
 #include "app/commands.h"
 #include "base/json.h"
@@ -86,6 +87,66 @@ constexpr SpecialToken kSpecial[] = {
     {"eom", "tokenizer.ggml.eom_token_id"},
 };
 
+// The mixture-of-experts layout: the 3-D expert tensors (`blk.N.<kind>_exps.weight`, one matrix
+// per expert along the last dimension), shared experts (`_shexp`) and what a token touches.
+struct ExpertKind {
+  std::set<std::string> types;
+  std::vector<uint64_t> matrix;  // one expert's shape
+  uint64_t bytes_per_expert = 0;
+};
+struct ExpertLayout {
+  uint64_t count = 0, used = 0, ffn = 0;
+  std::set<int> layers;
+  std::map<std::string, ExpertKind> kinds;  // "ffn_gate_exps" -> ...
+  uint64_t expert_elems = 0, expert_bytes = 0, shared_elems = 0, shared_bytes = 0;
+  bool router_bias = false;
+  // Parameters and bytes a token touches: everything but the experts it is not routed to.
+  uint64_t active_elems(uint64_t total) const {
+    return count == 0 ? total : total - expert_elems + expert_elems / count * used;
+  }
+  uint64_t active_bytes(uint64_t total) const {
+    return count == 0 ? total : total - expert_bytes + expert_bytes / count * used;
+  }
+};
+
+ExpertLayout expert_layout(const gguf::File& f, const std::string& arch) {
+  ExpertLayout e;
+  auto hp = [&](const char* k) -> uint64_t {
+    auto v = f.find(arch + "." + k);
+    return v && v->as_uint() ? *v->as_uint() : 0;
+  };
+  e.count = hp("expert_count");
+  e.used = hp("expert_used_count");
+  e.ffn = hp("expert_feed_forward_length");
+  for (const auto& t : f.tensors()) {
+    int layer = -1, consumed = 0;
+    if (std::sscanf(t.name.c_str(), "blk.%d.%n", &layer, &consumed) != 1 || consumed == 0) continue;
+    const std::string rest = t.name.substr(static_cast<size_t>(consumed));
+    if (rest == "ffn_gate_inp.bias") e.router_bias = true;
+    const bool exps = rest.find("_exps.weight") != std::string::npos;
+    const bool shexp = rest.find("_shexp.") != std::string::npos;
+    if (shexp) {
+      e.shared_elems += t.n_elements;
+      e.shared_bytes += t.n_bytes;
+    }
+    if (!exps || t.shape.size() != 3 || t.shape[2] == 0) continue;
+    e.layers.insert(layer);
+    e.expert_elems += t.n_elements;
+    e.expert_bytes += t.n_bytes;
+    ExpertKind& k = e.kinds[rest.substr(0, rest.size() - std::string(".weight").size())];
+    k.types.insert(std::string(dtype_name(t.type)));
+    k.matrix = {t.shape[0], t.shape[1]};
+    k.bytes_per_expert = t.n_bytes / t.shape[2];
+  }
+  return e;
+}
+
+std::string join_types(const std::set<std::string>& types) {
+  std::string out;
+  for (const auto& t : types) out += (out.empty() ? "" : "/") + t;
+  return out;
+}
+
 int run_inspect(const InspectOptions& opt) {
   auto opened = gguf::File::open(opt.path);
   if (!opened) return fail(opened.error().message);
@@ -137,6 +198,7 @@ int run_inspect(const InspectOptions& opt) {
   }
   std::optional<uint64_t> file_type;
   if (auto ft = f.find("general.file_type")) file_type = ft->as_uint();
+  const ExpertLayout experts = expert_layout(f, arch);
 
   if (opt.json) {
     json::Value out = json::Value::object();
@@ -205,6 +267,33 @@ int run_inspect(const InspectOptions& opt) {
     }
     totals["by_type"] = types;
     out["totals"] = totals;
+    if (experts.count > 0 || !experts.kinds.empty()) {
+      json::Value ex = json::Value::object();
+      ex["count"] = experts.count;
+      ex["used_per_token"] = experts.used;
+      ex["feed_forward_length"] = experts.ffn;
+      ex["layers"] = static_cast<uint64_t>(experts.layers.size());
+      ex["router_bias"] = experts.router_bias;
+      json::Value kinds = json::Value::object();
+      for (const auto& [name, k] : experts.kinds) {
+        json::Value kj = json::Value::object();
+        json::Value kt = json::Value::array();
+        for (const auto& t : k.types) kt.push_back(t);
+        kj["types"] = kt;
+        json::Value shape = json::Value::array();
+        for (uint64_t d : k.matrix) shape.push_back(d);
+        kj["expert_shape"] = shape;
+        kj["bytes_per_expert"] = k.bytes_per_expert;
+        kinds[name] = kj;
+      }
+      ex["tensors"] = kinds;
+      ex["expert_parameters"] = experts.expert_elems;
+      ex["expert_bytes"] = experts.expert_bytes;
+      ex["shared_expert_parameters"] = experts.shared_elems;
+      ex["active_parameters_per_token"] = experts.active_elems(total_elems);
+      ex["active_bytes_per_token"] = experts.active_bytes(total_bytes);
+      out["experts"] = ex;
+    }
     json::WriteOptions wo;
     wo.indent = 2;
     wo.key_separator = ": ";
@@ -223,12 +312,31 @@ int run_inspect(const InspectOptions& opt) {
   std::printf("  name            %s\n", model_name.empty() ? "(not set)" : quote_for_message(model_name, 60).c_str());
   if (file_type) std::printf("  file type       %s (%llu)\n", file_type_name(*file_type), static_cast<unsigned long long>(*file_type));
   std::printf("  parameters      %s (%llu)\n", human_count(total_elems).c_str(), static_cast<unsigned long long>(total_elems));
+  if (experts.count > 0 || !experts.kinds.empty()) {
+    std::printf("  active / token  %s of the experts' weights: %s parameters, %s of weights (the embedding matrix counted whole)\n",
+                experts.count > 0 ? (std::to_string(experts.used) + " of " + std::to_string(experts.count)).c_str() : "?",
+                human_count(experts.active_elems(total_elems)).c_str(), human_bytes(experts.active_bytes(total_bytes)).c_str());
+  }
   if (!hparams.empty()) {
     std::printf("\nhyper-parameters (%s.*)\n", arch.c_str());
     for (const auto& [k, v] : hparams) std::printf("  %-34s %s\n", k.c_str(), v->summary().c_str());
     if (head_dim && !f.find(arch + ".attention.key_length")) {
       std::printf("  %-34s %llu (embedding_length / head_count)\n", "head_dim", static_cast<unsigned long long>(*head_dim));
     }
+  }
+  if (experts.count > 0 || !experts.kinds.empty()) {
+    std::printf("\nexperts\n");
+    std::printf("  per layer       %llu experts, %llu used per token, expert ffn %llu; in %zu layers; router ffn_gate_inp%s\n",
+                static_cast<unsigned long long>(experts.count), static_cast<unsigned long long>(experts.used),
+                static_cast<unsigned long long>(experts.ffn), experts.layers.size(), experts.router_bias ? " with bias" : "");
+    for (const auto& [name, k] : experts.kinds) {
+      std::printf("  %-15s %s %s per expert, %s each\n", name.c_str(), join_types(k.types).c_str(),
+                  shape_string(k.matrix).c_str(), human_bytes(k.bytes_per_expert).c_str());
+    }
+    std::printf("  experts hold    %s parameters (%s of weights) of %s; shared experts: %s\n",
+                human_count(experts.expert_elems).c_str(), human_bytes(experts.expert_bytes).c_str(),
+                human_count(total_elems).c_str(),
+                experts.shared_elems > 0 ? human_count(experts.shared_elems).c_str() : "none");
   }
   std::printf("\ntokenizer\n");
   if (tok_model.empty()) {

@@ -149,6 +149,53 @@ TEST(Cli, MakeModelThenInspect) {
   EXPECT_EQ(j->find("totals")->find("by_type")->find("F32")->find("tensors")->as_int(), 3 * 5 + 1);
 }
 
+TEST(Cli, InspectShowsTheExpertLayout) {
+  PARLEY_REQUIRE_SHARED("models/stories260K.gguf");
+  test::TempDir dir;
+  std::string out = test::shell_quote((dir / "m.gguf").string());
+  auto r = parley("make-model -q -o " + out + " --preset tiny-qwen3moe --type Q8_0 --vocab-from " +
+                  shared("models/stories260K.gguf"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto i = parley("inspect --json " + out);
+  ASSERT_EQ(i.exit_code, 0) << i.err;
+  auto j = json::parse(i.out);
+  ASSERT_TRUE(j.ok());
+  const json::Value* ex = j->find("experts");
+  ASSERT_NE(ex, nullptr);
+  const int64_t count = ex->find("count")->as_int(), used = ex->find("used_per_token")->as_int();
+  EXPECT_EQ(count, j->find("hyperparameters")->find("expert_count")->as_int());
+  EXPECT_EQ(used, j->find("hyperparameters")->find("expert_used_count")->as_int());
+  EXPECT_EQ(ex->find("layers")->as_int(), j->find("hyperparameters")->find("block_count")->as_int());
+  // From the tensor list: the 3-D _exps tensors are the experts; a token touches used / count of them.
+  int64_t exp_elems = 0, exp_bytes = 0, gate_bytes = 0;
+  for (const json::Value& t : j->find("tensors")->as_array()) {
+    const std::string& name = t.find("name")->as_string();
+    if (name.find("_exps.weight") == std::string::npos) continue;
+    exp_elems += t.find("elements")->as_int();
+    exp_bytes += t.find("bytes")->as_int();
+    if (name == "blk.0.ffn_gate_exps.weight") gate_bytes = t.find("bytes")->as_int();
+  }
+  ASSERT_GT(exp_elems, 0);
+  EXPECT_EQ(ex->find("expert_parameters")->as_int(), exp_elems);
+  EXPECT_EQ(ex->find("expert_bytes")->as_int(), exp_bytes);
+  const json::Value* gate = ex->find("tensors")->find("ffn_gate_exps");
+  ASSERT_NE(gate, nullptr);
+  EXPECT_EQ(gate->find("types")->as_array().at(0).as_string(), "Q8_0");
+  EXPECT_EQ(gate->find("bytes_per_expert")->as_int(), gate_bytes / count);
+  const int64_t total = j->find("totals")->find("elements")->as_int();
+  EXPECT_EQ(ex->find("active_parameters_per_token")->as_int(), total - exp_elems + exp_elems / count * used);
+  auto text = parley("inspect " + out);
+  EXPECT_NE(text.out.find("\nexperts\n  per layer       " + std::to_string(count) + " experts, " + std::to_string(used) +
+                          " used per token"),
+            std::string::npos)
+      << text.out;
+  // A dense model has no experts section.
+  auto dense = parley("inspect --json " + shared("models/stories260K.gguf"));
+  auto dj = json::parse(dense.out);
+  ASSERT_TRUE(dj.ok());
+  EXPECT_EQ(dj->find("experts"), nullptr);
+}
+
 TEST(Cli, MakeModelVocabFromGgufAndPreset) {
   PARLEY_REQUIRE_SHARED("models/stories260K.gguf");
   test::TempDir dir;
