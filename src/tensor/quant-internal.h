@@ -1,5 +1,5 @@
 // Per-type scalar row conversions behind quant.h's dispatch (quant.cpp: 32-element block types,
-// quant-k.cpp: K-quants). n is a multiple of the block size.
+// quant-k.cpp: K-quants, quant-iq.cpp: IQ4_NL and IQ4_XS). n is a multiple of the block size.
 #pragma once
 
 #include <cstdint>
@@ -14,6 +14,8 @@ void dequantize_q5_0(const BlockQ5_0* b, float* y, int64_t n);
 void dequantize_q5_1(const BlockQ5_1* b, float* y, int64_t n);
 void dequantize_q8_0(const BlockQ8_0* b, float* y, int64_t n);
 void dequantize_mxfp4(const BlockMXFP4* b, float* y, int64_t n);
+void dequantize_iq4_nl(const BlockIQ4_NL* b, float* y, int64_t n);
+void dequantize_iq4_xs(const BlockIQ4_XS* b, float* y, int64_t n);
 void dequantize_q2_k(const BlockQ2_K* b, float* y, int64_t n);
 void dequantize_q3_k(const BlockQ3_K* b, float* y, int64_t n);
 void dequantize_q4_k(const BlockQ4_K* b, float* y, int64_t n);
@@ -26,6 +28,8 @@ void quantize_q5_0(const float* x, BlockQ5_0* b, int64_t n);
 void quantize_q5_1(const float* x, BlockQ5_1* b, int64_t n);
 void quantize_q8_0(const float* x, BlockQ8_0* b, int64_t n);
 void quantize_mxfp4(const float* x, BlockMXFP4* b, int64_t n);
+void quantize_iq4_nl(const float* x, BlockIQ4_NL* b, int64_t n);
+void quantize_iq4_xs(const float* x, BlockIQ4_XS* b, int64_t n);
 void quantize_q2_k(const float* x, BlockQ2_K* b, int64_t n);
 void quantize_q3_k(const float* x, BlockQ3_K* b, int64_t n);
 void quantize_q4_k(const float* x, BlockQ4_K* b, int64_t n);

@@ -208,7 +208,9 @@ INSTANTIATE_TEST_SUITE_P(
                       Shape{DType::q8_0, 37, 64}, Shape{DType::q4_0, 11, 96}, Shape{DType::q4_0, 50, 128}, Shape{DType::q4_1, 5, 64}, Shape{DType::q5_0, 7, 96},
                       Shape{DType::q5_1, 6, 64}, Shape{DType::q2_k, 5, 512}, Shape{DType::q3_k, 7, 256},
                       Shape{DType::q4_k, 9, 512}, Shape{DType::q4_k, 35, 256}, Shape{DType::q5_k, 6, 256}, Shape{DType::q5_k, 19, 512}, Shape{DType::q6_k, 10, 512}, Shape{DType::q6_k, 33, 256},
-                      Shape{DType::mxfp4, 11, 96}, Shape{DType::mxfp4, 50, 128}, Shape{DType::mxfp4, 1, 32}),
+                      Shape{DType::mxfp4, 11, 96}, Shape{DType::mxfp4, 50, 128}, Shape{DType::mxfp4, 1, 32},
+                      Shape{DType::iq4_nl, 11, 96}, Shape{DType::iq4_nl, 37, 64}, Shape{DType::iq4_xs, 9, 512},
+                      Shape{DType::iq4_xs, 35, 256}),
     [](const auto& p) {
       return std::string(dtype_name(p.param.type)) + "_" + std::to_string(p.param.rows) + "x" +
              std::to_string(p.param.cols);
