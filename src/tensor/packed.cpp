@@ -19,12 +19,17 @@ namespace {
 
 // Bytes of quants per block and their offset in a GGUF block.
 struct Layout {
+  size_t scale_bytes;  // the block's scale, first in the block (fp16, or MXFP4's E8M0 byte)
   size_t qs_bytes, qs_offset;
   uint32_t flip;  // xor-ed into 4 quant bytes at once (Q8_0: 0x80 each, signed -> unsigned)
 };
 Layout layout(DType t) {
-  if (t == DType::q4_0) return {sizeof(BlockQ4_0::qs), offsetof(BlockQ4_0, qs), 0};
-  return {sizeof(BlockQ8_0::qs), offsetof(BlockQ8_0, qs), 0x80808080u};
+  switch (t) {
+    case DType::q4_0: return {2, sizeof(BlockQ4_0::qs), offsetof(BlockQ4_0, qs), 0};
+    case DType::iq4_nl: return {2, sizeof(BlockIQ4_NL::qs), offsetof(BlockIQ4_NL, qs), 0};
+    case DType::mxfp4: return {1, sizeof(BlockMXFP4::qs), offsetof(BlockMXFP4, qs), 0};
+    default: return {2, sizeof(BlockQ8_0::qs), offsetof(BlockQ8_0, qs), 0x80808080u};
+  }
 }
 
 // Calls fn(record, r, block) for row r (< 16, rows past the matrix skipped) of every 16-row
@@ -127,7 +132,7 @@ size_t packed_bytes(const WeightView& w) {
 
 void pack_weights(const WeightView& w, uint8_t* out) {
   PARLEY_CHECK(w.type == DType::q4_0 || w.type == DType::q8_0 || w.type == DType::q4_k || w.type == DType::q5_k ||
-               w.type == DType::q6_k);
+               w.type == DType::q6_k || w.type == DType::iq4_nl || w.type == DType::mxfp4);
   if (w.n_rows % kPackRows != 0) std::memset(out, 0, packed_bytes(w));  // missing rows read as zeros
   if (w.type == DType::q4_k) {
     pack_q45_k<BlockQ4_K>(w, out);
@@ -143,12 +148,12 @@ void pack_weights(const WeightView& w, uint8_t* out) {
   }
   const Layout L = layout(w.type);
   for_each_record_row(w, out, [&](uint8_t* rec, size_t r, const uint8_t* blk) {
-    std::memcpy(rec + 2 * r, blk, 2);  // the fp16 scale (first in both block types)
+    std::memcpy(rec + L.scale_bytes * r, blk, L.scale_bytes);  // the scale (first in every block type)
     for (size_t k = 0; k < L.qs_bytes / 4; k++) {
       uint32_t q;
       std::memcpy(&q, blk + L.qs_offset + 4 * k, 4);
       q ^= L.flip;  // + 128 in each byte, modulo 256
-      std::memcpy(rec + 2 * kPackRows + k * 4 * kPackRows + 4 * r, &q, 4);
+      std::memcpy(rec + L.scale_bytes * kPackRows + k * 4 * kPackRows + 4 * r, &q, 4);
     }
   });
 }
