@@ -2,11 +2,22 @@
 // quant-k.cpp: K-quants, quant-iq.cpp: IQ4_NL and IQ4_XS). n is a multiple of the block size.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 
 #include "tensor/quant-blocks.h"
 
 namespace parley::quant {
+
+// Nearest integer clamped to [lo, hi]; NaN goes to lo (no undefined float->int conversion).
+inline int round_clamp(float v, int lo, int hi) {
+  if (!(v >= static_cast<float>(lo))) return lo;
+  if (v >= static_cast<float>(hi)) return hi;
+  return static_cast<int>(std::nearbyint(v));
+}
+
+// Nibble index of element j of a 32-element block: low nibbles hold 0..15, high 16..31.
+inline uint8_t nibble(const uint8_t* qs, int j) { return static_cast<uint8_t>(j < 16 ? qs[j] & 15 : qs[j - 16] >> 4); }
 
 void dequantize_q4_0(const BlockQ4_0* b, float* y, int64_t n);
 void dequantize_q4_1(const BlockQ4_1* b, float* y, int64_t n);

@@ -13,12 +13,6 @@
 namespace parley::quant {
 namespace {
 
-int round_clamp(float v, int lo, int hi) {
-  if (!(v >= static_cast<float>(lo))) return lo;
-  if (v >= static_cast<float>(hi)) return hi;
-  return static_cast<int>(std::nearbyint(v));
-}
-
 // The index of the level nearest v (the lower one on a tie).
 int nearest_level(float v) {
   int best = 0;
@@ -72,8 +66,6 @@ void pack_levels(const float* x, float d, uint8_t* qs) {
   std::memset(qs, 0, kQK / 2);
   for (int j = 0; j < kQK; j++) qs[j % 16] |= static_cast<uint8_t>(nearest_level(id * x[j]) << (j < 16 ? 0 : 4));
 }
-
-int nibble(const uint8_t* qs, int j) { return j < 16 ? qs[j] & 15 : qs[j - 16] >> 4; }
 
 }  // namespace
 

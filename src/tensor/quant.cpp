@@ -13,13 +13,6 @@ namespace parley {
 namespace quant {
 namespace {
 
-// Nearest integer clamped to [lo, hi]; NaN goes to lo (no undefined float->int conversion).
-int round_clamp(float v, int lo, int hi) {
-  if (!(v >= static_cast<float>(lo))) return lo;
-  if (v >= static_cast<float>(hi)) return hi;
-  return static_cast<int>(std::nearbyint(v));
-}
-
 // Q5 fifth bits as a little-endian u32 (the struct has them as bytes; no alignment assumed).
 uint32_t load_qh(const uint8_t* qh) {
   return static_cast<uint32_t>(qh[0]) | static_cast<uint32_t>(qh[1]) << 8 |
@@ -42,8 +35,6 @@ float signed_absmax(const float* x, int n) {
   return max;
 }
 
-// Nibble index of element j of a 32-element block: low nibbles hold 0..15, high 16..31.
-uint8_t nibble(const uint8_t* qs, int j) { return j < 16 ? qs[j] & 15 : qs[j - 16] >> 4; }
 
 }  // namespace
 
