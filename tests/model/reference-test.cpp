@@ -152,8 +152,9 @@ modelgen::Options case_options(const std::string& arch, DType type) {
 // The per-tensor types of a mixed file (tools/engine_refs.py MIXES, keep in sync): K-quants,
 // Q8_0 and the IQ4 / MXFP4 types side by side, so q/k/v and gate/up pair matrices of different
 // types (and, for gate and up, of different activation formats).
+// Else llama.cpp's named mixes (modelgen::mixture_types: Q4_K_M, MXFP4_MOE, ...).
 std::optional<modelgen::Types> mixed_types(const std::string& name) {
-  if (name != "MIXED") return std::nullopt;
+  if (name != "MIXED") return modelgen::mixture_types(name);
   modelgen::Types t;
   t.matrices = t.embedding = DType::q4_k;
   t.output = DType::q6_k;
@@ -211,7 +212,10 @@ TEST(ReferenceData, CoversEveryArchitectureAndWeightType) {
   // MXFP4 (llama.cpp loads it in dense matrices, the embedding and the output too), on a dense
   // model and on the experts of qwen3moeall.
   // A mixed file: Q4_K, Q5_K, Q6_K, Q8_0, IQ4_XS, IQ4_NL and MXFP4 tensors in one model.
-  EXPECT_NE(std::find(names.begin(), names.end(), "llama-MIXED"), names.end()) << "no reference for llama-MIXED";
+  // llama.cpp's own mixes: Q4_K_M, and MXFP4_MOE on the experts (the rest Q8_0).
+  for (const char* n : {"llama-MIXED", "llama-Q4_K_M", "qwen3moeall-MXFP4_MOE"}) {
+    EXPECT_NE(std::find(names.begin(), names.end(), n), names.end()) << "no reference for " << n;
+  }
   // IQ4_NL and IQ4_XS likewise.
   for (const char* n : {"llama-MXFP4", "qwen3moeall-MXFP4", "llama-IQ4_NL", "qwen3moeall-IQ4_NL", "llama-IQ4_XS",
                         "qwen3moeall-IQ4_XS"}) {
