@@ -355,6 +355,56 @@ inline void ptile_q6k(const uint8_t* group, const Acts& a, int64_t t0, __m512 ou
   for (int t = 0; t < RN; t++) out[t] = acc[t];
 }
 
+// ---- IQ4_XS -------------------------------------------------------------------------------------
+// Per super-block, exact in int32 as the unpacked kernel: per sub-block s of 32, the nibbles
+// looked up as levels + 128 (unsigned), one vpdpbusd per 4 quants of 16 rows, minus 128 x the
+// activations' sum over s (from the sums of 16), times the signed 6-bit scale (one vpmulld);
+// then scaled once: y += d dx isum. Record (packed.h): the 16 d, the 8 scales of each row as
+// int8 (scale s of row r at 32 + 16 s + r), the 128 quant bytes as 32 vectors of 4 bytes x 16
+// rows.
+
+constexpr size_t kRecordIQ4XS = kLanes * (sizeof(BlockIQ4_XS) + 2);
+
+template <int RN>
+inline void ptile_iq4xs(const uint8_t* group, const Acts& a, int64_t t0, __m512 out[]) {
+  static_assert(RN >= 1 && RN <= 4);
+  __m512 acc[RN];
+#pragma GCC unroll 4
+  for (int t = 0; t < RN; t++) acc[t] = _mm512_setzero_ps();
+  for (int64_t b = 0; b < a.n_blocks; b++) {
+    const uint8_t* rec = group + static_cast<size_t>(b) * kRecordIQ4XS;
+    const int8_t* xq[RN];
+    const int16_t* bs[RN];
+    __m512i isum[RN];
+#pragma GCC unroll 4
+    for (int t = 0; t < RN; t++) {
+      xq[t] = a.qs_at(t0 + t, b);
+      bs[t] = a.bsums_at(t0 + t, b);
+      isum[t] = _mm512_setzero_si512();
+    }
+#pragma GCC unroll 8
+    for (int sb = 0; sb < 8; sb++) {
+      __m512i W[8];
+      biased_table_quants<kValuesIQ4NL, 128>(rec + 160 + 256 * sb, W);
+      const __m512i sc = _mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(rec + 32 + 16 * sb)));
+#pragma GCC unroll 4
+      for (int t = 0; t < RN; t++) {
+        __m512i dot = _mm512_set1_epi32(-128 * (bs[t][2 * sb] + bs[t][2 * sb + 1]));
+#pragma GCC unroll 8
+        for (int k = 0; k < 8; k++) dot = _mm512_dpbusd_epi32(dot, W[k], bcast4(xq[t] + 32 * sb + PQ4_0::x_offset(k)));
+        isum[t] = _mm512_add_epi32(isum[t], _mm512_mullo_epi32(dot, sc));
+      }
+    }
+    const __m512 d = half_scales16(rec);
+#pragma GCC unroll 4
+    for (int t = 0; t < RN; t++) {
+      acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[t]), _mm512_mul_ps(d, _mm512_set1_ps(*a.d_at(t0 + t, b))), acc[t]);
+    }
+  }
+#pragma GCC unroll 4
+  for (int t = 0; t < RN; t++) out[t] = acc[t];
+}
+
 // 16-row groups x up to 4 tokens (one activation group), tokens in L2-sized blocks.
 template <void (*Tile1)(const uint8_t*, const Acts&, int64_t, __m512*), void (*Tile2)(const uint8_t*, const Acts&, int64_t, __m512*),
           void (*Tile3)(const uint8_t*, const Acts&, int64_t, __m512*), void (*Tile4)(const uint8_t*, const Acts&, int64_t, __m512*),
@@ -392,6 +442,7 @@ Kernel avx512_packed_kernel(DType t) {
     case DType::q8_0: return packed_kernel<PQ8_0>;
     case DType::iq4_nl: return packed_kernel<PIQ4_NL>;
     case DType::mxfp4: return packed_kernel<PMXFP4>;
+    case DType::iq4_xs: return packed_kernel_k<ptile_iq4xs<1>, ptile_iq4xs<2>, ptile_iq4xs<3>, ptile_iq4xs<4>, kRecordIQ4XS>;
     case DType::q4_k: return packed_kernel_k<ptile_q45k<false, 1>, ptile_q45k<false, 2>, ptile_q45k<false, 3>, ptile_q45k<false, 4>, kRecordQ4K>;
     case DType::q5_k: return packed_kernel_k<ptile_q45k<true, 1>, ptile_q45k<true, 2>, ptile_q45k<true, 3>, ptile_q45k<true, 4>, kRecordQ5K>;
     case DType::q6_k: return packed_kernel_k<ptile_q6k<1>, ptile_q6k<2>, ptile_q6k<3>, ptile_q6k<4>, kRecordQ6K>;
