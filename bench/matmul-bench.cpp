@@ -248,7 +248,8 @@ int run(int argc, char** argv) {
   };
   if (all_types) {
     for (DType t : {DType::f32, DType::f16, DType::bf16, DType::q4_1, DType::q5_0, DType::q5_1, DType::q2_k,
-                    DType::q3_k, DType::q4_k, DType::q5_k, DType::q6_k}) {
+                    DType::q3_k, DType::q4_k, DType::q5_k, DType::q6_k, DType::iq4_nl, DType::iq4_xs,
+                    DType::mxfp4}) {
       cases.push_back({t, 2048, 2048, "2048x2048"});
     }
   }

@@ -5,7 +5,7 @@ architecture x weight type, a make-model model, the logits of a 64-token prompt 
 (../shared/bench/peer_logits.mjs, F32 KV cache, no flash attention).
 
 usage: /usr/bin/python3 tools/engine_refs.py [--parley build/eng/parley] [--peer-dir /tmp/peer]
-                                             [--types F32,Q8_0,...] [--archs llama,qwen2,qwen3]
+                                             [--types F32,Q8_0,...,MIXED] [--archs llama,qwen2,qwen3]
                                              [--greedy N]
 Writes <arch>-<type>.numpy.bin and <arch>-<type>.llamacpp.bin; see refs/README.md for the format.
 --greedy N writes nothing: it prints numpy's greedy continuation of N tokens past the prompt (for
@@ -104,6 +104,15 @@ SHAPES["gptossmx"] = SHAPES["gptossall"] + ["--tensor-type", "_exps.weight=MXFP4
 PROMPT_LEN = {"gptosslong": 200, "gptosswide": 600}  # others: 64
 SEED = "7"
 
+# Mixed files (per-tensor types differ, as in llama.cpp's _M mixes and unsloth's "UD" files):
+# the make-model type options of each, by the name that stands in for the type. Kept in sync
+# with tests/model/reference-test.cpp (mixed_types).
+MIXES = {
+    "MIXED": ["--type", "Q4_K", "--output-type", "Q6_K", "--tensor-type", "attn_q=IQ4_XS",
+              "--tensor-type", "attn_k=Q5_K", "--tensor-type", "attn_v=Q6_K", "--tensor-type", "attn_output=Q8_0",
+              "--tensor-type", "blk.1.ffn_up=MXFP4", "--tensor-type", "ffn_up=IQ4_NL", "--tensor-type", "ffn_down=Q5_K"],
+}
+
 
 def prompt(n_vocab, n=64):
     """BOS then LCG ids in [3, n_vocab) (the shape of peer_bench.mjs's prompt)."""
@@ -184,7 +193,8 @@ def main():
             for typ in args.types.split(","):
                 name = f"{arch}-{typ}"
                 model = os.path.join(tmp, name + ".gguf")
-                cmd = [args.parley, "make-model", *SHAPES[arch], "--type", typ, "--vocab-from", vocab,
+                types = MIXES.get(typ, ["--type", typ])
+                cmd = [args.parley, "make-model", *SHAPES[arch], *types, "--vocab-from", vocab,
                        "--seed", SEED, "-q", "-o", model]
                 subprocess.run(cmd, check=True)
                 h = model_hash(model)

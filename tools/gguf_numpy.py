@@ -13,8 +13,11 @@ TYPES = {
     0: ("F32", 1, 4), 1: ("F16", 1, 2), 2: ("Q4_0", 32, 18), 3: ("Q4_1", 32, 20),
     6: ("Q5_0", 32, 22), 7: ("Q5_1", 32, 24), 8: ("Q8_0", 32, 34), 10: ("Q2_K", 256, 84),
     11: ("Q3_K", 256, 110), 12: ("Q4_K", 256, 144), 13: ("Q5_K", 256, 176), 14: ("Q6_K", 256, 210),
-    30: ("BF16", 1, 2), 39: ("MXFP4", 32, 17),
+    30: ("BF16", 1, 2), 39: ("MXFP4", 32, 17), 20: ("IQ4_NL", 32, 18), 23: ("IQ4_XS", 256, 136),
 }
+
+# The 16 levels of IQ4_NL / IQ4_XS (ggml's kvalues_iq4nl).
+_IQ4NL = np.array([-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113], dtype=np.float64)
 
 # MXFP4's 4-bit E2M1 floats, from the OCP microscaling spec: sign bit 3, exponent bits 2-1
 # (bias 1; exponent 0 is subnormal: 0 or 0.5), mantissa bit 0.
@@ -161,6 +164,16 @@ def _dequant_blocks(type_id, b):
     if type_id == 39:  # MXFP4: E8M0 exponent byte e (scale 2^(e - 127)), E2M1 nibbles as Q4_0
         scale = np.ldexp(1.0, b[:, 0:1].astype(np.int64) - 127)
         return scale * _E2M1[_nibbles(b[:, 1:17]).astype(np.int64)]
+    if type_id == 20:  # IQ4_NL: d, 16 bytes of level indices as Q4_0's nibbles
+        return _f16(b[:, 0:2]) * _IQ4NL[_nibbles(b[:, 2:18]).astype(np.int64)]
+    if type_id == 23:  # IQ4_XS: d, scales_h u16, scales_l[4], qs[128]; 8 sub-blocks of 32
+        d = _f16(b[:, 0:2])
+        sh = b[:, 2:4].copy().view("<u2").astype(np.int64)  # [nb, 1]
+        sl = b[:, 4:8].astype(np.int64)
+        s = np.arange(8)
+        ls = ((sl[:, s // 2] >> (4 * (s % 2))) & 0xF) | (((sh >> (2 * s)) & 3) << 4)  # [nb, 8]
+        idx = _nibbles(b[:, 8:136].reshape(-1, 16)).astype(np.int64).reshape(-1, 8, 32)
+        return (d[:, :, None] * (ls - 32)[:, :, None] * _IQ4NL[idx]).reshape(-1, 256)
     raise ValueError(f"unsupported type {type_id}")
 
 

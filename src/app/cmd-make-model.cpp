@@ -285,7 +285,7 @@ void add_make_model_command(CLI::App& app, Runner& run) {
       ->delimiter(',')
       ->expected(4);
   sub->add_option("--type", opt->type, "Type of the weight matrices: F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, "
-                                      "Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, MXFP4; or a llama.cpp mix: Q3_K_S, Q3_K_M, "
+                                      "Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS, MXFP4; or a llama.cpp mix: Q3_K_S, Q3_K_M, "
                                       "Q4_K_S, Q4_K_M (attn_v, ffn_down, output Q6_K), Q5_K_S, Q5_K_M, "
                                       "MXFP4_MOE (experts MXFP4, the rest Q8_0)")
       ->capture_default_str();

@@ -218,6 +218,8 @@ uint32_t file_type_of(DType t) {
     case DType::q5_k: return 16;
     case DType::q6_k: return 18;
     case DType::bf16: return 32;
+    case DType::iq4_nl: return 25;
+    case DType::iq4_xs: return 30;
     case DType::mxfp4: return 38;  // LLAMA_FTYPE_MOSTLY_MXFP4_MOE, the only ftype llama.cpp has for it
     default: return 0;
   }

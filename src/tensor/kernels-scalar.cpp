@@ -69,6 +69,13 @@ void decode32(DType t, const uint8_t* row, int64_t b, Block32* out) {
       out->offset = 0;
       return;
     }
+    case DType::iq4_nl: {
+      const auto& blk = reinterpret_cast<const BlockIQ4_NL*>(row)[b];
+      for (int j = 0; j < kQK; j++) out->q[j] = kValuesIQ4NL[nibble(blk.qs, j)];
+      out->scale = half(blk.d);
+      out->offset = 0;
+      return;
+    }
     case DType::mxfp4: {
       const auto& blk = reinterpret_cast<const BlockMXFP4*>(row)[b];
       for (int j = 0; j < kQK; j++) out->q[j] = kValuesMXFP4[nibble(blk.qs, j)];
@@ -159,6 +166,15 @@ void decode256(DType t, const uint8_t* row, int64_t b, Block256* out) {
       out->d = half(blk.d);
       return;
     }
+    case DType::iq4_xs: {
+      const auto& blk = reinterpret_cast<const BlockIQ4_XS*>(row)[b];
+      for (int s = 0; s < 8; s++) {
+        out->sc[2 * s] = out->sc[2 * s + 1] = iq4xs_scale(s, blk.scales_h, blk.scales_l);
+        for (int j = 0; j < kQK; j++) out->q[kQK * s + j] = kValuesIQ4NL[nibble(blk.qs + 16 * s, j)];
+      }
+      out->d = half(blk.d);
+      return;
+    }
     default: return;
   }
 }
@@ -245,11 +261,13 @@ Kernel scalar_kernel(DType t) {
     case DType::q5_1: return kernel32<DType::q5_1>;
     case DType::q8_0: return kernel32<DType::q8_0>;
     case DType::mxfp4: return kernel32<DType::mxfp4>;
+    case DType::iq4_nl: return kernel32<DType::iq4_nl>;
     case DType::q2_k: return kernel256<DType::q2_k>;
     case DType::q3_k: return kernel256<DType::q3_k>;
     case DType::q4_k: return kernel256<DType::q4_k>;
     case DType::q5_k: return kernel256<DType::q5_k>;
     case DType::q6_k: return kernel256<DType::q6_k>;
+    case DType::iq4_xs: return kernel256<DType::iq4_xs>;
     default: return nullptr;
   }
 }

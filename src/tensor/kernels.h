@@ -64,8 +64,8 @@ using Kernel = void (*)(const WeightView& w, int64_t r0, int64_t r1, const Acts&
 Kernel scalar_kernel(DType t);
 Kernel avx2_kernel(DType t);    // kernels-avx2.cpp
 Kernel avx512_kernel(DType t);  // kernels-avx512.cpp
-// Kernels reading WeightView::packed (tensor/packed.h): Q4_0, Q8_0, Q4_K, Q6_K
-// (packed-avx512.cpp); Q4_0 and Q8_0 on the avx2 path (kernels-x86.inc).
+// Kernels reading WeightView::packed (tensor/packed.h): Q4_0, Q8_0, Q4_K, Q5_K, Q6_K, IQ4_NL,
+// IQ4_XS, MXFP4 (packed-avx512.cpp); Q4_0 and Q8_0 on the avx2 path (kernels-x86.inc).
 Kernel avx512_packed_kernel(DType t);
 Kernel avx2_packed_kernel(DType t);
 // The packed kernel of a resolved path (avx512 or avx2) for the type, or nullptr (packed.cpp).

@@ -22,9 +22,10 @@ size_t round_up(size_t n, size_t to) { return (n + to - 1) / to * to; }
 ActKind act_kind(DType t) {
   switch (t) {
     case DType::q4_0: case DType::q4_1: case DType::q5_0: case DType::q5_1: case DType::q8_0:
-    case DType::mxfp4:
+    case DType::mxfp4: case DType::iq4_nl:
       return ActKind::q8_32;
     case DType::q2_k: case DType::q3_k: case DType::q4_k: case DType::q5_k: case DType::q6_k:
+    case DType::iq4_xs:  // as llama.cpp (Q8_K activations), the sub-block scales in int32
       return ActKind::q8_256;
     default:
       return ActKind::f32;

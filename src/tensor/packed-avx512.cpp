@@ -27,9 +27,16 @@ namespace {
 
 constexpr int kLanes = 16;  // rows per group record (tensor/packed.h: kPackRows)
 
+// The 16 rows' fp16 scales at the start of a record.
+inline __m512 half_scales16(const uint8_t* rec) {
+  return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(rec)));
+}
+
 struct PQ4_0 {
   static constexpr size_t kRecord = kLanes * sizeof(BlockQ4_0);  // bytes of one group record
+  static constexpr size_t kScaleBytes = 2 * kLanes;              // the quants follow them
   static constexpr float kOffset = -8.0f;
+  static inline __m512 scales(const uint8_t* rec) { return half_scales16(rec); }
   // W[k] holds elements 4k..4k+3 (k < 4: low nibbles) or 16 + 4(k-4).. (high nibbles).
   static inline void quants(const uint8_t* q, __m512i W[8]) {
     const __m512i m4 = _mm512_set1_epi8(15);
@@ -45,12 +52,58 @@ struct PQ4_0 {
 
 struct PQ8_0 {
   static constexpr size_t kRecord = kLanes * sizeof(BlockQ8_0);
+  static constexpr size_t kScaleBytes = 2 * kLanes;
   static constexpr float kOffset = -128.0f;
+  static inline __m512 scales(const uint8_t* rec) { return half_scales16(rec); }
   static inline void quants(const uint8_t* q, __m512i W[8]) {
 #pragma GCC unroll 8
     for (int j = 0; j < 8; j++) W[j] = _mm512_loadu_si512(q + 64 * j);
   }
   static constexpr int x_offset(int k) { return 4 * k; }
+};
+
+// IQ4_NL and MXFP4 (packed as Q4_0; MXFP4's record starts with its 16 E8M0 bytes): each nibble
+// is looked up (vpshufb) in the type's table of levels plus kBias, so the quants are unsigned
+// bytes and the products run as Q4_0's with the offset -kBias d (IQ4_NL: levels -127..113 + 128;
+// MXFP4: -12..12 + 12).
+template <const int8_t* kValues, int kBias>
+inline void biased_table_quants(const uint8_t* q, __m512i W[8]) {
+  alignas(16) uint8_t biased[16];
+  for (int k = 0; k < 16; k++) biased[k] = static_cast<uint8_t>(kValues[k] + kBias);
+  const __m512i table = _mm512_broadcast_i32x4(_mm_load_si128(reinterpret_cast<const __m128i*>(biased)));
+  const __m512i m4 = _mm512_set1_epi8(15);
+#pragma GCC unroll 4
+  for (int j = 0; j < 4; j++) {
+    const __m512i v = _mm512_loadu_si512(q + 64 * j);
+    W[j] = _mm512_shuffle_epi8(table, _mm512_and_si512(v, m4));
+    W[4 + j] = _mm512_shuffle_epi8(table, _mm512_and_si512(_mm512_srli_epi16(v, 4), m4));
+  }
+}
+
+struct PIQ4_NL {
+  static constexpr size_t kRecord = kLanes * sizeof(BlockIQ4_NL);
+  static constexpr size_t kScaleBytes = 2 * kLanes;
+  static constexpr float kOffset = -128.0f;
+  static inline __m512 scales(const uint8_t* rec) { return half_scales16(rec); }
+  static inline void quants(const uint8_t* q, __m512i W[8]) { biased_table_quants<kValuesIQ4NL, 128>(q, W); }
+  static constexpr int x_offset(int k) { return PQ4_0::x_offset(k); }
+};
+
+struct PMXFP4 {
+  static constexpr size_t kRecord = kLanes * sizeof(BlockMXFP4);
+  static constexpr size_t kScaleBytes = kLanes;
+  static constexpr float kOffset = -12.0f;
+  // e8m0_half of the 16 rows' exponent bytes: (e - 1) << 23, or the subnormals 2^-128 and
+  // 2^-127 for e = 0 and 1.
+  static inline __m512 scales(const uint8_t* rec) {
+    const __m512i e = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(rec)));
+    const __m512i one = _mm512_set1_epi32(1);
+    const __m512i normal = _mm512_slli_epi32(_mm512_sub_epi32(e, one), 23);
+    const __m512i subnormal = _mm512_sllv_epi32(_mm512_set1_epi32(0x00200000), e);
+    return _mm512_castsi512_ps(_mm512_mask_blend_epi32(_mm512_cmpgt_epi32_mask(e, one), subnormal, normal));
+  }
+  static inline void quants(const uint8_t* q, __m512i W[8]) { biased_table_quants<kValuesMXFP4, 12>(q, W); }
+  static constexpr int x_offset(int k) { return PQ4_0::x_offset(k); }
 };
 
 inline __m512i bcast4(const int8_t* x) {
@@ -73,10 +126,10 @@ inline void ptile(const uint8_t* group, size_t record, const Acts& a, int64_t t0
   const __m512 offset = _mm512_set1_ps(P::kOffset);
   for (int64_t b = 0; b < a.n_blocks; b++) {
     const uint8_t* rec = group + static_cast<size_t>(b) * record;
-    const __m512 sc = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(rec)));
+    const __m512 sc = P::scales(rec);
     const __m512 off = _mm512_mul_ps(sc, offset);
     __m512i W[8];
-    P::quants(rec + 2 * kLanes, W);
+    P::quants(rec + P::kScaleBytes, W);
 #pragma GCC unroll 8
     for (int t = 0; t < RN; t++) {
       const int grp = t / 4, slot = t % 4;
@@ -302,6 +355,56 @@ inline void ptile_q6k(const uint8_t* group, const Acts& a, int64_t t0, __m512 ou
   for (int t = 0; t < RN; t++) out[t] = acc[t];
 }
 
+// ---- IQ4_XS -------------------------------------------------------------------------------------
+// Per super-block, exact in int32 as the unpacked kernel: per sub-block s of 32, the nibbles
+// looked up as levels + 128 (unsigned), one vpdpbusd per 4 quants of 16 rows, minus 128 x the
+// activations' sum over s (from the sums of 16), times the signed 6-bit scale (one vpmulld);
+// then scaled once: y += d dx isum. Record (packed.h): the 16 d, the 8 scales of each row as
+// int8 (scale s of row r at 32 + 16 s + r), the 128 quant bytes as 32 vectors of 4 bytes x 16
+// rows.
+
+constexpr size_t kRecordIQ4XS = kLanes * (sizeof(BlockIQ4_XS) + 2);
+
+template <int RN>
+inline void ptile_iq4xs(const uint8_t* group, const Acts& a, int64_t t0, __m512 out[]) {
+  static_assert(RN >= 1 && RN <= 4);
+  __m512 acc[RN];
+#pragma GCC unroll 4
+  for (int t = 0; t < RN; t++) acc[t] = _mm512_setzero_ps();
+  for (int64_t b = 0; b < a.n_blocks; b++) {
+    const uint8_t* rec = group + static_cast<size_t>(b) * kRecordIQ4XS;
+    const int8_t* xq[RN];
+    const int16_t* bs[RN];
+    __m512i isum[RN];
+#pragma GCC unroll 4
+    for (int t = 0; t < RN; t++) {
+      xq[t] = a.qs_at(t0 + t, b);
+      bs[t] = a.bsums_at(t0 + t, b);
+      isum[t] = _mm512_setzero_si512();
+    }
+#pragma GCC unroll 8
+    for (int sb = 0; sb < 8; sb++) {
+      __m512i W[8];
+      biased_table_quants<kValuesIQ4NL, 128>(rec + 160 + 256 * sb, W);
+      const __m512i sc = _mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(rec + 32 + 16 * sb)));
+#pragma GCC unroll 4
+      for (int t = 0; t < RN; t++) {
+        __m512i dot = _mm512_set1_epi32(-128 * (bs[t][2 * sb] + bs[t][2 * sb + 1]));
+#pragma GCC unroll 8
+        for (int k = 0; k < 8; k++) dot = _mm512_dpbusd_epi32(dot, W[k], bcast4(xq[t] + 32 * sb + PQ4_0::x_offset(k)));
+        isum[t] = _mm512_add_epi32(isum[t], _mm512_mullo_epi32(dot, sc));
+      }
+    }
+    const __m512 d = half_scales16(rec);
+#pragma GCC unroll 4
+    for (int t = 0; t < RN; t++) {
+      acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[t]), _mm512_mul_ps(d, _mm512_set1_ps(*a.d_at(t0 + t, b))), acc[t]);
+    }
+  }
+#pragma GCC unroll 4
+  for (int t = 0; t < RN; t++) out[t] = acc[t];
+}
+
 // 16-row groups x up to 4 tokens (one activation group), tokens in L2-sized blocks.
 template <void (*Tile1)(const uint8_t*, const Acts&, int64_t, __m512*), void (*Tile2)(const uint8_t*, const Acts&, int64_t, __m512*),
           void (*Tile3)(const uint8_t*, const Acts&, int64_t, __m512*), void (*Tile4)(const uint8_t*, const Acts&, int64_t, __m512*),
@@ -337,6 +440,9 @@ Kernel avx512_packed_kernel(DType t) {
   switch (t) {
     case DType::q4_0: return packed_kernel<PQ4_0>;
     case DType::q8_0: return packed_kernel<PQ8_0>;
+    case DType::iq4_nl: return packed_kernel<PIQ4_NL>;
+    case DType::mxfp4: return packed_kernel<PMXFP4>;
+    case DType::iq4_xs: return packed_kernel_k<ptile_iq4xs<1>, ptile_iq4xs<2>, ptile_iq4xs<3>, ptile_iq4xs<4>, kRecordIQ4XS>;
     case DType::q4_k: return packed_kernel_k<ptile_q45k<false, 1>, ptile_q45k<false, 2>, ptile_q45k<false, 3>, ptile_q45k<false, 4>, kRecordQ4K>;
     case DType::q5_k: return packed_kernel_k<ptile_q45k<true, 1>, ptile_q45k<true, 2>, ptile_q45k<true, 3>, ptile_q45k<true, 4>, kRecordQ5K>;
     case DType::q6_k: return packed_kernel_k<ptile_q6k<1>, ptile_q6k<2>, ptile_q6k<3>, ptile_q6k<4>, kRecordQ6K>;

@@ -19,12 +19,17 @@ namespace {
 
 // Bytes of quants per block and their offset in a GGUF block.
 struct Layout {
+  size_t scale_bytes;  // the block's scale, first in the block (fp16, or MXFP4's E8M0 byte)
   size_t qs_bytes, qs_offset;
   uint32_t flip;  // xor-ed into 4 quant bytes at once (Q8_0: 0x80 each, signed -> unsigned)
 };
 Layout layout(DType t) {
-  if (t == DType::q4_0) return {sizeof(BlockQ4_0::qs), offsetof(BlockQ4_0, qs), 0};
-  return {sizeof(BlockQ8_0::qs), offsetof(BlockQ8_0, qs), 0x80808080u};
+  switch (t) {
+    case DType::q4_0: return {2, sizeof(BlockQ4_0::qs), offsetof(BlockQ4_0, qs), 0};
+    case DType::iq4_nl: return {2, sizeof(BlockIQ4_NL::qs), offsetof(BlockIQ4_NL, qs), 0};
+    case DType::mxfp4: return {1, sizeof(BlockMXFP4::qs), offsetof(BlockMXFP4, qs), 0};
+    default: return {2, sizeof(BlockQ8_0::qs), offsetof(BlockQ8_0, qs), 0x80808080u};
+  }
 }
 
 // Calls fn(record, r, block) for row r (< 16, rows past the matrix skipped) of every 16-row
@@ -96,6 +101,16 @@ void pack_q6_k(const WeightView& w, uint8_t* out) {
   });
 }
 
+// IQ4_XS: see packed.h. The signed 6-bit sub-block scales come out of scales_l / scales_h here.
+void pack_iq4_xs(const WeightView& w, uint8_t* out) {
+  for_each_record_row(w, out, [](uint8_t* rec, size_t r, const uint8_t* bytes) {
+    const auto* blk = reinterpret_cast<const BlockIQ4_XS*>(bytes);
+    std::memcpy(rec + 2 * r, &blk->d, 2);
+    for (int s = 0; s < 8; s++) rec[32 + 16 * s + r] = static_cast<uint8_t>(iq4xs_scale(s, blk->scales_h, blk->scales_l));
+    for (size_t v = 0; v < sizeof(blk->qs) / 4; v++) std::memcpy(rec + 160 + 64 * v + 4 * r, blk->qs + 4 * v, 4);
+  });
+}
+
 }  // namespace
 
 namespace kernels {
@@ -114,8 +129,9 @@ bool can_pack(DType t, MatmulPath path) {
 }
 
 size_t packed_record_bytes(DType t) {
-  // Q4_K and Q5_K add 4 bytes a row: their scales and mins unpacked to a byte each (12 -> 16).
-  const size_t row = dtype_info(t).block_bytes + (t == DType::q4_k || t == DType::q5_k ? 4 : 0);
+  // Q4_K and Q5_K add 4 bytes a row: their scales and mins unpacked to a byte each (12 -> 16);
+  // IQ4_XS 2 (its 8 scales from 6 bytes to 8).
+  const size_t row = dtype_info(t).block_bytes + (t == DType::q4_k || t == DType::q5_k ? 4 : t == DType::iq4_xs ? 2 : 0);
   return static_cast<size_t>(kPackRows) * row;
 }
 
@@ -127,7 +143,7 @@ size_t packed_bytes(const WeightView& w) {
 
 void pack_weights(const WeightView& w, uint8_t* out) {
   PARLEY_CHECK(w.type == DType::q4_0 || w.type == DType::q8_0 || w.type == DType::q4_k || w.type == DType::q5_k ||
-               w.type == DType::q6_k);
+               w.type == DType::q6_k || w.type == DType::iq4_nl || w.type == DType::mxfp4 || w.type == DType::iq4_xs);
   if (w.n_rows % kPackRows != 0) std::memset(out, 0, packed_bytes(w));  // missing rows read as zeros
   if (w.type == DType::q4_k) {
     pack_q45_k<BlockQ4_K>(w, out);
@@ -141,14 +157,18 @@ void pack_weights(const WeightView& w, uint8_t* out) {
     pack_q6_k(w, out);
     return;
   }
+  if (w.type == DType::iq4_xs) {
+    pack_iq4_xs(w, out);
+    return;
+  }
   const Layout L = layout(w.type);
   for_each_record_row(w, out, [&](uint8_t* rec, size_t r, const uint8_t* blk) {
-    std::memcpy(rec + 2 * r, blk, 2);  // the fp16 scale (first in both block types)
+    std::memcpy(rec + L.scale_bytes * r, blk, L.scale_bytes);  // the scale (first in every block type)
     for (size_t k = 0; k < L.qs_bytes / 4; k++) {
       uint32_t q;
       std::memcpy(&q, blk + L.qs_offset + 4 * k, 4);
       q ^= L.flip;  // + 128 in each byte, modulo 256
-      std::memcpy(rec + 2 * kPackRows + k * 4 * kPackRows + 4 * r, &q, 4);
+      std::memcpy(rec + L.scale_bytes * kPackRows + k * 4 * kPackRows + 4 * r, &q, 4);
     }
   });
 }

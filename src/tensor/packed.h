@@ -1,17 +1,21 @@
 // Weights re-laid out once at load for a kernel that reads them faster than the GGUF layout.
 //
-// Today: Q4_0, Q8_0, Q4_K, Q5_K and Q6_K for the avx512 path (Q4_0 and Q8_0 for avx2 too), "16 rows interleaved". For each group of 16 rows
+// Today: Q4_0, Q8_0, Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS and MXFP4 for the avx512 path (Q4_0 and Q8_0 for avx2 too), "16 rows interleaved". For each group of 16 rows
 // and each 32-element block b, one record of 16 x the block's bytes holds
-//   - the 16 rows' fp16 scales (32 bytes), then
+//   - the 16 rows' fp16 scales (32 bytes; MXFP4: the 16 E8M0 bytes), then
 //   - the quants, 4 bytes of each row after another: bytes 4k..4k+3 of rows 0..15 form the
-//     k-th 64-byte vector. Q4_0 keeps its nibbles as stored (4 vectors); Q8_0 stores q + 128
-//     (unsigned, 8 vectors), so both run as unsigned x signed dot products with an offset.
+//     k-th 64-byte vector. Q4_0, IQ4_NL and MXFP4 keep their nibbles as stored (4 vectors);
+//     Q8_0 stores q + 128 (unsigned, 8 vectors), so all run as unsigned x signed dot products
+//     with an offset (IQ4_NL and MXFP4 look their nibbles up as levels plus a bias).
 // Q4_K (256-element super-blocks) has records of 16 x 148 bytes: the 16 d (fp16, 32 bytes), the
 // 16 dmin (32), the 8 sub-block scales unpacked to bytes (scale s of row r at 16 s + r, 128
 // bytes), the 8 mins as byte pairs (mins 2i and 2i + 1 of row r at 32 i + 2 r, 128 bytes: one
 // int16 pair a 32-bit lane once widened), then the 128 quant bytes as 32 vectors of 4 bytes x 16
 // rows, in the GGUF order. Q5_K (16 x 180 bytes) is that plus, after the quants, its 32 qh
 // bytes as 8 vectors of 4 bytes x 16 rows (512 bytes).
+// IQ4_XS (16 x 138 bytes): the 16 d (32 bytes), the 8 sub-block scales as int8 (ls - 32; scale s
+// of row r at 32 + 16 s + r, 128 bytes), then the 128 quant bytes as 32 vectors of 4 bytes x 16
+// rows, in the GGUF order.
 // Q6_K keeps its 16 x 210 bytes in its own element order: the 16 d (32 bytes), the 16 scales as
 // int8 pairs (scales 2i and 2i + 1 of row r at 32 + 32 i + 2 r, 256 bytes), then for each quad
 // u < 16 three vectors (row r at 4 r, byte j): the nibbles of elements 4u + j (low) and

@@ -10,6 +10,7 @@
 //   MXFP4 x = 2^(e - 127) * E2M1(q) = e8m0_half(e) * kValuesMXFP4[q]; q as Q4_0 (the OCP
 //         microscaling format: a shared power-of-two scale, 4-bit floats 0, 0.5, 1, 1.5, 2, 3, 4,
 //         6 and their negatives; the table holds them doubled, so the scale is halved)
+//   IQ4_NL x = d * kValuesIQ4NL[q]; q as Q4_0 (a fixed non-linear grid of 16 levels)
 // K-quants are 256-element super-blocks of 16- or 32-element sub-blocks, see each struct.
 #pragma once
 
@@ -70,7 +71,7 @@ static_assert(sizeof(BlockMXFP4) == 17);
 
 // The E2M1 code q (0..15) as twice its value: 2 * {0, 0.5, 1, 1.5, 2, 3, 4, 6}, then the same
 // negated (code 8 is -0).
-inline constexpr int8_t kValuesMXFP4[16] = {0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12};
+constexpr int8_t kValuesMXFP4[16] = {0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12};
 
 // Half the E8M0 scale, 2^(e - 128), as an f32 (exact: e = 0 and 1 are the f32 subnormals
 // 2^-128 and 2^-127). e = 255, NaN in the OCP format, reads as 2^127 as in ggml.
@@ -79,6 +80,35 @@ inline float e8m0_half(uint8_t e) {
   float f;
   std::memcpy(&f, &bits, 4);
   return f;
+}
+
+// IQ4_NL: an fp16 scale and 16 bytes of 4-bit indices into kValuesIQ4NL.
+struct BlockIQ4_NL {
+  uint16_t d;
+  uint8_t qs[kQK / 2];
+};
+static_assert(sizeof(BlockIQ4_NL) == 18);
+
+// The 16 levels of IQ4_NL and IQ4_XS (denser near zero, as weights are), as int8.
+constexpr int8_t kValuesIQ4NL[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
+
+// IQ4_XS: 8 sub-blocks of 32, x = d * (ls - 32) * kValuesIQ4NL[q]. Sub-block s (< 8) has the
+// 6-bit ls = ((scales_l[s / 2] >> 4 * (s % 2)) & 15) | ((scales_h >> 2 * s) & 3) << 4, and its
+// indices in qs[16 * s..16 * s + 15] in IQ4_NL's order (low nibbles elements 0..15, high
+// nibbles 16..31).
+struct BlockIQ4_XS {
+  uint16_t d;
+  uint16_t scales_h;
+  uint8_t scales_l[kQK_K / 64];
+  uint8_t qs[kQK_K / 2];
+};
+static_assert(sizeof(BlockIQ4_XS) == 136);
+
+// The signed sub-block scale ls - 32 (in -32..31) of sub-block s of IQ4_XS.
+inline int iq4xs_scale(int s, uint16_t scales_h, const uint8_t* scales_l) {
+  const int low = (scales_l[s / 2] >> (4 * (s % 2))) & 15;
+  const int high = (scales_h >> (2 * s)) & 3;
+  return (low | (high << 4)) - 32;
 }
 
 // Q2_K: 16 sub-blocks of 16. x = d * sc * q - dmin * m with q in 0..3, and sc (low nibble) and

@@ -11,12 +11,6 @@
 namespace parley::quant {
 namespace {
 
-int round_clamp(float v, int lo, int hi) {
-  if (!(v >= static_cast<float>(lo))) return lo;
-  if (v >= static_cast<float>(hi)) return hi;
-  return static_cast<int>(std::nearbyint(v));
-}
-
 // Fits x[i] ~= a * q[i] - b with integer q in [0, nmax], a >= 0 and b >= 0 (mins are stored
 // unsigned). Starts from the range and refines by alternating rounding and least squares.
 void fit_scale_min(const float* x, int n, int nmax, float* a_out, float* b_out) {

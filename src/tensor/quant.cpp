@@ -13,13 +13,6 @@ namespace parley {
 namespace quant {
 namespace {
 
-// Nearest integer clamped to [lo, hi]; NaN goes to lo (no undefined float->int conversion).
-int round_clamp(float v, int lo, int hi) {
-  if (!(v >= static_cast<float>(lo))) return lo;
-  if (v >= static_cast<float>(hi)) return hi;
-  return static_cast<int>(std::nearbyint(v));
-}
-
 // Q5 fifth bits as a little-endian u32 (the struct has them as bytes; no alignment assumed).
 uint32_t load_qh(const uint8_t* qh) {
   return static_cast<uint32_t>(qh[0]) | static_cast<uint32_t>(qh[1]) << 8 |
@@ -42,8 +35,6 @@ float signed_absmax(const float* x, int n) {
   return max;
 }
 
-// Nibble index of element j of a 32-element block: low nibbles hold 0..15, high 16..31.
-uint8_t nibble(const uint8_t* qs, int j) { return j < 16 ? qs[j] & 15 : qs[j - 16] >> 4; }
 
 }  // namespace
 
@@ -199,7 +190,7 @@ bool can_dequantize(DType t) {
     case DType::f32: case DType::f16: case DType::bf16:
     case DType::q4_0: case DType::q4_1: case DType::q5_0: case DType::q5_1: case DType::q8_0:
     case DType::q2_k: case DType::q3_k: case DType::q4_k: case DType::q5_k: case DType::q6_k:
-    case DType::mxfp4:
+    case DType::mxfp4: case DType::iq4_nl: case DType::iq4_xs:
       return true;
     default:
       return false;
@@ -242,6 +233,8 @@ void dequantize_row(DType t, const void* src, float* dst, int64_t n) {
     case DType::q5_k: dequantize_q5_k(static_cast<const BlockQ5_K*>(src), dst, n); return;
     case DType::q6_k: dequantize_q6_k(static_cast<const BlockQ6_K*>(src), dst, n); return;
     case DType::mxfp4: dequantize_mxfp4(static_cast<const BlockMXFP4*>(src), dst, n); return;
+    case DType::iq4_nl: dequantize_iq4_nl(static_cast<const BlockIQ4_NL*>(src), dst, n); return;
+    case DType::iq4_xs: dequantize_iq4_xs(static_cast<const BlockIQ4_XS*>(src), dst, n); return;
     default: PARLEY_CHECK_MSG(false, "dequantize_row: unsupported type");
   }
 }
@@ -278,6 +271,8 @@ void quantize_row(DType t, const float* src, void* dst, int64_t n) {
     case DType::q5_k: quantize_q5_k(src, static_cast<BlockQ5_K*>(dst), n); return;
     case DType::q6_k: quantize_q6_k(src, static_cast<BlockQ6_K*>(dst), n); return;
     case DType::mxfp4: quantize_mxfp4(src, static_cast<BlockMXFP4*>(dst), n); return;
+    case DType::iq4_nl: quantize_iq4_nl(src, static_cast<BlockIQ4_NL*>(dst), n); return;
+    case DType::iq4_xs: quantize_iq4_xs(src, static_cast<BlockIQ4_XS*>(dst), n); return;
     default: PARLEY_CHECK_MSG(false, "quantize_row: unsupported type");
   }
 }

@@ -50,6 +50,10 @@ inline __m256i unpack_nibbles(const void* p) {
   return _mm256_and_si256(both, _mm256_set1_epi8(15));
 }
 
+// A 16-entry int8 table in both 128-bit lanes, for _mm256_shuffle_epi8 with 4-bit indices
+// (the non-linear quant types: MXFP4, IQ4_NL, IQ4_XS).
+inline __m256i table16(const int8_t* values) { return _mm256_broadcastsi128_si256(loadu128(values)); }
+
 // 32 bits -> 32 bytes, byte i = 0xFF when bit i is set.
 inline __m256i bytes_from_bits(uint32_t bits) {
   const __m256i shuffle = _mm256_setr_epi64x(0x0000000000000000, 0x0101010101010101,

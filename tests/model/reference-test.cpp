@@ -31,6 +31,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <optional>
 
 #include "model/harness.h"
 #include "tensor/quant.h"
@@ -193,6 +194,21 @@ modelgen::Options case_options(const std::string& arch, DType type) {
   return o;
 }
 
+// The per-tensor types of a mixed file (tools/engine_refs.py MIXES, keep in sync): K-quants,
+// Q8_0 and the IQ4 / MXFP4 types side by side, so q/k/v and gate/up pair matrices of different
+// types (and, for gate and up, of different activation formats).
+// Else llama.cpp's named mixes (modelgen::mixture_types: Q4_K_M, MXFP4_MOE, ...).
+std::optional<modelgen::Types> mixed_types(const std::string& name) {
+  if (name != "MIXED") return modelgen::mixture_types(name);
+  modelgen::Types t;
+  t.matrices = t.embedding = DType::q4_k;
+  t.output = DType::q6_k;
+  t.overrides = {{"attn_q", DType::iq4_xs},     {"attn_k", DType::q5_k},      {"attn_v", DType::q6_k},
+                 {"attn_output", DType::q8_0},  {"blk.1.ffn_up", DType::mxfp4}, {"ffn_up", DType::iq4_nl},
+                 {"ffn_down", DType::q5_k}};
+  return t;
+}
+
 struct Tolerance {
   float max_abs;
   float rms;
@@ -251,7 +267,14 @@ TEST(ReferenceData, CoversEveryArchitectureAndWeightType) {
   }
   // MXFP4 (llama.cpp loads it in dense matrices, the embedding and the output too), on a dense
   // model and on the experts of qwen3moeall.
-  for (const char* n : {"llama-MXFP4", "qwen3moeall-MXFP4"}) {
+  // A mixed file: Q4_K, Q5_K, Q6_K, Q8_0, IQ4_XS, IQ4_NL and MXFP4 tensors in one model.
+  // llama.cpp's own mixes: Q4_K_M, and MXFP4_MOE on the experts (the rest Q8_0).
+  for (const char* n : {"llama-MIXED", "llama-Q4_K_M", "qwen3moeall-MXFP4_MOE"}) {
+    EXPECT_NE(std::find(names.begin(), names.end(), n), names.end()) << "no reference for " << n;
+  }
+  // IQ4_NL and IQ4_XS likewise.
+  for (const char* n : {"llama-MXFP4", "qwen3moeall-MXFP4", "llama-IQ4_NL", "qwen3moeall-IQ4_NL", "llama-IQ4_XS",
+                        "qwen3moeall-IQ4_XS"}) {
     EXPECT_NE(std::find(names.begin(), names.end(), n), names.end()) << "no reference for " << n;
   }
   // Gemma 3: 6 layers, sliding window 16 (shorter than the prompt), every weight type; granite
@@ -271,7 +294,10 @@ TEST_P(Reference, LogitsMatchNumpyAndLlamaCpp) {
   PARLEY_REQUIRE_SHARED("models/stories260K.gguf");
   const std::string name = GetParam();
   const std::string arch = name.substr(0, name.find('-'));
-  auto type = dtype_from_name(name.substr(name.find('-') + 1));
+  const std::string type_name = name.substr(name.find('-') + 1);
+  const std::optional<modelgen::Types> mix = mixed_types(type_name);
+  // A mixed file is held to the quantized types' tolerance.
+  auto type = mix ? std::optional<DType>(DType::q4_k) : dtype_from_name(type_name);
   ASSERT_TRUE(type.has_value()) << name;
   if (!can_quantize(*type)) GTEST_SKIP() << dtype_name(*type) << " cannot be written yet";
   fs::path dir = fs::path(PARLEY_SOURCE_DIR) / "tests" / "data" / "engine" / "refs";
@@ -280,6 +306,7 @@ TEST_P(Reference, LogitsMatchNumpyAndLlamaCpp) {
   ASSERT_EQ(numpy.tokens, peer.tokens);
 
   modelgen::Options o = case_options(arch, *type);
+  if (mix) o.types = *mix;
   o.vocab = test::stories_vocab();
   parley::test::TempDir tmp;
   std::string path = (tmp / "m.gguf").string();

@@ -303,7 +303,8 @@ TEST(ModelGen, OverridesPickPerTensorTypes) {
 // 256, so this uses a 256-wide model with a 512-wide feed-forward.
 TEST(ModelGen, WritesEveryWeightType) {
   for (DType type : {DType::f32, DType::f16, DType::bf16, DType::q8_0, DType::q4_0, DType::q4_1, DType::q5_0,
-                     DType::q5_1, DType::q2_k, DType::q3_k, DType::q4_k, DType::q5_k, DType::q6_k, DType::mxfp4}) {
+                     DType::q5_1, DType::q2_k, DType::q3_k, DType::q4_k, DType::q5_k, DType::q6_k, DType::mxfp4,
+                     DType::iq4_nl, DType::iq4_xs}) {
     SCOPED_TRACE(std::string(dtype_name(type)));
     test::TempDir dir;
     Options o = options("llama", type);
@@ -336,11 +337,12 @@ TEST(ModelGen, WritesEveryWeightType) {
     // Coarse types shrink or widen the spread a little (Q2_K has four levels per sub-block).
     EXPECT_NEAR(sd, 1.0 / std::sqrt(512.0), type == DType::q2_k ? 0.01 : 0.004);
     // llama_ftype: ALL_F32 0, MOSTLY_F16 1, Q4_0 2, Q4_1 3, Q8_0 7, Q5_0 8, Q5_1 9, Q2_K 10,
-    // Q3_K_S 11, Q4_K_S 14, Q5_K_S 16, Q6_K 18, BF16 32, MXFP4_MOE 38.
+    // Q3_K_S 11, Q4_K_S 14, Q5_K_S 16, Q6_K 18, IQ4_NL 25, IQ4_XS 30, BF16 32, MXFP4_MOE 38.
     const std::pair<DType, uint64_t> kFtypes[] = {
         {DType::f32, 0},   {DType::f16, 1},   {DType::q4_0, 2},  {DType::q4_1, 3},  {DType::q8_0, 7},
         {DType::q5_0, 8},  {DType::q5_1, 9},  {DType::q2_k, 10}, {DType::q3_k, 11}, {DType::q4_k, 14},
-        {DType::q5_k, 16}, {DType::q6_k, 18}, {DType::bf16, 32}, {DType::mxfp4, 38}};
+        {DType::q5_k, 16}, {DType::q6_k, 18}, {DType::bf16, 32}, {DType::mxfp4, 38},
+        {DType::iq4_nl, 25}, {DType::iq4_xs, 30}};
     for (const auto& [t, id] : kFtypes) {
       if (t == type) {
         EXPECT_EQ(*f->get_uint("general.file_type"), id);

@@ -323,6 +323,80 @@ TEST(Quantize, MXFP4SharedExponentFromTheBlockMax) {
   EXPECT_EQ(y[0], 6.0f);
 }
 
+// IQ4_NL / IQ4_XS levels as the format defines them (ggml's kvalues_iq4nl), written out again
+// here so a wrong table in the library fails.
+constexpr int kLevels[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
+
+TEST(Dequantize, IQ4_NL) {
+  BlockIQ4_NL b;
+  b.d = kHalf0_5;
+  // qs[j] = j | (15 - j) << 4: element j < 16 is index j, element 16 + j is index 15 - j.
+  for (int j = 0; j < 16; j++) b.qs[j] = static_cast<uint8_t>(j | ((15 - j) << 4));
+  auto y = dequant(DType::iq4_nl, b, 32);
+  for (int j = 0; j < 16; j++) {
+    EXPECT_EQ(y[j], 0.5f * kLevels[j]) << j;
+    EXPECT_EQ(y[16 + j], 0.5f * kLevels[15 - j]) << 16 + j;
+  }
+  EXPECT_EQ(y[0], -63.5f);   // 0.5 * -127
+  EXPECT_EQ(y[8], 0.5f);     // 0.5 * 1
+  EXPECT_EQ(y[16], 56.5f);   // high nibble of qs[0] = 15: 0.5 * 113
+  EXPECT_EQ(y[20], 19.0f);    // high nibble of qs[4] = 11: 0.5 * 38
+}
+
+TEST(Dequantize, IQ4_XS) {
+  BlockIQ4_XS b{};
+  b.d = kHalf0_25;
+  // 6-bit scales ls (the scale is ls - 32): sub-block 0 -> 40 (0b10'1000), sub-block 3 -> 1
+  // (0b00'0001), sub-block 6 -> 63 (0b11'1111), sub-block 7 -> 0; the others 32 (scale 0).
+  // Low nibbles: sub-block s in scales_l[s / 2] at bit 4 * (s % 2); high 2 bits in scales_h at
+  // bit 2 * s. Low nibbles by sub-block: 8, 0, 0, 1, 0, 0, 15, 0.
+  b.scales_l[0] = 0x08;  // s 0: 8, s 1: 0
+  b.scales_l[1] = 0x10;  // s 2: 0, s 3: 1
+  b.scales_l[2] = 0x00;  // s 4, 5: 0
+  b.scales_l[3] = 0x0F;  // s 6: 15, s 7: 0
+  // High bits: s 0 -> 2, s 1 -> 2, s 2 -> 2, s 3 -> 0, s 4 -> 2, s 5 -> 2, s 6 -> 3, s 7 -> 0:
+  // bits (from s 7 down) 00 11 10 10 00 10 10 10 = 0x3A2A.
+  b.scales_h = 0x3A2A;
+  EXPECT_EQ(iq4xs_scale(0, b.scales_h, b.scales_l), 8);
+  EXPECT_EQ(iq4xs_scale(1, b.scales_h, b.scales_l), 0);
+  EXPECT_EQ(iq4xs_scale(3, b.scales_h, b.scales_l), -31);
+  EXPECT_EQ(iq4xs_scale(6, b.scales_h, b.scales_l), 31);
+  EXPECT_EQ(iq4xs_scale(7, b.scales_h, b.scales_l), -32);
+  // Element 5 (sub-block 0, low nibble of qs[5]) index 2; element 16 + 9 (high nibble of qs[9])
+  // index 14; element 96 + 3 (sub-block 3: qs[48 + 3] low) index 0; element 192 + 31 (sub-block
+  // 6: qs[96 + 15] high) index 15; element 224 (sub-block 7: qs[112] low) index 8.
+  b.qs[5] = 0x02;
+  b.qs[9] = 0xE0;
+  b.qs[51] = 0x00;
+  b.qs[111] = 0xF0;
+  b.qs[112] = 0x08;
+  auto y = dequant(DType::iq4_xs, b, 256);
+  EXPECT_EQ(y[5], 0.25f * 8 * -83);       // -166
+  EXPECT_EQ(y[25], 0.25f * 8 * 89);       // 178
+  EXPECT_EQ(y[99], 0.25f * -31 * -127);   // 984.25
+  EXPECT_EQ(y[223], 0.25f * 31 * 113);    // 875.75
+  EXPECT_EQ(y[224], 0.25f * -32 * 1);     // -8
+  EXPECT_EQ(y[40], 0.0f);                 // sub-block 1 has scale 0
+  EXPECT_EQ(y[0], 0.25f * 8 * -127);      // index 0 everywhere else: -254
+}
+
+TEST(Quantize, IQ4LevelsTimesAScaleComeBackExactly) {
+  // Every block holds each level times 1/8 (an fp16-exact scale): one of the candidate scales
+  // maps them onto the grid exactly, and IQ4_XS stores 1/8 as -32 x (-1/256).
+  std::vector<float> x(256);
+  for (int j = 0; j < 256; j++) x[j] = 0.125f * kLevels[(j * 5) % 16];
+  BlockIQ4_NL nl[8];
+  quantize_row(DType::iq4_nl, x.data(), nl, 256);
+  std::vector<float> y(256);
+  dequantize_row(DType::iq4_nl, nl, y.data(), 256);
+  for (int j = 0; j < 256; j++) EXPECT_EQ(y[j], x[j]) << j;
+  BlockIQ4_XS xs;
+  quantize_row(DType::iq4_xs, x.data(), &xs, 256);
+  dequantize_row(DType::iq4_xs, &xs, y.data(), 256);
+  for (int j = 0; j < 256; j++) EXPECT_EQ(y[j], x[j]) << j;
+  EXPECT_EQ(iq4xs_scale(3, xs.scales_h, xs.scales_l), -32);
+}
+
 // ---- quantize -> dequantize ----------------------------------------------------------------
 
 struct Bound {
@@ -370,12 +444,12 @@ INSTANTIATE_TEST_SUITE_P(
                       Bound{DType::q8_0, 0.01}, Bound{DType::q6_k, 0.03}, Bound{DType::q5_0, 0.06},
                       Bound{DType::q5_1, 0.05}, Bound{DType::q5_k, 0.05}, Bound{DType::q4_0, 0.12},
                       Bound{DType::q4_1, 0.1}, Bound{DType::q4_k, 0.1}, Bound{DType::q3_k, 0.22},
-                      Bound{DType::q2_k, 0.4}, Bound{DType::mxfp4, 0.16}),
+                      Bound{DType::q2_k, 0.4}, Bound{DType::mxfp4, 0.16}, Bound{DType::iq4_nl, 0.1}, Bound{DType::iq4_xs, 0.1}),
     [](const auto& p) { return std::string(dtype_name(p.param.type)); });
 
 TEST(Quantize, ZerosAndConstantsStayExact) {
   for (DType t : {DType::q4_0, DType::q4_1, DType::q5_0, DType::q5_1, DType::q8_0, DType::q2_k, DType::q3_k,
-                  DType::q4_k, DType::q5_k, DType::q6_k, DType::mxfp4}) {
+                  DType::q4_k, DType::q5_k, DType::q6_k, DType::mxfp4, DType::iq4_nl, DType::iq4_xs}) {
     std::vector<float> x(512, 0.0f), y(512, 1.0f);
     std::vector<uint8_t> q(dtype_row_bytes(t, 512));
     quantize_row(t, x.data(), q.data(), 512);
@@ -408,7 +482,8 @@ TEST(Quantize, GridValuesSurviveExactly) {
 
 TEST(Quantize, EveryTypeSupported) {
   for (DType t : {DType::f32, DType::f16, DType::bf16, DType::q8_0, DType::q4_0, DType::q4_1, DType::q5_0,
-                  DType::q5_1, DType::q2_k, DType::q3_k, DType::q4_k, DType::q5_k, DType::q6_k, DType::mxfp4}) {
+                  DType::q5_1, DType::q2_k, DType::q3_k, DType::q4_k, DType::q5_k, DType::q6_k, DType::mxfp4,
+                  DType::iq4_nl, DType::iq4_xs}) {
     EXPECT_TRUE(can_quantize(t)) << dtype_name(t);
     EXPECT_TRUE(can_dequantize(t)) << dtype_name(t);
   }
