@@ -7,7 +7,7 @@
 //     the prefix cache. B runs twice: all 8 sent at once, and one first then 7 at once.
 //
 //   node bench/concurrency/concurrency.mjs [--model qwen-wide|qwen3-0.6b] [--threads 2] [--tokens 64]
-//        [--throughput-only] [--out bench/concurrency/results-MODEL.json]
+//        [--kv-type f16|bf16|q8_0|f32] [--throughput-only] [--out bench/concurrency/results-MODEL.json]
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -18,6 +18,8 @@ const { values: opt } = parseArgs({
     model: { type: 'string', default: 'qwen-wide' },
     threads: { type: 'string', default: '2' },
     tokens: { type: 'string', default: '64' },
+    // The servers' --kv-type (q8_0 halves the K/V each decode step reads).
+    'kv-type': { type: 'string', default: 'f16' },
     out: { type: 'string' },
     // Only part A (B's reference runs prefill 8 x 4k tokens without the cache: minutes on a
     // model of real size).
@@ -25,7 +27,9 @@ const { values: opt } = parseArgs({
   },
 });
 const here = path.dirname(new URL(import.meta.url).pathname);
-const outPath = opt.out || path.join(here, `results-${opt.model}.json`);
+const kvSuffix = opt['kv-type'] === 'f16' ? '' : `-${opt['kv-type']}`;
+const outPath = opt.out || path.join(here, `results-${opt.model}${kvSuffix}.json`);
+const kvArgs = ['--kv-type', opt['kv-type']];
 const nTokens = Number(opt.tokens);
 const N = 8;
 
@@ -59,12 +63,12 @@ const text = (r) => r.message.content.map((b) => b.text ?? b.thinking ?? JSON.st
 
 const modelPath = makeModel(opt.model);
 const cpu = cpuInfo();
-const lines = [`concurrency: model ${opt.model}, threads ${opt.threads}, ${nTokens} output tokens a request`,
+const lines = [`concurrency: model ${opt.model}, threads ${opt.threads}, KV ${opt['kv-type']}, ${nTokens} output tokens a request`,
   `cpu: ${cpu.model} (${cpu.cpus} cpus; ${cpu.flags}); load at start ${cpu.load.map((x) => x.toFixed(2)).join(' ')}`];
-const result = { model: opt.model, threads: Number(opt.threads), cpu };
+const result = { model: opt.model, threads: Number(opt.threads), kv_type: opt['kv-type'], cpu };
 
 // Reference outputs: each request alone, no prefix cache.
-const ref = opt['throughput-only'] ? null : await startServer(modelPath, ['--threads', opt.threads, '--parallel', '1', '--no-prefix-cache']);
+const ref = opt['throughput-only'] ? null : await startServer(modelPath, ['--threads', opt.threads, '--parallel', '1', '--no-prefix-cache', ...kvArgs]);
 let prefix;
 const alone = [];
 if (ref) try {
@@ -79,7 +83,7 @@ if (ref) try {
 const promptTokens = alone.map((r) => r.message.usage.input_tokens);
 if (ref) lines.push(`B prompts: ${promptTokens.join(', ')} tokens (shared system prompt + a different question each)`);
 
-const server = await startServer(modelPath, ['--threads', opt.threads, '--parallel', String(N)]);
+const server = await startServer(modelPath, ['--threads', opt.threads, '--parallel', String(N), ...kvArgs]);
 try {
   lines.push(`server: ${(server.log().split('\n').find((l) => /prefix cache/.test(l)) || '').trim()}`);
   // A. throughput. Distinct short prompts so that nothing is shared; warm up once.
