@@ -5,6 +5,9 @@
 //   tg: on the same sequence, greedy decoding one token per step at positions
 //       n_prompt .. n_prompt + n_gen - 1, starting from the prompt's last token, until n_gen
 //       tokens are produced -> n_gen / second.
+//   --batch B: tg with B sequences decoding together (each its own copy of the prompt, prefilled
+//       untimed first), one token of each per step, as continuous batching runs B streams
+//       -> B * n_gen / second (aggregate).
 // Median (and min/max) over repetitions; F16 KV cache and a context of prompt + gen + 64, as
 // peer_bench.mjs sets llama.cpp up.
 #include <CLI/CLI.hpp>
@@ -18,6 +21,7 @@
 #include "base/check.h"
 #include "base/cpu.h"
 #include "base/json.h"
+#include "base/memory.h"
 #include "base/strings.h"
 #include "kv/block-pool.h"
 #include "model/forward.h"
@@ -38,6 +42,7 @@ struct BenchOptions {
   std::string kv_type = "f16";
   bool json = false;
   std::vector<int32_t> depths;  // --depths: the context-depth sweep instead of pp/tg
+  int32_t batch = 1;            // --batch: sequences decoding together in tg
 };
 
 // peer_bench.mjs makePrompt: BOS then an LCG over [3, n_vocab).
@@ -178,6 +183,8 @@ int depth_sweep(const BenchOptions& opt, const model::Model& m, model::Forward& 
 int run_bench(const BenchOptions& opt) {
   using Clock = std::chrono::steady_clock;
   if (opt.n_prompt < 1 || opt.n_gen < 1 || opt.reps < 1) return fail("-p, -n and -r must be positive");
+  if (opt.batch < 1 || opt.batch > 256) return fail("--batch must be 1..256 sequences");
+  if (opt.batch > 1 && !opt.depths.empty()) return fail("--batch and --depths cannot be combined");
   ThreadFlags threads = opt.threads;
   if (std::string e = resolve_thread_flags(threads); !e.empty()) return fail(e);
   auto kv_type = kv_type_from_flag(opt.kv_type);
@@ -193,13 +200,18 @@ int run_bench(const BenchOptions& opt) {
   }
   const int32_t n_ctx = (opt.depths.empty() ? opt.n_prompt : max_depth) + opt.n_gen + 64;
   const int32_t block = 16;
+  const int32_t B = opt.batch;
   auto kv = kv::BlockPool::create(
-      kv::PoolShape{c.n_layer, c.n_head_kv, c.head_dim, block, (n_ctx + block - 1) / block, *kv_type});
+      kv::PoolShape{c.n_layer, c.n_head_kv, c.head_dim, block, B * ((n_ctx + block - 1) / block), *kv_type});
   if (!kv) return fail(kv.error().message);
   log_cpu_path("bench", &m);
   ThreadPool pool(threads.threads, threads.pin ? pin_cpus_for(threads.threads) : std::vector<int>{});
   std::fprintf(stderr, "bench: %s\n", threads_description(threads.threads, threads.pin).c_str());
-  model::Forward fwd(m, model::ForwardOptions{opt.n_prompt, 1, n_ctx}, pool);
+  std::fprintf(stderr, "bench: huge pages for the KV cache and repacked weights: %s\n",
+               !huge_pages_wanted()        ? "off (PARLEY_HUGE_PAGES=0)"
+               : huge_pages_available()    ? "asked for (transparent huge pages on)"
+                                           : "not available (transparent huge pages off)");
+  model::Forward fwd(m, model::ForwardOptions{std::max(opt.n_prompt, B), B, n_ctx}, pool);
   model::KvView view;
   view.type = *kv_type;
   view.block_size = block;
@@ -207,9 +219,14 @@ int run_bench(const BenchOptions& opt) {
     view.k.push_back((*kv)->k_layer(l));
     view.v.push_back((*kv)->v_layer(l));
   }
-  kv::BlockTable table(**kv);
-  PARLEY_CHECK(table.reserve(n_ctx));
-  model::SeqKv seq{table.blocks().data(), static_cast<int32_t>(table.blocks().size())};
+  std::vector<kv::BlockTable> tables;
+  std::vector<model::SeqKv> seqs;
+  for (int32_t b = 0; b < B; b++) {
+    tables.emplace_back(**kv);
+    PARLEY_CHECK(tables.back().reserve(n_ctx));
+  }
+  for (const kv::BlockTable& t : tables) seqs.push_back({t.blocks().data(), static_cast<int32_t>(t.blocks().size())});
+  model::SeqKv& seq = seqs[0];
 
   int32_t bos = 1;
   if (auto b = m.file().get_uint_opt("tokenizer.ggml.bos_token_id"); b.ok() && b->has_value() &&
@@ -230,16 +247,22 @@ int run_bench(const BenchOptions& opt) {
     auto t0 = Clock::now();
     fwd.run(batch, view, {&seq, 1});
     double pp_s = std::chrono::duration<double>(Clock::now() - t0).count();
-    // tg: greedy, one token per step.
-    int32_t token = prompt.back();
+    // The other sequences of a batched tg get the same prompt, untimed.
+    for (int32_t b = 1; b < B; b++) {
+      batch.clear();
+      for (int32_t i = 0; i < opt.n_prompt; i++) batch.add(prompt[static_cast<size_t>(i)], i, b, i == opt.n_prompt - 1);
+      fwd.run(batch, view, seqs);
+    }
+    // tg: greedy, one token of each sequence per step.
+    std::vector<int32_t> tokens(static_cast<size_t>(B), prompt.back());
     pool.reset_stats();
     pool.set_measure(true);
     auto t1 = Clock::now();
     for (int32_t i = 0; i < opt.n_gen; i++) {
       batch.clear();
-      batch.add(token, opt.n_prompt + i, 0, true);
-      fwd.run(batch, view, {&seq, 1});
-      token = sampling::argmax(fwd.logits(0), c.n_vocab);
+      for (int32_t b = 0; b < B; b++) batch.add(tokens[static_cast<size_t>(b)], opt.n_prompt + i, b, true);
+      fwd.run(batch, view, seqs);
+      for (int32_t b = 0; b < B; b++) tokens[static_cast<size_t>(b)] = sampling::argmax(fwd.logits(b), c.n_vocab);
     }
     double tg_s = std::chrono::duration<double>(Clock::now() - t1).count();
     pool.set_measure(false);
@@ -247,9 +270,9 @@ int run_bench(const BenchOptions& opt) {
     tg_wait_s += pool.stats().wait_seconds;
     tg_total_s += tg_s;
     pp.push_back(opt.n_prompt / pp_s);
-    tg.push_back(opt.n_gen / tg_s);
-    std::fprintf(stderr, "bench: rep %d: pp%d %.2f t/s, tg%d %.2f t/s\n", r + 1, opt.n_prompt, pp.back(), opt.n_gen,
-                 tg.back());
+    tg.push_back(static_cast<double>(B) * opt.n_gen / tg_s);
+    std::fprintf(stderr, "bench: rep %d: pp%d %.2f t/s, tg%d %.2f t/s%s\n", r + 1, opt.n_prompt, pp.back(), opt.n_gen,
+                 tg.back(), B > 1 ? str_printf(" (%d sequences together, aggregate)", B).c_str() : "");
     json::Value run = json::Value::object();
     run["pp_tps"] = pp.back();
     run["tg_tps"] = tg.back();
@@ -259,6 +282,7 @@ int run_bench(const BenchOptions& opt) {
   // Synchronisation in a decode step: how many parallel jobs one token issues, what a job
   // costs with no work in it (publish, the workers' claims, completion; the best of 5 runs of
   // 2000), and how long the caller waited for other threads after its own chunks.
+  // (per step: with --batch a step makes B tokens)
   const SyncCost sync = measure_sync(pool, tg_jobs, tg_wait_s, tg_total_s, int64_t{opt.n_gen} * opt.reps);
   if (pool.size() > 1) {
     std::fprintf(stderr,
@@ -290,6 +314,7 @@ int run_bench(const BenchOptions& opt) {
     doc["decode_sync"] = std::move(sj);
     doc["n_prompt"] = opt.n_prompt;
     doc["n_gen"] = opt.n_gen;
+    doc["batch"] = B;
     doc["reps"] = opt.reps;
     doc["kv_type"] = std::string(dtype_name(*kv_type));
     doc["matmul_path"] = std::string(matmul_path_name(MatmulPath::best));
@@ -304,8 +329,9 @@ int run_bench(const BenchOptions& opt) {
     doc["runs"] = std::move(runs);
     std::printf("%s\n", json::write(doc, json::WriteOptions{2}).c_str());
   } else {
-    std::printf("| model | size | threads | pp%d t/s min / median | tg%d t/s min / median | RSS (peak) | KV |\n",
-                opt.n_prompt, opt.n_gen);
+    const std::string tg_name = B > 1 ? str_printf("tg%d x %d sequences", opt.n_gen, B) : str_printf("tg%d", opt.n_gen);
+    std::printf("| model | size | threads | pp%d t/s min / median | %s t/s min / median | RSS (peak) | KV |\n",
+                opt.n_prompt, tg_name.c_str());
     std::printf("|---|---|---|---|---|---|---|\n");
     std::printf("| %s | %s | %d | %.2f / %.2f | %.2f / %.2f | %s (%s) | %s %s |\n", c.name.c_str(),
                 human_bytes(file_size).c_str(), threads.threads, pps.min, pps.median, tgs.min, tgs.median,
@@ -331,6 +357,10 @@ void add_bench_command(CLI::App& app, Runner& run) {
                   "Context-depth sweep instead of pp/tg: prefill in chunks of -p up to each depth (comma-separated, "
                   "e.g. 512,1024,2048,4096,8192,16384) and decode -n tokens there; -r is ignored")
       ->delimiter(',');
+  sub->add_option("--batch", opt->batch,
+                  "Sequences decoding together in tg (each with its own copy of the prompt): the aggregate tokens/s of "
+                  "continuous batching")
+      ->capture_default_str();
   sub->add_flag("--json", opt->json, "Print the results as JSON (per repetition, min / median / max)");
   sub->callback([opt, &run] { run = [opt] { return run_bench(*opt); }; });
 }

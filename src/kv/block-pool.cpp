@@ -4,6 +4,7 @@
 #include <cstdlib>
 
 #include "base/check.h"
+#include "base/memory.h"
 
 namespace parley::kv {
 
@@ -35,10 +36,9 @@ Result<std::unique_ptr<BlockPool>> BlockPool::create(const PoolShape& s) {
   pool->block_bytes_ = dtype_row_bytes(s.type, static_cast<uint64_t>(s.head_dim)) *
                        static_cast<size_t>(s.n_head_kv) * static_cast<size_t>(s.block_size);
   size_t total = pool->total_bytes();
-  // Rounded up to the alignment as aligned_alloc requires; the pages are touched only as
-  // blocks are written, so resident memory grows with use.
-  size_t align = 64;
-  void* p = std::aligned_alloc(align, (total + align - 1) / align * align);
+  // The pages are touched only as blocks are written, so resident memory grows with use; huge
+  // pages where the kernel offers them (base/memory.h: decode reads scattered 4 KB runs).
+  void* p = allocate_large(total);
   if (p == nullptr) {
     return Error::fmt("cannot allocate %zu bytes for the KV cache", total);
   }

@@ -11,6 +11,7 @@
 #include <type_traits>
 
 #include "base/check.h"
+#include "base/memory.h"
 #include "tensor/kernels.h"
 #include "tensor/quant-blocks.h"
 
@@ -188,7 +189,7 @@ void release_mapped_pages(const void* p, size_t n) {
 void PackedWeights::Free::operator()(uint8_t* p) const { std::free(p); }
 
 uint8_t* PackedWeights::allocate(size_t n) {
-  auto* p = static_cast<uint8_t*>(std::aligned_alloc(64, (n + 63) / 64 * 64));
+  auto* p = static_cast<uint8_t*>(allocate_large(n));
   PARLEY_CHECK_MSG(p != nullptr, "packing weights: out of memory");
   buffers_.emplace_back(p);
   bytes_ += n;
