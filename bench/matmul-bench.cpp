@@ -1,6 +1,9 @@
 // bench-matmul: speed of matmul per weight type at the benchmark models' shapes.
 //   decode  (1 token):   GB/s of weight bytes read. The matrices cycle through a pool larger than
 //                        the last-level cache, as in a real decode step, so this is DRAM speed.
+//   8-tok   (8 tokens):  GFLOP/s of a product with 8 tokens on those cold matrices: a decode
+//                        step of 8 sequences (continuous batching), compute- rather than
+//                        bandwidth-bound on few cores.
 //   prefill (512 tokens): GFLOP/s (2 * rows * cols * tokens per second).
 // The same run measures the machine's memory bandwidth (a vectorised read of a 1 GiB array with
 // 1 and 2 threads): decode speed is only meaningful as a fraction of it. The last column divides
@@ -129,6 +132,7 @@ struct Result {
   double decode_us = 0;
   double prefill_gflops = 0;
   double prefill_gflops_cpu = 0;  // per CPU-second: the kernel's speed whatever the machine's load
+  double batch8_gflops = 0;       // 8 tokens a product on cold weights (a decode step of 8 sequences)
 };
 
 Result bench(const Weights& w, MatmulPath path, ThreadPool& pool, MatmulScratch& scratch, bool prefill, double min_secs) {
@@ -137,9 +141,10 @@ Result bench(const Weights& w, MatmulPath path, ThreadPool& pool, MatmulScratch&
   Rng rng(2);
   for (auto& v : x) v = rng.normal();
   std::vector<float> y(static_cast<size_t>(512 * w.rows));
-  // Decode: one token per product, cycling through the copies.
-  {
-    for (int c = 0; c < w.copies; c++) matmul(w.view(c), x.data(), 1, y.data(), pool, scratch, path);  // warm up
+  // Decode: one token (or a batch of n_tok: a decode step of that many sequences) per product,
+  // cycling through the copies so the weights come from memory as in a model's step.
+  auto cold_seconds = [&](int64_t n_tok) {
+    for (int c = 0; c < w.copies; c++) matmul(w.view(c), x.data(), n_tok, y.data(), pool, scratch, path);  // warm up
     std::vector<double> rates;
     auto start = Clock::now();
     int copy = 0;
@@ -147,15 +152,19 @@ Result bench(const Weights& w, MatmulPath path, ThreadPool& pool, MatmulScratch&
       auto t0 = Clock::now();
       const int n = std::max(1, std::min(w.copies, 32));
       for (int i = 0; i < n; i++) {
-        matmul(w.view(copy), x.data(), 1, y.data(), pool, scratch, path);
+        matmul(w.view(copy), x.data(), n_tok, y.data(), pool, scratch, path);
         copy = (copy + 1) % w.copies;
       }
       double s = seconds_since(t0);
       rates.push_back(s / n);
     }
-    double per = median(rates);
+    return median(rates);
+  };
+  {
+    const double per = cold_seconds(1);
     res.decode_us = per * 1e6;
     res.decode_gbs = static_cast<double>(w.bytes) / per / 1e9;
+    res.batch8_gflops = 2.0 * static_cast<double>(w.rows * w.cols) * 8 / cold_seconds(8) / 1e9;
   }
   if (prefill) {
     matmul(w.view(0), x.data(), 512, y.data(), pool, scratch, path);
@@ -255,8 +264,8 @@ int run(int argc, char** argv) {
   }
   ThreadPool pool(threads);
   MatmulScratch scratch;
-  std::printf("%-6s %-30s %-10s %8s %10s %12s %13s %15s\n", "type", "shape (out x in)", "path", "MB", "decode us",
-              "decode GB/s", "prefill GF/s", "GF/s per CPU-s");
+  std::printf("%-6s %-30s %-10s %8s %10s %12s %11s %13s %15s\n", "type", "shape (out x in)", "path", "MB", "decode us",
+              "decode GB/s", "8-tok GF/s", "prefill GF/s", "GF/s per CPU-s");
   for (const Case& c : cases) {
     if (!only.empty() && only != dtype_name(c.type)) continue;
     Weights w = make_weights(c.type, c.rows, c.cols, size_t{256} << 20);
@@ -284,9 +293,9 @@ int run(int argc, char** argv) {
       std::string name = matmul_path_name(path);
       name = name.substr(0, name.find(' '));
       if (packed) name += "+pk";
-      std::printf("%-6s %-30s %-10s %8.1f %10.1f %12.1f %13.1f %15.1f\n", std::string(dtype_name(c.type)).c_str(),
+      std::printf("%-6s %-30s %-10s %8.1f %10.1f %12.1f %11.1f %13.1f %15.1f\n", std::string(dtype_name(c.type)).c_str(),
                   shape, name.c_str(), static_cast<double>(w.bytes) / 1e6, r.decode_us, r.decode_gbs,
-                  r.prefill_gflops, r.prefill_gflops_cpu);
+                  r.batch8_gflops, r.prefill_gflops, r.prefill_gflops_cpu);
       std::fflush(stdout);
     }
   }
